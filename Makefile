@@ -1,0 +1,33 @@
+# Two commands do all the set-up: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+CONFIG ?= config.yaml
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint unit e2e bench check-config clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP) ## Run the bot (needs SLACK_BOT_TOKEN, SLACK_APP_TOKEN and a config file)
+	$(BIN)/opsbot run --config $(CONFIG)
+
+check-config: $(STAMP)
+	$(BIN)/opsbot check-config --config $(CONFIG)
+
+lint: $(STAMP)
+	$(BIN)/ruff check opsbot tests bench
+	$(BIN)/mypy
+
+test: lint ## Lint, type-check and run the whole test suite
+	env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy $(BIN)/pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.command_latency
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

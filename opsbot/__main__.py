@@ -1,0 +1,5 @@
+import sys
+
+from opsbot.cli import main
+
+sys.exit(main())

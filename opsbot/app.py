@@ -1,0 +1,150 @@
+"""Composition root: builds every part from Settings and owns the lifecycle.
+
+`run_bot` is what `opsbot run` calls; tests start the very same `Bot` against the
+Slack emulator and the fake API server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+
+import structlog
+from slack_bolt.adapter.socket_mode.websockets import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from opsbot import __version__
+from opsbot.approvals.service import ApprovalService, InMemoryApprovals
+from opsbot.commands import mutations
+from opsbot.commands.catalog import build_registry
+from opsbot.commands.results import ActionPlan
+from opsbot.commands.router import CommandRouter
+from opsbot.config import Secrets, Settings
+from opsbot.kube.client import ClusterDirectory
+from opsbot.ports import KubeDirectory
+from opsbot.slack.frontend import CardSurface, SlackFrontend
+from opsbot.slack.outbox import Outbox
+
+log = structlog.get_logger("opsbot")
+
+SWEEP_INTERVAL_SECONDS = 15.0
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class Bot:
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: Secrets,
+        *,
+        clusters: KubeDirectory | None = None,
+        environ_kubeconfig: str | None = None,
+        ping_interval: float = 10.0,
+    ) -> None:
+        self.settings = settings
+        self._secrets = secrets
+        self._clock = SystemClock()
+        self.clusters: KubeDirectory = clusters or ClusterDirectory(
+            settings.clusters, environ_kubeconfig=environ_kubeconfig
+        )
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.commands.workers, thread_name_prefix="opsbot-kube"
+        )
+        self.client = AsyncWebClient(token=secrets.bot_token, base_url=secrets.slack_api_url)
+        self.outbox = Outbox(self.client, settings.outbox)
+        self.router = CommandRouter(build_registry(), settings, self.clusters, self._pool, self._clock.now)
+        self.approvals = ApprovalService(
+            InMemoryApprovals(),
+            self._execute_plan,
+            self._clock,
+            timedelta(minutes=settings.approvals.expire_after_minutes),
+        )
+        self.frontend = SlackFrontend(
+            self.router,
+            self.approvals,
+            self.outbox,
+            slash_command=settings.slack.command,
+            max_concurrent=settings.commands.workers * 4,
+        )
+        self.app = AsyncApp(client=self.client, request_verification_enabled=False, logger=None)
+        self.frontend.register(self.app)
+        self._socket = AsyncSocketModeHandler(self.app, secrets.app_token, ping_interval=ping_interval)
+        self._background: list[asyncio.Task[None]] = []
+
+    async def _execute_plan(self, plan: ActionPlan) -> str:
+        kube = self.clusters.get(plan.cluster)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, mutations.execute, plan, kube, self._clock.now())
+
+    async def start(self) -> None:
+        log.info(
+            "starting",
+            version=__version__,
+            clusters=list(self.settings.clusters),
+            slack_api=self._secrets.slack_api_url,
+        )
+        await self._socket.connect_async()
+        self._background.append(asyncio.create_task(self._sweep_approvals(), name="approval-sweeper"))
+        log.info("connected")
+
+    async def connected(self) -> bool:
+        return bool(await self._socket.client.is_connected())
+
+    async def _sweep_approvals(self) -> None:
+        surface = CardSurface(self.outbox)
+        while True:
+            await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
+            try:
+                await self.approvals.expire_overdue(surface)
+            except Exception:
+                log.exception("approval_sweep_failed")
+
+    async def stop(self, grace: float = 20.0) -> None:
+        """Stop taking work, finish what is in flight, flush the outbox, close the socket."""
+        finished = await self.frontend.drain(grace)
+        if not finished:
+            log.warning("shutdown_with_requests_in_flight", in_flight=self.frontend.in_flight)
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await self.outbox.close(timeout=5.0)
+        with contextlib.suppress(Exception):
+            await self._socket.close_async()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        close = getattr(self.clusters, "close", None)
+        if callable(close):
+            close()
+        log.info("stopped")
+
+    async def __aenter__(self) -> Bot:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+
+async def run_bot(settings: Settings, secrets: Secrets, *, environ_kubeconfig: str | None = None) -> int:
+    """Run until SIGTERM/SIGINT; returns the process exit code."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    bot = Bot(settings, secrets, environ_kubeconfig=environ_kubeconfig)
+    await bot.start()
+    await stop.wait()
+    log.info("shutdown_requested")
+    await bot.stop()
+    return 0

@@ -1,0 +1,181 @@
+"""Runs the approval machine: keeps approvals, performs the effects it asks for."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Protocol
+
+import structlog
+
+from opsbot.approvals.machine import (
+    Approval,
+    Cancel,
+    Confirm,
+    Effect,
+    Event,
+    Execute,
+    Expire,
+    Finish,
+    Notify,
+    Status,
+    TellThread,
+    UpdateCard,
+    transition,
+)
+from opsbot.commands.context import ChatRequest
+from opsbot.commands.results import ActionPlan
+from opsbot.errors import OpsbotError
+from opsbot.ports import Clock
+
+log = structlog.get_logger("opsbot.approvals")
+
+Executor = Callable[[ActionPlan], Awaitable[str]]
+
+
+class ApprovalRepository(Protocol):
+    def get(self, approval_id: str) -> Approval | None: ...
+
+    def put(self, approval: Approval) -> None: ...
+
+    def pending(self) -> list[Approval]: ...
+
+
+class InMemoryApprovals:
+    """Good for one process; the store issue replaces it with a persistent one."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Approval] = {}
+
+    def get(self, approval_id: str) -> Approval | None:
+        return self._items.get(approval_id)
+
+    def put(self, approval: Approval) -> None:
+        self._items[approval.id] = approval
+        if len(self._items) > 10_000:
+            for key in [k for k, v in self._items.items() if v.status.final][:1000]:
+                del self._items[key]
+
+    def pending(self) -> list[Approval]:
+        return [a for a in self._items.values() if a.status is Status.PENDING]
+
+
+class ApprovalSurface(Protocol):
+    """Where an approval is shown: its card, private notices, its thread."""
+
+    async def update_card(self, approval: Approval) -> None: ...
+
+    async def notify(self, user: str, text: str) -> None: ...
+
+    async def tell_thread(self, approval: Approval, text: str) -> None: ...
+
+
+class ApprovalService:
+    def __init__(
+        self,
+        repository: ApprovalRepository,
+        executor: Executor,
+        clock: Clock,
+        expire_after: timedelta,
+    ) -> None:
+        self._repository = repository
+        self._executor = executor
+        self._clock = clock
+        self._expire_after = expire_after
+
+    def open(self, plan: ActionPlan, request: ChatRequest) -> Approval:
+        now = self._clock.now()
+        approval = Approval(
+            id=secrets.token_urlsafe(16),
+            plan=plan,
+            requester=request.user_id,
+            channel=request.channel_id,
+            thread_ts=request.thread_ts,
+            created_at=now,
+            expires_at=now + self._expire_after,
+        )
+        self._repository.put(approval)
+        log.info("approval_requested", approval_id=approval.id, action=plan.summary, user=request.user_id)
+        return approval
+
+    def attach(
+        self, approval_id: str, *, card_ts: str | None = None, response_url: str | None = None
+    ) -> None:
+        approval = self._repository.get(approval_id)
+        if approval is None:
+            return
+        self._repository.put(
+            replace(
+                approval,
+                card_ts=card_ts or approval.card_ts,
+                response_url=response_url or approval.response_url,
+            )
+        )
+
+    def get(self, approval_id: str) -> Approval | None:
+        return self._repository.get(approval_id)
+
+    async def confirm(self, approval_id: str, user: str, surface: ApprovalSurface) -> None:
+        await self._apply_click(approval_id, user, surface, Confirm(user, self._clock.now()))
+
+    async def cancel(self, approval_id: str, user: str, surface: ApprovalSurface) -> None:
+        await self._apply_click(approval_id, user, surface, Cancel(user, self._clock.now()))
+
+    async def expire_overdue(self, surface: ApprovalSurface) -> int:
+        now = self._clock.now()
+        expired = 0
+        for approval in self._repository.pending():
+            if approval.expires_at <= now:
+                await self._apply(approval, Expire(now), surface)
+                expired += 1
+        return expired
+
+    async def _apply_click(self, approval_id: str, user: str, surface: ApprovalSurface, event: Event) -> None:
+        approval = self._repository.get(approval_id)
+        if approval is None:
+            log.warning("approval_unknown", approval_id=approval_id[:64], user=user)
+            await surface.notify(
+                user, "This request is no longer pending (unknown or already handled); nothing was changed."
+            )
+            return
+        await self._apply(approval, event, surface)
+
+    async def _apply(self, approval: Approval, event: Event, surface: ApprovalSurface) -> None:
+        # The transition and the write happen with no await in between, so two
+        # clicks racing on the event loop can never both see `pending`.
+        updated, effects = transition(approval, event)
+        if updated is not approval:
+            self._repository.put(updated)
+            log.info("approval_" + updated.status.value, approval_id=updated.id, action=updated.plan.summary)
+        await self._perform(updated, effects, surface)
+
+    async def _perform(
+        self, approval: Approval, effects: tuple[Effect, ...], surface: ApprovalSurface
+    ) -> None:
+        for effect in effects:
+            if isinstance(effect, UpdateCard):
+                await surface.update_card(approval)
+            elif isinstance(effect, Notify):
+                await surface.notify(effect.user, effect.text)
+            elif isinstance(effect, TellThread):
+                await surface.tell_thread(approval, effect.text)
+            elif isinstance(effect, Execute):
+                await self._execute(approval, surface)
+
+    async def _execute(self, approval: Approval, surface: ApprovalSurface) -> None:
+        try:
+            message = await self._executor(approval.plan)
+            finish = Finish(True, message, self._clock.now())
+        except OpsbotError as exc:
+            finish = Finish(False, f"could not {approval.plan.summary}: {exc}", self._clock.now())
+        except Exception:
+            log.exception("approval_execution_crashed", approval_id=approval.id)
+            finish = Finish(
+                False,
+                f"could not {approval.plan.summary}: unexpected error (see opsbot's logs)",
+                self._clock.now(),
+            )
+        current = self._repository.get(approval.id) or approval
+        await self._apply(current, finish, surface)

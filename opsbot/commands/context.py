@@ -1,0 +1,41 @@
+"""What a command handler gets besides its arguments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from opsbot.config import CommandsSettings
+from opsbot.ports import KubePort
+
+Source = Literal["mention", "dm", "slash", "console", "button"]
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """A command as it arrived, independent of Slack's payload shapes."""
+
+    request_id: str
+    user_id: str
+    channel_id: str
+    text: str
+    source: Source
+    thread_ts: str | None = None
+    message_ts: str | None = None
+
+
+@dataclass(frozen=True)
+class CommandContext:
+    request: ChatRequest
+    cluster: str
+    namespace: str | None  # None: all namespaces
+    default_namespace: str
+    kube: KubePort
+    settings: CommandsSettings
+    now: datetime
+
+    @property
+    def single_namespace(self) -> str:
+        """For commands that act on one object: -A makes no sense there."""
+        return self.namespace or self.default_namespace

@@ -1,0 +1,207 @@
+"""Router: ChatRequest → Reply or ActionPlan. Resolves cluster and namespace, validates
+the common options, runs the handler off the event loop with a deadline, and turns
+every error into an answer the person can act on. Logs one summary line per command."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+
+from opsbot.commands import validation
+from opsbot.commands.catalog import usage_reply
+from opsbot.commands.context import ChatRequest, CommandContext
+from opsbot.commands.grammar import Invocation, Registry
+from opsbot.commands.results import ActionPlan, Reply, Text, escape
+from opsbot.config import Settings
+from opsbot.errors import (
+    ClusterUnreachableError,
+    ConflictError,
+    ForbiddenError,
+    InvalidNameError,
+    InvalidRequestError,
+    KubeError,
+    KubeTimeoutError,
+    NotFoundError,
+    UnauthorizedError,
+    UnknownCommandError,
+    UsageError,
+    UserInputError,
+)
+from opsbot.ports import KubeDirectory
+
+log = structlog.get_logger("opsbot.commands")
+
+RouterResult = Reply | ActionPlan
+
+
+@dataclass(frozen=True)
+class Scope:
+    cluster: str
+    namespace: str | None
+
+
+class CommandRouter:
+    def __init__(
+        self,
+        registry: Registry,
+        settings: Settings,
+        clusters: KubeDirectory,
+        pool: Executor,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._registry = registry
+        self._settings = settings
+        self._clusters = clusters
+        self._pool = pool
+        self._now = now
+
+    @property
+    def registry(self) -> Registry:
+        return self._registry
+
+    async def handle(self, request: ChatRequest) -> RouterResult:
+        started = time.perf_counter()
+        bound = log.bind(
+            request_id=request.request_id,
+            user=request.user_id,
+            channel=request.channel_id,
+            source=request.source,
+        )
+        command = "?"
+        scope: Scope | None = None
+        outcome = "ok"
+        try:
+            if len(request.text) > self._settings.commands.max_text_length:
+                outcome = "rejected"
+                return _error_reply(
+                    "That message is too long to be a command",
+                    f"Commands are at most {self._settings.commands.max_text_length} characters.",
+                )
+            invocation = self._registry.parse(request.text)
+            command = invocation.spec.name
+            if invocation.flag("help"):
+                return usage_reply(invocation.spec)
+            scope = self._scope(invocation, request)
+            result = await self._run(invocation, request, scope)
+            if isinstance(result, ActionPlan):
+                outcome = "planned"
+            return result
+        except UnknownCommandError as exc:
+            outcome = "unknown_command"
+            hint = (
+                f" Did you mean {' or '.join(f'`{s}`' for s in exc.suggestions)}?" if exc.suggestions else ""
+            )
+            return _error_reply(
+                f"I don't know the command `{escape(exc.word)}`",
+                f"{hint.strip()} Try `help` for the list.".strip(),
+            )
+        except UsageError as exc:
+            outcome = "usage_error"
+            spec = self._registry.find(exc.command) if exc.command else None
+            if spec is not None:
+                reply = usage_reply(spec, escape(str(exc)))
+                return Reply(reply.title, reply.parts, tone="error")
+            return _error_reply("I could not read that command", escape(str(exc)))
+        except UserInputError as exc:
+            outcome = "invalid_input"
+            return _error_reply("Invalid input", escape(str(exc)))
+        except KubeError as exc:
+            outcome = type(exc).__name__.removesuffix("Error").lower()
+            return _kube_error_reply(exc, scope)
+        except Exception:
+            outcome = "crashed"
+            bound.exception("command_crashed", command=command)
+            return _error_reply(
+                "Something went wrong on my side", "The error was logged; the cluster was not changed."
+            )
+        finally:
+            bound.info(
+                "command",
+                command=command,
+                cluster=scope.cluster if scope else None,
+                namespace=scope.namespace if scope else None,
+                outcome=outcome,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            )
+
+    def _scope(self, invocation: Invocation, request: ChatRequest) -> Scope:
+        binding = self._settings.channels.get(request.channel_id)
+        cluster = (
+            invocation.value("cluster")
+            or (binding.cluster if binding else None)
+            or self._settings.primary_cluster
+        )
+        if cluster not in self._settings.clusters:
+            known = ", ".join(f"`{name}`" for name in sorted(self._settings.clusters))
+            raise InvalidNameError(f"unknown cluster {cluster[:40]!r}; configured clusters: {known}")
+        if invocation.flag("all_namespaces"):
+            namespace: str | None = None
+        else:
+            namespace = (
+                invocation.value("namespace")
+                or (binding.namespace if binding else None)
+                or self._settings.default_namespace
+            )
+            validation.namespace_name(namespace)
+        selector = invocation.value("selector")
+        if selector is not None:
+            validation.label_selector(selector)
+        return Scope(cluster, namespace)
+
+    async def _run(self, invocation: Invocation, request: ChatRequest, scope: Scope) -> RouterResult:
+        kube = self._clusters.get(scope.cluster)
+        ctx = CommandContext(
+            request=request,
+            cluster=scope.cluster,
+            namespace=scope.namespace,
+            default_namespace=self._settings.default_namespace
+            if scope.namespace is None
+            else scope.namespace,
+            kube=kube,
+            settings=self._settings.commands,
+            now=self._now(),
+        )
+        loop = asyncio.get_running_loop()
+        result = await loop.run_in_executor(self._pool, invocation.spec.handler, invocation, ctx)
+        if isinstance(result, Reply) and not result.where and invocation.spec.uses_cluster:
+            return Reply(
+                result.title,
+                result.parts,
+                f"cluster `{scope.cluster}`",
+                result.tone,
+                result.attachment,
+                result.buttons,
+            )
+        return result
+
+
+def _error_reply(title: str, detail: str) -> Reply:
+    return Reply(title, (Text(detail),) if detail else (), tone="error")
+
+
+def _kube_error_reply(exc: KubeError, scope: Scope | None) -> Reply:
+    cluster = exc.cluster or (scope.cluster if scope else "")
+    place = f"cluster `{cluster}`" if cluster else ""
+    if isinstance(exc, NotFoundError):
+        title = "Not found"
+    elif isinstance(exc, ForbiddenError):
+        title = "opsbot is not allowed to do that"
+    elif isinstance(exc, ClusterUnreachableError):
+        title = "Cluster unreachable"
+    elif isinstance(exc, KubeTimeoutError):
+        title = "The cluster did not answer in time"
+    elif isinstance(exc, ConflictError):
+        title = "Conflict"
+    elif isinstance(exc, UnauthorizedError):
+        title = "opsbot's credentials were rejected"
+    elif isinstance(exc, InvalidRequestError):
+        title = "Kubernetes rejected the request"
+    else:
+        title = "Kubernetes error"
+    return Reply(title, (Text(escape(str(exc))),), where=place, tone="error")

@@ -1,0 +1,373 @@
+"""The one place opsbot calls the Kubernetes API for commands.
+
+Responses are read raw (`_preload_content=False`) and decoded with `json.loads`:
+the generated pydantic models cost ~35x more CPU per object, and commands only need
+a few fields. Every call has a timeout; every failure leaves here as an opsbot
+KubeError whose message names the object, the namespace and the cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import urllib3
+from kubernetes import client as k8s
+from kubernetes import config as k8s_config
+from kubernetes.client.exceptions import ApiException
+
+from opsbot.config import ClusterSettings
+from opsbot.errors import (
+    ClusterUnreachableError,
+    ConflictError,
+    ForbiddenError,
+    InvalidRequestError,
+    KubeError,
+    KubeTimeoutError,
+    NotFoundError,
+    TemporaryKubeError,
+    UnauthorizedError,
+)
+from opsbot.ports import KubeObject
+
+_FORBIDDEN = re.compile(
+    r'cannot (?P<verb>[\w-]+) resource "(?P<resource>[^"]+)" in API group "(?P<group>[^"]*)"'
+    r'(?: in the namespace "(?P<namespace>[^"]+)"| at the cluster scope)?'
+)
+
+
+def _status_message(exc: ApiException) -> tuple[str, str]:
+    """(reason, message) from a Status body, tolerating non-JSON bodies."""
+    body = exc.body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str) and body.startswith("{"):
+        try:
+            status = json.loads(body)
+            return str(status.get("reason", "")), str(status.get("message", ""))
+        except ValueError:
+            pass
+    return str(exc.reason or ""), (body if isinstance(body, str) else "")[:300]
+
+
+def translate(exc: Exception, *, cluster: str, what: str, namespace: str | None) -> KubeError:
+    """Map a client-library failure to an opsbot error a person can act on."""
+    where = f" in namespace `{namespace}`" if namespace else ""
+    place = f"{where} on cluster `{cluster}`"
+    if isinstance(exc, ApiException):
+        reason, message = _status_message(exc)
+        status = exc.status or 0
+        if status == 404:
+            return NotFoundError(f"{what} not found{place}.", cluster=cluster)
+        if status == 403:
+            found = _FORBIDDEN.search(message)
+            if found:
+                group = f" (API group `{found['group']}`)" if found["group"] else ""
+                scope = (
+                    f"in namespace `{found['namespace']}`" if found["namespace"] else "at the cluster scope"
+                )
+                return ForbiddenError(
+                    f"opsbot's service account may not *{found['verb']}* `{found['resource']}`{group} "
+                    f"{scope} on cluster `{cluster}`. Grant it in opsbot's Role (see manifests/) "
+                    f"or use a namespace it covers.",
+                    cluster=cluster,
+                )
+            return ForbiddenError(f"forbidden{place}: {message[:300]}", cluster=cluster)
+        if status == 401:
+            return UnauthorizedError(
+                f"cluster `{cluster}` rejected opsbot's credentials "
+                "(check its service account or kubeconfig).",
+                cluster=cluster,
+            )
+        if status == 409:
+            return ConflictError(f"conflict on {what}{place}: {message[:300]}", cluster=cluster)
+        if status in (400, 422):
+            return InvalidRequestError(f"{message[:500] or reason}{place}.", cluster=cluster)
+        if status == 0:
+            return ClusterUnreachableError(
+                f"cluster `{cluster}` could not be reached ({reason[:200]}).", cluster=cluster
+            )
+        if status == 504 or reason == "Timeout":
+            return KubeTimeoutError(f"cluster `{cluster}` timed out on {what}.", cluster=cluster)
+        return TemporaryKubeError(
+            f"cluster `{cluster}` answered {status} {reason} for {what}: {message[:200]}", cluster=cluster
+        )
+    if isinstance(
+        exc, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError, TimeoutError)
+    ):
+        return KubeTimeoutError(f"cluster `{cluster}` did not answer in time ({what}).", cluster=cluster)
+    if isinstance(exc, urllib3.exceptions.MaxRetryError):
+        if isinstance(
+            exc.reason, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError)
+        ):
+            return KubeTimeoutError(f"cluster `{cluster}` did not answer in time ({what}).", cluster=cluster)
+        return ClusterUnreachableError(
+            f"cluster `{cluster}` is unreachable (connection failed).", cluster=cluster
+        )
+    if isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
+        return ClusterUnreachableError(
+            f"cluster `{cluster}` is unreachable ({type(exc).__name__}).", cluster=cluster
+        )
+    raise exc
+
+
+class KubeClient:
+    """KubePort for one cluster, over the official client's ApiClient."""
+
+    def __init__(self, cluster: str, api_client: k8s.ApiClient, *, timeout: float) -> None:
+        self._cluster = cluster
+        self.api_client = api_client
+        self._core = k8s.CoreV1Api(api_client)
+        self._apps = k8s.AppsV1Api(api_client)
+        self._timeout = (min(5.0, timeout), timeout)
+
+    @property
+    def cluster(self) -> str:
+        return self._cluster
+
+    # helpers -----------------------------------------------------------
+
+    def _raw(
+        self, call: Callable[..., Any], *args: Any, what: str, namespace: str | None, **kwargs: Any
+    ) -> bytes:
+        try:
+            response = call(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
+            try:
+                data: bytes = response.data
+            finally:
+                response.release_conn()
+            return data
+        except KubeError:
+            raise
+        except Exception as exc:
+            raise translate(exc, cluster=self._cluster, what=what, namespace=namespace) from None
+
+    def _json(
+        self, call: Callable[..., Any], *args: Any, what: str, namespace: str | None, **kwargs: Any
+    ) -> KubeObject:
+        data = self._raw(call, *args, what=what, namespace=namespace, **kwargs)
+        decoded = json.loads(data)
+        if not isinstance(decoded, dict):
+            raise TemporaryKubeError(
+                f"cluster `{self._cluster}` sent an unexpected answer for {what}.", cluster=self._cluster
+            )
+        return decoded
+
+    def _items(
+        self, call: Callable[..., Any], *args: Any, what: str, namespace: str | None, **kwargs: Any
+    ) -> list[KubeObject]:
+        items: list[KubeObject] = []
+        token: str | None = None
+        while True:
+            page = self._json(
+                call, *args, what=what, namespace=namespace, limit=500, _continue=token, **kwargs
+            )
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue") or None
+            if not token:
+                return items
+
+    # KubePort ----------------------------------------------------------
+
+    def list_pods(
+        self, namespace: str | None, *, selector: str | None = None, field_selector: str | None = None
+    ) -> list[KubeObject]:
+        if namespace is None:
+            return self._items(
+                self._core.list_pod_for_all_namespaces,
+                what="pods",
+                namespace=None,
+                label_selector=selector,
+                field_selector=field_selector,
+            )
+        return self._items(
+            self._core.list_namespaced_pod,
+            namespace,
+            what="pods",
+            namespace=namespace,
+            label_selector=selector,
+            field_selector=field_selector,
+        )
+
+    def get_pod(self, namespace: str, name: str) -> KubeObject:
+        return self._json(
+            self._core.read_namespaced_pod, name, namespace, what=f"pod `{name}`", namespace=namespace
+        )
+
+    def read_pod_log(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        container: str | None,
+        tail_lines: int | None,
+        previous: bool,
+        since_seconds: int | None,
+        limit_bytes: int | None,
+    ) -> str:
+        data = self._raw(
+            self._core.read_namespaced_pod_log,
+            name,
+            namespace,
+            what=f"logs of pod `{name}`",
+            namespace=namespace,
+            container=container,
+            tail_lines=tail_lines,
+            previous=previous or None,
+            since_seconds=since_seconds,
+            limit_bytes=limit_bytes,
+        )
+        return data.decode("utf-8", "replace")
+
+    def list_deployments(self, namespace: str | None, *, selector: str | None = None) -> list[KubeObject]:
+        if namespace is None:
+            return self._items(
+                self._apps.list_deployment_for_all_namespaces,
+                what="deployments",
+                namespace=None,
+                label_selector=selector,
+            )
+        return self._items(
+            self._apps.list_namespaced_deployment,
+            namespace,
+            what="deployments",
+            namespace=namespace,
+            label_selector=selector,
+        )
+
+    def get_deployment(self, namespace: str, name: str) -> KubeObject:
+        return self._json(
+            self._apps.read_namespaced_deployment,
+            name,
+            namespace,
+            what=f"deployment `{name}`",
+            namespace=namespace,
+        )
+
+    def list_replicasets(self, namespace: str, *, selector: str | None = None) -> list[KubeObject]:
+        return self._items(
+            self._apps.list_namespaced_replica_set,
+            namespace,
+            what="replicasets",
+            namespace=namespace,
+            label_selector=selector,
+        )
+
+    def list_nodes(self) -> list[KubeObject]:
+        return self._items(self._core.list_node, what="nodes", namespace=None)
+
+    def get_node(self, name: str) -> KubeObject:
+        return self._json(self._core.read_node, name, what=f"node `{name}`", namespace=None)
+
+    def list_events(self, namespace: str | None, *, field_selector: str | None = None) -> list[KubeObject]:
+        if namespace is None:
+            return self._items(
+                self._core.list_event_for_all_namespaces,
+                what="events",
+                namespace=None,
+                field_selector=field_selector,
+            )
+        return self._items(
+            self._core.list_namespaced_event,
+            namespace,
+            what="events",
+            namespace=namespace,
+            field_selector=field_selector,
+        )
+
+    def get_scale(self, namespace: str, name: str) -> KubeObject:
+        return self._json(
+            self._apps.read_namespaced_deployment_scale,
+            name,
+            namespace,
+            what=f"deployment `{name}`",
+            namespace=namespace,
+        )
+
+    def scale_deployment(self, namespace: str, name: str, replicas: int) -> KubeObject:
+        return self._json(
+            self._apps.patch_namespaced_deployment_scale,
+            name,
+            namespace,
+            {"spec": {"replicas": replicas}},
+            what=f"deployment `{name}`",
+            namespace=namespace,
+        )
+
+    def restart_deployment(self, namespace: str, name: str, at: datetime) -> KubeObject:
+        stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        patch = {
+            "spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}
+        }
+        return self._json(
+            self._apps.patch_namespaced_deployment,
+            name,
+            namespace,
+            patch,
+            what=f"deployment `{name}`",
+            namespace=namespace,
+        )
+
+
+def build_api_client(settings: ClusterSettings, *, environ_kubeconfig: str | None) -> k8s.ApiClient:
+    """An ApiClient for one configured cluster (in-cluster or kubeconfig + context)."""
+    if settings.in_cluster:
+        configuration = k8s.Configuration()
+        k8s_config.load_incluster_config(client_configuration=configuration)
+    else:
+        configuration = k8s.Configuration()
+        path = settings.kubeconfig or environ_kubeconfig or "~/.kube/config"
+        k8s_config.load_kube_config(
+            config_file=path,
+            context=settings.context,
+            client_configuration=configuration,
+            persist_config=False,
+        )
+    configuration.retries = 1
+    return k8s.ApiClient(configuration)
+
+
+class ClusterDirectory:
+    """Named clusters from the config; clients are built on first use and reused."""
+
+    def __init__(
+        self, clusters: dict[str, ClusterSettings], *, environ_kubeconfig: str | None = None
+    ) -> None:
+        self._settings = clusters
+        self._environ_kubeconfig = environ_kubeconfig
+        self._clients: dict[str, KubeClient] = {}
+        self._lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        return list(self._settings)
+
+    def get(self, cluster: str) -> KubeClient:
+        with self._lock:
+            existing = self._clients.get(cluster)
+            if existing is not None:
+                return existing
+            settings = self._settings[cluster]
+            try:
+                api_client = build_api_client(settings, environ_kubeconfig=self._environ_kubeconfig)
+            except Exception as exc:
+                raise ClusterUnreachableError(
+                    f"cluster `{cluster}` is not usable: {type(exc).__name__}: {str(exc)[:200]}",
+                    cluster=cluster,
+                ) from None
+            client = KubeClient(cluster, api_client, timeout=settings.request_timeout_seconds)
+            self._clients[cluster] = client
+            return client
+
+    def close(self) -> None:
+        with self._lock:
+            for client in self._clients.values():
+                client.api_client.close()
+            self._clients.clear()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,69 @@
+"""The small boundaries the core talks to. Implementations live in kube/, slack/, store/.
+
+Objects cross these boundaries as plain JSON dicts exactly as the API server sends
+them: cheap to decode, easy to build in tests, and no generated model classes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+KubeObject = dict[str, Any]
+
+
+class KubePort(Protocol):
+    """Blocking calls to one cluster; each has a timeout and raises opsbot KubeErrors."""
+
+    @property
+    def cluster(self) -> str: ...
+
+    def list_pods(
+        self, namespace: str | None, *, selector: str | None = None, field_selector: str | None = None
+    ) -> list[KubeObject]: ...
+
+    def get_pod(self, namespace: str, name: str) -> KubeObject: ...
+
+    def read_pod_log(
+        self,
+        namespace: str,
+        name: str,
+        *,
+        container: str | None,
+        tail_lines: int | None,
+        previous: bool,
+        since_seconds: int | None,
+        limit_bytes: int | None,
+    ) -> str: ...
+
+    def list_deployments(self, namespace: str | None, *, selector: str | None = None) -> list[KubeObject]: ...
+
+    def get_deployment(self, namespace: str, name: str) -> KubeObject: ...
+
+    def list_replicasets(self, namespace: str, *, selector: str | None = None) -> list[KubeObject]: ...
+
+    def list_nodes(self) -> list[KubeObject]: ...
+
+    def get_node(self, name: str) -> KubeObject: ...
+
+    def list_events(
+        self, namespace: str | None, *, field_selector: str | None = None
+    ) -> list[KubeObject]: ...
+
+    def get_scale(self, namespace: str, name: str) -> KubeObject: ...
+
+    def scale_deployment(self, namespace: str, name: str, replicas: int) -> KubeObject: ...
+
+    def restart_deployment(self, namespace: str, name: str, at: datetime) -> KubeObject: ...
+
+
+class KubeDirectory(Protocol):
+    """Finds the client for a named cluster."""
+
+    def names(self) -> list[str]: ...
+
+    def get(self, cluster: str) -> KubePort: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...

@@ -1,0 +1,282 @@
+"""Slack ⇄ opsbot: Slack payloads become ChatRequests; Replies become messages.
+
+Nothing here decides anything: parsing, permissions to confirm, what to say all live
+in commands/ and approvals/. This module only knows Slack's shapes and where answers
+go (the request's thread, an ephemeral reply, a card update).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import structlog
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from opsbot.approvals.cards import CANCEL_ACTION, CONFIRM_ACTION, approval_card
+from opsbot.approvals.machine import Approval
+from opsbot.approvals.service import ApprovalService
+from opsbot.commands.context import ChatRequest, Source
+from opsbot.commands.results import ActionPlan, Reply, Text
+from opsbot.commands.router import CommandRouter
+from opsbot.slack.dedupe import SeenKeys
+from opsbot.slack.outbox import Outbox
+from opsbot.slack.render import render
+
+log = structlog.get_logger("opsbot.slack")
+
+Respond = Callable[..., Awaitable[Any]]
+
+
+class Responder(Protocol):
+    """Where the answer to one request goes."""
+
+    async def send(self, reply: Reply) -> str | None: ...
+
+
+class ThreadResponder:
+    """Mentions and DMs: answer in the thread of the request, through the outbox."""
+
+    def __init__(self, outbox: Outbox, channel: str, thread_ts: str | None) -> None:
+        self._outbox = outbox
+        self._channel = channel
+        self._thread_ts = thread_ts
+
+    async def send(self, reply: Reply) -> str | None:
+        rendered = render(reply)
+        result = await self._outbox.post(
+            self._channel, text=rendered.text, blocks=rendered.blocks, thread_ts=self._thread_ts
+        )
+        if reply.attachment is not None:
+            await self._outbox.upload(
+                self._channel,
+                content=reply.attachment.content,
+                filename=reply.attachment.filename,
+                title=reply.attachment.title,
+                thread_ts=self._thread_ts or result.get("ts"),
+            )
+        ts = result.get("ts")
+        return ts if isinstance(ts, str) else None
+
+
+class EphemeralResponder:
+    """Slash commands: only the caller sees the answer (via response_url)."""
+
+    def __init__(self, respond: Respond) -> None:
+        self._respond = respond
+
+    async def send(self, reply: Reply) -> str | None:
+        if reply.attachment is not None:
+            note = Text(
+                "_The full output is too long for a private reply; "
+                "mention @opsbot in a channel to get it as a file._"
+            )
+            reply = Reply(
+                reply.title, (*reply.parts, note), reply.where, reply.tone, reply.attachment, reply.buttons
+            )
+        rendered = render(reply)
+        await self._respond(
+            text=rendered.text, blocks=rendered.blocks, response_type="ephemeral", replace_original=False
+        )
+        return None
+
+
+class CardSurface:
+    """Shows an approval: its card, private notices, its thread."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        *,
+        respond: Respond | None = None,
+        ephemeral_card: bool = False,
+        clicked_channel: str | None = None,
+    ) -> None:
+        self._outbox = outbox
+        self._respond = respond
+        self._ephemeral_card = ephemeral_card
+        self._clicked_channel = clicked_channel
+
+    async def update_card(self, approval: Approval) -> None:
+        rendered = render(approval_card(approval))
+        if self._ephemeral_card and self._respond is not None:
+            await self._respond(text=rendered.text, blocks=rendered.blocks, replace_original=True)
+        elif approval.card_ts:
+            await self._outbox.update(
+                approval.channel, approval.card_ts, text=rendered.text, blocks=rendered.blocks
+            )
+        elif approval.response_url:
+            await AsyncWebhookClient(approval.response_url).send(
+                text=rendered.text, blocks=rendered.blocks, replace_original=True
+            )
+
+    async def notify(self, user: str, text: str) -> None:
+        if self._respond is not None and self._ephemeral_card:
+            await self._respond(text=text, response_type="ephemeral", replace_original=False)
+            return
+        channel = self._clicked_channel
+        if channel:
+            await self._outbox.ephemeral(channel, user, text=text)
+
+    async def tell_thread(self, approval: Approval, text: str) -> None:
+        if self._ephemeral_card and self._respond is not None:
+            await self._respond(text=text, response_type="ephemeral", replace_original=False)
+            return
+        await self._outbox.post(approval.channel, text=text, thread_ts=approval.thread_ts or approval.card_ts)
+
+
+_APPROVAL_ACTIONS = re.compile(rf"^({re.escape(CONFIRM_ACTION)}|{re.escape(CANCEL_ACTION)})$")
+
+
+class SlackFrontend:
+    def __init__(
+        self,
+        router: CommandRouter,
+        approvals: ApprovalService,
+        outbox: Outbox,
+        *,
+        slash_command: str,
+        max_concurrent: int,
+    ) -> None:
+        self._router = router
+        self._approvals = approvals
+        self._outbox = outbox
+        self._slash_command = slash_command
+        self._seen = SeenKeys()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._limit = asyncio.Semaphore(max_concurrent)
+        self.accepting = True
+
+    # wiring ---------------------------------------------------------------
+
+    def register(self, app: AsyncApp) -> None:
+        app.event("app_mention")(self._on_mention)
+        app.event("message")(self._on_message)
+        app.command(self._slash_command)(self._on_slash)
+        app.action(_APPROVAL_ACTIONS)(self._on_approval_click)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def drain(self, timeout: float) -> bool:
+        """Stop accepting work and wait for commands in progress; True if all finished."""
+        self.accepting = False
+        if not self._tasks:
+            return True
+        _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        return not pending
+
+    # listeners --------------------------------------------------------------
+
+    async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if not self._fresh(body.get("event_id")) or _from_a_bot(event):
+            return
+        channel = str(event.get("channel", ""))
+        thread_ts = event.get("thread_ts") or event.get("ts")
+        request = self._request(event, "mention", thread_ts)
+        self._spawn(request, ThreadResponder(self._outbox, channel, thread_ts))
+
+    async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("channel_type") != "im" or event.get("subtype") or _from_a_bot(event):
+            return
+        if not self._fresh(body.get("event_id")):
+            return
+        text = str(event.get("text", ""))
+        if text.lstrip().startswith("<@") and not text.strip():
+            return
+        thread_ts = event.get("thread_ts")
+        request = self._request(event, "dm", thread_ts)
+        self._spawn(request, ThreadResponder(self._outbox, str(event.get("channel", "")), thread_ts))
+
+    async def _on_slash(
+        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Respond
+    ) -> None:
+        await ack()
+        if not self._fresh(body.get("trigger_id")):
+            return
+        request = ChatRequest(
+            request_id=uuid.uuid4().hex[:12],
+            user_id=str(body.get("user_id", "")),
+            channel_id=str(body.get("channel_id", "")),
+            text=str(body.get("text", "")),
+            source="slash",
+        )
+        self._spawn(request, EphemeralResponder(respond))
+
+    async def _on_approval_click(
+        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Respond
+    ) -> None:
+        await ack()
+        if not self._fresh(body.get("trigger_id")):
+            return
+        action = (body.get("actions") or [{}])[0]
+        user = str((body.get("user") or {}).get("id", ""))
+        container = body.get("container") or {}
+        channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id", ""))
+        approval_id = str(action.get("value", ""))[:64]
+        surface = CardSurface(
+            self._outbox,
+            respond=respond,
+            ephemeral_card=bool(container.get("is_ephemeral")),
+            clicked_channel=channel,
+        )
+        bound = log.bind(user=user, channel=channel, approval_id=approval_id, action=action.get("action_id"))
+        try:
+            if action.get("action_id") == CONFIRM_ACTION:
+                await self._approvals.confirm(approval_id, user, surface)
+            else:
+                await self._approvals.cancel(approval_id, user, surface)
+            bound.info("approval_click")
+        except Exception:
+            bound.exception("approval_click_failed")
+
+    # helpers ----------------------------------------------------------------
+
+    def _fresh(self, key: object) -> bool:
+        if not isinstance(key, str) or not key:
+            return True
+        fresh = self._seen.first_time(key)
+        if not fresh:
+            log.info("duplicate_delivery_ignored", key=key)
+        return fresh
+
+    def _request(self, event: dict[str, Any], source: Source, thread_ts: object) -> ChatRequest:
+        return ChatRequest(
+            request_id=uuid.uuid4().hex[:12],
+            user_id=str(event.get("user", "")),
+            channel_id=str(event.get("channel", "")),
+            text=str(event.get("text", "")),
+            source=source,
+            thread_ts=thread_ts if isinstance(thread_ts, str) else None,
+            message_ts=str(event.get("ts", "")) or None,
+        )
+
+    def _spawn(self, request: ChatRequest, responder: Responder) -> None:
+        if not self.accepting:
+            log.info("request_refused_shutting_down", request_id=request.request_id)
+            return
+        task = asyncio.create_task(self._serve(request, responder), name=f"request:{request.request_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, request: ChatRequest, responder: Responder) -> None:
+        async with self._limit:
+            try:
+                result = await self._router.handle(request)
+                if isinstance(result, ActionPlan):
+                    approval = self._approvals.open(result, request)
+                    ts = await responder.send(approval_card(approval))
+                    self._approvals.attach(approval.id, card_ts=ts)
+                else:
+                    await responder.send(result)
+            except Exception:
+                log.exception("reply_failed", request_id=request.request_id)
+
+
+def _from_a_bot(event: dict[str, Any]) -> bool:
+    return bool(event.get("bot_id") or event.get("bot_profile") or event.get("subtype") == "bot_message")
