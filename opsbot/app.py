@@ -92,9 +92,20 @@ class Bot:
             clusters=list(self.settings.clusters),
             slack_api=self._secrets.slack_api_url,
         )
+        # Building an API client costs ~1 s of CPU (the generated API classes); do it
+        # now, beside the Slack handshake, so the first command does not pay for it.
+        warm_up = asyncio.get_running_loop().run_in_executor(self._pool, self._warm_up_clusters)
         await self._socket.connect_async()
+        await warm_up
         self._background.append(asyncio.create_task(self._sweep_approvals(), name="approval-sweeper"))
         log.info("connected")
+
+    def _warm_up_clusters(self) -> None:
+        for name in self.clusters.names():
+            try:
+                self.clusters.get(name)
+            except Exception as exc:
+                log.warning("cluster_client_unavailable", cluster=name, error=str(exc)[:300])
 
     async def connected(self) -> bool:
         return bool(await self._socket.client.is_connected())
@@ -109,7 +120,9 @@ class Bot:
                 log.exception("approval_sweep_failed")
 
     async def stop(self, grace: float = 20.0) -> None:
-        """Stop taking work, finish what is in flight, flush the outbox, close the socket."""
+        """Stop taking work, finish what is in flight, flush the outbox, then exit."""
+        self.frontend.accepting = False
+        await self._close_socket()
         finished = await self.frontend.drain(grace)
         if not finished:
             log.warning("shutdown_with_requests_in_flight", in_flight=self.frontend.in_flight)
@@ -117,13 +130,25 @@ class Bot:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.outbox.close(timeout=5.0)
-        with contextlib.suppress(Exception):
-            await self._socket.close_async()
         self._pool.shutdown(wait=False, cancel_futures=True)
         close = getattr(self.clusters, "close", None)
         if callable(close):
             close()
         log.info("stopped")
+
+    async def _close_socket(self) -> None:
+        # Stop the receiver before closing, or it reports the close it causes as an error.
+        client = self._socket.client
+        readers = [task for task in (client.message_receiver, client.current_session_monitor) if task]
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self._socket.close_async()
+        processor = client.message_processor
+        if processor is not None:
+            processor.cancel()
+            await asyncio.gather(processor, return_exceptions=True)
 
     async def __aenter__(self) -> Bot:
         await self.start()

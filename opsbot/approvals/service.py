@@ -151,18 +151,22 @@ class ApprovalService:
             log.info("approval_" + updated.status.value, approval_id=updated.id, action=updated.plan.summary)
         await self._perform(updated, effects, surface)
 
-    async def _perform(
-        self, approval: Approval, effects: tuple[Effect, ...], surface: ApprovalSurface
-    ) -> None:
+    async def _perform(self, approval: Approval, effects: tuple[Effect, ...], surface: ApprovalSurface) -> None:
         for effect in effects:
-            if isinstance(effect, UpdateCard):
-                await surface.update_card(approval)
-            elif isinstance(effect, Notify):
-                await surface.notify(effect.user, effect.text)
-            elif isinstance(effect, TellThread):
-                await surface.tell_thread(approval, effect.text)
-            elif isinstance(effect, Execute):
+            if isinstance(effect, Execute):
                 await self._execute(approval, surface)
+                continue
+            # Showing things may fail (Slack down, message deleted); it must never
+            # stop the effects after it, above all the execution of a confirmed action.
+            try:
+                if isinstance(effect, UpdateCard):
+                    await surface.update_card(approval)
+                elif isinstance(effect, Notify):
+                    await surface.notify(effect.user, effect.text)
+                elif isinstance(effect, TellThread):
+                    await surface.tell_thread(approval, effect.text)
+            except Exception:
+                log.exception("approval_effect_failed", approval_id=approval.id, effect=type(effect).__name__)
 
     async def _execute(self, approval: Approval, surface: ApprovalSurface) -> None:
         try:

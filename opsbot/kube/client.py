@@ -96,18 +96,17 @@ def translate(exc: Exception, *, cluster: str, what: str, namespace: str | None)
         return TemporaryKubeError(
             f"cluster `{cluster}` answered {status} {reason} for {what}: {message[:200]}", cluster=cluster
         )
+    if isinstance(exc, urllib3.exceptions.MaxRetryError) and exc.reason is not None:
+        exc = exc.reason
+    # NewConnectionError subclasses ConnectTimeoutError, but "refused" is not "slow".
+    if isinstance(exc, (urllib3.exceptions.NewConnectionError, ConnectionRefusedError)):
+        return ClusterUnreachableError(
+            f"cluster `{cluster}` is unreachable (connection refused).", cluster=cluster
+        )
     if isinstance(
         exc, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError, TimeoutError)
     ):
         return KubeTimeoutError(f"cluster `{cluster}` did not answer in time ({what}).", cluster=cluster)
-    if isinstance(exc, urllib3.exceptions.MaxRetryError):
-        if isinstance(
-            exc.reason, (urllib3.exceptions.ReadTimeoutError, urllib3.exceptions.ConnectTimeoutError)
-        ):
-            return KubeTimeoutError(f"cluster `{cluster}` did not answer in time ({what}).", cluster=cluster)
-        return ClusterUnreachableError(
-            f"cluster `{cluster}` is unreachable (connection failed).", cluster=cluster
-        )
     if isinstance(exc, (urllib3.exceptions.HTTPError, OSError)):
         return ClusterUnreachableError(
             f"cluster `{cluster}` is unreachable ({type(exc).__name__}).", cluster=cluster

@@ -95,20 +95,23 @@ class CardSurface:
         respond: Respond | None = None,
         ephemeral_card: bool = False,
         clicked_channel: str | None = None,
+        clicked_message_ts: str | None = None,
     ) -> None:
         self._outbox = outbox
         self._respond = respond
         self._ephemeral_card = ephemeral_card
         self._clicked_channel = clicked_channel
+        self._clicked_message_ts = clicked_message_ts
 
     async def update_card(self, approval: Approval) -> None:
         rendered = render(approval_card(approval))
         if self._ephemeral_card and self._respond is not None:
             await self._respond(text=rendered.text, blocks=rendered.blocks, replace_original=True)
-        elif approval.card_ts:
-            await self._outbox.update(
-                approval.channel, approval.card_ts, text=rendered.text, blocks=rendered.blocks
-            )
+        elif approval.card_ts or self._clicked_message_ts:
+            # A click can arrive before the card's ts is recorded; Slack says which message it was.
+            ts = approval.card_ts or self._clicked_message_ts
+            assert ts is not None
+            await self._outbox.update(approval.channel, ts, text=rendered.text, blocks=rendered.blocks)
         elif approval.response_url:
             await AsyncWebhookClient(approval.response_url).send(
                 text=rendered.text, blocks=rendered.blocks, replace_original=True
@@ -126,7 +129,8 @@ class CardSurface:
         if self._ephemeral_card and self._respond is not None:
             await self._respond(text=text, response_type="ephemeral", replace_original=False)
             return
-        await self._outbox.post(approval.channel, text=text, thread_ts=approval.thread_ts or approval.card_ts)
+        thread = approval.thread_ts or approval.card_ts or self._clicked_message_ts
+        await self._outbox.post(approval.channel, text=text, thread_ts=thread)
 
 
 _APPROVAL_ACTIONS = re.compile(rf"^({re.escape(CONFIRM_ACTION)}|{re.escape(CANCEL_ACTION)})$")
@@ -224,6 +228,7 @@ class SlackFrontend:
             respond=respond,
             ephemeral_card=bool(container.get("is_ephemeral")),
             clicked_channel=channel,
+            clicked_message_ts=str(container.get("message_ts") or "") or None,
         )
         bound = log.bind(user=user, channel=channel, approval_id=approval_id, action=action.get("action_id"))
         try:

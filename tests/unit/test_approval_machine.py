@@ -23,7 +23,9 @@ from opsbot.approvals.machine import (
 from opsbot.commands.results import ActionPlan
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-PLAN = ActionPlan("scale", "prod", "web", "deployment", "api", ("replicas 3 → 0",), {"replicas": 0, "from": 3})
+PLAN = ActionPlan(
+    "scale", "prod", "web", "deployment", "api", ("replicas 3 → 0",), {"replicas": 0, "from": 3}
+)
 
 
 def pending() -> Approval:
@@ -91,4 +93,6 @@ def test_card_has_buttons_only_while_pending() -> None:
     assert "replicas 3 → 0" in card.parts[0].markdown  # type: ignore[union-attr]
     executing, _ = transition(pending(), Confirm("UREQ", T0))
     assert approval_card(executing).buttons == ()
-    assert "Confirmed by <@UREQ>" in " ".join(getattr(p, "markdown", "") for p in approval_card(executing).parts)
+    assert "Confirmed by <@UREQ>" in " ".join(
+        getattr(p, "markdown", "") for p in approval_card(executing).parts
+    )

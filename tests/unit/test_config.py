@@ -26,7 +26,9 @@ def test_example_and_manifest_configs_are_valid() -> None:
 
 def test_unknown_key_is_reported_with_its_path() -> None:
     problems = problems_of({"clusters": {"prod": {"in_cluster": True, "contxt": "x"}}})
-    assert problems == ["clusters.prod.contxt: unknown setting (check the spelling against config.example.yaml)"]
+    assert problems == [
+        "clusters.prod.contxt: unknown setting (check the spelling against config.example.yaml)"
+    ]
 
 
 def test_wrong_type_names_the_path_and_expectation() -> None:
@@ -66,7 +68,11 @@ def test_swapped_tokens_are_caught_and_repr_hides_them() -> None:
     with pytest.raises(ConfigError, match="does not look like"):
         load_secrets({"SLACK_BOT_TOKEN": "xapp-1", "SLACK_APP_TOKEN": "xoxb-1"})
     secrets = load_secrets(
-        {"SLACK_BOT_TOKEN": "xoxb-secret", "SLACK_APP_TOKEN": "xapp-secret", "SLACK_API_URL": "http://127.0.0.1:1/api"}
+        {
+            "SLACK_BOT_TOKEN": "xoxb-secret",
+            "SLACK_APP_TOKEN": "xapp-secret",
+            "SLACK_API_URL": "http://127.0.0.1:1/api",
+        }
     )
     assert secrets.slack_api_url == "http://127.0.0.1:1/api/"
     assert "secret" not in repr(secrets)

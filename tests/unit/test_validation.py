@@ -30,14 +30,26 @@ def test_namespace_names_are_dns_labels(name: str) -> None:
 
 @pytest.mark.parametrize(
     "selector",
-    ["app=api", "app==api", "tier!=db", "env in (prod,staging)", "env notin (dev)", "canary", "!canary",
-     "app.kubernetes.io/name=web,tier=front", "k=", "example.com/key in (a, b)"],
+    [
+        "app=api",
+        "app==api",
+        "tier!=db",
+        "env in (prod,staging)",
+        "env notin (dev)",
+        "canary",
+        "!canary",
+        "app.kubernetes.io/name=web,tier=front",
+        "k=",
+        "example.com/key in (a, b)",
+    ],
 )
 def test_label_selectors_kubectl_accepts_pass(selector: str) -> None:
     assert validation.label_selector(selector)
 
 
-@pytest.mark.parametrize("selector", ["app=(x", "=x", "a b c", "app=api;rm", "-x=1", "a=" + "v" * 64, ",", "in (a)"])
+@pytest.mark.parametrize(
+    "selector", ["app=(x", "=x", "a b c", "app=api;rm", "-x=1", "a=" + "v" * 64, ",", "in (a)"]
+)
 def test_malformed_label_selectors_fail(selector: str) -> None:
     with pytest.raises(InvalidNameError):
         validation.label_selector(selector)

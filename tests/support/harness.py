@@ -1,0 +1,112 @@
+"""Start the real bot against the Slack emulator and the fake API server.
+
+`BotHarness.ask` holds one exchange of a conversation: it mentions the bot and
+awaits the bot's first answer in the thread of that mention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from opsbot.app import Bot
+from opsbot.config import Secrets, Settings, parse_settings
+from tests.support.fake_kube import FakeKubeServer
+from tests.support.slack_emulator import Post, Sent, SlackEmulator
+
+CHANNEL = "C0OPS0001"
+ALICE = "U0ALICE01"
+BOB = "U0BOB0001"
+
+
+def make_settings(kubeconfig: Path, **overrides: Any) -> Settings:
+    data: dict[str, Any] = {
+        "clusters": {
+            "test": {"kubeconfig": str(kubeconfig), "context": "fake", "request_timeout_seconds": 3}
+        },
+        "default_cluster": "test",
+        "default_namespace": "default",
+        # Fast pacing so conversations are quick; pacing itself has its own tests.
+        "outbox": {"per_channel_per_second": 50, "burst": 20},
+    }
+    data.update(overrides)
+    return parse_settings(data)
+
+
+@dataclass
+class BotHarness:
+    slack: SlackEmulator
+    kube: FakeKubeServer
+    bot: Bot
+    sent: list[Sent] = field(default_factory=list)
+
+    async def mention(
+        self, text: str, *, channel: str = CHANNEL, user: str = ALICE, thread_ts: str | None = None
+    ) -> Sent:
+        sent = await self.slack.mention(user, channel, text, thread_ts=thread_ts)
+        self.sent.append(sent)
+        return sent
+
+    async def ask(
+        self,
+        text: str,
+        *,
+        channel: str = CHANNEL,
+        user: str = ALICE,
+        thread_ts: str | None = None,
+        timeout: float = 10.0,
+    ) -> Post:
+        """Mention the bot and return its first reply in the request's thread."""
+        before = len(self.slack.posts)
+        sent = await self.mention(text, channel=channel, user=user, thread_ts=thread_ts)
+        return await self.slack.wait_for_post(
+            channel=channel,
+            thread_ts=thread_ts or sent.ts,
+            method="chat.postMessage",
+            after=before,
+            timeout=timeout,
+        )
+
+
+def block_text(post: Post) -> str:
+    """Everything a person would read in a message: fallback text and every block's text."""
+    parts = [post.text]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    parts.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(post.blocks)
+    return "\n".join(parts)
+
+
+def button_value(post: Post, action_id: str) -> str:
+    for block in post.blocks:
+        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+            if element.get("action_id") == action_id:
+                return str(element["value"])
+    raise AssertionError(f"no button {action_id} in {post.blocks}")
+
+
+@asynccontextmanager
+async def running_bot(slack: SlackEmulator, kube: FakeKubeServer, settings: Settings) -> AsyncIterator[Bot]:
+    secrets = Secrets(bot_token=slack.bot_token, app_token=slack.app_token, slack_api_url=slack.base_url)
+    bot = Bot(settings, secrets)
+    expected = slack.hello_count + 1
+    await bot.start()
+    try:
+        await slack.wait_connected(expected)
+        yield bot
+    finally:
+        await asyncio.wait_for(bot.stop(grace=5), timeout=15)
