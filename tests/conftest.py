@@ -10,7 +10,7 @@ import pytest
 import pytest_asyncio
 
 from tests.support.fake_kube import FakeKubeServer
-from tests.support.harness import BotHarness, running_bot, make_settings
+from tests.support.harness import BotHarness, make_settings, running_bot
 from tests.support.slack_emulator import SlackEmulator
 from tests.support.slack_fixtures import slack
 

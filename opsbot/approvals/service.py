@@ -151,7 +151,9 @@ class ApprovalService:
             log.info("approval_" + updated.status.value, approval_id=updated.id, action=updated.plan.summary)
         await self._perform(updated, effects, surface)
 
-    async def _perform(self, approval: Approval, effects: tuple[Effect, ...], surface: ApprovalSurface) -> None:
+    async def _perform(
+        self, approval: Approval, effects: tuple[Effect, ...], surface: ApprovalSurface
+    ) -> None:
         for effect in effects:
             if isinstance(effect, Execute):
                 await self._execute(approval, surface)

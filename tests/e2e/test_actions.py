@@ -120,7 +120,7 @@ async def test_restart_patches_the_pod_template_like_kubectl(harness: BotHarness
     assert deployment is not None
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["kubectl.kubernetes.io/restartedAt"].endswith("Z")
-    patch = [r for r in harness.kube.writes() if r.method == "PATCH"][0]
+    patch = next(r for r in harness.kube.writes() if r.method == "PATCH")
     assert patch.headers["content-type"].startswith("application/strategic-merge-patch+json")
     new_pods = {p["metadata"]["name"] for p in harness.kube.list("pods", "web")}
     assert new_pods and not (new_pods & old_pods)

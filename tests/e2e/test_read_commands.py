@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.fake_kube import builders
-from tests.support.harness import BotHarness, block_text, running_bot, make_settings
+from tests.support.fake_kube import FakeKubeServer, builders
+from tests.support.harness import BotHarness, block_text, make_settings, running_bot
 from tests.support.slack_emulator import SlackEmulator
-from tests.support.fake_kube import FakeKubeServer
 
 
 def crashing_pod(harness: BotHarness, name: str = "worker-0", namespace: str = "web") -> None:

@@ -32,7 +32,7 @@ def test_code_and_table_cells_are_escaped() -> None:
 
 
 def test_long_text_paragraph_is_chunked() -> None:
-    rendered = render(Reply("T", (Text("\n".join("line %d " % i + "x" * 100 for i in range(200))),)))
+    rendered = render(Reply("T", (Text("\n".join(f"line {i} " + "x" * 100 for i in range(200))),)))
     assert all(len(t) <= 3000 for t in section_texts(rendered.blocks))
     assert len(rendered.blocks) <= MAX_BLOCKS
 
@@ -45,7 +45,7 @@ def test_header_is_clipped_to_150_chars_and_fallback_text_exists() -> None:
 
 def test_buttons_render_as_actions_block_with_values() -> None:
     reply = Reply("Confirm", (), buttons=(Button("Confirm", "opsbot:approval:confirm", "abc", "primary"),))
-    actions = [b for b in render(reply).blocks if b["type"] == "actions"][0]
+    actions = next(b for b in render(reply).blocks if b["type"] == "actions")
     assert actions["elements"][0]["value"] == "abc"
     assert actions["elements"][0]["style"] == "primary"
 
