@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
+from typing import Any
 
 import structlog
 from slack_bolt.adapter.socket_mode.websockets import AsyncSocketModeHandler
@@ -19,20 +23,28 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from opsbot import __version__
+from opsbot.alerts.incidents import IncidentBook, IncidentPolicy
+from opsbot.alerts.mutes import Mute, MuteList
+from opsbot.alerts.routing import AlertRouter, enabled_kinds
+from opsbot.alerts.service import AlertService
 from opsbot.approvals.service import ApprovalService, InMemoryApprovals
 from opsbot.commands import mutations
 from opsbot.commands.catalog import build_registry
 from opsbot.commands.results import ActionPlan
 from opsbot.commands.router import CommandRouter
 from opsbot.config import Secrets, Settings
-from opsbot.kube.client import ClusterDirectory
+from opsbot.kube.client import ClusterDirectory, KubeClient
+from opsbot.kube.watch import WatchRunner, bridge, build_watches
 from opsbot.ports import KubeDirectory
+from opsbot.slack.alerts import SlackAlertPublisher
 from opsbot.slack.frontend import CardSurface, SlackFrontend
 from opsbot.slack.outbox import Outbox
+from opsbot.store.sqlite import SqliteStore
 
 log = structlog.get_logger("opsbot")
 
 SWEEP_INTERVAL_SECONDS = 15.0
+ALERT_FLUSH_SECONDS = 2.0
 
 
 class SystemClock:
@@ -49,8 +61,10 @@ class Bot:
         clusters: KubeDirectory | None = None,
         environ_kubeconfig: str | None = None,
         ping_interval: float = 10.0,
+        alert_flush_interval: float = ALERT_FLUSH_SECONDS,
     ) -> None:
         self.settings = settings
+        self.alert_flush_interval = alert_flush_interval
         self._secrets = secrets
         self._clock = SystemClock()
         self.clusters: KubeDirectory = clusters or ClusterDirectory(
@@ -68,17 +82,72 @@ class Bot:
             self._clock,
             timedelta(minutes=settings.approvals.expire_after_minutes),
         )
+        self.alerts = self._build_alerts() if settings.alerts.enabled else None
+        self.router.alerts = self.alerts
         self.frontend = SlackFrontend(
             self.router,
             self.approvals,
             self.outbox,
             slash_command=settings.slack.command,
             max_concurrent=settings.commands.workers * 4,
+            incidents=self.alerts,
         )
         self.app = AsyncApp(client=self.client, request_verification_enabled=False, logger=None)
         self.frontend.register(self.app)
         self._socket = AsyncSocketModeHandler(self.app, secrets.app_token, ping_interval=ping_interval)
         self._background: list[asyncio.Task[None]] = []
+        self._watch_stop = threading.Event()
+        self.watches: WatchRunner | None = None
+
+    def _build_alerts(self) -> AlertService:
+        alerts = self.settings.alerts
+        self.store = SqliteStore(self.settings.store.path)
+        mutes = MuteList([Mute.from_dict(data) for data in self.store.mutes(now=time.time())])
+        policy = IncidentPolicy(
+            resolve_after=timedelta(minutes=alerts.resolve_after_minutes),
+            cooldown=timedelta(minutes=alerts.cooldown_minutes),
+        )
+        return AlertService(
+            IncidentBook(policy, AlertRouter(alerts).route),
+            self.store,
+            SlackAlertPublisher(self.outbox),
+            self.clusters,
+            self._clock,
+            mutes=mutes,
+            enabled=enabled_kinds(alerts),
+            run_blocking=self._run_blocking,
+            enrichment_lines=alerts.enrichment_log_lines,
+            digest_threshold=alerts.digest_threshold,
+            flush_interval=self.alert_flush_interval,
+        )
+
+    async def _run_blocking(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(function, *args, **kwargs))
+
+    async def _start_alerts(self, alerts: AlertService) -> None:
+        restored = alerts.restore()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        emit = bridge(asyncio.get_running_loop(), queue)
+        watches = []
+        for name in self.clusters.names():
+            try:
+                kube = self.clusters.get(name)
+            except Exception as exc:
+                log.error("watch_cluster_unavailable", cluster=name, error=str(exc)[:300])
+                continue
+            if not isinstance(kube, KubeClient):
+                continue
+            watches.extend(
+                build_watches(
+                    kube.api_client, name, self.settings.watch.namespaces, emit, stop=self._watch_stop
+                )
+            )
+        self.watches = WatchRunner(watches)
+        self._background.append(asyncio.create_task(alerts.consume(queue), name="alert-consumer"))
+        self._background.append(asyncio.create_task(alerts.run_ticker(), name="alert-ticker"))
+        self.watches.start()
+        log.info("alerts_started", restored_incidents=restored, watches=len(watches))
 
     async def _execute_plan(self, plan: ActionPlan) -> str:
         kube = self.clusters.get(plan.cluster)
@@ -98,6 +167,8 @@ class Bot:
         await self._socket.connect_async()
         await warm_up
         self._background.append(asyncio.create_task(self._sweep_approvals(), name="approval-sweeper"))
+        if self.alerts is not None:
+            await self._start_alerts(self.alerts)
         log.info("connected")
 
     def _warm_up_clusters(self) -> None:
@@ -126,10 +197,17 @@ class Bot:
         finished = await self.frontend.drain(grace)
         if not finished:
             log.warning("shutdown_with_requests_in_flight", in_flight=self.frontend.in_flight)
+        if self.watches is not None:
+            self._watch_stop.set()
+            await asyncio.get_running_loop().run_in_executor(None, self.watches.stop)
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        if self.alerts is not None:
+            await self.alerts.drain()
         await self.outbox.close(timeout=5.0)
+        if self.alerts is not None:
+            self.store.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
         close = getattr(self.clusters, "close", None)
         if callable(close):

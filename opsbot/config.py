@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from opsbot.alerts.findings import AlertKind, Severity
 from opsbot.errors import ConfigError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -93,6 +94,37 @@ class WatchSettings(_Strict):
     namespaces: list[str] | None = None  # None: all namespaces (needs the cluster-wide overlay)
 
 
+class RouteMatch(_Strict):
+    """Every given field must match; omitted fields match anything."""
+
+    cluster: str | None = None
+    namespace: str | None = None  # glob, e.g. "web-*"
+    labels: dict[str, str] = {}
+    kinds: list[AlertKind] | None = None
+    severity: list[Severity] | None = None
+
+
+class RouteRule(_Strict):
+    match: RouteMatch = RouteMatch()
+    channel: str = Field(min_length=1)
+
+
+class AlertsSettings(_Strict):
+    enabled: bool = True
+    default_channel: str | None = None
+    rules: list[RouteRule] = []
+    excluded_namespaces: list[str] = []  # globs
+    kinds: dict[AlertKind, bool] = {}  # per-kind enable/disable over the defaults
+    resolve_after_minutes: float = Field(default=5, gt=0, le=24 * 60)
+    cooldown_minutes: float = Field(default=30, ge=0, le=7 * 24 * 60)
+    digest_threshold: int = Field(default=5, ge=1, le=100)
+    enrichment_log_lines: int = Field(default=20, ge=0, le=200)
+
+
+class StoreSettings(_Strict):
+    path: str = "/var/lib/opsbot/opsbot.db"
+
+
 class SlackSettings(_Strict):
     command: str = "/opsbot"
 
@@ -115,6 +147,8 @@ class Settings(_Strict):
     logging: LoggingSettings = LoggingSettings()
     watch: WatchSettings = WatchSettings()
     slack: SlackSettings = SlackSettings()
+    alerts: AlertsSettings = AlertsSettings()
+    store: StoreSettings = StoreSettings()
 
     @model_validator(mode="after")
     def _references(self) -> Settings:
@@ -139,6 +173,13 @@ class Settings(_Strict):
         for namespace in self.watch.namespaces or []:
             if not _is_dns_label(namespace):
                 problems.append(f"watch.namespaces: {namespace!r} is not a valid namespace name")
+        for index, rule in enumerate(self.alerts.rules):
+            if rule.match.cluster is not None and rule.match.cluster not in self.clusters:
+                problems.append(
+                    f"alerts.rules.{index}.match.cluster: {rule.match.cluster!r} is not one of clusters"
+                )
+        if self.alerts.enabled and not self.alerts.default_channel and not self.alerts.rules:
+            problems.append("alerts.default_channel: set a channel for alerts, or alerts.enabled: false")
         if problems:
             raise ValueError("\n".join(problems))
         return self

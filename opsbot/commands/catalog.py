@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from opsbot.commands import describe, mutations, read
+from opsbot.commands import alerting, describe, mutations, read
 from opsbot.commands.context import CommandContext
 from opsbot.commands.grammar import (
     ALL_NAMESPACES,
@@ -200,6 +200,42 @@ def build_registry() -> Registry:
             max_args=2,
             mutating=True,
             aliases=("rollout-restart",),
+        )
+    )
+    specs.append(
+        CommandSpec(
+            "incidents",
+            "Open incidents (alerts) with their pods and restarts",
+            "incidents [-n NS] [--cluster NAME]",
+            alerting.incidents,
+            examples=("incidents", "incidents -n web"),
+            options=(NAMESPACE, CLUSTER),
+            uses_cluster=False,
+            on_loop=True,
+            aliases=("alerts",),
+        )
+    )
+    specs.append(
+        CommandSpec(
+            "mutes",
+            "Active alert mutes",
+            "mutes",
+            alerting.mutes,
+            uses_cluster=False,
+            on_loop=True,
+        )
+    )
+    specs.append(
+        CommandSpec(
+            "unmute",
+            "Remove an alert mute",
+            "unmute MUTE_ID",
+            alerting.unmute,
+            examples=("unmute 3f9a1c2e",),
+            min_args=1,
+            max_args=1,
+            uses_cluster=False,
+            on_loop=True,
         )
     )
     registry = Registry(specs)

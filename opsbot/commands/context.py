@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
+from opsbot.alerts.incidents import Incident
+from opsbot.alerts.mutes import Mute
 from opsbot.config import CommandsSettings
 from opsbot.ports import KubePort
 
@@ -25,6 +27,16 @@ class ChatRequest:
     message_ts: str | None = None
 
 
+class AlertsView(Protocol):
+    """What commands may see and change of the alert pipeline."""
+
+    def open_incidents(self) -> list[Incident]: ...
+
+    def active_mutes(self) -> list[Mute]: ...
+
+    def unmute(self, mute_id: str) -> Mute | None: ...
+
+
 @dataclass(frozen=True)
 class CommandContext:
     request: ChatRequest
@@ -34,6 +46,7 @@ class CommandContext:
     kube: KubePort
     settings: CommandsSettings
     now: datetime
+    alerts: AlertsView | None = None
 
     @property
     def single_namespace(self) -> str:

@@ -45,6 +45,8 @@ class CommandSpec:
     aliases: tuple[str, ...] = ()
     mutating: bool = False
     uses_cluster: bool = True
+    # Quick handlers over in-process state (no API calls) run on the event loop.
+    on_loop: bool = False
 
     def option_for(self, flag: str) -> Option | None:
         for option in self.options:

@@ -15,7 +15,7 @@ import structlog
 
 from opsbot.commands import validation
 from opsbot.commands.catalog import usage_reply
-from opsbot.commands.context import ChatRequest, CommandContext
+from opsbot.commands.context import AlertsView, ChatRequest, CommandContext
 from opsbot.commands.grammar import Invocation, Registry
 from opsbot.commands.results import ActionPlan, Reply, Text, escape
 from opsbot.config import Settings
@@ -54,12 +54,14 @@ class CommandRouter:
         clusters: KubeDirectory,
         pool: Executor,
         now: Callable[[], datetime],
+        alerts: AlertsView | None = None,
     ) -> None:
         self._registry = registry
         self._settings = settings
         self._clusters = clusters
         self._pool = pool
         self._now = now
+        self.alerts = alerts
 
     @property
     def registry(self) -> Registry:
@@ -166,9 +168,13 @@ class CommandRouter:
             kube=kube,
             settings=self._settings.commands,
             now=self._now(),
+            alerts=self.alerts,
         )
-        loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self._pool, invocation.spec.handler, invocation, ctx)
+        if invocation.spec.on_loop:
+            result = invocation.spec.handler(invocation, ctx)
+        else:
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self._pool, invocation.spec.handler, invocation, ctx)
         if isinstance(result, Reply) and not result.where and invocation.spec.uses_cluster:
             return Reply(
                 result.title,

@@ -17,6 +17,10 @@ import structlog
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from opsbot.alerts.cards import DESCRIBE_ACTION, LOGS_ACTION, MUTE_1H_ACTION, MUTE_24H_ACTION, RESTART_ACTION
+from opsbot.alerts.findings import AlertKind
+from opsbot.alerts.incidents import Incident
+from opsbot.alerts.mutes import Mute
 from opsbot.approvals.cards import CANCEL_ACTION, CONFIRM_ACTION, approval_card
 from opsbot.approvals.machine import Approval
 from opsbot.approvals.service import ApprovalService
@@ -133,6 +137,17 @@ class CardSurface:
         await self._outbox.post(approval.channel, text=text, thread_ts=thread)
 
 
+class IncidentActions(Protocol):
+    """What incident buttons need from the alert pipeline."""
+
+    def incident(self, incident_id: str) -> Incident | None: ...
+
+    def mute(self, incident_id: str, hours: float, user: str) -> Mute | None: ...
+
+
+_INCIDENT_ACTIONS = re.compile(r"^opsbot:incident:(logs|describe|restart|mute1h|mute24h)$")
+_MUTE_HOURS = {MUTE_1H_ACTION: 1.0, MUTE_24H_ACTION: 24.0}
+
 _APPROVAL_ACTIONS = re.compile(rf"^({re.escape(CONFIRM_ACTION)}|{re.escape(CANCEL_ACTION)})$")
 
 
@@ -145,11 +160,13 @@ class SlackFrontend:
         *,
         slash_command: str,
         max_concurrent: int,
+        incidents: IncidentActions | None = None,
     ) -> None:
         self._router = router
         self._approvals = approvals
         self._outbox = outbox
         self._slash_command = slash_command
+        self._incidents = incidents
         self._seen = SeenKeys()
         self._tasks: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(max_concurrent)
@@ -162,6 +179,7 @@ class SlackFrontend:
         app.event("message")(self._on_message)
         app.command(self._slash_command)(self._on_slash)
         app.action(_APPROVAL_ACTIONS)(self._on_approval_click)
+        app.action(_INCIDENT_ACTIONS)(self._on_incident_click)
 
     @property
     def in_flight(self) -> int:
@@ -240,6 +258,43 @@ class SlackFrontend:
         except Exception:
             bound.exception("approval_click_failed")
 
+    async def _on_incident_click(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
+        await ack()
+        if not self._fresh(body.get("trigger_id")) or self._incidents is None:
+            return
+        action = (body.get("actions") or [{}])[0]
+        action_id = str(action.get("action_id", ""))
+        user = str((body.get("user") or {}).get("id", ""))
+        container = body.get("container") or {}
+        channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id", ""))
+        root_ts = str(container.get("message_ts") or "") or None
+        incident = self._incidents.incident(str(action.get("value", ""))[:300])
+        if incident is None:
+            await self._outbox.ephemeral(channel, user, text="This incident is no longer known to opsbot.")
+            return
+        if action_id in _MUTE_HOURS:
+            hours = _MUTE_HOURS[action_id]
+            mute = self._incidents.mute(incident.id, hours, user)
+            if mute is not None:
+                text = f":no_bell: <@{user}> muted this incident for {hours:g}h (`unmute {mute.id}` to undo)."
+                await self._outbox.post(channel, text=text, thread_ts=root_ts)
+            return
+        command = _incident_command(action_id, incident)
+        if command is None:
+            await self._outbox.ephemeral(
+                channel, user, text="Nothing to do for this incident.", thread_ts=root_ts
+            )
+            return
+        request = ChatRequest(
+            request_id=uuid.uuid4().hex[:12],
+            user_id=user,
+            channel_id=channel,
+            text=command,
+            source="button",
+            thread_ts=root_ts,
+        )
+        self._spawn(request, ThreadResponder(self._outbox, channel, root_ts))
+
     # helpers ----------------------------------------------------------------
 
     def _fresh(self, key: object) -> bool:
@@ -285,3 +340,26 @@ class SlackFrontend:
 
 def _from_a_bot(event: dict[str, Any]) -> bool:
     return bool(event.get("bot_id") or event.get("bot_profile") or event.get("subtype") == "bot_message")
+
+
+def _incident_command(action_id: str, incident: Incident) -> str | None:
+    """The command a button stands for, so it goes through the same checks and approvals."""
+    place = f" --cluster {incident.cluster}"
+    if incident.namespace:
+        place += f" -n {incident.namespace}"
+    live = [item for item in incident.affected if not item.gone] or list(incident.affected)
+    if action_id == LOGS_ACTION and incident.subject_kind == "Pod" and live:
+        item = live[0]
+        container = f" -c {item.container}" if item.container else ""
+        previous = " --previous" if incident.kind in {AlertKind.CRASH_LOOP, AlertKind.OOM_KILLED} else ""
+        return f"logs {item.name}{container}{previous}{place}"
+    if action_id == DESCRIBE_ACTION:
+        if incident.subject_kind == "Pod" and live:
+            return f"describe pod {live[0].name}{place}"
+        if incident.subject_kind == "Node":
+            return f"describe node {incident.workload.name} --cluster {incident.cluster}"
+        if incident.subject_kind == "Deployment":
+            return f"describe deploy {incident.workload.name}{place}"
+    if action_id == RESTART_ACTION and incident.workload.kind == "Deployment":
+        return f"restart deploy/{incident.workload.name}{place}"
+    return None

@@ -104,6 +104,7 @@ class Outbox:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._sequence = itertools.count()
         self._closed = False
+        self._pending: dict[str, int] = {}
         self.sent = 0
         self.rate_limited = 0
 
@@ -178,6 +179,10 @@ class Outbox:
 
         return await self._submit(channel, call, paced=True, priority=Priority.REPLY, what="files.upload")
 
+    def pending(self, channel: str) -> int:
+        """Messages waiting for one channel (queued plus the one being sent)."""
+        return self._pending.get(channel, 0)
+
     def depth(self) -> int:
         return sum(queue.qsize() for queue in self._queues.values())
 
@@ -211,6 +216,7 @@ class Outbox:
             queue = self._queues[channel] = asyncio.PriorityQueue()
             self._buckets[channel] = TokenBucket(self._settings.per_channel_per_second, self._settings.burst)
         queue.put_nowait(_Job(int(priority), next(self._sequence), paced, call, done, what))
+        self._pending[channel] = self._pending.get(channel, 0) + 1
         worker = self._workers.get(channel)
         if worker is None or worker.done():
             self._workers[channel] = asyncio.create_task(self._work(channel), name=f"outbox:{channel}")
@@ -234,6 +240,7 @@ class Outbox:
                 if not job.done.done():
                     job.done.set_exception(exc)
             finally:
+                self._pending[channel] -= 1
                 queue.task_done()
 
     async def _send(self, channel: str, bucket: TokenBucket, job: _Job) -> dict[str, Any]:

@@ -91,9 +91,12 @@ async def test_opsbot_run_answers_in_slack_logs_json_without_tokens_and_exits_0_
     slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path
 ) -> None:
     config = tmp_path / "config.yaml"
-    config.write_text(
-        yaml.safe_dump({"clusters": {"test": {"kubeconfig": str(kubeconfig), "context": "fake"}}})
-    )
+    settings = {
+        "clusters": {"test": {"kubeconfig": str(kubeconfig), "context": "fake"}},
+        "alerts": {"default_channel": "C0ALERTS01"},
+        "store": {"path": str(tmp_path / "state" / "opsbot.db")},
+    }
+    config.write_text(yaml.safe_dump(settings))
     kube.add_deployment("default", "api", replicas=2)
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
     environment.update(
@@ -108,7 +111,12 @@ async def test_opsbot_run_answers_in_slack_logs_json_without_tokens_and_exits_0_
         cwd=ROOT, env=environment, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
-        await slack.wait_connected(1, timeout=30)
+        try:
+            await slack.wait_connected(1, timeout=30)
+        except AssertionError:
+            process.kill()
+            assert process.stderr is not None
+            raise AssertionError((await process.stderr.read()).decode()[-3000:]) from None
         sent = await slack.mention("U0ALICE01", CHANNEL, "pods")
         reply = await slack.wait_for_post(thread_ts=sent.ts, timeout=15)
         assert "api-" in block_text(reply) and "cluster `test`" in block_text(reply)

@@ -21,6 +21,7 @@ from tests.support.slack_emulator import Post, Sent, SlackEmulator
 CHANNEL = "C0OPS0001"
 ALICE = "U0ALICE01"
 BOB = "U0BOB0001"
+ALERTS = "C0ALERTS01"
 
 
 def make_settings(kubeconfig: Path, **overrides: Any) -> Settings:
@@ -32,6 +33,9 @@ def make_settings(kubeconfig: Path, **overrides: Any) -> Settings:
         "default_namespace": "default",
         # Fast pacing so conversations are quick; pacing itself has its own tests.
         "outbox": {"per_channel_per_second": 50, "burst": 20},
+        # Command tests see only their own API requests; alert tests turn this on.
+        "alerts": {"enabled": False, "default_channel": ALERTS},
+        "store": {"path": str(kubeconfig.parent / "opsbot.db")},
     }
     data.update(overrides)
     return parse_settings(data)

@@ -507,7 +507,8 @@ def test_deployment_exposes_no_ports_or_probes_yet() -> None:
 
 def test_config_file_parses_and_has_the_in_cluster_settings() -> None:
     cfg = config()
-    assert set(cfg) == {"clusters", "default_cluster", "default_namespace", "channels", "watch"}
+    assert {"clusters", "default_cluster", "default_namespace", "channels", "watch", "alerts", "store"} <= set(cfg)
+    assert cfg["store"]["path"].startswith("/var/lib/opsbot/")
     assert cfg["clusters"] == {"in-cluster": {"in_cluster": True}}
     assert cfg["default_cluster"] in cfg["clusters"]
     assert cfg["default_namespace"] == "default"

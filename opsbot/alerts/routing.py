@@ -1,0 +1,46 @@
+"""Which channel an alert goes to (pure): first matching rule, else the default."""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+
+from opsbot.alerts.findings import AlertKind, Finding
+from opsbot.config import AlertsSettings
+
+DEFAULT_KINDS = frozenset(kind for kind in AlertKind if kind is not AlertKind.ROLLOUT_COMPLETED)
+
+
+def enabled_kinds(settings: AlertsSettings) -> frozenset[AlertKind]:
+    kinds: set[AlertKind] = set(DEFAULT_KINDS)
+    for kind, on in settings.kinds.items():
+        (kinds.add if on else kinds.discard)(kind)
+    return frozenset(kinds)
+
+
+class AlertRouter:
+    def __init__(self, settings: AlertsSettings) -> None:
+        self._settings = settings
+        self._kinds = enabled_kinds(settings)
+
+    def excluded(self, namespace: str) -> bool:
+        return bool(namespace) and any(
+            fnmatchcase(namespace, pattern) for pattern in self._settings.excluded_namespaces
+        )
+
+    def route(self, finding: Finding) -> str | None:
+        if not self._settings.enabled or finding.kind not in self._kinds or self.excluded(finding.namespace):
+            return None
+        for rule in self._settings.rules:
+            match = rule.match
+            if match.cluster is not None and match.cluster != finding.cluster:
+                continue
+            if match.namespace is not None and not fnmatchcase(finding.namespace, match.namespace):
+                continue
+            if any(finding.labels.get(key) != value for key, value in match.labels.items()):
+                continue
+            if match.kinds is not None and finding.kind not in match.kinds:
+                continue
+            if match.severity is not None and finding.severity not in match.severity:
+                continue
+            return rule.channel
+        return self._settings.default_channel

@@ -1,0 +1,81 @@
+"""`incidents`, `mutes`, `unmute`: look at and steer the alert pipeline."""
+
+from __future__ import annotations
+
+from opsbot.alerts.incidents import Incident
+from opsbot.commands import formatting as fmt
+from opsbot.commands.context import AlertsView, CommandContext
+from opsbot.commands.grammar import Invocation
+from opsbot.commands.results import Reply, Table, Text, escape
+from opsbot.errors import InvalidNameError, UsageError
+
+
+def _view(ctx: CommandContext) -> AlertsView:
+    if ctx.alerts is None:
+        raise UsageError("alerts are not enabled on this opsbot (alerts.enabled in the config)")
+    return ctx.alerts
+
+
+def incidents(invocation: Invocation, ctx: CommandContext) -> Reply:
+    namespace = invocation.value("namespace")
+    cluster = invocation.value("cluster")
+    items: list[Incident] = [
+        incident
+        for incident in _view(ctx).open_incidents()
+        if (namespace is None or incident.namespace == namespace)
+        and (cluster is None or incident.cluster == cluster)
+    ]
+    if not items:
+        return Reply("Open incidents", (Text(":white_check_mark: No open incidents."),))
+    rows = tuple(
+        (
+            incident.kind.value,
+            str(incident.workload),
+            incident.namespace or "-",
+            incident.cluster,
+            str(len(incident.affected)),
+            str(incident.restarts),
+            fmt.short_duration(int((ctx.now - incident.opened_at).total_seconds())),
+        )
+        for incident in items
+    )
+    limit = ctx.settings.max_rows
+    table = Table(
+        ("KIND", "WORKLOAD", "NAMESPACE", "CLUSTER", "PODS", "RESTARTS", "OPEN FOR"),
+        rows[:limit],
+        total=len(rows),
+    )
+    return Reply("Open incidents", (Text(f"*{len(items)}* open"), table), tone="warning")
+
+
+def mutes(invocation: Invocation, ctx: CommandContext) -> Reply:
+    active = _view(ctx).active_mutes()
+    if not active:
+        return Reply("Mutes", (Text("Nothing is muted."),))
+    rows = tuple(
+        (
+            mute.id,
+            escape(mute.label),
+            mute.until.isoformat(timespec="minutes").replace("+00:00", "Z"),
+            f"<@{mute.by}>",
+        )
+        for mute in active
+    )
+    return Reply(
+        "Mutes",
+        (Table(("ID", "WHAT", "UNTIL", "BY"), rows), Text("`unmute ID` removes one.")),
+    )
+
+
+def unmute(invocation: Invocation, ctx: CommandContext) -> Reply:
+    mute_id = invocation.args[0]
+    if not mute_id.isalnum() or len(mute_id) > 32:
+        raise InvalidNameError(f"{mute_id[:40]!r} is not a mute id (see `mutes`)")
+    removed = _view(ctx).unmute(mute_id)
+    if removed is None:
+        return Reply(
+            "No such mute", (Text(f"No active mute `{mute_id}`; `mutes` lists them."),), tone="error"
+        )
+    return Reply(
+        "Unmuted", (Text(f"Alerts for {escape(removed.label)} are no longer muted."),), tone="success"
+    )

@@ -1,0 +1,111 @@
+"""SQLite store (stdlib sqlite3, WAL): the default backend, one file, no server.
+
+WAL plus `synchronous=NORMAL` keeps every committed write across a process crash
+(kill -9); only a power loss can take back the last transactions. All access goes
+through one connection guarded by a lock, so the asyncio side and worker threads
+can share it; writes are small and fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+from opsbot.ports import Document
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS incidents (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    state TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS incidents_by_state ON incidents (state, updated_at);
+CREATE INDEX IF NOT EXISTS incidents_by_key ON incidents (key, updated_at);
+CREATE TABLE IF NOT EXISTS mutes (
+    id TEXT PRIMARY KEY,
+    pattern TEXT NOT NULL,
+    until REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+SCHEMA_VERSION = "1"
+
+
+class SqliteStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=10)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(_SCHEMA)
+        self._db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
+
+    # incidents -------------------------------------------------------------
+
+    def put_incident(self, incident_id: str, key: str, state: str, channel: str, data: Document) -> None:
+        payload = json.dumps(data, separators=(",", ":"), default=str)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO incidents (id, key, state, channel, updated_at, data) VALUES (?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET key=excluded.key, state=excluded.state, "
+                "channel=excluded.channel, updated_at=excluded.updated_at, data=excluded.data",
+                (incident_id, key, state, channel, time.time(), payload),
+            )
+
+    def incidents(self, *, state: str | None = None) -> list[Document]:
+        with self._lock:
+            if state is None:
+                rows = self._db.execute("SELECT data FROM incidents ORDER BY updated_at").fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT data FROM incidents WHERE state = ? ORDER BY updated_at", (state,)
+                ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def incident(self, incident_id: str) -> Document | None:
+        with self._lock:
+            row = self._db.execute("SELECT data FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def latest_incident_for_key(self, key: str) -> Document | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT data FROM incidents WHERE key = ? ORDER BY updated_at DESC LIMIT 1", (key,)
+            ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    # mutes -------------------------------------------------------------------
+
+    def put_mute(self, mute_id: str, pattern: str, until: float, data: Document) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO mutes (id, pattern, until, data) VALUES (?, ?, ?, ?)",
+                (mute_id, pattern, until, json.dumps(data, default=str)),
+            )
+
+    def delete_mute(self, mute_id: str) -> bool:
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM mutes WHERE id = ?", (mute_id,))
+        return cursor.rowcount > 0
+
+    def mutes(self, *, now: float) -> list[Document]:
+        with self._lock:
+            self._db.execute("DELETE FROM mutes WHERE until <= ?", (now,))
+            rows = self._db.execute("SELECT data FROM mutes ORDER BY until").fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
