@@ -133,6 +133,8 @@ class AlertService:
         self._listed: dict[tuple[str, str], set[tuple[str, str]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._chains: dict[str, asyncio.Task[None]] = {}
+        # Roots decided but not yet handed to the publisher count as backlog too.
+        self._roots_on_the_way: dict[str, int] = {}
         self.events_processed = 0
         self.findings = 0
 
@@ -255,13 +257,21 @@ class AlertService:
         )
         if self._muted(incident):
             return
-        if self._publisher.backlog(incident.channel) >= self._digest_threshold:
+        channel = incident.channel
+        if (
+            self._publisher.backlog(channel) + self._roots_on_the_way.get(channel, 0)
+            >= self._digest_threshold
+        ):
             await self._fold_into_digest(incident)
             return
+        self._roots_on_the_way[channel] = self._roots_on_the_way.get(channel, 0) + 1
         self._chain(incident.key, lambda: self._post_root(incident, finding))
 
     async def _post_root(self, incident: Incident, finding: Finding) -> None:
-        ts = await self._guard(self._publisher.post_root(incident), "post_root", incident)
+        try:
+            ts = await self._guard(self._publisher.post_root(incident), "post_root", incident)
+        finally:
+            self._roots_on_the_way[incident.channel] -= 1
         if not ts:
             return
         current = self.book.get(incident.key)

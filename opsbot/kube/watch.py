@@ -13,10 +13,11 @@ list's resourceVersion. Streams are read line by line and decoded with
 
 :class:`WatchCache` is the pure part (decode a line, keep ``{uid: last version}``,
 produce :class:`WatchEvent` with ``old``); the benchmark drives it directly. It
-keeps each object as compact JSON bytes rather than as a dict: 10,000 pods take
-~25 MB that way instead of ~65 MB, and bytes are invisible to the cyclic GC. ``old``
-is decoded again when the object changes, so every event carries private dicts
-the consumer may keep or mutate. ``metadata.managedFields`` and the
+keeps each object as compact JSON bytes rather than as a dict: 10,000 pods (2.7 KB
+lines) take ~26 MiB that way instead of ~116 MiB as dicts (tracemalloc, see
+bench/watch_throughput.py), and bytes are invisible to the cyclic GC. The price is
+a second json.loads per change (``old`` is decoded again), so every event carries
+private dicts the consumer may keep or mutate. ``metadata.managedFields`` and the
 ``kubectl.kubernetes.io/last-applied-configuration`` annotation are dropped from
 everything cached and emitted.
 
@@ -61,6 +62,7 @@ __all__ = [
     "WatchStreamError",
     "bridge",
     "build_watches",
+    "read_chunks",
     "slim",
 ]
 
@@ -354,7 +356,7 @@ class WatchHealth:
 # ---------------------------------------------------------------------------- the loop
 
 
-def _chunks(resp: Any) -> Iterator[bytes]:
+def read_chunks(resp: Any) -> Iterator[bytes]:
     """The body of a streaming urllib3 response as it arrives (each HTTP chunk when chunked)."""
     if getattr(resp, "chunked", False) and resp.supports_chunked_reads():
         yield from resp.read_chunked(decode_content=True)
@@ -430,7 +432,7 @@ class ResourceWatch:
         )
         self._cache = WatchCache(cluster, resource)
         self._need_list = True
-        self._just_listed = False
+        self._gone_streak = 0  # 410s since a stream last delivered anything
         self._finished = False
         self._lock = threading.Lock()
         self._response: Any = None
@@ -494,18 +496,20 @@ class ResourceWatch:
 
     def interrupt(self) -> None:
         """Shut the socket of the in-flight stream (safe from any thread): its read returns at once."""
+        # Under the lock: the reader cannot release the connection (to be reused by another
+        # request from the pool) while we shut its socket.
         with self._lock:
             resp = self._response
-        if resp is None:
-            return
-        try:
-            resp.shutdown()
-        except Exception:
-            conn = getattr(resp, "connection", None)
-            sock = getattr(conn, "sock", None)
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+            if resp is None:
+                return
+            try:
+                resp.shutdown()  # urllib3 >= 2.3: shutdown(SHUT_RD) of the response's socket
+            except Exception:
+                conn = getattr(resp, "connection", None)
+                sock = getattr(conn, "sock", None)
+                if sock is not None:
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
 
     def note_restart(self) -> None:
         """Counted by WatchRunner when it restarts this loop."""
@@ -528,16 +532,19 @@ class ResourceWatch:
                 self._fail(exc, unexpected=True)
                 continue
             if progressed:
-                if self._consecutive:
-                    self._log.info("watch recovered", after_attempts=self._consecutive)
-                with self._lock:
-                    self._consecutive = 0
+                self._recovered()
             else:
                 self._fail(None, unexpected=False)
         self._set_state("stopped")
         self._finished = True
 
     # the loop's steps --------------------------------------------------------
+
+    def _recovered(self) -> None:
+        if self._consecutive:
+            self._log.info("watch recovered", after_attempts=self._consecutive)
+            with self._lock:
+                self._consecutive = 0
 
     def _set_state(self, state: str) -> None:
         with self._lock:
@@ -577,7 +584,10 @@ class ResourceWatch:
             f"on {self.resource} there.",
             error=str(error),
         )
-        self._emit(WatchEvent(self.cluster, self.resource, "FORBIDDEN", None, None))
+        try:
+            self._emit(WatchEvent(self.cluster, self.resource, "FORBIDDEN", None, None))
+        except Exception:  # the watch ends either way; a restart would only repeat the 403
+            self._log.exception("could not hand over the FORBIDDEN event")
 
     def _translate(self, exc: Exception) -> KubeError:
         error = translate(exc, cluster=self.cluster, what=self.resource, namespace=self.namespace)
@@ -651,7 +661,6 @@ class ResourceWatch:
                 self._relists += 1
             self._synced = True
         self._need_list = False
-        self._just_listed = True
         changes += len(events) - 1
         self._log.info("synced", objects=len(self._cache), changes=changes, resource_version=rv)
 
@@ -662,8 +671,10 @@ class ResourceWatch:
         self._log.info(
             "watch expired (410 Gone); relisting", how=how, resource_version=self._cache.resource_version
         )
-        # A 410 right after a fresh list is no progress (avoid a list/410 hot loop).
-        return not self._just_listed
+        self._gone_streak += 1
+        # Relist at once the first time; a 410 again before any stream delivered anything
+        # is no progress (no list/410 hot loop against a confused server).
+        return self._gone_streak == 1
 
     def _watch(self) -> bool:
         with self._lock:
@@ -692,8 +703,10 @@ class ResourceWatch:
         try:
             lines = LineSplitter()
             try:
-                for chunk in _chunks(resp):
+                for chunk in read_chunks(resp):
                     for line in lines.feed(chunk):
+                        if not received:
+                            self._recovered()  # a stream that delivers is the sign of health
                         received += 1
                         self._line(line)
                     if self.stop_event.is_set():
@@ -721,7 +734,7 @@ class ResourceWatch:
                 self._response = None
             _close(resp, fully_read=clean)
         if received:
-            self._just_listed = False
+            self._gone_streak = 0
         # A stream that delivered nothing and died at once is no progress (no hot loop).
         return received > 0 or (clean and time.monotonic() - started >= 1.0)
 

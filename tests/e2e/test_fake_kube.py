@@ -7,6 +7,8 @@ pagination, patch flavours, controllers, watch semantics, logs and faults.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import queue
 import threading
@@ -20,6 +22,7 @@ import urllib3
 from kubernetes import client, config, watch
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
+from pydantic import ValidationError
 
 from tests.support.fake_kube import DEFAULT_USER, FakeKubeError, FakeKubeServer, builders
 
@@ -50,7 +53,7 @@ class RawWatch:
         return self.events.get(timeout=timeout)
 
     def take(self, n: int, timeout: float = 5.0) -> list[dict[str, Any]]:
-        out = []
+        out: list[dict[str, Any]] = []
         for _ in range(n):
             ev = self.next(timeout)
             assert ev is not END, f"stream ended after {out}"
@@ -63,10 +66,10 @@ class RawWatch:
             ev = self.next(max(deadline - time.monotonic(), 0.01))
             assert ev is not END, "stream ended"
             if pred(ev):
-                return ev
+                return dict(ev)
 
     def wait_end(self, timeout: float = 5.0) -> list[Any]:
-        seen = []
+        seen: list[Any] = []
         while True:
             ev = self.next(timeout)
             if ev is END:
@@ -74,9 +77,13 @@ class RawWatch:
             seen.append(ev)
 
     def close(self) -> None:
+        if self.thread.is_alive():
+            # close() alone would wait for the reader thread's buffered read: shut the socket first.
+            with contextlib.suppress(Exception):
+                self.resp.shutdown()
+            self.thread.join(5)
         self.resp.close()
         self.resp.release_conn()
-        self.thread.join(5)
 
 
 @pytest.fixture
@@ -93,17 +100,17 @@ def api(server: FakeKubeServer) -> Iterator[client.ApiClient]:
 
 
 @pytest.fixture
-def core(api: client.ApiClient) -> client.CoreV1Api:
+def core(api: client.ApiClient) -> Any:  # the generated API is Optional-typed throughout
     return client.CoreV1Api(api)
 
 
 @pytest.fixture
-def apps(api: client.ApiClient) -> client.AppsV1Api:
+def apps(api: client.ApiClient) -> Any:
     return client.AppsV1Api(api)
 
 
 def status_of(exc: ApiException) -> dict[str, Any]:
-    body = json.loads(exc.body)
+    body: dict[str, Any] = json.loads(exc.body or "")
     assert body["kind"] == "Status" and body["apiVersion"] == "v1" and body["status"] == "Failure"
     assert body["metadata"] == {}
     assert body["code"] == exc.status
@@ -137,7 +144,7 @@ def test_kubeconfig_discovery_and_version(server: FakeKubeServer, tmp_path: Path
         bad.close()
 
 
-def test_crud_not_found_conflict(server: FakeKubeServer, core: client.CoreV1Api, apps: client.AppsV1Api) -> None:
+def test_crud_not_found_conflict(server: FakeKubeServer, core: Any, apps: Any) -> None:
     created = core.create_namespaced_pod("default", builders.pod("p1", labels={"app": "x"}))
     assert created.metadata.uid and created.metadata.resource_version
     assert created.metadata.creation_timestamp is not None
@@ -215,7 +222,9 @@ def test_crud_not_found_conflict(server: FakeKubeServer, core: client.CoreV1Api,
 
 def test_models_accept_every_kind(server: FakeKubeServer, api: client.ApiClient) -> None:
     """Everything the fake returns passes the client's (strict, pydantic) models."""
-    core, apps, batch = client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api)
+    core: Any = client.CoreV1Api(api)
+    apps: Any = client.AppsV1Api(api)
+    batch: Any = client.BatchV1Api(api)
     server.add_node("node-1")
     server.add_node("node-2", ready=False)
     server.add_deployment("default", "web", replicas=2)
@@ -224,12 +233,13 @@ def test_models_accept_every_kind(server: FakeKubeServer, api: client.ApiClient)
     server.create(builders.job("backup", succeeded=1))
     pod = server.create(builders.pod("crash", containers=("app", "sidecar")))
     server.apply_status("pods", "default", "crash", builders.crashloop_status(pod))
-    for name, fn in [
+    transformers: list[tuple[str, Callable[[dict[str, Any]], dict[str, Any]]]] = [
         ("oom", builders.oomkilled_status),
         ("pull", builders.image_pull_backoff_status),
         ("cfg", builders.create_container_config_error_status),
         ("evicted", builders.evicted_status),
-    ]:
+    ]
+    for name, fn in transformers:
         p = server.create(builders.pod(name))
         server.apply_status("pods", "default", name, fn(p))
     server.create(builders.event("default", pod, "BackOff", "Back-off restarting failed container"))
@@ -256,7 +266,9 @@ def test_models_accept_every_kind(server: FakeKubeServer, api: client.ApiClient)
     crash = core.read_namespaced_pod("crash", "default")
     st = {c.name: c for c in crash.status.container_statuses}
     assert st["app"].state.waiting.reason == "CrashLoopBackOff"
-    assert st["app"].state.waiting.message.startswith("back-off 2m40s restarting failed container=app pod=crash_")
+    assert st["app"].state.waiting.message.startswith(
+        "back-off 2m40s restarting failed container=app pod=crash_"
+    )
     assert st["app"].last_state.terminated.exit_code == 1 and st["app"].restart_count == 5
     assert st["sidecar"].ready is True
     oom = core.read_namespaced_pod("oom", "default").status.container_statuses[0]
@@ -267,12 +279,24 @@ def test_models_accept_every_kind(server: FakeKubeServer, api: client.ApiClient)
     assert evicted.phase == "Failed" and evicted.reason == "Evicted"
     assert evicted.message.startswith("The node was low on resource: memory.")
 
+    # Known client wart (as with a real server): pods/binding answers 201 with a Status,
+    # which the generated V1Binding model rejects after the write happened.
+    server.create(builders.pod("unbound", node=None, phase="Pending"))
+    with pytest.raises(ValidationError):
+        core.create_namespaced_pod_binding(
+            "unbound",
+            "default",
+            {"metadata": {"name": "unbound"}, "target": {"kind": "Node", "name": "node-1"}},
+        )
+    assert server.requests[-1].status == 201
+    assert server.get("pods", "default", "unbound")["spec"]["nodeName"] == "node-1"  # type: ignore[index]
+
 
 # ---------------------------------------------------------------- RBAC & impersonation
 
 
 def test_forbidden_messages_and_access_reviews(
-    server: FakeKubeServer, api: client.ApiClient, core: client.CoreV1Api, apps: client.AppsV1Api
+    server: FakeKubeServer, api: client.ApiClient, core: Any, apps: Any
 ) -> None:
     server.add_namespace("web")
     server.add_deployment("web", "web")
@@ -299,13 +323,15 @@ def test_forbidden_messages_and_access_reviews(
         'in API group "" at the cluster scope'
     )
 
-    authz = client.AuthorizationV1Api(api)
+    authz: Any = client.AuthorizationV1Api(api)
 
     def review(**attrs: str) -> bool:
         result = authz.create_self_subject_access_review({"spec": {"resourceAttributes": attrs}})
         return bool(result.status.allowed)
 
-    assert not review(verb="patch", group="apps", resource="deployments", subresource="scale", namespace="web")
+    assert not review(
+        verb="patch", group="apps", resource="deployments", subresource="scale", namespace="web"
+    )
     assert review(verb="patch", group="apps", resource="deployments", subresource="scale", namespace="other")
     assert review(verb="get", resource="pods", namespace="web")
     assert [(w.method, w.status) for w in server.writes()] == [("PATCH", 403), ("PATCH", 200)]  # no reviews
@@ -314,11 +340,13 @@ def test_forbidden_messages_and_access_reviews(
     assert core.list_pod_for_all_namespaces().items
 
 
-def test_impersonation_is_recorded_and_user_deny_applies(server: FakeKubeServer, core: client.CoreV1Api) -> None:
+def test_impersonation_is_recorded_and_user_deny_applies(server: FakeKubeServer, core: Any) -> None:
     server.create(builders.pod("p1"))
     server.deny("delete", "pods", user="slack:U123")
     http = urllib3.PoolManager()
-    headers = urllib3.HTTPHeaderDict({"Authorization": f"Bearer {server.token}", "Impersonate-User": "slack:U123"})
+    headers = urllib3.HTTPHeaderDict(
+        {"Authorization": f"Bearer {server.token}", "Impersonate-User": "slack:U123"}
+    )
     headers.add("Impersonate-Group", "oncall")
     headers.add("Impersonate-Group", "sre")
     resp = http.request("DELETE", f"{server.url}/api/v1/namespaces/default/pods/p1", headers=headers)
@@ -358,7 +386,7 @@ def test_impersonation_is_recorded_and_user_deny_applies(server: FakeKubeServer,
 # ---------------------------------------------------------------- selectors & pagination
 
 
-def test_label_and_field_selectors(server: FakeKubeServer, core: client.CoreV1Api) -> None:
+def test_label_and_field_selectors(server: FakeKubeServer, core: Any) -> None:
     server.create(builders.pod("a", labels={"app": "web", "tier": "fe"}, node="n1"))
     server.create(builders.pod("b", labels={"app": "web", "tier": "be"}, node="n2"))
     server.create(builders.pod("c", labels={"app": "db"}, node="n2", phase="Pending"))
@@ -392,7 +420,8 @@ def test_label_and_field_selectors(server: FakeKubeServer, core: client.CoreV1Ap
     server.create(builders.event("default", pod, "Pulled", "pulled", type="Normal"))
     server.create(builders.event("other", ("Pod", "d", "uid-d"), "BackOff", "back-off"))
     events = core.list_namespaced_event(
-        "default", field_selector=f"involvedObject.name=a,involvedObject.uid={pod['metadata']['uid']},type=Warning"
+        "default",
+        field_selector=f"involvedObject.name=a,involvedObject.uid={pod['metadata']['uid']},type=Warning",
     )
     assert [e.reason for e in events.items] == ["BackOff"]
     all_backoffs = core.list_event_for_all_namespaces(field_selector="reason=BackOff,involvedObject.kind=Pod")
@@ -402,7 +431,7 @@ def test_label_and_field_selectors(server: FakeKubeServer, core: client.CoreV1Ap
     assert status_of(exc.value)["message"] == "field label not supported: spec.nodeName"
 
 
-def test_pagination_with_limit_and_continue(server: FakeKubeServer, core: client.CoreV1Api) -> None:
+def test_pagination_with_limit_and_continue(server: FakeKubeServer, core: Any) -> None:
     server.create_many(builders.pod(f"p{i:02d}", labels={"even": str(i % 2 == 0).lower()}) for i in range(25))
     page = core.list_namespaced_pod("default", limit=10)
     rv = page.metadata.resource_version
@@ -416,7 +445,9 @@ def test_pagination_with_limit_and_continue(server: FakeKubeServer, core: client
 
     first = core.list_namespaced_pod("default", limit=5, label_selector="even=true")
     assert [p.metadata.name for p in first.items] == ["p00", "p02", "p04", "p06", "p08"]
-    rest = core.list_namespaced_pod("default", limit=50, label_selector="even=true", _continue=first.metadata._continue)
+    rest = core.list_namespaced_pod(
+        "default", limit=50, label_selector="even=true", _continue=first.metadata._continue
+    )
     assert len(rest.items) == 8 and not rest.metadata._continue
 
     with pytest.raises(ApiException) as exc:
@@ -428,7 +459,7 @@ def test_pagination_with_limit_and_continue(server: FakeKubeServer, core: client
 
 
 def test_rollout_restart_creates_new_replicaset_and_pods(
-    server: FakeKubeServer, core: client.CoreV1Api, apps: client.AppsV1Api
+    server: FakeKubeServer, core: Any, apps: Any
 ) -> None:
     server.add_node("node-a")
     server.add_node("node-b")
@@ -442,7 +473,13 @@ def test_rollout_restart_creates_new_replicaset_and_pods(
     restarted = apps.patch_namespaced_deployment(
         "web",
         "default",
-        {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-05-01T10:00:00Z"}}}}},
+        {
+            "spec": {
+                "template": {
+                    "metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-05-01T10:00:00Z"}}
+                }
+            }
+        },
     )
     assert restarted.metadata.generation == 2
     assert server.writes()[-1].content_type == "application/strategic-merge-patch+json"
@@ -475,16 +512,20 @@ def test_rollout_restart_creates_new_replicaset_and_pods(
     apps.patch_namespaced_deployment(
         "web",
         "default",
-        {"spec": {"template": {"spec": {"containers": [{"name": "app", "env": [{"name": "A", "value": "1"}]}]}}}},
+        {
+            "spec": {
+                "template": {"spec": {"containers": [{"name": "app", "env": [{"name": "A", "value": "1"}]}]}}
+            }
+        },
     )
     tpl = server.get("deployments", "default", "web")["spec"]["template"]["spec"]  # type: ignore[index]
-    assert tpl["containers"][0]["image"] == "nginx:1.27" and tpl["containers"][0]["env"] == [{"name": "A", "value": "1"}]
+    assert tpl["containers"][0]["image"] == "nginx:1.27" and tpl["containers"][0]["env"] == [
+        {"name": "A", "value": "1"}
+    ]
     assert len(server.list("replicasets", "default")) == 3
 
 
-def test_scale_subresource_and_pod_replacement(
-    server: FakeKubeServer, core: client.CoreV1Api, apps: client.AppsV1Api
-) -> None:
+def test_scale_subresource_and_pod_replacement(server: FakeKubeServer, core: Any, apps: Any) -> None:
     server.add_deployment("default", "api", replicas=2)
     scale = apps.patch_namespaced_deployment_scale("api", "default", {"spec": {"replicas": 5}})
     assert scale.kind == "Scale" and scale.spec.replicas == 5 and scale.status.selector == "app=api"
@@ -492,7 +533,7 @@ def test_scale_subresource_and_pod_replacement(
 
     current = apps.read_namespaced_deployment_scale("api", "default")
     assert current.status.replicas == 5
-    before = sorted(server.list("pods", "default"), key=lambda p: p["metadata"]["resourceVersion"])
+    before = sorted(server.list("pods", "default"), key=lambda p: int(p["metadata"]["resourceVersion"]))
     current.spec.replicas = 2
     apps.replace_namespaced_deployment_scale("api", "default", current)
     remaining = {p["metadata"]["name"] for p in server.list("pods", "default")}
@@ -520,7 +561,7 @@ def test_scale_subresource_and_pod_replacement(
     assert dep is not None and dep["status"]["readyReplicas"] == 1
 
 
-def test_merge_patch_and_json_patch(server: FakeKubeServer, core: client.CoreV1Api, apps: client.AppsV1Api) -> None:
+def test_merge_patch_and_json_patch(server: FakeKubeServer, core: Any, apps: Any) -> None:
     server.add_deployment("default", "web", labels={"app": "web"})
     apps.patch_namespaced_deployment(
         "web",
@@ -530,7 +571,10 @@ def test_merge_patch_and_json_patch(server: FakeKubeServer, core: client.CoreV1A
     )
     assert server.writes()[-1].content_type == "application/merge-patch+json"
     dep = apps.patch_namespaced_deployment(
-        "web", "default", {"metadata": {"labels": {"team": None}}}, _content_type="application/merge-patch+json"
+        "web",
+        "default",
+        {"metadata": {"labels": {"team": None}}},
+        _content_type="application/merge-patch+json",
     )
     assert dep.metadata.labels == {"app": "web"} and dep.metadata.annotations["a"] == "1"
 
@@ -556,7 +600,9 @@ def test_merge_patch_and_json_patch(server: FakeKubeServer, core: client.CoreV1A
     assert "a" not in (dep.metadata.annotations or {})
     assert len(server.list("pods", "default")) == 2
     with pytest.raises(ApiException) as exc:
-        apps.patch_namespaced_deployment("web", "default", [{"op": "test", "path": "/spec/replicas", "value": 9}])
+        apps.patch_namespaced_deployment(
+            "web", "default", [{"op": "test", "path": "/spec/replicas", "value": 9}]
+        )
     assert exc.value.status == 422 and status_of(exc.value)["reason"] == "Invalid"
     # Status written through the main resource is ignored, through /status it sticks.
     core.patch_namespaced_pod(
@@ -565,19 +611,23 @@ def test_merge_patch_and_json_patch(server: FakeKubeServer, core: client.CoreV1A
     assert {p["status"]["phase"] for p in server.list("pods", "default")} == {"Running"}
 
 
-def test_dry_run_does_not_store_or_notify(server: FakeKubeServer, core: client.CoreV1Api, apps: client.AppsV1Api) -> None:
+def test_dry_run_does_not_store_or_notify(server: FakeKubeServer, core: Any, apps: Any) -> None:
     server.add_deployment("default", "web")
     rv = server.resource_version
     created = apps.create_namespaced_deployment("default", builders.deployment("tmp"), dry_run="All")
     assert created.metadata.name == "tmp" and created.metadata.uid
     patched = apps.patch_namespaced_deployment("web", "default", {"spec": {"replicas": 4}}, dry_run="All")
     assert patched.spec.replicas == 4
-    scaled = apps.patch_namespaced_deployment_scale("web", "default", {"spec": {"replicas": 7}}, dry_run="All")
+    scaled = apps.patch_namespaced_deployment_scale(
+        "web", "default", {"spec": {"replicas": 7}}, dry_run="All"
+    )
     assert scaled.spec.replicas == 7
     dep = apps.read_namespaced_deployment("web", "default")
     dep.spec.replicas = 9
     assert apps.replace_namespaced_deployment("web", "default", dep, dry_run="All").spec.replicas == 9
-    core.delete_namespaced_pod(server.list("pods", "default")[0]["metadata"]["name"], "default", dry_run="All")
+    core.delete_namespaced_pod(
+        server.list("pods", "default")[0]["metadata"]["name"], "default", dry_run="All"
+    )
     assert server.resource_version == rv
     assert server.get("deployments", "default", "tmp") is None
     stored = server.get("deployments", "default", "web")
@@ -588,7 +638,7 @@ def test_dry_run_does_not_store_or_notify(server: FakeKubeServer, core: client.C
 # ---------------------------------------------------------------- watches
 
 
-def test_list_then_watch_receives_later_changes(server: FakeKubeServer, core: client.CoreV1Api) -> None:
+def test_list_then_watch_receives_later_changes(server: FakeKubeServer, core: Any) -> None:
     server.create(builders.pod("before"))
     listed = core.list_pod_for_all_namespaces()
     events: queue.Queue[dict[str, Any]] = queue.Queue()
@@ -596,7 +646,9 @@ def test_list_then_watch_receives_later_changes(server: FakeKubeServer, core: cl
 
     def run() -> None:
         try:
-            for ev in w.stream(core.list_pod_for_all_namespaces, resource_version=listed.metadata.resource_version):
+            for ev in w.stream(
+                core.list_pod_for_all_namespaces, resource_version=listed.metadata.resource_version
+            ):
                 events.put(ev)
         except Exception as exc:  # Watch.stop() shuts the socket under the reader
             events.put({"type": "CLOSED", "error": exc})
@@ -626,7 +678,7 @@ def test_list_then_watch_receives_later_changes(server: FakeKubeServer, core: cl
     server.wait_for_watches(0)
 
 
-def test_raw_watch_resume_replays_missed_events(server: FakeKubeServer, core: client.CoreV1Api) -> None:
+def test_raw_watch_resume_replays_missed_events(server: FakeKubeServer, core: Any) -> None:
     server.create(builders.pod("p0"))
     rv = server.resource_version
     server.create(builders.pod("p1"))
@@ -656,7 +708,7 @@ def test_raw_watch_resume_replays_missed_events(server: FakeKubeServer, core: cl
     raw.close()
 
 
-def test_compacted_resource_version_gives_410(server: FakeKubeServer, core: client.CoreV1Api) -> None:
+def test_compacted_resource_version_gives_410(server: FakeKubeServer, core: Any) -> None:
     server.create(builders.pod("p0"))
     old_rv = server.resource_version
     server.create(builders.pod("p1"))
@@ -708,17 +760,22 @@ def test_compacted_resource_version_gives_410(server: FakeKubeServer, core: clie
             api_client.close()
 
 
-def test_bookmarks_on_demand_and_periodic(server: FakeKubeServer, core: client.CoreV1Api) -> None:
+def test_bookmarks_on_demand_and_periodic(server: FakeKubeServer, core: Any) -> None:
     server.create(builders.pod("p0"))
-    raw = RawWatch(core.list_pod_for_all_namespaces, resource_version=server.resource_version,
-                   allow_watch_bookmarks=True)
+    raw = RawWatch(
+        core.list_pod_for_all_namespaces, resource_version=server.resource_version, allow_watch_bookmarks=True
+    )
     server.wait_for_watches(1)
     server.create(builders.event("default", ("Pod", "p0", "u"), "Pulled", "pulled", type="Normal"))
     server.send_bookmarks()
     ev = raw.next()
     assert ev == {
         "type": "BOOKMARK",
-        "object": {"kind": "Pod", "apiVersion": "v1", "metadata": {"resourceVersion": server.resource_version}},
+        "object": {
+            "kind": "Pod",
+            "apiVersion": "v1",
+            "metadata": {"resourceVersion": server.resource_version},
+        },
     }
     raw.close()
 
@@ -735,7 +792,7 @@ def test_bookmarks_on_demand_and_periodic(server: FakeKubeServer, core: client.C
             api_client.close()
 
 
-def test_drop_watches_and_many_concurrent_streams(server: FakeKubeServer, core: client.CoreV1Api) -> None:
+def test_drop_watches_and_many_concurrent_streams(server: FakeKubeServer, core: Any) -> None:
     rv = server.resource_version
     streams = [RawWatch(core.list_pod_for_all_namespaces, resource_version=rv) for _ in range(20)]
     # A client that never reads must not hold up anyone else.
@@ -760,10 +817,19 @@ def test_drop_watches_and_many_concurrent_streams(server: FakeKubeServer, core: 
     clean.close()
 
 
+async def test_control_api_from_an_event_loop(server: FakeKubeServer, core: Any) -> None:
+    raw = await asyncio.to_thread(RawWatch, core.list_namespaced_pod, "default")
+    await asyncio.to_thread(server.wait_for_watches, 1)
+    server.create(builders.pod("from-loop"))  # control calls are quick and thread-safe
+    event = await asyncio.to_thread(raw.next)
+    assert (event["type"], event["object"]["metadata"]["name"]) == ("ADDED", "from-loop")
+    await asyncio.to_thread(raw.close)
+
+
 # ---------------------------------------------------------------- logs
 
 
-def test_pod_logs_and_errors(server: FakeKubeServer, core: client.CoreV1Api) -> None:
+def test_pod_logs_and_errors(server: FakeKubeServer, core: Any) -> None:
     server.create(builders.pod("one"))
     server.create(builders.pod("two", containers=("app", "proxy")))
     old = builders.parse_time("2026-01-01T00:00:00Z")
@@ -795,7 +861,10 @@ def test_pod_logs_and_errors(server: FakeKubeServer, core: client.CoreV1Api) -> 
     assert error("ghost") == (404, 'pods "ghost" not found')
     waiting = server.create(builders.pod("waiting", phase="Pending"))
     assert waiting["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "ContainerCreating"
-    assert error("waiting") == (400, 'container "app" in pod "waiting" is waiting to start: ContainerCreating')
+    assert error("waiting") == (
+        400,
+        'container "app" in pod "waiting" is waiting to start: ContainerCreating',
+    )
     pulling = server.create(builders.pod("pulling"))
     server.apply_status("pods", "default", "pulling", builders.image_pull_backoff_status(pulling))
     assert error("pulling")[1].endswith("is waiting to start: trying and failing to pull image")
@@ -818,17 +887,23 @@ def test_pod_logs_and_errors(server: FakeKubeServer, core: client.CoreV1Api) -> 
 # ---------------------------------------------------------------- faults
 
 
-def test_fail_next_delay_and_pause(server: FakeKubeServer, core: client.CoreV1Api) -> None:
+def test_fail_next_delay_and_pause(server: FakeKubeServer, core: Any) -> None:
     server.fail_next("GET", r"/api/v1/namespaces/[^/]+/pods$", status=500, times=2)
     for _ in range(2):
         with pytest.raises(ApiException) as exc:
             core.list_namespaced_pod("default")
         assert exc.value.status == 500 and status_of(exc.value)["reason"] == "InternalError"
     assert core.list_namespaced_pod("default").items == []
+    # 429 + Retry-After is retried transparently by the client's urllib3 pool ...
+    server.clear_requests()
     server.fail_next("*", r"/pods$", status=429, reason="TooManyRequests")
+    assert core.list_pod_for_all_namespaces().items == []
+    assert [r.status for r in server.requests] == [429, 200]
+    # ... without the header it surfaces as an ApiException.
+    server.fail_next("*", r"/pods$", status=429, reason="TooManyRequests", retry_after=None)
     with pytest.raises(ApiException) as exc:
         core.list_pod_for_all_namespaces()
-    assert exc.value.status == 429 and exc.value.headers["Retry-After"] == "1"
+    assert exc.value.status == 429 and status_of(exc.value)["reason"] == "TooManyRequests"
 
     server.delay(r"/api/v1/nodes$", 2.0)
     started = time.monotonic()
@@ -854,7 +929,7 @@ def test_fail_next_delay_and_pause(server: FakeKubeServer, core: client.CoreV1Ap
 # ---------------------------------------------------------------- scale
 
 
-def test_ten_thousand_pods_list_quickly(server: FakeKubeServer, core: client.CoreV1Api) -> None:
+def test_ten_thousand_pods_list_quickly(server: FakeKubeServer, core: Any) -> None:
     server.create_many(builders.node(f"node-{i}") for i in range(500))
     server.create_many(
         builders.pod(f"pod-{i}", f"ns-{i % 20}", node=f"node-{i % 500}", labels={"app": f"a{i % 50}"})

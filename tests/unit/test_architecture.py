@@ -29,7 +29,8 @@ def test_pure_packages_do_not_import_io_libraries(package: str) -> None:
         f"{path.relative_to(PACKAGE)}: {module}"
         for path in (PACKAGE / package).rglob("*.py")
         for module in imported_modules(path)
-        if module.split(".")[0] in FORBIDDEN or module.startswith(("opsbot.slack", "opsbot.kube", "opsbot.store"))
+        if module.split(".")[0] in FORBIDDEN
+        or module.startswith(("opsbot.slack", "opsbot.kube", "opsbot.store"))
     }
     assert offenders == set()
 

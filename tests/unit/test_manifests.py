@@ -507,7 +507,15 @@ def test_deployment_exposes_no_ports_or_probes_yet() -> None:
 
 def test_config_file_parses_and_has_the_in_cluster_settings() -> None:
     cfg = config()
-    assert {"clusters", "default_cluster", "default_namespace", "channels", "watch", "alerts", "store"} <= set(cfg)
+    assert {
+        "clusters",
+        "default_cluster",
+        "default_namespace",
+        "channels",
+        "watch",
+        "alerts",
+        "store",
+    } <= set(cfg)
     assert cfg["store"]["path"].startswith("/var/lib/opsbot/")
     assert cfg["clusters"] == {"in-cluster": {"in_cluster": True}}
     assert cfg["default_cluster"] in cfg["clusters"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from opsbot.commands.results import Button, Code, FileAttachment, Reply, Table, Text
 from opsbot.slack.render import MAX_BLOCKS, render, render_plain
 
 
-def section_texts(blocks: list[dict]) -> list[str]:
+def section_texts(blocks: list[dict[str, Any]]) -> list[str]:
     return [b["text"]["text"] for b in blocks if b["type"] == "section" and "text" in b]
 
 

@@ -189,7 +189,7 @@ class Api:
                 return "watch" if watch else "list"
             return "get"
         if method == "POST":
-            if name and sub != "eviction":
+            if name and sub not in ("eviction", "binding"):
                 raise errors.method_not_allowed()
             return "create"
         if method in ("PUT", "PATCH"):
@@ -244,6 +244,8 @@ class Api:
                     sub_item["verbs"] = ["get"]
                 elif sub == "eviction":
                     sub_item.update(group="policy", version="v1", kind="Eviction", verbs=["create"])
+                elif sub == "binding":
+                    sub_item.update(kind="Binding", verbs=["create"])
                 elif sub == "finalize":
                     sub_item["verbs"] = ["update"]
                 resources.append(sub_item)
@@ -281,6 +283,8 @@ class Api:
             return self._scale(req, rt, ns, name, verb)
         if sub == "eviction":
             return self._evict(req, ns, name)
+        if sub == "binding":
+            return self._bind(req, ns, name)
         if sub == "finalize":
             raise errors.method_not_allowed()
         world = self.world
@@ -547,6 +551,25 @@ class Api:
         opts = body.get("deleteOptions") if isinstance(body, dict) else None
         dry = self._dry_run(req, opts)
         self.world.delete(PODS, ns, name, dry_run=dry)
+        return self._json(
+            201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
+        )
+
+    def _bind(self, req: Request, ns: str, name: str) -> Reply:
+        body = _json_body(req)
+        target = (body.get("target") or {}) if isinstance(body, dict) else {}
+        node = str(target.get("name") or "")
+        if not node:
+            raise errors.invalid(PODS, name, [("target.name", "Required value")], kind_qualified="Binding")
+        with self.world.lock:
+            pod = self.world.require(PODS, ns, name)
+            current = (pod.obj.get("spec") or {}).get("nodeName")
+            if current:
+                err = errors.conflict(PODS, name, f'pod {name} is already assigned to node "{current}"')
+                err.message = err.message.replace('on pods "', 'on pods/binding "')
+                raise err
+            if not self._dry_run(req, body):
+                self.world.patch(PODS, ns, name, "merge", {"spec": {"nodeName": node}}, from_client=False)
         return self._json(
             201, {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
         )

@@ -201,12 +201,11 @@ class Controllers:
         return entry
 
     def pick_node(self) -> tuple[str, str]:
-        """Round-robin over Ready, schedulable nodes; ``node-1`` if there are none."""
+        """Round-robin over Ready, schedulable nodes (else any node; ``node-1`` if none exist)."""
+        every = [e.obj for e in self.store.entries(NODES)]
         nodes = [
-            e.obj
-            for e in self.store.entries(NODES)
-            if not (e.obj.get("spec") or {}).get("unschedulable") and _node_ready(e.obj)
-        ]
+            n for n in every if not (n.get("spec") or {}).get("unschedulable") and _node_ready(n)
+        ] or every
         if not nodes:
             return "node-1", "10.0.0.10"
         node = nodes[self._rr % len(nodes)]

@@ -157,7 +157,7 @@ RESOURCES: tuple[ResourceType, ...] = (
         "pod",
         "Pod",
         namespaced=True,
-        subresources=frozenset({"status", "log", "eviction"}),
+        subresources=frozenset({"status", "log", "eviction", "binding"}),
         short_names=("po",),
         returns_deleted_object=True,
         tracks_generation=True,

@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.utils import formatdate
@@ -82,6 +82,7 @@ class _Fault:
     reason: str
     message: str
     remaining: int
+    retry_after: int | None
 
 
 @dataclass
@@ -497,15 +498,23 @@ class FakeKubeServer:
         times: int = 1,
         reason: str = "InternalError",
         message: str | None = None,
+        retry_after: int | None = 1,
     ) -> None:
-        """Answer the next ``times`` matching requests (``method`` or ``"*"``) with an error Status."""
+        """Answer the next ``times`` matching requests (``method`` or ``"*"``) with an error Status.
+
+        429 answers carry ``Retry-After: retry_after`` like API Priority and Fairness
+        (None omits it). Note the official client's urllib3 pool honours that header
+        and retries 429/503 by itself (3 times), so a single 429 never reaches the caller.
+        """
         text = message or (
             "Internal error occurred: injected failure"
             if status == 500
             else f"injected failure ({status} {reason})"
         )
         with self._ctl:
-            self._faults.append(_Fault(method.upper(), re.compile(path_regex), status, reason, text, times))
+            self._faults.append(
+                _Fault(method.upper(), re.compile(path_regex), status, reason, text, times, retry_after)
+            )
 
     def delay(self, path_regex: str, seconds: float) -> None:
         """Hold matching requests for ``seconds`` before answering (0 removes the rule)."""
@@ -546,7 +555,7 @@ class FakeKubeServer:
             if not store.watch_cond.wait_for(lambda: store.open_watches == count, timeout):
                 raise TimeoutError(f"expected {count} open watches, have {store.open_watches}")
 
-    def wait_for(self, predicate: Any, timeout: float = 5.0, interval: float = 0.01) -> None:
+    def wait_for(self, predicate: Callable[[], object], timeout: float = 5.0, interval: float = 0.01) -> None:
         """Poll ``predicate()`` until truthy (helper for tests driving async code)."""
         deadline = time.monotonic() + timeout
         while not predicate():
@@ -614,7 +623,11 @@ class FakeKubeServer:
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)
-                    headers = {"Retry-After": "1"} if fault.status == 429 else {}
+                    headers = (
+                        {"Retry-After": str(fault.retry_after)}
+                        if fault.status == 429 and fault.retry_after is not None
+                        else {}
+                    )
                     return errors.FakeKubeError(fault.status, fault.reason, fault.message, {}, headers)
         return None
 

@@ -64,7 +64,12 @@ class Change:
     type: str
     new: Entry  # for DELETED: the final state, stamped with the deletion's rv
     old: Entry | None
-    line: bytes
+    cached_line: bytes | None = None  # set only while fanning out, so history keeps one copy
+
+    @property
+    def line(self) -> bytes:
+        """The event exactly as committed (``{"type":…,"object":…}\\n``)."""
+        return self.cached_line if self.cached_line is not None else event_line(self.type, self.new.raw)
 
 
 class Signal:
@@ -229,6 +234,7 @@ class Store:
             self.compacted = dropped.rv
         for w in self.watchers.get(rt, ()):
             w.offer(change)
+        change.cached_line = None
         return entry
 
     def compact(self) -> None:
