@@ -110,7 +110,7 @@ class Bot:
         return AlertService(
             IncidentBook(policy, AlertRouter(alerts).route),
             self.store,
-            SlackAlertPublisher(self.outbox),
+            SlackAlertPublisher(self.outbox, self.client),
             self.clusters,
             self._clock,
             mutes=mutes,
@@ -127,6 +127,7 @@ class Bot:
 
     async def _start_alerts(self, alerts: AlertService) -> None:
         restored = alerts.restore()
+        alerts.resume_unposted()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         emit = bridge(asyncio.get_running_loop(), queue)
         watches = []

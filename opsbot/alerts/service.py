@@ -76,6 +76,8 @@ class AlertPublisher(Protocol):
 
     async def post_root(self, incident: Incident) -> str | None: ...
 
+    async def find_root(self, incident: Incident) -> str | None: ...
+
     async def update_root(self, incident: Incident) -> None: ...
 
     async def reply(self, incident: Incident, text: str) -> None: ...
@@ -150,6 +152,24 @@ class AlertService:
                 log.warning("incident_record_unreadable", record=str(data)[:200])
         self.book.load(incidents)
         return len(incidents)
+
+    def resume_unposted(self) -> int:
+        """Incidents saved before a crash whose root may not be in Slack yet.
+
+        The root is looked up in the channel first (it carries the incident id as
+        message metadata), so a crash between posting and recording posts nothing twice.
+        """
+        pending = [
+            incident
+            for incident in self.book.open_incidents()
+            if not incident.root_ts and incident.digest_ts in (None, "pending") and not self._muted(incident)
+        ]
+        for incident in pending:
+            self._roots_on_the_way[incident.channel] = self._roots_on_the_way.get(incident.channel, 0) + 1
+            self._chain(incident.key, lambda incident=incident: self._post_root(incident, None))  # type: ignore[misc]
+        if pending:
+            log.info("incidents_resumed", count=len(pending))
+        return len(pending)
 
     # the pipeline ----------------------------------------------------------------
 
@@ -267,9 +287,13 @@ class AlertService:
         self._roots_on_the_way[channel] = self._roots_on_the_way.get(channel, 0) + 1
         self._chain(incident.key, lambda: self._post_root(incident, finding))
 
-    async def _post_root(self, incident: Incident, finding: Finding) -> None:
+    async def _post_root(self, incident: Incident, finding: Finding | None) -> None:
         try:
-            ts = await self._guard(self._publisher.post_root(incident), "post_root", incident)
+            ts = None
+            if finding is None:  # resumed after a restart: maybe it was posted already
+                ts = await self._guard(self._publisher.find_root(incident), "find_root", incident)
+            if not ts:
+                ts = await self._guard(self._publisher.post_root(incident), "post_root", incident)
         finally:
             self._roots_on_the_way[incident.channel] -= 1
         if not ts:
@@ -280,7 +304,7 @@ class AlertService:
         self._save(posted)
         if current is not None and current != incident:
             self._dirty[incident.key] = posted  # it changed while the root was on its way
-        if finding.subject_kind == "Pod":
+        if finding is not None and finding.subject_kind == "Pod":
             await self._enrich(posted, finding)
 
     async def _fold_into_digest(self, incident: Incident) -> None:

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from slack_sdk.web.async_client import AsyncWebClient
+
 from opsbot.alerts.cards import digest_card, enrichment_reply, incident_card
 from opsbot.alerts.incidents import Incident
 from opsbot.alerts.service import Enrichment
 from opsbot.slack.outbox import Outbox, Priority
 from opsbot.slack.render import render
 
+ROOT_EVENT_TYPE = "opsbot_incident"
+
 
 class SlackAlertPublisher:
-    def __init__(self, outbox: Outbox) -> None:
+    def __init__(self, outbox: Outbox, client: AsyncWebClient) -> None:
         self._outbox = outbox
+        self._client = client
 
     def backlog(self, channel: str) -> int:
         return self._outbox.pending(channel)
@@ -22,10 +27,31 @@ class SlackAlertPublisher:
     async def post_root(self, incident: Incident) -> str | None:
         rendered = render(incident_card(incident))
         result = await self._outbox.post(
-            incident.channel, text=rendered.text, blocks=rendered.blocks, priority=Priority.ALERT
+            incident.channel,
+            text=rendered.text,
+            blocks=rendered.blocks,
+            priority=Priority.ALERT,
+            # Lets a restarted bot recognise a root it posted but did not get to record.
+            metadata={"event_type": ROOT_EVENT_TYPE, "event_payload": {"incident_id": incident.id}},
         )
         ts = result.get("ts")
         return ts if isinstance(ts, str) else None
+
+    async def find_root(self, incident: Incident) -> str | None:
+        """The ts of this incident's root if it is already in the channel, else None."""
+        response = await self._client.conversations_history(
+            channel=incident.channel,
+            oldest=f"{incident.opened_at.timestamp() - 60:.6f}",
+            limit=200,
+            include_all_metadata=True,
+        )
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == ROOT_EVENT_TYPE and payload.get("incident_id") == incident.id:
+                ts = message.get("ts")
+                return ts if isinstance(ts, str) else None
+        return None
 
     async def update_root(self, incident: Incident) -> None:
         if not incident.root_ts:

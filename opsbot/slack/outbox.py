@@ -118,6 +118,7 @@ class Outbox:
         blocks: list[dict[str, Any]] | None = None,
         thread_ts: str | None = None,
         priority: Priority = Priority.REPLY,
+        metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         async def call() -> AsyncSlackResponse:
             return await self._client.chat_postMessage(
@@ -127,6 +128,7 @@ class Outbox:
                 thread_ts=thread_ts,
                 unfurl_links=False,
                 unfurl_media=False,
+                metadata=metadata,
             )
 
         return await self._submit(channel, call, paced=True, priority=priority, what="chat.postMessage")

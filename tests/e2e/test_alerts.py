@@ -268,3 +268,28 @@ async def test_storm_of_crashing_pods_is_paced_folded_and_fully_accounted_for(
     assert digest, "the burst was folded into a digest"
     assert slack.rate_limited == handled_429s, "every 429 was retried after Retry-After"
     assert slack.rate_limited <= 1, "pacing, not retries, keeps us under the limit"
+
+
+async def test_root_posted_but_not_recorded_before_a_crash_is_found_not_reposted(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path
+) -> None:
+    """The crash window between chat.postMessage and saving its ts: the message metadata closes it."""
+    from opsbot.store.sqlite import SqliteStore
+
+    kube.add_deployment("web", "shop", replicas=1)
+    (pod,) = pod_names(kube, "web")
+    settings = alert_settings(kubeconfig)
+    async with running_bot(slack, kube, settings, alert_flush_interval=0.2):
+        crash(kube, "web", pod)
+        root = await slack.wait_for_post(channel=ALERTS, method="chat.postMessage")
+        await slack.wait_for_post(thread_ts=root.ts)
+    store = SqliteStore(settings.store.path)
+    (record,) = store.incidents()
+    record["root_ts"] = None  # as if the process died right after posting
+    store.put_incident(record["id"], record["key"], record["state"], record["channel"], record)
+    store.close()
+    async with running_bot(slack, kube, settings, alert_flush_interval=0.2):
+        await slack.settle(1.5)
+        assert len(roots(slack, ALERTS)) == 1
+        recover(kube, "web", pod)
+        await slack.wait_for_post(lambda p: p.ts == root.ts and "Resolved" in p.text, method="chat.update")

@@ -997,6 +997,8 @@ class SlackEmulator:
             out["thread_ts"] = msg["thread_ts"]
         if msg.get("edited") is not None:
             out["edited"] = dict(msg["edited"])
+        if msg.get("metadata") is not None:
+            out["metadata"] = copy.deepcopy(msg["metadata"])
         return out
 
     @staticmethod
@@ -1376,6 +1378,8 @@ class SlackEmulator:
             user=self.bot_user_id,
             bot_id=self.bot_id,
         )
+        if args.get("metadata"):
+            msg["metadata"] = _parse_json_arg(args["metadata"], "invalid_metadata_format")
         self.posts.append(Post("chat.postMessage", channel, ts, text, blocks, thread_ts, None, args))
         public = self._public_message(msg)
         if self.echo_bot_messages:
@@ -1485,7 +1489,12 @@ class SlackEmulator:
         if channel not in self._channels:
             raise _ApiError("channel_not_found")
         limit = int(args.get("limit") or 100)
-        top = [m for m in self._messages[channel].values() if m["thread_ts"] in (None, m["ts"])]
+        oldest = float(args.get("oldest") or 0)
+        top = [
+            m
+            for m in self._messages[channel].values()
+            if m["thread_ts"] in (None, m["ts"]) and float(m["ts"]) >= oldest
+        ]
         top.sort(key=lambda m: m["ts"], reverse=True)
         return {
             "ok": True,

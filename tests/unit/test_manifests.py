@@ -574,6 +574,8 @@ def test_slack_app_requests_exactly_the_bot_scopes_opsbot_uses() -> None:
         "reactions:write",
         "users:read",
         "channels:read",
+        "channels:history",
+        "groups:history",
         "groups:read",
         "usergroups:read",
     }

@@ -1,0 +1,90 @@
+"""kill -9 in the middle of an alert storm: no incident lost, no root posted twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.support.fake_kube import FakeKubeServer, builders
+from tests.support.harness import ALERTS
+from tests.support.slack_emulator import SlackEmulator
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOYMENTS = 10
+
+
+async def start_bot(slack: SlackEmulator, config: Path) -> asyncio.subprocess.Process:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    environment.update(
+        {
+            "SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_APP_TOKEN": slack.app_token,
+            "SLACK_API_URL": slack.base_url,
+        }
+    )
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "opsbot", "run", "--config", str(config),
+        cwd=ROOT, env=environment, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def root_titles(slack: SlackEmulator) -> list[str]:
+    return [
+        p.text
+        for p in slack.posts
+        if p.method == "chat.postMessage"
+        and p.channel == ALERTS
+        and p.thread_ts is None
+        and "CrashLoopBackOff" in p.text
+    ]
+
+
+async def test_kill_9_mid_storm_loses_no_incident_and_posts_no_duplicate_root(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": {"test": {"kubeconfig": str(kubeconfig), "context": "fake"}},
+                "alerts": {"default_channel": ALERTS, "digest_threshold": 100, "enrichment_log_lines": 0},
+                "outbox": {"per_channel_per_second": 2.0, "burst": 1},
+                "store": {"path": str(tmp_path / "state" / "opsbot.db")},
+                "logging": {"level": "warning"},
+            }
+        )
+    )
+    for index in range(DEPLOYMENTS):
+        kube.add_deployment("web", f"svc-{index}", replicas=3)
+    first = await start_bot(slack, config)
+    try:
+        await slack.wait_connected(1, timeout=30)
+        for pod in kube.list("pods", "web"):
+            kube.apply_status(
+                "pods", "web", pod["metadata"]["name"], builders.crashloop_status(pod, restarts=2)
+            )
+        await slack.wait_for_post(lambda p: len(root_titles(slack)) >= 3, timeout=30)
+        first.send_signal(signal.SIGKILL)
+        await first.wait()
+    finally:
+        if first.returncode is None:
+            first.kill()
+            await first.wait()
+    posted_before_kill = len(root_titles(slack))
+    assert posted_before_kill < DEPLOYMENTS, "the kill came in the middle of the storm"
+    second = await start_bot(slack, config)
+    try:
+        await slack.wait_connected(2, timeout=30)
+        await slack.wait_for_post(lambda p: len(root_titles(slack)) >= DEPLOYMENTS, timeout=40)
+        await slack.settle(2.0)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(second.wait(), timeout=30) == 0
+    titles = root_titles(slack)
+    for index in range(DEPLOYMENTS):
+        assert sum(f"deployment/svc-{index} " in title for title in titles) == 1, titles
