@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import signal
 import threading
 import time
@@ -167,6 +168,10 @@ class Bot:
         warm_up = asyncio.get_running_loop().run_in_executor(self._pool, self._warm_up_clusters)
         await self._socket.connect_async()
         await warm_up
+        # Everything built so far lives as long as the process: keep it out of the
+        # garbage collector's full passes, which otherwise walk it on every burst.
+        gc.collect()
+        gc.freeze()
         self._background.append(asyncio.create_task(self._sweep_approvals(), name="approval-sweeper"))
         if self.alerts is not None:
             await self._start_alerts(self.alerts)

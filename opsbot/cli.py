@@ -22,10 +22,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--config", default=os.environ.get("OPSBOT_CONFIG", DEFAULT_CONFIG), help="path to config.yaml"
     )
-    check = sub.add_parser("check-config", help="validate the config file and environment")
+    check = sub.add_parser("check-config", help="validate the config, environment and cluster access")
     check.add_argument(
         "--config", default=os.environ.get("OPSBOT_CONFIG", DEFAULT_CONFIG), help="path to config.yaml"
     )
+    check.add_argument("--offline", action="store_true", help="validate only; reach no cluster")
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -42,11 +43,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"opsbot {__version__}")
         return 0
     if args.command == "check-config":
-        return check_config(args.config)
+        return check_config(args.config, offline=args.offline)
     return run(args.config)
 
 
-def check_config(path: str) -> int:
+def check_config(path: str, *, offline: bool = False) -> int:
     problems: list[str] = []
     try:
         settings = load_settings(path)
@@ -61,7 +62,15 @@ def check_config(path: str) -> int:
         return _fail(problems)
     assert settings is not None
     print(f"{path}: OK ({len(settings.clusters)} cluster(s), default {settings.primary_cluster!r})")
-    return 0
+    if offline:
+        return 0
+    from opsbot.kube.access import check_watch_access
+
+    failed = False
+    for line in check_watch_access(settings, environ_kubeconfig=os.environ.get("KUBECONFIG")):
+        print(f"{line.level}: {line.text}", file=sys.stderr if line.level == "error" else sys.stdout)
+        failed = failed or line.level == "error"
+    return 2 if failed else 0
 
 
 def run(path: str) -> int:

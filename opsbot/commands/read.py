@@ -62,8 +62,10 @@ def pods(invocation: Invocation, ctx: CommandContext) -> Reply:
     columns: tuple[str, ...] = ("NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE")
     if all_namespaces:
         columns = ("NAMESPACE", *columns)
+    limit = ctx.settings.max_rows
     rows: list[tuple[str, ...]] = []
-    for _healthy, pod in rows_with_health:
+    # Only the rows shown are formatted; the rest are counted ("… and N more").
+    for _healthy, pod in rows_with_health[:limit]:
         row = (
             fmt.name_of(pod),
             fmt.pod_ready(pod),
@@ -81,7 +83,7 @@ def pods(invocation: Invocation, ctx: CommandContext) -> Reply:
     hint = "Not-ready pods are listed first. Narrow with `-n`, `-l`."
     return Reply(
         "Pods",
-        (Text(summary), truncated_table(columns, rows, ctx.settings.max_rows, hint)),
+        (Text(summary), Table(columns, tuple(rows), total=len(items), hint=hint)),
         where=where(ctx.cluster, ctx.namespace),
         tone="warning" if unhealthy else "info",
     )

@@ -259,6 +259,10 @@ class KubeClient:
     def list_nodes(self) -> list[KubeObject]:
         return self._items(self._core.list_node, what="nodes", namespace=None)
 
+    def list_nodes_page(self, *, limit: int) -> list[KubeObject]:
+        page = self._json(self._core.list_node, what="nodes", namespace=None, limit=limit)
+        return list(page.get("items") or [])
+
     def get_node(self, name: str) -> KubeObject:
         return self._json(self._core.read_node, name, what=f"node `{name}`", namespace=None)
 

@@ -79,6 +79,7 @@ def test_check_config_names_the_key_path_of_each_problem(tmp_path: Path) -> None
 def test_check_config_accepts_the_example() -> None:
     result = run_cli(
         "check-config",
+        "--offline",
         "--config",
         "config.example.yaml",
         env={"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"},
@@ -135,3 +136,52 @@ async def test_opsbot_run_answers_in_slack_logs_json_without_tokens_and_exits_0_
     assert summary and summary[0]["command"] == "pods" and summary[0]["cluster"] == "test"
     assert {"request_id", "user", "channel", "namespace", "outcome", "duration_ms"} <= set(summary[0])
     assert any(line.get("event") == "stopped" for line in lines)
+
+
+def test_check_config_reports_a_missing_node_permission_once_with_the_fix(
+    kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path
+) -> None:
+    kube.deny(["list", "watch"], "nodes")
+    config = tmp_path / "config.yaml"
+    settings = {
+        "clusters": {"test": {"kubeconfig": str(kubeconfig), "context": "fake"}},
+        "alerts": {"default_channel": "C0ALERTS01"},
+        "watch": {"namespaces": ["default"]},
+    }
+    config.write_text(yaml.safe_dump(settings))
+    result = run_cli(
+        "check-config",
+        "--config",
+        str(config),
+        env={"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "ok: cluster test: can list/watch pods in namespace default" in result.stdout
+    warnings = [line for line in result.stdout.splitlines() if line.startswith("warning:")]
+    assert warnings == [
+        "warning: cluster test: may not list nodes (cluster-scoped): apply manifests/cluster-wide/ "
+        "for node alerts and `nodes`; node watches are skipped"
+    ]
+
+
+def test_check_config_fails_when_a_watched_namespace_is_not_readable(
+    kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path
+) -> None:
+    kube.deny("list", "pods", namespace="web")
+    config = tmp_path / "config.yaml"
+    settings = {
+        "clusters": {"test": {"kubeconfig": str(kubeconfig), "context": "fake"}},
+        "alerts": {"default_channel": "C0ALERTS01"},
+        "watch": {"namespaces": ["default", "web"]},
+    }
+    config.write_text(yaml.safe_dump(settings))
+    result = run_cli(
+        "check-config",
+        "--config",
+        str(config),
+        env={"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"},
+    )
+    assert result.returncode == 2
+    assert (
+        "error: cluster test: may not list pods in namespace web: add a Role + RoleBinding" in result.stderr
+    )
