@@ -26,8 +26,11 @@ lint: $(STAMP)
 test: lint ## Lint, type-check and run the whole test suite
 	env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy $(BIN)/pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) ## Print the performance figures (several minutes)
 	$(BIN)/python -m bench.command_latency
+	$(BIN)/python -m bench.watch_throughput
+	$(BIN)/python -m bench.alert_latency
+	$(BIN)/python -m bench.alert_storm
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
