@@ -293,3 +293,25 @@ async def test_root_posted_but_not_recorded_before_a_crash_is_found_not_reposted
         assert len(roots(slack, ALERTS)) == 1
         recover(kube, "web", pod)
         await slack.wait_for_post(lambda p: p.ts == root.ts and "Resolved" in p.text, method="chat.update")
+
+
+async def test_node_not_ready_is_alerted_and_resolves_when_it_is_ready_again(alerting: BotHarness) -> None:
+    kube, slack = alerting.kube, alerting.slack
+    kube.add_node("node-9")
+    kube.set_node_ready("node-9", False, reason="NodeStatusUnknown")
+    root = await slack.wait_for_post(
+        lambda p: "NodeNotReady" in p.text, channel=ALERTS, method="chat.postMessage"
+    )
+    assert "node/node-9" in root.text
+    kube.set_node_ready("node-9", True)
+    await slack.wait_for_post(lambda p: "Resolved after" in p.text, thread_ts=root.ts)
+
+
+async def test_stuck_rollout_is_alerted(alerting: BotHarness) -> None:
+    kube, slack = alerting.kube, alerting.slack
+    deployment = kube.add_deployment("web", "checkout", replicas=2)
+    kube.apply_status("deployments", "web", "checkout", builders.rollout_stuck_status(deployment))
+    root = await slack.wait_for_post(
+        lambda p: "RolloutFailed" in p.text, channel=ALERTS, method="chat.postMessage"
+    )
+    assert "deployment/checkout in web" in root.text
