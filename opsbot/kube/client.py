@@ -172,22 +172,28 @@ class KubeClient:
 
     # KubePort ----------------------------------------------------------
 
+    def _scoped_items(
+        self,
+        everywhere: Callable[..., Any],
+        namespaced: Callable[..., Any],
+        namespace: str | None,
+        *,
+        what: str,
+        **kwargs: Any,
+    ) -> list[KubeObject]:
+        """A list in one namespace, or across all of them when `namespace` is None."""
+        if namespace is None:
+            return self._items(everywhere, what=what, namespace=None, **kwargs)
+        return self._items(namespaced, namespace, what=what, namespace=namespace, **kwargs)
+
     def list_pods(
         self, namespace: str | None, *, selector: str | None = None, field_selector: str | None = None
     ) -> list[KubeObject]:
-        if namespace is None:
-            return self._items(
-                self._core.list_pod_for_all_namespaces,
-                what="pods",
-                namespace=None,
-                label_selector=selector,
-                field_selector=field_selector,
-            )
-        return self._items(
+        return self._scoped_items(
+            self._core.list_pod_for_all_namespaces,
             self._core.list_namespaced_pod,
             namespace,
             what="pods",
-            namespace=namespace,
             label_selector=selector,
             field_selector=field_selector,
         )
@@ -223,18 +229,11 @@ class KubeClient:
         return data.decode("utf-8", "replace")
 
     def list_deployments(self, namespace: str | None, *, selector: str | None = None) -> list[KubeObject]:
-        if namespace is None:
-            return self._items(
-                self._apps.list_deployment_for_all_namespaces,
-                what="deployments",
-                namespace=None,
-                label_selector=selector,
-            )
-        return self._items(
+        return self._scoped_items(
+            self._apps.list_deployment_for_all_namespaces,
             self._apps.list_namespaced_deployment,
             namespace,
             what="deployments",
-            namespace=namespace,
             label_selector=selector,
         )
 
@@ -267,18 +266,11 @@ class KubeClient:
         return self._json(self._core.read_node, name, what=f"node `{name}`", namespace=None)
 
     def list_events(self, namespace: str | None, *, field_selector: str | None = None) -> list[KubeObject]:
-        if namespace is None:
-            return self._items(
-                self._core.list_event_for_all_namespaces,
-                what="events",
-                namespace=None,
-                field_selector=field_selector,
-            )
-        return self._items(
+        return self._scoped_items(
+            self._core.list_event_for_all_namespaces,
             self._core.list_namespaced_event,
             namespace,
             what="events",
-            namespace=namespace,
             field_selector=field_selector,
         )
 
