@@ -9,6 +9,7 @@ workloads against a baseline measured in the same run.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import hashlib
 import logging
@@ -18,7 +19,7 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,9 @@ __all__ = [
     "TimedPosts",
     "bench_settings",
     "bench_world",
+    "build_nodes",
     "build_pods",
+    "deployment_pods",
     "environment_line",
     "first_reply",
     "format_table",
@@ -49,6 +52,7 @@ __all__ = [
     "percentile",
     "production_logging",
     "started_bot",
+    "wait_until",
 ]
 
 USER = "U0BENCH01"
@@ -245,6 +249,52 @@ def build_pods(count: int, namespaces: Sequence[str], *, nodes: int = 10) -> lis
             pod["status"].update(builders.crashloop_status(pod, restarts=3 + i % 20))
         pods.append(pod)
     return pods
+
+
+def deployment_pods(
+    namespace: str, deployment: str, replicas: int, *, nodes: int = 10, first_node: int = 0
+) -> list[dict[str, Any]]:
+    """`replicas` healthy, Running, ready pods of one Deployment (owned by its ReplicaSet).
+
+    Only the pods are built (no Deployment or ReplicaSet object): opsbot tells a
+    pod's Deployment from the ReplicaSet owner reference plus the pod-template-hash
+    label, as for real ones. Nothing is crashing, so a freshly started bot opens no
+    incident; a benchmark breaks pods later with builders.crashloop_status.
+    """
+    now = time.time()
+    template_hash = _suffix(10, namespace, deployment)
+    replicaset = f"{deployment}-{template_hash}"
+    pods: list[dict[str, Any]] = []
+    for i in range(replicas):
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - (i * 2593) % (30 * 86400) - 60))
+        pods.append(
+            builders.pod(
+                f"{replicaset}-{_suffix(5, namespace, deployment, i)}",
+                namespace,
+                containers=("app", "envoy") if i % 3 == 0 else ("app",),
+                node=f"node-{(first_node + i) % nodes + 1:03d}",
+                labels={"app": deployment, builders.TEMPLATE_HASH_LABEL: template_hash},
+                owner={"kind": "ReplicaSet", "name": replicaset},
+                created=created,
+                image=f"registry.example.com/{namespace}/{deployment}:1.{i % 7}.0",
+            )
+        )
+    return pods
+
+
+def build_nodes(count: int) -> list[dict[str, Any]]:
+    """`count` Ready worker nodes named node-001, node-002, ... (deployment_pods' node names)."""
+    return [builders.node(f"node-{i + 1:03d}", True, roles=("worker",)) for i in range(count)]
+
+
+async def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.05) -> bool:
+    """Poll `predicate()` on the event loop until truthy; False when `timeout` seconds passed."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(interval)
+    return True
 
 
 @dataclass

@@ -195,10 +195,6 @@ class _Subject:
         )
 
 
-def _pod_subject(pod: KubeObject, cluster: str, now: datetime, owners: OwnerResolver) -> _Subject:
-    return _Subject(cluster, _namespace(pod), owners.workload_of(pod), "Pod", _name(pod), _labels(pod), now)
-
-
 def _node_subject(node: KubeObject, cluster: str, now: datetime | None) -> _Subject:
     name = _name(node)
     return _Subject(cluster, "", Workload("Node", name), "Node", name, _labels(node), now)
@@ -220,18 +216,51 @@ def _deployment_subject(deployment: KubeObject, cluster: str, now: datetime | No
 # ---------------------------------------------------------------- containers
 
 
-@dataclass(frozen=True)
 class _Container:
-    """One entry of containerStatuses/initContainerStatuses, read defensively."""
+    """One entry of containerStatuses/initContainerStatuses, read defensively.
 
-    name: str
-    waiting_reason: str
-    waiting_message: str
-    waiting: bool
-    running: bool
-    terminated: dict[str, Any]
-    last_terminated: dict[str, Any]
-    restart_count: int
+    ``clean``: its ``state`` is absent or a dict of dicts, so the formatting helpers
+    can read it as is (see :func:`pod_healthy`).
+    """
+
+    __slots__ = (
+        "clean",
+        "last_terminated",
+        "name",
+        "restart_count",
+        "running",
+        "terminated",
+        "waiting",
+        "waiting_message",
+        "waiting_reason",
+    )
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        state = raw.get("state")
+        if isinstance(state, dict):
+            waiting = state.get("waiting")
+            terminated = state.get("terminated")
+            self.clean = all(isinstance(value, dict) for value in state.values())
+            self.running = isinstance(state.get("running"), dict)
+        else:
+            waiting = terminated = None
+            self.clean = state is None
+            self.running = False
+        name = raw.get("name")
+        self.name = name if isinstance(name, str) else ""
+        if isinstance(waiting, dict):
+            self.waiting = True
+            self.waiting_reason = _text(waiting.get("reason"))
+            self.waiting_message = _text(waiting.get("message"))
+        else:
+            self.waiting = False
+            self.waiting_reason = self.waiting_message = ""
+        self.terminated: dict[str, Any] = terminated if isinstance(terminated, dict) else {}
+        last = raw.get("lastState")
+        last_terminated = last.get("terminated") if isinstance(last, dict) else None
+        self.last_terminated: dict[str, Any] = last_terminated if isinstance(last_terminated, dict) else {}
+        count = raw.get("restartCount")
+        self.restart_count: int = count if type(count) is int else (_int(count) or 0)
 
     @property
     def label(self) -> str | None:
@@ -243,7 +272,7 @@ class _Container:
 
     @property
     def last_run_oom_killed(self) -> bool:
-        return _text(self.last_terminated.get("reason")) == OOM_REASON
+        return self.last_terminated.get("reason") == OOM_REASON
 
     def oom_kills(self) -> list[dict[str, Any]]:
         """OOMKilled terminations visible in this status, newest first."""
@@ -251,7 +280,7 @@ class _Container:
 
     def down_after_oom(self) -> bool:
         """Down right now because of an OOM kill (terminated by it, or waiting to restart after it)."""
-        return _text(self.terminated.get("reason")) == OOM_REASON or (
+        return self.terminated.get("reason") == OOM_REASON or (
             self.waiting and not self.running and self.last_run_oom_killed
         )
 
@@ -264,42 +293,100 @@ def _termination_id(terminated: Mapping[str, Any]) -> tuple[str, str] | None:
     return ident if any(ident) else None
 
 
-def _read_container(raw: Mapping[str, Any]) -> _Container:
-    state = _dict(raw.get("state"))
-    waiting = _dict(state.get("waiting"))
-    return _Container(
-        name=_text(raw.get("name")),
-        waiting_reason=_text(waiting.get("reason")),
-        waiting_message=_text(waiting.get("message")),
-        waiting=isinstance(state.get("waiting"), dict),
-        running=isinstance(state.get("running"), dict),
-        terminated=_dict(state.get("terminated")),
-        last_terminated=_dict(_dict(raw.get("lastState")).get("terminated")),
-        restart_count=_int(raw.get("restartCount")) or 0,
-    )
-
-
 def _containers(pod: KubeObject | None) -> dict[str, _Container]:
     """Init containers then app containers, by name (the first of a duplicated name wins)."""
     if pod is None:
         return {}
+    state = pod.get("status")
+    if not isinstance(state, dict):
+        return {}
     found: dict[str, _Container] = {}
-    for raw in (*init_container_statuses(pod), *container_statuses(pod)):
-        view = _read_container(raw)
-        found.setdefault(view.name, view)
+    for key in ("initContainerStatuses", "containerStatuses"):
+        raws = state.get(key)
+        if not isinstance(raws, list):
+            continue
+        for raw in raws:
+            if isinstance(raw, dict):
+                view = _Container(raw)
+                found.setdefault(view.name, view)
     return found
 
 
-def _pairs(old: KubeObject | None, new: KubeObject) -> list[tuple[_Container | None, _Container]]:
-    before = _containers(old)
-    return [(before.get(name), view) for name, view in _containers(new).items()]
+_Pairs = list[tuple["_Container | None", _Container]]
+
+
+def _pair(before: dict[str, _Container], current: dict[str, _Container]) -> _Pairs:
+    return [(before.get(name), view) for name, view in current.items()]
+
+
+def _pairs(old: KubeObject | None, new: KubeObject) -> _Pairs:
+    return _pair(_containers(old), _containers(new))
+
+
+class _LazySubject:
+    """The pod's subject, built once and only when some detector finds something."""
+
+    __slots__ = ("_cluster", "_now", "_owners", "_pod", "_subject", "_workload")
+
+    def __init__(
+        self,
+        pod: KubeObject,
+        cluster: str,
+        now: datetime,
+        owners: OwnerResolver,
+        workload: Workload | None = None,
+    ) -> None:
+        self._pod, self._cluster, self._now, self._owners = pod, cluster, now, owners
+        self._workload = workload
+        self._subject: _Subject | None = None
+
+    def get(self) -> _Subject:
+        if self._subject is None:
+            pod = self._pod
+            workload = self._workload or self._owners.workload_of(pod)
+            self._subject = _Subject(
+                self._cluster, _namespace(pod), workload, "Pod", _name(pod), _labels(pod), self._now
+            )
+        return self._subject
 
 
 # ---------------------------------------------------------------- pod detectors
+#
+# Each detector has a private form working on already-parsed container pairs, so
+# that ``observe`` parses a pod's containers once per event and shares them; the
+# public ``detect_*`` functions parse and delegate.
 
 
 def _crash_looping(container: _Container, oom_takes_precedence: bool) -> bool:
     return container.crash_looping and not (oom_takes_precedence and container.last_run_oom_killed)
+
+
+def _crash_loop_findings(
+    pairs: _Pairs, first_sight: bool, subject: _LazySubject, oom_takes_precedence: bool
+) -> list[Finding]:
+    findings: list[Finding] = []
+    for before, current in pairs:
+        if not _crash_looping(current, oom_takes_precedence):
+            continue
+        if not (
+            first_sight
+            or before is None
+            or not before.crash_looping
+            or current.restart_count > before.restart_count
+        ):
+            continue
+        last = current.last_terminated
+        findings.append(
+            subject.get().finding(
+                AlertKind.CRASH_LOOP,
+                _text(last.get("reason")) or CRASH_LOOP_REASON,
+                current.waiting_message,
+                container=current.label,
+                exit_code=_int(last.get("exitCode")),
+                restart_count=current.restart_count,
+            )
+        )
+    return findings
 
 
 def detect_crash_loop(
@@ -319,31 +406,8 @@ def detect_crash_loop(
     if not isinstance(new, dict):
         return ()
     old = _old(old)
-    subject: _Subject | None = None
-    findings: list[Finding] = []
-    for before, current in _pairs(old, new):
-        if not _crash_looping(current, oom_takes_precedence):
-            continue
-        if not (
-            old is None
-            or before is None
-            or not before.crash_looping
-            or current.restart_count > before.restart_count
-        ):
-            continue
-        subject = subject or _pod_subject(new, cluster, now, owners)
-        last = current.last_terminated
-        findings.append(
-            subject.finding(
-                AlertKind.CRASH_LOOP,
-                _text(last.get("reason")) or CRASH_LOOP_REASON,
-                current.waiting_message,
-                container=current.label,
-                exit_code=_int(last.get("exitCode")),
-                restart_count=current.restart_count,
-            )
-        )
-    return tuple(findings)
+    subject = _LazySubject(new, cluster, now, owners)
+    return tuple(_crash_loop_findings(_pairs(old, new), old is None, subject, oom_takes_precedence))
 
 
 def _finished_recently(terminated: Mapping[str, Any], now: datetime) -> bool:
@@ -370,6 +434,25 @@ def _new_oom_kill(before: _Container | None, current: _Container, now: datetime)
     return None
 
 
+def _oom_findings(pairs: _Pairs, subject: _LazySubject, now: datetime) -> list[Finding]:
+    findings: list[Finding] = []
+    for before, current in pairs:
+        kill = _new_oom_kill(before, current, now)
+        if kill is None:
+            continue
+        findings.append(
+            subject.get().finding(
+                AlertKind.OOM_KILLED,
+                OOM_REASON,
+                _text(kill.get("message")) or current.waiting_message,
+                container=current.label,
+                exit_code=_int(kill.get("exitCode")),
+                restart_count=current.restart_count,
+            )
+        )
+    return findings
+
+
 def detect_oom_killed(
     old: KubeObject | None,
     new: KubeObject | None,
@@ -382,24 +465,28 @@ def detect_oom_killed(
     if not isinstance(new, dict):
         return ()
     old = _old(old)
-    subject: _Subject | None = None
+    return tuple(_oom_findings(_pairs(old, new), _LazySubject(new, cluster, now, owners), now))
+
+
+def _waiting_findings(
+    kind: AlertKind, reasons: frozenset[str], pairs: _Pairs, first_sight: bool, subject: _LazySubject
+) -> list[Finding]:
     findings: list[Finding] = []
-    for before, current in _pairs(old, new):
-        kill = _new_oom_kill(before, current, now)
-        if kill is None:
+    for before, current in pairs:
+        if current.waiting_reason not in reasons:
             continue
-        subject = subject or _pod_subject(new, cluster, now, owners)
+        if not first_sight and before is not None and before.waiting_reason in reasons:
+            continue
         findings.append(
-            subject.finding(
-                AlertKind.OOM_KILLED,
-                OOM_REASON,
-                _text(kill.get("message")) or current.waiting_message,
+            subject.get().finding(
+                kind,
+                current.waiting_reason,
+                current.waiting_message,
                 container=current.label,
-                exit_code=_int(kill.get("exitCode")),
                 restart_count=current.restart_count,
             )
         )
-    return tuple(findings)
+    return findings
 
 
 def _detect_waiting(
@@ -415,24 +502,8 @@ def _detect_waiting(
     if not isinstance(new, dict):
         return ()
     old = _old(old)
-    subject: _Subject | None = None
-    findings: list[Finding] = []
-    for before, current in _pairs(old, new):
-        if current.waiting_reason not in reasons:
-            continue
-        if old is not None and before is not None and before.waiting_reason in reasons:
-            continue
-        subject = subject or _pod_subject(new, cluster, now, owners)
-        findings.append(
-            subject.finding(
-                kind,
-                current.waiting_reason,
-                current.waiting_message,
-                container=current.label,
-                restart_count=current.restart_count,
-            )
-        )
-    return tuple(findings)
+    subject = _LazySubject(new, cluster, now, owners)
+    return tuple(_waiting_findings(kind, reasons, _pairs(old, new), old is None, subject))
 
 
 def detect_image_pull(
@@ -474,6 +545,12 @@ def _evicted(pod: KubeObject | None) -> bool:
     return state.get("phase") == "Failed" and state.get("reason") == "Evicted"
 
 
+def _evicted_findings(new: KubeObject, old: KubeObject | None, subject: _LazySubject) -> list[Finding]:
+    if not _evicted(new) or _evicted(old):
+        return []
+    return [subject.get().finding(AlertKind.EVICTED, "Evicted", _text(_status(new).get("message")))]
+
+
 def detect_evicted(
     old: KubeObject | None,
     new: KubeObject | None,
@@ -483,15 +560,16 @@ def detect_evicted(
     owners: OwnerResolver = DEFAULT_OWNERS,
 ) -> tuple[Finding, ...]:
     """The kubelet evicted the pod (phase Failed, reason Evicted)."""
-    if not isinstance(new, dict) or not _evicted(new) or _evicted(_old(old)):
+    if not isinstance(new, dict):
         return ()
-    subject = _pod_subject(new, cluster, now, owners)
-    return (subject.finding(AlertKind.EVICTED, "Evicted", _text(_status(new).get("message"))),)
+    return tuple(_evicted_findings(new, _old(old), _LazySubject(new, cluster, now, owners)))
 
 
-def _pod_active(pod: KubeObject, oom_takes_precedence: bool) -> set[AlertKind]:
+def _pod_active(
+    pod: KubeObject, containers: dict[str, _Container], oom_takes_precedence: bool
+) -> set[AlertKind]:
     active: set[AlertKind] = set()
-    for current in _containers(pod).values():
+    for current in containers.values():
         if _crash_looping(current, oom_takes_precedence):
             active.add(AlertKind.CRASH_LOOP)
         if current.down_after_oom():
@@ -528,9 +606,27 @@ def _readable_pod(pod: KubeObject) -> KubeObject:
     }
 
 
+def _all_clean(pod: KubeObject) -> bool:
+    """Every container state is absent or a dict of dicts (then :func:`_readable_pod` changes nothing
+    the formatting helpers read)."""
+    for raw in (*init_container_statuses(pod), *container_statuses(pod)):
+        state = raw.get("state")
+        if state is not None and not (
+            isinstance(state, dict) and all(isinstance(value, dict) for value in state.values())
+        ):
+            return False
+    return True
+
+
+def _pod_healthy(pod: KubeObject, clean: bool) -> bool:
+    if _status(pod).get("phase") == "Failed":
+        return False
+    return pod_is_healthy(pod if clean else _readable_pod(pod))
+
+
 def pod_healthy(pod: KubeObject) -> bool:
     """Running with every container ready, or Succeeded/Completed; never when Failed (e.g. Evicted)."""
-    return _status(pod).get("phase") != "Failed" and pod_is_healthy(_readable_pod(pod))
+    return _pod_healthy(pod, _all_clean(pod))
 
 
 # ---------------------------------------------------------------- nodes
@@ -676,28 +772,51 @@ def _observe_pod(
     enabled: Container[AlertKind],
 ) -> Observation:
     oom_first = AlertKind.OOM_KILLED in enabled
+    workload = owners.workload_of(new)
+    current = _containers(new)
     findings: list[Finding] = []
-    if AlertKind.OOM_KILLED in enabled:
-        findings += detect_oom_killed(old, new, cluster=cluster, now=now, owners=owners)
-    if AlertKind.CRASH_LOOP in enabled:
-        findings += detect_crash_loop(
-            old, new, cluster=cluster, now=now, owners=owners, oom_takes_precedence=oom_first
-        )
-    if AlertKind.IMAGE_PULL in enabled:
-        findings += detect_image_pull(old, new, cluster=cluster, now=now, owners=owners)
-    if AlertKind.CONFIG_ERROR in enabled:
-        findings += detect_config_error(old, new, cluster=cluster, now=now, owners=owners)
-    if AlertKind.EVICTED in enabled:
-        findings += detect_evicted(old, new, cluster=cluster, now=now, owners=owners)
+    # Same status as before: no container or phase changed, so nothing is new (every
+    # detector compares status only); only the levels below need computing.
+    if old is None or old.get("status") != new.get("status"):
+        pairs = _pair(_containers(old), current)
+        first_sight = old is None
+        subject = _LazySubject(new, cluster, now, owners, workload)
+        if oom_first:
+            findings += _oom_findings(pairs, subject, now)
+        if AlertKind.CRASH_LOOP in enabled:
+            findings += _crash_loop_findings(pairs, first_sight, subject, oom_first)
+        if AlertKind.IMAGE_PULL in enabled:
+            findings += _waiting_findings(
+                AlertKind.IMAGE_PULL, IMAGE_PULL_REASONS, pairs, first_sight, subject
+            )
+        if AlertKind.CONFIG_ERROR in enabled:
+            findings += _waiting_findings(
+                AlertKind.CONFIG_ERROR, CONFIG_ERROR_REASONS, pairs, first_sight, subject
+            )
+        if AlertKind.EVICTED in enabled:
+            findings += _evicted_findings(new, old, subject)
+    clean = all(view.clean for view in current.values()) and (
+        len(current) == _status_count(new) or _all_clean(new)
+    )
     return Observation(
         cluster=cluster,
         subject_kind="Pod",
         namespace=_namespace(new),
         name=_name(new),
-        workload=owners.workload_of(new),
-        healthy=pod_healthy(new),
+        workload=workload,
+        healthy=_pod_healthy(new, clean),
         findings=tuple(findings),
-        active=frozenset(kind for kind in _pod_active(new, oom_first) if kind in enabled),
+        active=frozenset(kind for kind in _pod_active(new, current, oom_first) if kind in enabled),
+    )
+
+
+def _status_count(pod: KubeObject) -> int:
+    """How many container status entries the pod lists (duplicated names included)."""
+    state = _status(pod)
+    return sum(
+        len(raws)
+        for raws in (state.get("initContainerStatuses"), state.get("containerStatuses"))
+        if isinstance(raws, list)
     )
 
 

@@ -3,7 +3,7 @@
 One :class:`ResourceWatch` keeps one resource in one scope (a namespace, or all
 namespaces) in sync: LIST (paginated) → ADDED per object → SYNCED → WATCH from the
 list's resourceVersion. Streams are read line by line and decoded with
-``json.loads``; the generated models are never built (they cost ~35x more CPU).
+``orjson.loads``; the generated models are never built (they cost ~35x more CPU).
 
     stream ends (timeoutSeconds) or drops ... re-watch from the last resourceVersion seen
     BOOKMARK ................................ moves the resume resourceVersion, emits nothing
@@ -12,14 +12,17 @@ list's resourceVersion. Streams are read line by line and decoded with
     403 Forbidden ........................... one FORBIDDEN event, one error log, the watch ends
 
 :class:`WatchCache` is the pure part (decode a line, keep ``{uid: last version}``,
-produce :class:`WatchEvent` with ``old``); the benchmark drives it directly. It
-keeps each object as compact JSON bytes rather than as a dict: 10,000 pods (2.7 KB
-lines) take ~26 MiB that way instead of ~116 MiB as dicts (tracemalloc, see
-bench/watch_throughput.py), and bytes are invisible to the cyclic GC. The price is
-a second json.loads per change (``old`` is decoded again), so every event carries
-private dicts the consumer may keep or mutate. ``metadata.managedFields`` and the
-``kubectl.kubernetes.io/last-applied-configuration`` annotation are dropped from
-everything cached and emitted.
+produce :class:`WatchEvent` with ``old``); the benchmark drives it directly. For
+pods, nodes and deployments it does not keep the whole last version but its
+*projection* (:func:`project`): kind, apiVersion, the identifying metadata, the
+status and ``spec.replicas`` -- everything the alert detectors read from ``old``
+and nothing else (no pod spec, no annotations). It keeps that as compact JSON bytes
+rather than as a dict: ~1.9 KiB per pod instead of ~12 KiB as a full dict (see
+bench/watch_throughput.py), bytes are invisible to the cyclic GC, and decoding the
+projection for ``old`` costs about half of decoding the whole object. Every event
+still carries private dicts the consumer may keep or mutate. ``metadata.managedFields``
+and the ``kubectl.kubernetes.io/last-applied-configuration`` annotation are dropped
+from everything cached and emitted. Events (the ``events`` resource) are cached whole.
 
 :class:`WatchRunner` runs each watch in a daemon thread, restarts a loop that
 returned or crashed unexpectedly, and stops them all within about a second: the
@@ -32,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.client
-import json
 import socket
 import threading
 import time
@@ -40,6 +42,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import structlog
 import urllib3
 from kubernetes import client as k8s
@@ -62,6 +65,7 @@ __all__ = [
     "WatchStreamError",
     "bridge",
     "build_watches",
+    "project",
     "read_chunks",
     "slim",
 ]
@@ -90,13 +94,23 @@ _STREAM_ERRORS: tuple[type[Exception], ...] = (
 
 @dataclass(frozen=True)
 class WatchEvent:
-    """One change seen by a watch, as plain JSON dicts."""
+    """One change seen by a watch, as plain JSON dicts.
+
+    ``obj`` is the object as the API server sent it (slimmed, see :func:`slim`).
+    ``old`` is the previously known version *as projected* by :func:`project` for
+    pods, nodes and deployments: kind, apiVersion, ``metadata`` (name, namespace,
+    uid, resourceVersion, labels, ownerReferences, deletionTimestamp, generation),
+    ``spec.replicas`` when present, and the whole ``status``; no other spec field,
+    no annotations. Events carry their whole previous version. A DELETED event
+    made by reconciling a relist has no fresh object either: its ``obj`` is that
+    projection too.
+    """
 
     cluster: str
     resource: str  # "pods" | "nodes" | "deployments" | "events"
     type: str  # "ADDED" | "MODIFIED" | "DELETED" | "SYNCED" | "FORBIDDEN"
     obj: KubeObject | None  # None for SYNCED / FORBIDDEN
-    old: KubeObject | None  # the previously known version (this watch's cache), None if first sight
+    old: KubeObject | None  # the previous version (this watch's cache) as projected, None if first sight
     relist: bool = False  # produced by reconciling a relist against the cache
 
 
@@ -159,24 +173,56 @@ def _identity(meta: dict[str, Any]) -> str:
     return f"{meta.get('namespace') or ''}/{meta.get('name') or ''}"
 
 
+PROJECTED_METADATA = (
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "labels",
+    "ownerReferences",
+    "deletionTimestamp",
+    "generation",
+)
+
+
+def project(obj: KubeObject) -> KubeObject:
+    """What the cache keeps of an object and hands back as ``old``: a new dict sharing the kept values.
+
+    kind, apiVersion, the :data:`PROJECTED_METADATA` keys of ``metadata``,
+    ``spec.replicas`` (deployments) and the whole ``status``, each only when present.
+    """
+    kept: KubeObject = {key: obj[key] for key in ("kind", "apiVersion") if key in obj}
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        kept["metadata"] = {key: meta[key] for key in PROJECTED_METADATA if key in meta}
+    spec = obj.get("spec")
+    if isinstance(spec, dict) and "replicas" in spec:
+        kept["spec"] = {"replicas": spec["replicas"]}
+    if "status" in obj:
+        kept["status"] = obj["status"]
+    return kept
+
+
 class _Stored:
     """One cached object: its resourceVersion and compact JSON (``wrapped``: a whole event line)."""
 
     __slots__ = ("data", "rv", "wrapped")
 
-    def __init__(self, rv: str | None, data: bytes, wrapped: bool) -> None:
+    def __init__(self, rv: str | None, data: bytes, wrapped: bool = False) -> None:
         self.rv = rv
         self.data = data
         self.wrapped = wrapped
 
     def decode(self) -> KubeObject:
-        decoded = json.loads(self.data)
+        decoded = orjson.loads(self.data)
         obj: KubeObject = decoded["object"] if self.wrapped else decoded
         return obj
 
 
 def _encode(obj: KubeObject) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, check_circular=False).encode()
+    # orjson returns its bytes with the growth buffer still allocated (~2.7x the length for
+    # a pod): the copy is exact-size, which is what a long-lived cache entry wants.
+    return memoryview(orjson.dumps(obj)).tobytes()
 
 
 class LineSplitter:
@@ -222,6 +268,7 @@ class WatchCache:
         self._objects: dict[str, _Stored] = {}
         kind = _KINDS.get(resource)
         self._kind, self._api_version = kind if kind else ("Event", "v1")
+        self._project = kind is not None  # pods, nodes, deployments: keep the projection only
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -230,13 +277,17 @@ class WatchCache:
         return uid in self._objects
 
     def get(self, uid: str) -> KubeObject | None:
-        """A fresh copy of the cached version of ``uid``."""
+        """A fresh copy of the cached version of ``uid`` (projected, see :func:`project`)."""
         stored = self._objects.get(uid)
         return stored.decode() if stored is not None else None
 
     def _advance(self, rv: str | None) -> None:
         if rv and _newer(rv, self.resource_version):
             self.resource_version = rv
+
+    def _store(self, uid: str, rv: str | None, obj: KubeObject) -> None:
+        kept = project(obj) if self._project else obj
+        self._objects[uid] = _Stored(rv, _encode(kept))
 
     def _event(
         self, etype: str, obj: KubeObject | None, old: KubeObject | None, relist: bool = False
@@ -251,7 +302,7 @@ class WatchCache:
         Raises WatchExpired for a 410 ERROR event, WatchStreamError for other ERROR
         events and ValueError for lines that are not watch events.
         """
-        event = json.loads(line)
+        event = orjson.loads(line)
         if not isinstance(event, dict) or not isinstance(event.get("object"), dict):
             raise ValueError(f"not a watch event: {line[:120]!r}")
         etype = event.get("type")
@@ -283,8 +334,8 @@ class WatchCache:
         if cached is not None and not _newer(rv, cached.rv):
             return None  # a duplicate after a resume
         self._advance(rv)
-        if slim(obj):
-            self._objects[uid] = _Stored(rv, _encode(obj), wrapped=False)
+        if slim(obj) or self._project:
+            self._store(uid, rv, obj)
         else:
             self._objects[uid] = _Stored(rv, bytes(line), wrapped=True)
         return self._event(etype, obj, cached.decode() if cached is not None else None)
@@ -313,7 +364,7 @@ class WatchCache:
             item.setdefault("kind", kind)
             item.setdefault("apiVersion", api_version)
             slim(item)
-            self._objects[uid] = _Stored(rv, _encode(item), wrapped=False)
+            self._store(uid, rv, item)
             if cached is None:
                 events.append(self._event("ADDED", item, None, relist))
             else:
@@ -624,7 +675,7 @@ class ResourceWatch:
             raise self._translate(exc) from exc
         finally:
             _close(resp, fully_read=fully_read)
-        page = json.loads(data)
+        page = orjson.loads(data)
         if not isinstance(page, dict):
             raise TemporaryKubeError(f"cluster `{self.cluster}` sent a list that is not an object")
         return page
