@@ -250,8 +250,8 @@ def test_example_secret_is_valid_and_never_installed() -> None:
     assert secret["metadata"]["name"] == SLACK_SECRET
     assert secret["metadata"]["namespace"] == OPSBOT_NAMESPACE
     assert secret["stringData"] == {
-        "bot-token": "xoxb-REPLACE-ME",
-        "app-token": "xapp-REPLACE-ME",
+        "bot-token": "REPLACE-ME-xoxb-token",
+        "app-token": "REPLACE-ME-xapp-token",
     }
     for path in kustomization_files():
         assert "secret.example.yaml" not in str(load_one(path).get("resources", []))
