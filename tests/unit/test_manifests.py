@@ -490,7 +490,7 @@ def test_deployment_mounts_config_state_and_writable_tmp() -> None:
     assert mounts["config"]["readOnly"] is True
     assert volumes["config"]["configMap"]["name"] == CONFIG_MAP
     assert mounts["state"]["mountPath"] == "/var/lib/opsbot"
-    assert "emptyDir" in volumes["state"]
+    assert volumes["state"]["persistentVolumeClaim"]["claimName"] == "opsbot-state"
     assert mounts["tmp"]["mountPath"] == "/tmp"
     assert "emptyDir" in volumes["tmp"]
 
