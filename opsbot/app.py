@@ -145,6 +145,9 @@ class Bot:
                     kube.api_client, name, self.settings.watch.namespaces, emit, stop=self._watch_stop
                 )
             )
+        for cluster, resource in {(watch.cluster, watch.resource) for watch in watches}:
+            count = sum(1 for watch in watches if (watch.cluster, watch.resource) == (cluster, resource))
+            alerts.expect_initial_lists(cluster, resource, count)
         self.watches = WatchRunner(watches)
         self._background.append(asyncio.create_task(alerts.consume(queue), name="alert-consumer"))
         self._background.append(asyncio.create_task(alerts.run_ticker(), name="alert-ticker"))

@@ -89,6 +89,14 @@ class AlertPublisher(Protocol):
     async def update_digest(self, channel: str, ts: str, incidents: list[Incident]) -> None: ...
 
 
+class _InitialList:
+    """Objects seen by the first lists of one resource in one cluster, until all are in."""
+
+    def __init__(self, watches: int) -> None:
+        self.remaining = watches
+        self.present: set[tuple[str, str]] = set()
+
+
 def _fmt_duration(delta: timedelta) -> str:
     seconds = int(delta.total_seconds())
     if seconds < 90:
@@ -132,7 +140,7 @@ class AlertService:
         self._digests: dict[
             str, tuple[str, datetime, list[str]]
         ] = {}  # channel → (ts, opened, incident keys)
-        self._listed: dict[tuple[str, str], set[tuple[str, str]]] = {}
+        self._listing: dict[tuple[str, str], _InitialList] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._chains: dict[str, asyncio.Task[None]] = {}
         # Roots decided but not yet handed to the publisher count as backlog too.
@@ -171,6 +179,25 @@ class AlertService:
             log.info("incidents_resumed", count=len(pending))
         return len(pending)
 
+    def expect_initial_lists(self, cluster: str, resource: str, watches: int) -> None:
+        """Before the watches start: how many initial lists make up the whole picture.
+
+        Once all of them are in, subjects of restored incidents that no list
+        mentioned disappeared while opsbot was down: they count as gone. (Later
+        relists need no such step: the watch reports what vanished as DELETED.)
+        """
+        self._listing[(cluster, resource)] = _InitialList(watches)
+
+    async def _initial_list_done(self, scope: tuple[str, str], subject_kind: str, now: datetime) -> None:
+        listing = self._listing.get(scope)
+        if listing is None:
+            return
+        listing.remaining -= 1
+        if listing.remaining > 0:
+            return
+        del self._listing[scope]
+        await self._perform(self.book.forget_missing(scope[0], subject_kind, listing.present, now))
+
     # the pipeline ----------------------------------------------------------------
 
     async def consume(self, queue: asyncio.Queue[Any]) -> None:
@@ -189,21 +216,18 @@ class AlertService:
         subject_kind = SUBJECT_KIND.get(event.resource)
         if subject_kind is None:
             return
-        scope = (event.cluster, subject_kind)
-        if event.type == "SYNCED":
-            present = self._listed.pop(scope, None)
-            if present is not None:
-                await self._perform(self.book.forget_missing(event.cluster, subject_kind, present, now))
+        scope = (event.cluster, event.resource)
+        if event.type in {"SYNCED", "FORBIDDEN"}:
+            await self._initial_list_done(scope, subject_kind, now)
             return
         if event.type not in {"ADDED", "MODIFIED", "DELETED"}:
             return
         new = None if event.type == "DELETED" else event.obj
         old = event.old if event.type != "DELETED" else (event.old or event.obj)
-        if event.type == "ADDED" and event.old is None and not event.relist:
-            self._listed.setdefault(scope, set())
-        if new is not None and scope in self._listed:
+        listing = self._listing.get(scope)
+        if new is not None and listing is not None:
             metadata = new.get("metadata") or {}
-            self._listed[scope].add((str(metadata.get("namespace", "")), str(metadata.get("name", ""))))
+            listing.present.add((str(metadata.get("namespace", "")), str(metadata.get("name", ""))))
         kwargs: dict[str, Any] = {"cluster": event.cluster, "now": now, "enabled": self._enabled}
         if self._owners is not None:
             kwargs["owners"] = self._owners

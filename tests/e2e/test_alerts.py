@@ -315,3 +315,20 @@ async def test_stuck_rollout_is_alerted(alerting: BotHarness) -> None:
         lambda p: "RolloutFailed" in p.text, channel=ALERTS, method="chat.postMessage"
     )
     assert "deployment/checkout in web" in root.text
+
+
+async def test_pod_deleted_while_the_bot_was_down_counts_as_gone_and_resolves(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path
+) -> None:
+    kube.add_deployment("web", "shop", replicas=1)
+    (pod,) = pod_names(kube, "web")
+    settings = alert_settings(kubeconfig)
+    async with running_bot(slack, kube, settings, alert_flush_interval=0.2):
+        crash(kube, "web", pod)
+        root = await slack.wait_for_post(channel=ALERTS, method="chat.postMessage")
+        await slack.wait_for_post(thread_ts=root.ts)
+    kube.delete("pods", "web", pod)  # replaced by a healthy pod while opsbot is away
+    async with running_bot(slack, kube, settings, alert_flush_interval=0.2):
+        resolved = await slack.wait_for_post(lambda p: "Resolved after" in p.text, thread_ts=root.ts)
+        assert resolved.thread_ts == root.ts
+    assert len(roots(slack, ALERTS)) == 1
