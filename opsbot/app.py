@@ -63,9 +63,11 @@ class Bot:
         environ_kubeconfig: str | None = None,
         ping_interval: float = 10.0,
         alert_flush_interval: float = ALERT_FLUSH_SECONDS,
+        approval_sweep_interval: float = SWEEP_INTERVAL_SECONDS,
     ) -> None:
         self.settings = settings
         self.alert_flush_interval = alert_flush_interval
+        self.approval_sweep_interval = approval_sweep_interval
         self._secrets = secrets
         self._clock = SystemClock()
         self.clusters: KubeDirectory = clusters or ClusterDirectory(
@@ -193,7 +195,7 @@ class Bot:
     async def _sweep_approvals(self) -> None:
         surface = CardSurface(self.outbox)
         while True:
-            await asyncio.sleep(SWEEP_INTERVAL_SECONDS)
+            await asyncio.sleep(self.approval_sweep_interval)
             try:
                 await self.approvals.expire_overdue(surface)
             except Exception:

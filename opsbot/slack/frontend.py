@@ -70,8 +70,9 @@ class ThreadResponder:
 class EphemeralResponder:
     """Slash commands: only the caller sees the answer (via response_url)."""
 
-    def __init__(self, respond: Respond) -> None:
+    def __init__(self, respond: Respond, response_url: str | None = None) -> None:
         self._respond = respond
+        self.response_url = response_url
 
     async def send(self, reply: Reply) -> str | None:
         if reply.attachment is not None:
@@ -132,6 +133,12 @@ class CardSurface:
     async def tell_thread(self, approval: Approval, text: str) -> None:
         if self._ephemeral_card and self._respond is not None:
             await self._respond(text=text, response_type="ephemeral", replace_original=False)
+            return
+        if not approval.card_ts and approval.response_url:
+            # The card was private: so is everything said about it.
+            await AsyncWebhookClient(approval.response_url).send(
+                text=text, response_type="ephemeral", replace_original=False
+            )
             return
         thread = approval.thread_ts or approval.card_ts or self._clicked_message_ts
         await self._outbox.post(approval.channel, text=text, thread_ts=thread)
@@ -208,9 +215,6 @@ class SlackFrontend:
             return
         if not self._fresh(body.get("event_id")):
             return
-        text = str(event.get("text", ""))
-        if text.lstrip().startswith("<@") and not text.strip():
-            return
         thread_ts = event.get("thread_ts")
         request = self._request(event, "dm", thread_ts)
         self._spawn(request, ThreadResponder(self._outbox, str(event.get("channel", "")), thread_ts))
@@ -228,7 +232,7 @@ class SlackFrontend:
             text=str(body.get("text", "")),
             source="slash",
         )
-        self._spawn(request, EphemeralResponder(respond))
+        self._spawn(request, EphemeralResponder(respond, str(body.get("response_url") or "") or None))
 
     async def _on_approval_click(
         self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Respond
@@ -331,7 +335,10 @@ class SlackFrontend:
                 if isinstance(result, ActionPlan):
                     approval = self._approvals.open(result, request)
                     ts = await responder.send(approval_card(approval))
-                    self._approvals.attach(approval.id, card_ts=ts)
+                    # A private (slash) card has no ts; its response_url lets expiry update it.
+                    self._approvals.attach(
+                        approval.id, card_ts=ts, response_url=getattr(responder, "response_url", None)
+                    )
                 else:
                     await responder.send(result)
             except Exception:

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from opsbot.approvals.cards import CANCEL_ACTION, CONFIRM_ACTION
-from tests.support.harness import ALICE, BOB, CHANNEL, BotHarness, block_text, button_value
-from tests.support.slack_emulator import Post
+from tests.support.fake_kube import FakeKubeServer
+from tests.support.harness import (
+    ALICE,
+    BOB,
+    CHANNEL,
+    BotHarness,
+    block_text,
+    button_value,
+    make_settings,
+    running_bot,
+)
+from tests.support.slack_emulator import Post, SlackEmulator
 
 
 def scale_writes(harness: BotHarness) -> list[str]:
@@ -142,3 +153,39 @@ async def test_slash_scale_card_is_private_and_confirm_updates_it(harness: BotHa
     )
     await harness.slack.wait_for_post(lambda p: "Scaled deployment/api" in p.text, method="response_url")
     assert replicas(harness) == 2
+
+
+async def test_unconfirmed_request_expires_updates_its_card_and_cannot_run_later(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path
+) -> None:
+    kube.add_namespace("web")
+    kube.add_deployment("web", "api", replicas=3)
+    settings = make_settings(kubeconfig, approvals={"expire_after_minutes": 0.01})
+    async with running_bot(slack, kube, settings, approval_sweep_interval=0.2) as bot:
+        harness = BotHarness(slack, kube, bot)
+        card = await harness.ask("scale deploy/api 1 -n web")
+        expired = await slack.wait_for_post(
+            lambda p: p.ts == card.ts and "Expired" in p.text, method="chat.update"
+        )
+        assert "actions" not in [b["type"] for b in expired.blocks]
+        await slack.wait_for_post(
+            lambda p: "expired; nothing was changed" in p.text, thread_ts=card.thread_ts
+        )
+        await click(harness, card, CONFIRM_ACTION)
+        notice = await slack.wait_for_post(method="chat.postEphemeral")
+        assert "already expired" in notice.text
+    assert replicas(harness) == 3
+
+
+async def test_private_request_expires_privately(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path
+) -> None:
+    kube.add_namespace("web")
+    kube.add_deployment("web", "api", replicas=3)
+    settings = make_settings(kubeconfig, approvals={"expire_after_minutes": 0.01})
+    async with running_bot(slack, kube, settings, approval_sweep_interval=0.2):
+        await slack.slash(ALICE, CHANNEL, "scale deploy/api 2 -n web")
+        await slack.wait_for_post(lambda p: "Confirm" in p.text, method="response_url")
+        await slack.wait_for_post(lambda p: "Expired" in p.text, method="response_url")
+        await slack.wait_for_post(lambda p: "expired; nothing was changed" in p.text, method="response_url")
+    assert not [p for p in slack.posts if p.method == "chat.postMessage"], "nothing said in public"

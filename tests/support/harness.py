@@ -105,10 +105,20 @@ def button_value(post: Post, action_id: str) -> str:
 
 @asynccontextmanager
 async def running_bot(
-    slack: SlackEmulator, kube: FakeKubeServer, settings: Settings, *, alert_flush_interval: float = 2.0
+    slack: SlackEmulator,
+    kube: FakeKubeServer,
+    settings: Settings,
+    *,
+    alert_flush_interval: float = 2.0,
+    approval_sweep_interval: float = 15.0,
 ) -> AsyncIterator[Bot]:
     secrets = Secrets(bot_token=slack.bot_token, app_token=slack.app_token, slack_api_url=slack.base_url)
-    bot = Bot(settings, secrets, alert_flush_interval=alert_flush_interval)
+    bot = Bot(
+        settings,
+        secrets,
+        alert_flush_interval=alert_flush_interval,
+        approval_sweep_interval=approval_sweep_interval,
+    )
     expected = slack.hello_count + 1
     await bot.start()
     try:
