@@ -11,6 +11,7 @@ import contextlib
 import functools
 import gc
 import signal
+import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,24 +29,36 @@ from opsbot.alerts.incidents import IncidentBook, IncidentPolicy
 from opsbot.alerts.mutes import Mute, MuteList
 from opsbot.alerts.routing import AlertRouter, enabled_kinds
 from opsbot.alerts.service import AlertService
+from opsbot.approvals.audit import Auditor
 from opsbot.approvals.service import ApprovalService, InMemoryApprovals
 from opsbot.commands import mutations
 from opsbot.commands.catalog import build_registry
 from opsbot.commands.results import ActionPlan
 from opsbot.commands.router import CommandRouter
 from opsbot.config import Secrets, Settings
+from opsbot.errors import ConfigError
 from opsbot.kube.client import ClusterDirectory, KubeClient
 from opsbot.kube.watch import WatchRunner, bridge, build_watches
 from opsbot.ports import KubeDirectory
 from opsbot.slack.alerts import SlackAlertPublisher
 from opsbot.slack.frontend import CardSurface, SlackFrontend
 from opsbot.slack.outbox import Outbox
+from opsbot.slack.users import UserNames
 from opsbot.store.sqlite import SqliteStore
 
 log = structlog.get_logger("opsbot")
 
 SWEEP_INTERVAL_SECONDS = 15.0
 ALERT_FLUSH_SECONDS = 2.0
+
+
+def open_store(path: str) -> SqliteStore:
+    try:
+        return SqliteStore(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(
+            [f"store.path: cannot open {path!r} ({exc}); point it at a writable file"]
+        ) from None
 
 
 class SystemClock:
@@ -85,6 +98,10 @@ class Bot:
             self._clock,
             timedelta(minutes=settings.approvals.expire_after_minutes),
         )
+        self.store = open_store(settings.store.path)
+        self.auditor = Auditor(self.store)
+        self.router.auditor = self.auditor
+        self.approvals.auditor = self.auditor
         self.alerts = self._build_alerts() if settings.alerts.enabled else None
         self.router.alerts = self.alerts
         self.frontend = SlackFrontend(
@@ -94,6 +111,7 @@ class Bot:
             slash_command=settings.slack.command,
             max_concurrent=settings.commands.workers * 4,
             incidents=self.alerts,
+            user_names=UserNames(self.client),
         )
         self.app = AsyncApp(client=self.client, request_verification_enabled=False, logger=None)
         self.frontend.register(self.app)
@@ -104,7 +122,6 @@ class Bot:
 
     def _build_alerts(self) -> AlertService:
         alerts = self.settings.alerts
-        self.store = SqliteStore(self.settings.store.path)
         mutes = MuteList([Mute.from_dict(data) for data in self.store.mutes(now=time.time())])
         policy = IncidentPolicy(
             resolve_after=timedelta(minutes=alerts.resolve_after_minutes),
@@ -217,8 +234,7 @@ class Bot:
         if self.alerts is not None:
             await self.alerts.drain()
         await self.outbox.close(timeout=5.0)
-        if self.alerts is not None:
-            self.store.close()
+        self.store.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
         close = getattr(self.clusters, "close", None)
         if callable(close):

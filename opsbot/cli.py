@@ -87,6 +87,8 @@ def run(path: str) -> int:
         return asyncio.run(run_bot(settings, secrets, environ_kubeconfig=os.environ.get("KUBECONFIG")))
     except KeyboardInterrupt:
         return 130
+    except ConfigError as exc:
+        return _fail(exc.problems)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from typing import Protocol
 
 import structlog
 
+from opsbot.approvals.audit import Auditor, AuditRecord
 from opsbot.approvals.machine import (
     Approval,
     Cancel,
@@ -84,6 +85,7 @@ class ApprovalService:
         self._executor = executor
         self._clock = clock
         self._expire_after = expire_after
+        self.auditor: Auditor | None = None
 
     def open(self, plan: ActionPlan, request: ChatRequest) -> Approval:
         now = self._clock.now()
@@ -97,6 +99,23 @@ class ApprovalService:
             expires_at=now + self._expire_after,
         )
         self._repository.put(approval)
+        if self.auditor is not None:
+            self.auditor.record(
+                AuditRecord(
+                    at=now,
+                    kind="approval",
+                    user_id=request.user_id,
+                    user_name=request.user_name,
+                    channel=request.channel_id,
+                    thread_ts=request.thread_ts,
+                    command=plan.summary,
+                    cluster=plan.cluster,
+                    namespace=plan.namespace,
+                    target=plan.target,
+                    outcome="requested",
+                    request_id=approval.id,
+                )
+            )
         log.info("approval_requested", approval_id=approval.id, action=plan.summary, user=request.user_id)
         return approval
 
@@ -149,7 +168,32 @@ class ApprovalService:
         if updated is not approval:
             self._repository.put(updated)
             log.info("approval_" + updated.status.value, approval_id=updated.id, action=updated.plan.summary)
+            self._audit(updated, event)
         await self._perform(updated, effects, surface)
+
+    def _audit(self, approval: Approval, event: Event) -> None:
+        if self.auditor is None:
+            return
+        step = approval.history[-1] if approval.history else None
+        execution = approval.status.final and approval.status.value in {"succeeded", "failed"}
+        plan = approval.plan
+        self.auditor.record(
+            AuditRecord(
+                at=self._clock.now(),
+                kind="execution" if execution else "approval",
+                user_id=(step.user if step and step.user else approval.requester),
+                user_name="",
+                channel=approval.channel,
+                thread_ts=approval.thread_ts,
+                command=plan.summary,
+                cluster=plan.cluster,
+                namespace=plan.namespace,
+                target=plan.target,
+                outcome=approval.status.value
+                + (f": {approval.result}" if execution and approval.result else ""),
+                request_id=approval.id,
+            )
+        )
 
     async def _perform(
         self, approval: Approval, effects: tuple[Effect, ...], surface: ApprovalSurface

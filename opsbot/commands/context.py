@@ -25,6 +25,7 @@ class ChatRequest:
     source: Source
     thread_ts: str | None = None
     message_ts: str | None = None
+    user_name: str = ""
 
 
 class AlertsView(Protocol):

@@ -13,11 +13,13 @@ from datetime import datetime
 
 import structlog
 
+from opsbot.approvals.audit import Auditor, AuditRecord
 from opsbot.commands import validation
 from opsbot.commands.catalog import usage_reply
 from opsbot.commands.context import AlertsView, ChatRequest, CommandContext
 from opsbot.commands.grammar import Invocation, Registry
 from opsbot.commands.results import ActionPlan, Reply, Text, escape
+from opsbot.commands.text import normalize
 from opsbot.config import Settings
 from opsbot.errors import (
     ClusterUnreachableError,
@@ -62,6 +64,7 @@ class CommandRouter:
         self._pool = pool
         self._now = now
         self.alerts = alerts
+        self.auditor: Auditor | None = None
 
     @property
     def registry(self) -> Registry:
@@ -123,14 +126,33 @@ class CommandRouter:
                 "Something went wrong on my side", "The error was logged; the cluster was not changed."
             )
         finally:
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
             bound.info(
                 "command",
                 command=command,
                 cluster=scope.cluster if scope else None,
                 namespace=scope.namespace if scope else None,
                 outcome=outcome,
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                duration_ms=duration_ms,
             )
+            if self.auditor is not None:
+                self.auditor.record(
+                    AuditRecord(
+                        at=self._now(),
+                        kind="command",
+                        user_id=request.user_id,
+                        user_name=request.user_name,
+                        channel=request.channel_id,
+                        thread_ts=request.thread_ts,
+                        command=_normalized(request.text),
+                        cluster=scope.cluster if scope else None,
+                        namespace=scope.namespace if scope else None,
+                        target=None,
+                        outcome=outcome,
+                        duration_ms=duration_ms,
+                        request_id=request.request_id,
+                    )
+                )
 
     def _scope(self, invocation: Invocation, request: ChatRequest) -> Scope:
         binding = self._settings.channels.get(request.channel_id)
@@ -185,6 +207,11 @@ class CommandRouter:
                 result.buttons,
             )
         return result
+
+
+def _normalized(text: str) -> str:
+    """What the person asked for, as parsed (Slack markup undone), bounded for the record."""
+    return normalize(text)[:500]
 
 
 def _error_reply(title: str, detail: str) -> Reply:

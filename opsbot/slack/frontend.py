@@ -11,6 +11,7 @@ import asyncio
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 import structlog
@@ -30,6 +31,7 @@ from opsbot.commands.router import CommandRouter
 from opsbot.slack.dedupe import SeenKeys
 from opsbot.slack.outbox import Outbox
 from opsbot.slack.render import render
+from opsbot.slack.users import UserNames
 
 log = structlog.get_logger("opsbot.slack")
 
@@ -168,12 +170,14 @@ class SlackFrontend:
         slash_command: str,
         max_concurrent: int,
         incidents: IncidentActions | None = None,
+        user_names: UserNames | None = None,
     ) -> None:
         self._router = router
         self._approvals = approvals
         self._outbox = outbox
         self._slash_command = slash_command
         self._incidents = incidents
+        self._user_names = user_names
         self._seen = SeenKeys()
         self._tasks: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(max_concurrent)
@@ -331,6 +335,8 @@ class SlackFrontend:
     async def _serve(self, request: ChatRequest, responder: Responder) -> None:
         async with self._limit:
             try:
+                if self._user_names is not None:
+                    request = replace(request, user_name=await self._user_names.name(request.user_id))
                 result = await self._router.handle(request)
                 if isinstance(result, ActionPlan):
                     approval = self._approvals.open(result, request)

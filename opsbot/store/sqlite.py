@@ -34,6 +34,18 @@ CREATE TABLE IF NOT EXISTS mutes (
     data TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    user_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_by_user ON audit (user_id, seq);
+CREATE TRIGGER IF NOT EXISTS audit_is_append_only_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_is_append_only_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 """
 
 SCHEMA_VERSION = "1"
@@ -105,6 +117,28 @@ class SqliteStore:
             self._db.execute("DELETE FROM mutes WHERE until <= ?", (now,))
             rows = self._db.execute("SELECT data FROM mutes ORDER BY until").fetchall()
         return [json.loads(row[0]) for row in rows]
+
+    # audit -----------------------------------------------------------------
+
+    def append_audit(self, at: float, user_id: str, kind: str, data: Document) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO audit (at, user_id, kind, data) VALUES (?, ?, ?, ?)",
+                (at, user_id, kind, json.dumps(data, separators=(",", ":"), default=str)),
+            )
+
+    def audit_records(self, *, user_id: str | None = None, last: int = 20) -> list[Document]:
+        """The newest `last` records (of one user), oldest first."""
+        with self._lock:
+            if user_id is None:
+                rows = self._db.execute(
+                    "SELECT data FROM audit ORDER BY seq DESC LIMIT ?", (last,)
+                ).fetchall()
+            else:
+                rows = self._db.execute(
+                    "SELECT data FROM audit WHERE user_id = ? ORDER BY seq DESC LIMIT ?", (user_id, last)
+                ).fetchall()
+        return [json.loads(row[0]) for row in reversed(rows)]
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,62 @@
+"""The audit trail: one append-only record per command, denial, approval decision and
+execution result. Each record goes to the store (which refuses updates and deletes)
+and out as a structured log line, so it also reaches the log pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+import structlog
+
+log = structlog.get_logger("opsbot.audit")
+
+AuditKind = Literal["command", "denied", "approval", "execution"]
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    at: datetime
+    kind: AuditKind
+    user_id: str
+    user_name: str
+    channel: str
+    thread_ts: str | None
+    command: str  # normalized command text, or the action's summary
+    cluster: str | None
+    namespace: str | None
+    target: str | None  # kind/name of the object, when there is one
+    outcome: str
+    duration_ms: float | None = None
+    request_id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["at"] = self.at.isoformat()
+        return data
+
+
+class AuditLog(Protocol):
+    def append_audit(self, at: float, user_id: str, kind: str, data: dict[str, Any]) -> None: ...
+
+    def audit_records(self, *, user_id: str | None = None, last: int = 20) -> list[dict[str, Any]]: ...
+
+
+class Auditor:
+    """Writes every record to the audit store (when there is one) and to the log."""
+
+    def __init__(self, store: AuditLog | None) -> None:
+        self._store = store
+
+    def record(self, record: AuditRecord) -> None:
+        data = record.to_dict()
+        log.info("audit", **{key: value for key, value in data.items() if key != "at"})
+        if self._store is not None:
+            try:
+                self._store.append_audit(record.at.timestamp(), record.user_id, record.kind, data)
+            except Exception:
+                log.exception("audit_store_failed", kind=record.kind, user=record.user_id)
+
+    def recent(self, *, user_id: str | None = None, last: int = 20) -> list[dict[str, Any]]:
+        return self._store.audit_records(user_id=user_id, last=last) if self._store is not None else []

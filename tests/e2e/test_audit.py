@@ -1,0 +1,56 @@
+"""Every command and every approval step leaves an append-only audit record."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from structlog.testing import capture_logs
+
+from opsbot.approvals.cards import CONFIRM_ACTION
+from tests.support.harness import ALICE, CHANNEL, BotHarness, button_value
+
+
+async def test_reads_refusals_requests_and_executions_are_audited(harness: BotHarness) -> None:
+    harness.slack.add_user(ALICE, "alice", "Alice Example")
+    harness.kube.add_deployment("web", "api", replicas=3)
+    with capture_logs() as logs:
+        await harness.ask("pods -n web")
+        await harness.ask("logs Bad_Name")
+        card = await harness.ask("scale deploy/api 1 -n web")
+        await harness.slack.click(
+            ALICE,
+            channel=CHANNEL,
+            message_ts=card.ts,
+            action_id=CONFIRM_ACTION,
+            value=button_value(card, CONFIRM_ACTION),
+        )
+        await harness.slack.wait_for_post(lambda p: "Scaled deployment/api" in p.text)
+    records = harness.bot.auditor.recent(last=10)
+    summary = [(r["kind"], r["command"], r["outcome"]) for r in records]
+    assert summary[:3] == [
+        ("command", "pods -n web", "ok"),
+        ("command", "logs Bad_Name", "invalid_input"),
+        ("command", "scale deploy/api 1 -n web", "planned"),
+    ]
+    assert ("approval", "scale deployment/api in web on test", "requested") in summary
+    assert ("approval", "scale deployment/api in web on test", "executing") in summary
+    execution = [r for r in records if r["kind"] == "execution"]
+    assert execution and execution[0]["outcome"].startswith("succeeded: Scaled deployment/api from 3 to 1")
+    first = records[0]
+    assert first["user_id"] == ALICE and first["user_name"] == "alice"
+    assert first["cluster"] == "test" and first["namespace"] == "web" and first["channel"] == CHANNEL
+    assert sum(1 for entry in logs if entry["event"] == "audit") == len(records)
+
+
+def test_the_audit_table_refuses_updates_and_deletes(tmp_path) -> None:
+    from opsbot.store.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path / "s.db")
+    store.append_audit(1.0, "U1", "command", {"command": "pods"})
+    store.close()
+    db = sqlite3.connect(tmp_path / "s.db")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        db.execute("UPDATE audit SET user_id = 'U2'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        db.execute("DELETE FROM audit")
