@@ -1,12 +1,19 @@
-"""How an approval looks, as a renderer-neutral Reply (pure)."""
+"""How an approval looks, as a renderer-neutral Reply (pure).
+
+A self-confirm request shows Confirm / Cancel (for its requester). A request that
+needs a second person shows how many approvals it has ("Approvals: 1 of 2 (by …
+at …)") and Approve / Reject (for approvers) plus Cancel (for its requester).
+"""
 
 from __future__ import annotations
 
-from opsbot.approvals.machine import Approval, Status
+from opsbot.approvals.machine import Approval, Status, Step, stamp
 from opsbot.commands.results import Button, Fields, Reply, Text, Tone
 
 CONFIRM_ACTION = "opsbot:approval:confirm"
 CANCEL_ACTION = "opsbot:approval:cancel"
+APPROVE_ACTION = "opsbot:approval:approve"
+REJECT_ACTION = "opsbot:approval:reject"
 
 _TONES: dict[Status, Tone] = {
     Status.PENDING: "warning",
@@ -15,6 +22,7 @@ _TONES: dict[Status, Tone] = {
     Status.FAILED: "error",
     Status.CANCELLED: "info",
     Status.EXPIRED: "info",
+    Status.REJECTED: "info",
 }
 
 _TITLES = {
@@ -24,50 +32,62 @@ _TITLES = {
     Status.FAILED: "Failed: {summary}",
     Status.CANCELLED: "Cancelled: {summary}",
     Status.EXPIRED: "Expired: {summary}",
+    Status.REJECTED: "Rejected: {summary}",
 }
+_APPROVAL_TITLE = "Approval needed: {summary}"
 
 
-def _stamp(moment_iso: str) -> str:
-    return moment_iso.replace("+00:00", "Z")
+def approvals_line(approval: Approval) -> str:
+    """``Approvals: 1 of 2 (by <@U1> at …)``: who approved so far, and when."""
+    counted: dict[str, Step] = {}
+    for step in approval.approvals:
+        if step.user and step.user not in counted:
+            counted[step.user] = step
+    by = ", ".join(f"<@{user}> at {stamp(step.at)}" for user, step in counted.items())
+    line = f"Approvals: {len(counted)} of {approval.policy.approvals_required}"
+    if by:
+        return f"{line} (by {by})"
+    return f"{line} (anyone but <@{approval.requester}> may approve)"
 
 
 def approval_card(approval: Approval) -> Reply:
     plan = approval.plan
+    pending = approval.status is Status.PENDING
+    second_person = approval.policy.second_person_required
     pairs = (
         ("Action", f"{plan.verb} `{plan.target}`"),
         ("Where", f"cluster `{plan.cluster}` · namespace `{plan.namespace}`"),
         ("Requested by", f"<@{approval.requester}>"),
         (
-            "Expires" if approval.status is Status.PENDING else "Requested",
-            _stamp(
-                (approval.expires_at if approval.status is Status.PENDING else approval.created_at).isoformat(
-                    timespec="seconds"
-                )
-            ),
+            "Expires" if pending else "Requested",
+            stamp(approval.expires_at if pending else approval.created_at),
         ),
     )
     changes = "\n".join(f"• {change}" for change in plan.changes)
     parts: list[Text | Fields] = [Text(f"*What will change*\n{changes}"), Fields(pairs)]
+    if second_person:
+        parts.append(Text(approvals_line(approval)))
     for step in approval.history:
         who = f" by <@{step.user}>" if step.user else ""
-        parts.append(
-            Text(f"_{step.what.capitalize()}{who} at {_stamp(step.at.isoformat(timespec='seconds'))}_")
-        )
+        parts.append(Text(f"_{step.what.capitalize()}{who} at {stamp(step.at)}_"))
     if approval.result:
         parts.append(Text(approval.result))
+    dangerous = plan.verb == "scale" and plan.params.get("replicas") == 0
     buttons: tuple[Button, ...] = ()
-    if approval.status is Status.PENDING:
+    if pending and second_person:
         buttons = (
-            Button(
-                "Confirm",
-                CONFIRM_ACTION,
-                approval.id,
-                style="danger" if plan.verb == "scale" and plan.params.get("replicas") == 0 else "primary",
-            ),
+            Button("Approve", APPROVE_ACTION, approval.id, style="danger" if dangerous else "primary"),
+            Button("Reject", REJECT_ACTION, approval.id),
             Button("Cancel", CANCEL_ACTION, approval.id),
         )
+    elif pending:
+        buttons = (
+            Button("Confirm", CONFIRM_ACTION, approval.id, style="danger" if dangerous else "primary"),
+            Button("Cancel", CANCEL_ACTION, approval.id),
+        )
+    title = _APPROVAL_TITLE if pending and second_person else _TITLES[approval.status]
     return Reply(
-        _TITLES[approval.status].format(summary=f"{plan.verb} {plan.target}"),
+        title.format(summary=f"{plan.verb} {plan.target}"),
         tuple(parts),
         tone=_TONES[approval.status],
         buttons=buttons,

@@ -1,14 +1,26 @@
 """The approval state machine, as a pure function: (approval, event) → (approval, effects).
 
-    pending ──confirm──▶ executing ──finish(ok)──▶ succeeded
-       │                     └──────finish(err)──▶ failed
-       ├──cancel──▶ cancelled
+    pending ──confirm (requester, self-confirm policy)──────────▶ executing
+       │    ──approve × N (distinct allowed non-requesters)─────▶ executing
+       │                                                         │
+       │                          succeeded ◀──finish(ok)────────┤
+       │                          failed    ◀──finish(err)───────┘
+       ├──reject (allowed non-requester)──▶ rejected
+       ├──cancel (requester)──▶ cancelled
        └──expire──▶ expired
 
-Today the only policy is self-confirmation by the requester; approvals by other
-people (and more than one of them) grow from `ApprovalPolicy`. Every refusal is an
-effect (a private notice to whoever clicked), never an exception, so a replayed,
-late or forged click cannot do anything but explain itself.
+`ApprovalPolicy` decides who may start the action. With ``requester_may_confirm``
+(the default) the requester's own Confirm runs it. Without it a second person is
+needed: ``approvals_required`` distinct people, none of them the requester, each of
+them allowed to approve. Whether someone is allowed is the caller's verdict (the
+``allowed`` flag on Approve / Reject, e.g. from an approvers role); a policy may
+also name its ``approvers`` outright, and then the user must be in that set too.
+The machine never looks anything up.
+
+Every refusal is an effect (a private notice to whoever clicked), never an
+exception, so a replayed, late, forged or duplicate click cannot do anything but
+explain itself. `Execute` is emitted only on the one transition into EXECUTING,
+and every final state is absorbing, so an action runs at most once.
 """
 
 from __future__ import annotations
@@ -27,6 +39,7 @@ class Status(StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
+    REJECTED = "rejected"
 
     @property
     def final(self) -> bool:
@@ -35,7 +48,25 @@ class Status(StrEnum):
 
 @dataclass(frozen=True)
 class ApprovalPolicy:
+    """Who may start an action.
+
+    ``requester_may_confirm``: the requester's Confirm runs it (today's behaviour);
+    ``approvals_required`` and ``approvers`` then do not apply. Otherwise it runs
+    once ``approvals_required`` distinct people other than the requester approved,
+    each ``allowed`` by the caller and, if ``approvers`` is given, in that set.
+    """
+
     requester_may_confirm: bool = True
+    approvals_required: int = 1
+    approvers: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.approvals_required < 1:
+            raise ValueError("approvals_required must be at least 1")
+
+    @property
+    def second_person_required(self) -> bool:
+        return not self.requester_may_confirm
 
 
 @dataclass(frozen=True)
@@ -62,6 +93,17 @@ class Approval:
     result: str = ""
     card_ts: str | None = None
     response_url: str | None = None
+    approvals: tuple[Step, ...] = ()
+    """The approvals counted so far (one per distinct approver, in order)."""
+
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        """Distinct users whose approval counts, in the order they approved."""
+        seen: list[str] = []
+        for step in self.approvals:
+            if step.user is not None and step.user not in seen:
+                seen.append(step.user)
+        return tuple(seen)
 
 
 # events -------------------------------------------------------------------
@@ -80,6 +122,26 @@ class Cancel:
 
 
 @dataclass(frozen=True)
+class Approve:
+    """Someone approves. ``allowed`` is the caller's policy verdict for ``user``."""
+
+    user: str
+    at: datetime
+    allowed: bool = True
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Reject:
+    """Someone rejects. ``allowed`` is the caller's policy verdict for ``user``."""
+
+    user: str
+    at: datetime
+    allowed: bool = True
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Expire:
     at: datetime
 
@@ -91,7 +153,7 @@ class Finish:
     at: datetime
 
 
-Event = Confirm | Cancel | Expire | Finish
+Event = Confirm | Cancel | Approve | Reject | Expire | Finish
 
 
 # effects ------------------------------------------------------------------
@@ -126,6 +188,11 @@ Effect = Execute | UpdateCard | Notify | TellThread
 Transition = tuple[Approval, tuple[Effect, ...]]
 
 
+def stamp(moment: datetime) -> str:
+    """How a moment is shown on cards and in the thread."""
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def _describe_final(approval: Approval) -> str:
     last = approval.history[-1] if approval.history else None
     who = f" by <@{last.user}>" if last and last.user else ""
@@ -137,6 +204,10 @@ def transition(approval: Approval, event: Event) -> Transition:
         return _confirm(approval, event)
     if isinstance(event, Cancel):
         return _cancel(approval, event)
+    if isinstance(event, Approve):
+        return _approve(approval, event)
+    if isinstance(event, Reject):
+        return _reject(approval, event)
     if isinstance(event, Expire):
         return _expire(approval, event)
     return _finish(approval, event)
@@ -154,22 +225,103 @@ def _expired(approval: Approval, at: datetime) -> Transition:
     )
 
 
-def _confirm(approval: Approval, event: Confirm) -> Transition:
+def _gate(approval: Approval, user: str, at: datetime) -> Transition | None:
+    """The checks every click goes through first: still pending, not yet expired."""
     if approval.status is not Status.PENDING:
-        return approval, (Notify(event.user, _describe_final(approval)),)
-    if event.at >= approval.expires_at:
-        updated, effects = _expired(approval, event.at)
-        return updated, (*effects, Notify(event.user, "This request has expired; nothing was changed."))
-    if event.user != approval.requester or not approval.policy.requester_may_confirm:
+        return approval, (Notify(user, _describe_final(approval)),)
+    if at >= approval.expires_at:
+        updated, effects = _expired(approval, at)
+        return updated, (*effects, Notify(user, "This request has expired; nothing was changed."))
+    return None
+
+
+def _start(approval: Approval, step: Step, effects: tuple[Effect, ...] = ()) -> Transition:
+    """The one way into EXECUTING, and so the one place that emits Execute."""
+    updated = replace(approval, status=Status.EXECUTING, history=(*approval.history, step))
+    return updated, (UpdateCard(), *effects, Execute())
+
+
+def _confirm(approval: Approval, event: Confirm) -> Transition:
+    gated = _gate(approval, event.user, event.at)
+    if gated is not None:
+        return gated
+    if event.user != approval.requester:
+        if approval.policy.second_person_required:
+            return approval, (
+                Notify(event.user, "This request needs approval: use *Approve* or *Reject* on its card."),
+            )
         return approval, (
             Notify(event.user, f"Only <@{approval.requester}>, who asked for this, can confirm it."),
         )
+    if approval.policy.second_person_required:
+        return approval, (Notify(event.user, _second_person_text(approval)),)
+    return _start(approval, Step("confirmed", event.user, event.at))
+
+
+def _second_person_text(approval: Approval) -> str:
+    required = approval.policy.approvals_required
+    who = "a second person" if required == 1 else f"{required} other people"
+    return f"This request needs approval by {who}: you cannot confirm your own request."
+
+
+def _refusal(approval: Approval, user: str, allowed: bool, reason: str, verb: str) -> str | None:
+    """Why ``user`` may not approve / reject this request, or None if they may."""
+    policy = approval.policy
+    if not policy.second_person_required:
+        return f"This request does not need approval: <@{approval.requester}> confirms it themselves."
+    if user == approval.requester:
+        if verb == "approve":
+            return "You cannot approve your own request; someone else has to."
+        return "You cannot reject your own request; use *Cancel* to withdraw it."
+    if not allowed or (policy.approvers is not None and user not in policy.approvers):
+        because = f": {reason}" if reason else "."
+        return f"You are not allowed to {verb} this request{because}"
+    return None
+
+
+def _approve(approval: Approval, event: Approve) -> Transition:
+    gated = _gate(approval, event.user, event.at)
+    if gated is not None:
+        return gated
+    refusal = _refusal(approval, event.user, event.allowed, event.reason, "approve")
+    if refusal is not None:
+        return approval, (Notify(event.user, refusal),)
+    if event.user in approval.approvers:
+        return approval, (Notify(event.user, "This request is already approved by you."),)
+    step = Step("approved", event.user, event.at)
+    counted = replace(approval, approvals=(*approval.approvals, step))
+    have, required = len(counted.approvers), approval.policy.approvals_required
+    tell = TellThread(
+        f"<@{approval.requester}> <@{event.user}> approved {approval.plan.summary} at {stamp(event.at)}"
+        f" ({have} of {required})."
+    )
+    if have >= required:
+        return _start(counted, step, (tell,))
+    updated = replace(counted, history=(*approval.history, step))
+    return updated, (UpdateCard(), tell)
+
+
+def _reject(approval: Approval, event: Reject) -> Transition:
+    gated = _gate(approval, event.user, event.at)
+    if gated is not None:
+        return gated
+    refusal = _refusal(approval, event.user, event.allowed, event.reason, "reject")
+    if refusal is not None:
+        return approval, (Notify(event.user, refusal),)
+    because = f": {event.reason}" if event.reason else ""
     updated = replace(
         approval,
-        status=Status.EXECUTING,
-        history=(*approval.history, Step("confirmed", event.user, event.at)),
+        status=Status.REJECTED,
+        result=f"Rejected{because}" if event.reason else approval.result,
+        history=(*approval.history, Step("rejected", event.user, event.at)),
     )
-    return updated, (UpdateCard(), Execute())
+    return updated, (
+        UpdateCard(),
+        TellThread(
+            f"<@{approval.requester}> <@{event.user}> rejected {approval.plan.summary}"
+            f" at {stamp(event.at)}{because}; nothing was changed."
+        ),
+    )
 
 
 def _cancel(approval: Approval, event: Cancel) -> Transition:
