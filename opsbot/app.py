@@ -43,7 +43,7 @@ from opsbot.ports import KubeDirectory
 from opsbot.slack.alerts import SlackAlertPublisher
 from opsbot.slack.frontend import CardSurface, SlackFrontend
 from opsbot.slack.outbox import Outbox
-from opsbot.slack.users import UserNames
+from opsbot.slack.users import UserGroups, UserNames
 from opsbot.store.sqlite import SqliteStore
 
 log = structlog.get_logger("opsbot")
@@ -112,6 +112,9 @@ class Bot:
             max_concurrent=settings.commands.workers * 4,
             incidents=self.alerts,
             user_names=UserNames(self.client),
+            usergroups=UserGroups(
+                self.client, frozenset(g for binding in settings.policy.bindings for g in binding.usergroups)
+            ),
         )
         self.app = AsyncApp(client=self.client, request_verification_enabled=False, logger=None)
         self.frontend.register(self.app)

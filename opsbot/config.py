@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from opsbot.alerts.findings import AlertKind, Severity
+from opsbot.approvals.policy import PolicySettings
 from opsbot.errors import ConfigError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -149,6 +150,7 @@ class Settings(_Strict):
     slack: SlackSettings = SlackSettings()
     alerts: AlertsSettings = AlertsSettings()
     store: StoreSettings = StoreSettings()
+    policy: PolicySettings = PolicySettings()
 
     @model_validator(mode="after")
     def _references(self) -> Settings:

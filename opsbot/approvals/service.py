@@ -13,6 +13,8 @@ import structlog
 from opsbot.approvals.audit import Auditor, AuditRecord
 from opsbot.approvals.machine import (
     Approval,
+    ApprovalPolicy,
+    Approve,
     Cancel,
     Confirm,
     Effect,
@@ -21,6 +23,7 @@ from opsbot.approvals.machine import (
     Expire,
     Finish,
     Notify,
+    Reject,
     Status,
     TellThread,
     UpdateCard,
@@ -87,9 +90,10 @@ class ApprovalService:
         self._expire_after = expire_after
         self.auditor: Auditor | None = None
 
-    def open(self, plan: ActionPlan, request: ChatRequest) -> Approval:
+    def open(self, plan: ActionPlan, request: ChatRequest, policy: ApprovalPolicy | None = None) -> Approval:
         now = self._clock.now()
         approval = Approval(
+            policy=policy or ApprovalPolicy(),
             id=secrets.token_urlsafe(16),
             plan=plan,
             requester=request.user_id,
@@ -141,6 +145,17 @@ class ApprovalService:
 
     async def cancel(self, approval_id: str, user: str, surface: ApprovalSurface) -> None:
         await self._apply_click(approval_id, user, surface, Cancel(user, self._clock.now()))
+
+    async def approve(
+        self, approval_id: str, user: str, surface: ApprovalSurface, *, allowed: bool, reason: str = ""
+    ) -> None:
+        """`allowed` is the policy's verdict on this user approving; the machine enforces the rest."""
+        await self._apply_click(approval_id, user, surface, Approve(user, self._clock.now(), allowed, reason))
+
+    async def reject(
+        self, approval_id: str, user: str, surface: ApprovalSurface, *, allowed: bool, reason: str = ""
+    ) -> None:
+        await self._apply_click(approval_id, user, surface, Reject(user, self._clock.now(), allowed, reason))
 
     async def expire_overdue(self, surface: ApprovalSurface) -> int:
         now = self._clock.now()

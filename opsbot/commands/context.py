@@ -26,6 +26,7 @@ class ChatRequest:
     thread_ts: str | None = None
     message_ts: str | None = None
     user_name: str = ""
+    usergroups: frozenset[str] = frozenset()
 
 
 class AlertsView(Protocol):

@@ -14,6 +14,16 @@ from datetime import datetime
 import structlog
 
 from opsbot.approvals.audit import Auditor, AuditRecord
+from opsbot.approvals.policy import (
+    AUDIT_VERB,
+    Denied,
+    Policy,
+    PolicySettings,
+    RateLimiter,
+    Subject,
+    Target,
+    rate_limited_message,
+)
 from opsbot.commands import validation
 from opsbot.commands.catalog import usage_reply
 from opsbot.commands.context import AlertsView, ChatRequest, CommandContext
@@ -65,6 +75,8 @@ class CommandRouter:
         self._now = now
         self.alerts = alerts
         self.auditor: Auditor | None = None
+        self.policy = build_policy(settings.policy, registry)
+        self._limiter = RateLimiter(settings.policy.rate_limit)
 
     @property
     def registry(self) -> Registry:
@@ -88,11 +100,22 @@ class CommandRouter:
                     "That message is too long to be a command",
                     f"Commands are at most {self._settings.commands.max_text_length} characters.",
                 )
+            wait = self._limiter.allow(request.user_id, time.monotonic())
+            if wait is not None:
+                outcome = "rate_limited"
+                return Reply("Slow down", (Text(rate_limited_message(wait)),), tone="warning")
             invocation = self._registry.parse(request.text)
             command = invocation.spec.name
             if invocation.flag("help"):
                 return usage_reply(invocation.spec)
             scope = self._scope(invocation, request)
+            decision = self.policy.decide(
+                subject_of(request),
+                Target(command, scope.cluster, None if not invocation.spec.uses_cluster else scope.namespace),
+            )
+            if isinstance(decision, Denied):
+                outcome = "denied"
+                return _error_reply("Not allowed", escape(decision.reason))
             result = await self._run(invocation, request, scope)
             if isinstance(result, ActionPlan):
                 outcome = "planned"
@@ -139,7 +162,7 @@ class CommandRouter:
                 self.auditor.record(
                     AuditRecord(
                         at=self._now(),
-                        kind="command",
+                        kind="denied" if outcome == "denied" else "command",
                         user_id=request.user_id,
                         user_name=request.user_name,
                         channel=request.channel_id,
@@ -207,6 +230,18 @@ class CommandRouter:
                 result.buttons,
             )
         return result
+
+
+def build_policy(settings: PolicySettings, registry: Registry) -> Policy:
+    specs = registry.specs()
+    writes = frozenset(spec.name for spec in specs if spec.mutating or spec.name == "unmute")
+    reads = frozenset(spec.name for spec in specs if spec.name not in writes and spec.name != AUDIT_VERB)
+    unscoped = frozenset(spec.name for spec in specs if not spec.uses_cluster)
+    return Policy(settings, reads, writes, unscoped)
+
+
+def subject_of(request: ChatRequest) -> Subject:
+    return Subject(request.user_id, request.usergroups, request.channel_id)
 
 
 def _normalized(text: str) -> str:

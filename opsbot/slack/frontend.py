@@ -22,8 +22,9 @@ from opsbot.alerts.cards import DESCRIBE_ACTION, LOGS_ACTION, MUTE_1H_ACTION, MU
 from opsbot.alerts.findings import AlertKind
 from opsbot.alerts.incidents import Incident
 from opsbot.alerts.mutes import Mute
-from opsbot.approvals.cards import CANCEL_ACTION, CONFIRM_ACTION, approval_card
-from opsbot.approvals.machine import Approval
+from opsbot.approvals.cards import APPROVE_ACTION, CANCEL_ACTION, CONFIRM_ACTION, REJECT_ACTION, approval_card
+from opsbot.approvals.machine import Approval, ApprovalPolicy
+from opsbot.approvals.policy import Allowed, Subject, Target
 from opsbot.approvals.service import ApprovalService
 from opsbot.commands.context import ChatRequest, Source
 from opsbot.commands.results import ActionPlan, Reply, Text
@@ -31,7 +32,7 @@ from opsbot.commands.router import CommandRouter
 from opsbot.slack.dedupe import SeenKeys
 from opsbot.slack.outbox import Outbox
 from opsbot.slack.render import render
-from opsbot.slack.users import UserNames
+from opsbot.slack.users import UserGroups, UserNames
 
 log = structlog.get_logger("opsbot.slack")
 
@@ -157,7 +158,11 @@ class IncidentActions(Protocol):
 _INCIDENT_ACTIONS = re.compile(r"^opsbot:incident:(logs|describe|restart|mute1h|mute24h)$")
 _MUTE_HOURS = {MUTE_1H_ACTION: 1.0, MUTE_24H_ACTION: 24.0}
 
-_APPROVAL_ACTIONS = re.compile(rf"^({re.escape(CONFIRM_ACTION)}|{re.escape(CANCEL_ACTION)})$")
+_APPROVAL_ACTIONS = re.compile(
+    "^("
+    + "|".join(re.escape(a) for a in (CONFIRM_ACTION, CANCEL_ACTION, APPROVE_ACTION, REJECT_ACTION))
+    + ")$"
+)
 
 
 class SlackFrontend:
@@ -171,6 +176,7 @@ class SlackFrontend:
         max_concurrent: int,
         incidents: IncidentActions | None = None,
         user_names: UserNames | None = None,
+        usergroups: UserGroups | None = None,
     ) -> None:
         self._router = router
         self._approvals = approvals
@@ -178,6 +184,7 @@ class SlackFrontend:
         self._slash_command = slash_command
         self._incidents = incidents
         self._user_names = user_names
+        self._usergroups = usergroups
         self._seen = SeenKeys()
         self._tasks: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(max_concurrent)
@@ -258,10 +265,18 @@ class SlackFrontend:
         )
         bound = log.bind(user=user, channel=channel, approval_id=approval_id, action=action.get("action_id"))
         try:
-            if action.get("action_id") == CONFIRM_ACTION:
+            action_id = action.get("action_id")
+            if action_id == CONFIRM_ACTION:
                 await self._approvals.confirm(approval_id, user, surface)
-            else:
+            elif action_id == CANCEL_ACTION:
                 await self._approvals.cancel(approval_id, user, surface)
+            else:
+                usergroups = await self._usergroups_of(user)
+                allowed, reason = self._may_approve(approval_id, Subject(user, usergroups, channel))
+                if action_id == APPROVE_ACTION:
+                    await self._approvals.approve(approval_id, user, surface, allowed=allowed, reason=reason)
+                else:
+                    await self._approvals.reject(approval_id, user, surface, allowed=allowed, reason=reason)
             bound.info("approval_click")
         except Exception:
             bound.exception("approval_click_failed")
@@ -303,6 +318,25 @@ class SlackFrontend:
         )
         self._spawn(request, ThreadResponder(self._outbox, channel, root_ts))
 
+    def _approval_policy(self, plan: ActionPlan) -> ApprovalPolicy:
+        rule = self._router.policy.approval_rule(plan.cluster, plan.namespace)
+        return ApprovalPolicy(
+            requester_may_confirm=rule.self_confirm, approvals_required=rule.approvals_required
+        )
+
+    def _may_approve(self, approval_id: str, subject: Subject) -> tuple[bool, str]:
+        approval = self._approvals.get(approval_id)
+        if approval is None:
+            return False, "unknown request"
+        plan = approval.plan
+        policy = self._router.policy
+        requirement = policy.approval_rule(plan.cluster, plan.namespace)
+        decision = policy.may_approve(subject, requirement, Target(plan.verb, plan.cluster, plan.namespace))
+        return (True, "") if isinstance(decision, Allowed) else (False, decision.reason)
+
+    async def _usergroups_of(self, user: str) -> frozenset[str]:
+        return await self._usergroups.of(user) if self._usergroups is not None else frozenset()
+
     # helpers ----------------------------------------------------------------
 
     def _fresh(self, key: object) -> bool:
@@ -337,9 +371,10 @@ class SlackFrontend:
             try:
                 if self._user_names is not None:
                     request = replace(request, user_name=await self._user_names.name(request.user_id))
+                request = replace(request, usergroups=await self._usergroups_of(request.user_id))
                 result = await self._router.handle(request)
                 if isinstance(result, ActionPlan):
-                    approval = self._approvals.open(result, request)
+                    approval = self._approvals.open(result, request, self._approval_policy(result))
                     ts = await responder.send(approval_card(approval))
                     # A private (slash) card has no ts; its response_url lets expiry update it.
                     self._approvals.attach(

@@ -38,3 +38,36 @@ class UserNames:
             self._cache.clear()
         self._cache[user_id] = (now, name)
         return name
+
+
+class UserGroups:
+    """Which of the user groups named in the policy a user belongs to.
+
+    Membership comes from usergroups.users.list, one call per group, refreshed
+    every `ttl` seconds; a failed refresh keeps the last known membership.
+    """
+
+    def __init__(self, client: AsyncWebClient, groups: frozenset[str], *, ttl: float = 300) -> None:
+        self._client = client
+        self._groups = groups
+        self._ttl = ttl
+        self._members: dict[str, frozenset[str]] = {}
+        self._fetched = float("-inf")
+        self._lock = asyncio.Lock()
+
+    async def of(self, user_id: str) -> frozenset[str]:
+        if not self._groups:
+            return frozenset()
+        async with self._lock:
+            if time.monotonic() - self._fetched >= self._ttl:
+                await self._refresh()
+        return frozenset(group for group, members in self._members.items() if user_id in members)
+
+    async def _refresh(self) -> None:
+        for group in sorted(self._groups):
+            try:
+                response = await asyncio.wait_for(self._client.usergroups_users_list(usergroup=group), 5.0)
+                self._members[group] = frozenset(str(user) for user in response.get("users") or [])
+            except Exception as exc:
+                log.warning("usergroup_lookup_failed", usergroup=group, error=type(exc).__name__)
+        self._fetched = time.monotonic()

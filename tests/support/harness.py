@@ -36,6 +36,16 @@ def make_settings(kubeconfig: Path, **overrides: Any) -> Settings:
         # Command tests see only their own API requests; alert tests turn this on.
         "alerts": {"enabled": False, "default_channel": ALERTS},
         "store": {"path": str(kubeconfig.parent / "opsbot.db")},
+        # Mutating commands need a grant (secure default): Alice is an admin, Bob an
+        # operator, and everyone in the ops channel may read.
+        "policy": {
+            "bindings": [
+                {"role": "admin", "users": [ALICE]},
+                {"role": "operator", "users": [BOB]},
+                {"role": "viewer", "channels": [CHANNEL]},
+            ],
+            "rate_limit": {"commands_per_minute": 600, "burst": 50},
+        },
     }
     data.update(overrides)
     return parse_settings(data)

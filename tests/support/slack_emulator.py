@@ -333,6 +333,7 @@ class SlackEmulator:
 
         # The "world".
         self._users: dict[str, dict[str, Any]] = {}
+        self._usergroups: dict[str, list[str]] = {}
         self._channels: dict[str, dict[str, Any]] = {}
         self._messages: dict[str, dict[str, dict[str, Any]]] = {}
         self._uploads: dict[str, _PendingUpload] = {}
@@ -434,6 +435,10 @@ class SlackEmulator:
             "tz": "UTC",
             "profile": {"real_name": real, "display_name": name, "team": self.team_id},
         }
+
+    def add_usergroup(self, usergroup_id: str, users: list[str]) -> None:
+        """A user group (S…) and its members, for usergroups.users.list."""
+        self._usergroups[usergroup_id] = list(users)
 
     def add_channel(
         self, channel_id: str, name: str, *, is_private: bool = False, is_im: bool = False
@@ -1338,6 +1343,7 @@ class SlackEmulator:
             "reactions.add": self._reactions_add,
             "reactions.remove": self._reactions_remove,
             "users.info": self._users_info,
+            "usergroups.users.list": self._usergroups_users_list,
             "conversations.info": self._conversations_info,
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
@@ -1471,6 +1477,12 @@ class SlackEmulator:
             raise _ApiError("no_reaction")
         msg["reactions"].remove(name)
         return {"ok": True}
+
+    async def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        group = str(args.get("usergroup") or "")
+        if group not in self._usergroups:
+            raise _ApiError("no_such_subteam")
+        return {"ok": True, "users": list(self._usergroups[group])}
 
     async def _users_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = self._users.get(str(args.get("user") or ""))
