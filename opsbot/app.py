@@ -30,7 +30,7 @@ from opsbot.alerts.mutes import Mute, MuteList
 from opsbot.alerts.routing import AlertRouter, enabled_kinds
 from opsbot.alerts.service import AlertService
 from opsbot.approvals.audit import Auditor
-from opsbot.approvals.service import ApprovalService, InMemoryApprovals
+from opsbot.approvals.service import ApprovalService
 from opsbot.commands import mutations
 from opsbot.commands.catalog import build_registry
 from opsbot.commands.results import ActionPlan
@@ -44,6 +44,7 @@ from opsbot.slack.alerts import SlackAlertPublisher
 from opsbot.slack.frontend import CardSurface, SlackFrontend
 from opsbot.slack.outbox import Outbox
 from opsbot.slack.users import UserGroups, UserNames
+from opsbot.store.approvals import SqliteApprovals
 from opsbot.store.sqlite import SqliteStore
 
 log = structlog.get_logger("opsbot")
@@ -92,13 +93,13 @@ class Bot:
         self.client = AsyncWebClient(token=secrets.bot_token, base_url=secrets.slack_api_url)
         self.outbox = Outbox(self.client, settings.outbox)
         self.router = CommandRouter(build_registry(), settings, self.clusters, self._pool, self._clock.now)
+        self.store = open_store(settings.store.path)
         self.approvals = ApprovalService(
-            InMemoryApprovals(),
+            SqliteApprovals(self.store),
             self._execute_plan,
             self._clock,
             timedelta(minutes=settings.approvals.expire_after_minutes),
         )
-        self.store = open_store(settings.store.path)
         self.auditor = Auditor(self.store)
         self.router.auditor = self.auditor
         self.approvals.auditor = self.auditor
@@ -197,6 +198,7 @@ class Bot:
         # garbage collector's full passes, which otherwise walk it on every burst.
         gc.collect()
         gc.freeze()
+        await self.approvals.fail_interrupted(CardSurface(self.outbox))
         self._background.append(asyncio.create_task(self._sweep_approvals(), name="approval-sweeper"))
         if self.alerts is not None:
             await self._start_alerts(self.alerts)

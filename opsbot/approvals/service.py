@@ -46,6 +46,8 @@ class ApprovalRepository(Protocol):
 
     def pending(self) -> list[Approval]: ...
 
+    def executing(self) -> list[Approval]: ...
+
 
 class InMemoryApprovals:
     """Good for one process; the store issue replaces it with a persistent one."""
@@ -64,6 +66,9 @@ class InMemoryApprovals:
 
     def pending(self) -> list[Approval]:
         return [a for a in self._items.values() if a.status is Status.PENDING]
+
+    def executing(self) -> list[Approval]:
+        return [a for a in self._items.values() if a.status is Status.EXECUTING]
 
 
 class ApprovalSurface(Protocol):
@@ -156,6 +161,14 @@ class ApprovalService:
         self, approval_id: str, user: str, surface: ApprovalSurface, *, allowed: bool, reason: str = ""
     ) -> None:
         await self._apply_click(approval_id, user, surface, Reject(user, self._clock.now(), allowed, reason))
+
+    async def fail_interrupted(self, surface: ApprovalSurface) -> int:
+        """Actions that were running when the bot stopped: say so instead of leaving them 'running'."""
+        interrupted = self._repository.executing()
+        for approval in interrupted:
+            message = "was interrupted by a restart of opsbot; check the cluster before asking again"
+            await self._apply(approval, Finish(False, message, self._clock.now()), surface)
+        return len(interrupted)
 
     async def expire_overdue(self, surface: ApprovalSurface) -> int:
         now = self._clock.now()

@@ -33,6 +33,13 @@ CREATE TABLE IF NOT EXISTS mutes (
     until REAL NOT NULL,
     data TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS approvals (
+    id TEXT PRIMARY KEY,
+    status TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, updated_at);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -116,6 +123,30 @@ class SqliteStore:
         with self._lock:
             self._db.execute("DELETE FROM mutes WHERE until <= ?", (now,))
             rows = self._db.execute("SELECT data FROM mutes ORDER BY until").fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    # approvals ---------------------------------------------------------------
+
+    def put_approval(self, approval_id: str, status: str, data: Document) -> None:
+        payload = json.dumps(data, separators=(",", ":"), default=str)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO approvals (id, status, updated_at, data) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(id) DO UPDATE SET status=excluded.status, updated_at=excluded.updated_at, "
+                "data=excluded.data",
+                (approval_id, status, time.time(), payload),
+            )
+
+    def approval(self, approval_id: str) -> Document | None:
+        with self._lock:
+            row = self._db.execute("SELECT data FROM approvals WHERE id = ?", (approval_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def approvals(self, *, status: str) -> list[Document]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT data FROM approvals WHERE status = ? ORDER BY updated_at", (status,)
+            ).fetchall()
         return [json.loads(row[0]) for row in rows]
 
     # audit -----------------------------------------------------------------

@@ -189,3 +189,25 @@ async def test_private_request_expires_privately(
         await slack.wait_for_post(lambda p: "Expired" in p.text, method="response_url")
         await slack.wait_for_post(lambda p: "expired; nothing was changed" in p.text, method="response_url")
     assert not [p for p in slack.posts if p.method == "chat.postMessage"], "nothing said in public"
+
+
+async def test_a_pending_request_survives_a_restart_and_can_be_confirmed_afterwards(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path
+) -> None:
+    kube.add_namespace("web")
+    kube.add_deployment("web", "api", replicas=3)
+    settings = make_settings(kubeconfig)
+    async with running_bot(slack, kube, settings) as bot:
+        harness = BotHarness(slack, kube, bot)
+        card = await harness.ask("scale deploy/api 2 -n web")
+    async with running_bot(slack, kube, settings) as bot:
+        harness = BotHarness(slack, kube, bot)
+        await click(harness, card, CONFIRM_ACTION)
+        await slack.wait_for_post(
+            lambda p: "Scaled deployment/api from 3 to 2" in p.text, thread_ts=card.thread_ts
+        )
+        await click(harness, card, CONFIRM_ACTION)  # and it still runs only once
+        notice = await slack.wait_for_post(method="chat.postEphemeral")
+        assert "already" in notice.text
+    assert replicas(harness) == 2
+    assert len([r for r in kube.writes() if r.path.endswith("/scale")]) == 1
