@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from opsbot.commands import alerting, describe, mutations, read
+from opsbot.commands import alerting, audit, describe, mutations, read
 from opsbot.commands.context import CommandContext
 from opsbot.commands.grammar import (
     ALL_NAMESPACES,
@@ -234,6 +234,21 @@ def build_registry() -> Registry:
             examples=("unmute 3f9a1c2e",),
             min_args=1,
             max_args=1,
+            uses_cluster=False,
+            on_loop=True,
+        )
+    )
+    specs.append(
+        CommandSpec(
+            "audit",
+            "Who asked for what, who approved, what ran (admins)",
+            "audit [--user USER] [--last N]",
+            audit.audit,
+            examples=("audit", "audit --user @alice --last 50"),
+            options=(
+                Option("user", ("--user", "-u"), metavar="USER", help="one person (mention or user id)"),
+                Option("last", ("--last",), metavar="N", help="how many records (default 20)"),
+            ),
             uses_cluster=False,
             on_loop=True,
         )

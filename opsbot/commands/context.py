@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from opsbot.alerts.incidents import Incident
 from opsbot.alerts.mutes import Mute
@@ -29,6 +29,10 @@ class ChatRequest:
     usergroups: frozenset[str] = frozenset()
 
 
+class AuditView(Protocol):
+    def recent(self, *, user_id: str | None = None, last: int = 20) -> list[dict[str, Any]]: ...
+
+
 class AlertsView(Protocol):
     """What commands may see and change of the alert pipeline."""
 
@@ -49,6 +53,7 @@ class CommandContext:
     settings: CommandsSettings
     now: datetime
     alerts: AlertsView | None = None
+    audit: AuditView | None = None
 
     @property
     def single_namespace(self) -> str:

@@ -214,6 +214,7 @@ class CommandRouter:
             settings=self._settings.commands,
             now=self._now(),
             alerts=self.alerts,
+            audit=self.auditor,
         )
         if invocation.spec.on_loop:
             result = invocation.spec.handler(invocation, ctx)

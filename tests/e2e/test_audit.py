@@ -8,7 +8,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from opsbot.approvals.cards import CONFIRM_ACTION
-from tests.support.harness import ALICE, CHANNEL, BotHarness, button_value
+from tests.support.harness import ALICE, BOB, CHANNEL, BotHarness, block_text, button_value
 
 
 async def test_reads_refusals_requests_and_executions_are_audited(harness: BotHarness) -> None:
@@ -54,3 +54,11 @@ def test_the_audit_table_refuses_updates_and_deletes(tmp_path) -> None:
         db.execute("UPDATE audit SET user_id = 'U2'")
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         db.execute("DELETE FROM audit")
+
+
+async def test_audit_command_is_for_admins(harness: BotHarness) -> None:
+    await harness.ask("pods -n web", user=BOB)
+    text = block_text(await harness.ask(f"audit --user {BOB} --last 5", user=ALICE))
+    assert "pods -n web" in text and BOB in text
+    refused = block_text(await harness.ask("audit", user=BOB))
+    assert "Not allowed" in refused and "admin" in refused

@@ -1,0 +1,45 @@
+"""`audit [--user U] [--last N]`: the newest audit records, for admins (see policy)."""
+
+from __future__ import annotations
+
+import re
+
+from opsbot.commands import validation
+from opsbot.commands.context import CommandContext
+from opsbot.commands.grammar import Invocation
+from opsbot.commands.results import Reply, Table, Text, escape
+from opsbot.errors import InvalidNameError, UsageError
+
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+_MENTION = re.compile(r"<@([UW][A-Z0-9]{2,20})(\|[^>]*)?>")
+
+
+def audit(invocation: Invocation, ctx: CommandContext) -> Reply:
+    if ctx.audit is None:
+        raise UsageError("the audit trail is not available on this opsbot")
+    user = invocation.value("user")
+    if user is not None:
+        mention = _MENTION.fullmatch(user)
+        user = mention.group(1) if mention else user.upper()
+        if not _USER_ID.fullmatch(user):
+            raise InvalidNameError(f"{user[:30]!r} is not a Slack user id (U… or W…, or mention the person)")
+    last_text = invocation.value("last")
+    last = validation.bounded_int(last_text, what="--last", low=1, high=200) if last_text else 20
+    records = ctx.audit.recent(user_id=user, last=last)
+    who = f" by <@{user}>" if user else ""
+    if not records:
+        return Reply(f"Audit{who}", (Text("No audit records."),))
+    rows = tuple(
+        (
+            str(record.get("at", ""))[:19].replace("T", " "),
+            str(record.get("user_id", "")),
+            str(record.get("kind", "")),
+            escape(str(record.get("command", "")))[:60],
+            str(record.get("cluster") or "-"),
+            str(record.get("namespace") or "-"),
+            escape(str(record.get("outcome", "")))[:50],
+        )
+        for record in records
+    )
+    table = Table(("WHEN (UTC)", "USER", "KIND", "COMMAND / ACTION", "CLUSTER", "NAMESPACE", "OUTCOME"), rows)
+    return Reply(f"Audit{who}: last {len(records)}", (table,))
