@@ -54,6 +54,11 @@ def check_config(path: str, *, offline: bool = False) -> int:
     except ConfigError as exc:
         problems.extend(exc.problems)
         settings = None
+    if settings is not None:
+        from opsbot.commands.catalog import build_registry
+        from opsbot.commands.router import build_policy
+
+        problems.extend(build_policy(settings.policy, build_registry()).unknown_verbs())
     try:
         load_secrets()
     except ConfigError as exc:

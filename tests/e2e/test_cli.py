@@ -185,3 +185,25 @@ def test_check_config_fails_when_a_watched_namespace_is_not_readable(
     assert (
         "error: cluster test: may not list pods in namespace web: add a Role + RoleBinding" in result.stderr
     )
+
+
+def test_check_config_reports_policy_verbs_that_are_not_commands(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    settings = {
+        "clusters": {"test": {"in_cluster": True}},
+        "alerts": {"enabled": False},
+        "policy": {
+            "roles": {"dev": {"verbs": ["pods", "scael"]}},
+            "bindings": [{"role": "dev", "users": ["U0DEV0001"]}],
+        },
+    }
+    config.write_text(yaml.safe_dump(settings))
+    result = run_cli(
+        "check-config",
+        "--offline",
+        "--config",
+        str(config),
+        env={"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"},
+    )
+    assert result.returncode == 2
+    assert "policy.roles.dev.verbs: 'scael' is not a command" in result.stderr
