@@ -14,6 +14,7 @@ import signal
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -29,7 +30,7 @@ from opsbot.alerts.incidents import IncidentBook, IncidentPolicy
 from opsbot.alerts.mutes import Mute, MuteList
 from opsbot.alerts.routing import AlertRouter, enabled_kinds
 from opsbot.alerts.service import AlertService
-from opsbot.approvals.audit import Auditor
+from opsbot.approvals.audit import Auditor, AuditRecord, mirror_line
 from opsbot.approvals.service import ApprovalService
 from opsbot.commands import mutations
 from opsbot.commands.catalog import build_registry
@@ -39,10 +40,10 @@ from opsbot.config import Secrets, Settings
 from opsbot.errors import ConfigError
 from opsbot.kube.client import ClusterDirectory, KubeClient
 from opsbot.kube.watch import WatchRunner, bridge, build_watches
-from opsbot.ports import KubeDirectory
+from opsbot.ports import Identity, KubeDirectory
 from opsbot.slack.alerts import SlackAlertPublisher
 from opsbot.slack.frontend import CardSurface, SlackFrontend
-from opsbot.slack.outbox import Outbox
+from opsbot.slack.outbox import Outbox, Priority
 from opsbot.slack.users import UserGroups, UserNames
 from opsbot.store.approvals import SqliteApprovals
 from opsbot.store.sqlite import SqliteStore
@@ -84,6 +85,7 @@ class Bot:
         self.approval_sweep_interval = approval_sweep_interval
         self._secrets = secrets
         self._clock = SystemClock()
+        self._mirror_tasks: set[asyncio.Task[dict[str, Any]]] = set()
         self.clusters: KubeDirectory = clusters or ClusterDirectory(
             settings.clusters, environ_kubeconfig=environ_kubeconfig
         )
@@ -100,7 +102,7 @@ class Bot:
             self._clock,
             timedelta(minutes=settings.approvals.expire_after_minutes),
         )
-        self.auditor = Auditor(self.store)
+        self.auditor = Auditor(self.store, mirror=self._audit_mirror(settings.approvals.audit_channel))
         self.router.auditor = self.auditor
         self.approvals.auditor = self.auditor
         self.alerts = self._build_alerts() if settings.alerts.enabled else None
@@ -177,8 +179,24 @@ class Bot:
         self.watches.start()
         log.info("alerts_started", restored_incidents=restored, watches=len(watches))
 
+    def _audit_mirror(self, channel: str | None) -> Callable[[AuditRecord], None] | None:
+        if not channel:
+            return None
+
+        def post(record: AuditRecord) -> None:
+            task = asyncio.create_task(
+                self.outbox.post(channel, text=mirror_line(record), priority=Priority.ALERT),
+                name="audit-mirror",
+            )
+            self._mirror_tasks.add(task)
+            task.add_done_callback(self._mirror_tasks.discard)
+
+        return post
+
     async def _execute_plan(self, plan: ActionPlan) -> str:
-        kube = self.clusters.get(plan.cluster)
+        # As the requester when the plan was made under impersonation (see the router).
+        identity = Identity(plan.identity[0], tuple(plan.identity[1])) if plan.identity else None
+        kube = self.clusters.get(plan.cluster, identity=identity)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, mutations.execute, plan, kube, self._clock.now())
 

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from opsbot.alerts.findings import AlertKind, Severity
-from opsbot.approvals.policy import PolicySettings
+from opsbot.approvals.policy import BUILTIN_ROLES, PolicySettings
 from opsbot.errors import ConfigError
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -74,10 +74,53 @@ class CommandsSettings(_Strict):
     max_rows: int = Field(default=40, ge=5, le=200)
     max_text_length: int = Field(default=2000, ge=100, le=40_000)
     workers: int = Field(default=8, ge=1, le=64)
+    # Plan `scale`/`restart` with a server-side dry run (dryRun=All): the card shows the
+    # cluster's own answer, and a refusal (RBAC, admission webhook, quota) is reported
+    # before Confirm instead of after. Needs the same `patch` permission as the action.
+    server_dry_run: bool = True
+
+
+_RESERVED_PREFIX = "system:"
+
+
+class ImpersonationSettings(_Strict):
+    """Kubernetes impersonation: the cluster's RBAC has the last word.
+
+    When enabled, the API calls of a request (and of its approved action) carry
+    `Impersonate-User: <user_prefix><Slack user id>` and one `Impersonate-Group` per group:
+    `groups`, plus `<user_prefix><user group id>` for the requester's Slack user groups
+    that policy.bindings name (when `include_usergroups`). Needs manifests/impersonation/.
+    """
+
+    enabled: bool = False
+    # None: every request; else only requests the policy allowed through one of these roles.
+    roles: list[str] | None = None
+    user_prefix: str = Field(default="slack:", min_length=1, max_length=64)
+    groups: list[str] = ["opsbot:users"]
+    include_usergroups: bool = True
+
+    @field_validator("user_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if value.startswith(_RESERVED_PREFIX) or not value.isprintable() or " " in value:
+            raise ValueError(f"must be printable, without spaces, and not start with {_RESERVED_PREFIX!r}")
+        return value
+
+    @field_validator("groups")
+    @classmethod
+    def _groups(cls, value: list[str]) -> list[str]:
+        for group in value:
+            if not group or not group.isprintable() or group.startswith(_RESERVED_PREFIX):
+                raise ValueError(
+                    f"{group!r}: groups must be printable and not start with {_RESERVED_PREFIX!r} "
+                    "(system: groups such as system:masters would bypass RBAC)"
+                )
+        return value
 
 
 class ApprovalsSettings(_Strict):
     expire_after_minutes: float = Field(default=15, gt=0, le=24 * 60)
+    audit_channel: str | None = None  # every approval step and execution is also posted here
 
 
 class OutboxSettings(_Strict):
@@ -151,6 +194,7 @@ class Settings(_Strict):
     alerts: AlertsSettings = AlertsSettings()
     store: StoreSettings = StoreSettings()
     policy: PolicySettings = PolicySettings()
+    impersonation: ImpersonationSettings = ImpersonationSettings()
 
     @model_validator(mode="after")
     def _references(self) -> Settings:
@@ -179,6 +223,12 @@ class Settings(_Strict):
             if rule.match.cluster is not None and rule.match.cluster not in self.clusters:
                 problems.append(
                     f"alerts.rules.{index}.match.cluster: {rule.match.cluster!r} is not one of clusters"
+                )
+        known_roles = set(BUILTIN_ROLES) | set(self.policy.roles)
+        for role in self.impersonation.roles or []:
+            if role not in known_roles:
+                problems.append(
+                    f"impersonation.roles: unknown role {role!r} (known: {', '.join(sorted(known_roles))})"
                 )
         if self.alerts.enabled and not self.alerts.default_channel and not self.alerts.rules:
             problems.append("alerts.default_channel: set a channel for alerts, or alerts.enabled: false")

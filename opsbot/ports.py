@@ -6,10 +6,21 @@ them: cheap to decode, easy to build in tests, and no generated model classes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 KubeObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Whom the cluster should see instead of opsbot's own credentials (Kubernetes
+    impersonation): every call carries `Impersonate-User: user` and one
+    `Impersonate-Group` header per group, so the cluster's RBAC has the last word."""
+
+    user: str
+    groups: tuple[str, ...] = ()
 
 
 class KubePort(Protocol):
@@ -52,9 +63,19 @@ class KubePort(Protocol):
 
     def get_scale(self, namespace: str, name: str) -> KubeObject: ...
 
-    def scale_deployment(self, namespace: str, name: str, replicas: int) -> KubeObject: ...
+    def scale_deployment(
+        self, namespace: str, name: str, replicas: int, *, dry_run: bool = False
+    ) -> KubeObject:
+        """Patch the scale subresource; returns the Scale. `dry_run`: server-side dry run
+        (`dryRun=All`): admission runs, nothing is stored."""
+        ...
 
-    def restart_deployment(self, namespace: str, name: str, at: datetime) -> KubeObject: ...
+    def restart_deployment(
+        self, namespace: str, name: str, at: datetime, *, dry_run: bool = False
+    ) -> KubeObject:
+        """Stamp the pod template like `kubectl rollout restart`; returns the Deployment.
+        `dry_run`: server-side dry run, nothing is stored."""
+        ...
 
 
 class KubeDirectory(Protocol):
@@ -62,7 +83,9 @@ class KubeDirectory(Protocol):
 
     def names(self) -> list[str]: ...
 
-    def get(self, cluster: str) -> KubePort: ...
+    def get(self, cluster: str, *, identity: Identity | None = None) -> KubePort:
+        """The client for `cluster`; with `identity`, every call impersonates it."""
+        ...
 
 
 class Clock(Protocol):

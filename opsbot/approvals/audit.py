@@ -4,6 +4,7 @@ and out as a structured log line, so it also reaches the log pipeline."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -43,11 +44,19 @@ class AuditLog(Protocol):
     def audit_records(self, *, user_id: str | None = None, last: int = 20) -> list[dict[str, Any]]: ...
 
 
-class Auditor:
-    """Writes every record to the audit store (when there is one) and to the log."""
+def mirror_line(record: AuditRecord) -> str:
+    """One line for the audit channel (Slack mrkdwn)."""
+    where = f" in `{record.namespace}` on `{record.cluster}`" if record.cluster else ""
+    return f"<@{record.user_id}> · {record.kind} · {record.command}{where} → *{record.outcome}*"
 
-    def __init__(self, store: AuditLog | None) -> None:
+
+class Auditor:
+    """Writes every record to the audit store (when there is one) and to the log, and
+    hands mutating actions (approval steps, executions) to `mirror`, e.g. an audit channel."""
+
+    def __init__(self, store: AuditLog | None, mirror: Callable[[AuditRecord], None] | None = None) -> None:
         self._store = store
+        self.mirror = mirror
 
     def record(self, record: AuditRecord) -> None:
         data = record.to_dict()
@@ -57,6 +66,11 @@ class Auditor:
                 self._store.append_audit(record.at.timestamp(), record.user_id, record.kind, data)
             except Exception:
                 log.exception("audit_store_failed", kind=record.kind, user=record.user_id)
+        if self.mirror is not None and record.kind in {"approval", "execution"}:
+            try:
+                self.mirror(record)
+            except Exception:
+                log.exception("audit_mirror_failed", kind=record.kind)
 
     def recent(self, *, user_id: str | None = None, last: int = 20) -> list[dict[str, Any]]:
         return self._store.audit_records(user_id=user_id, last=last) if self._store is not None else []

@@ -1,8 +1,14 @@
 """Mutating commands. Handlers only *plan* (read the current state, say what will
-change); nothing is written until the approval flow calls `execute`."""
+change); nothing is written until the approval flow calls `execute`.
+
+With `commands.server_dry_run`, planning sends the very patch with `dryRun=All`: the
+card then shows the cluster's own answer, and a refusal (RBAC, an admission webhook,
+a quota) is reported right away instead of after Confirm. Nothing is stored.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from opsbot.commands import formatting as fmt
@@ -10,10 +16,12 @@ from opsbot.commands import validation
 from opsbot.commands.context import CommandContext
 from opsbot.commands.grammar import Invocation
 from opsbot.commands.results import ActionPlan, Reply, Text, where
-from opsbot.errors import ConflictError, UsageError
-from opsbot.ports import KubePort
+from opsbot.errors import ConflictError, ForbiddenError, InvalidRequestError, KubeError, UsageError
+from opsbot.ports import KubeObject, KubePort
 
 _DEPLOYMENT_WORDS = {"deploy", "deployment", "deployments", "deployment.apps", "deploy.apps"}
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+DRY_RUN_NOTE = "accepted by the cluster in a server-side dry run"
 
 
 def deployment_target(args: tuple[str, ...], command: str) -> tuple[str, tuple[str, ...]]:
@@ -47,9 +55,23 @@ def scale(invocation: Invocation, ctx: CommandContext) -> Reply | ActionPlan:
             (Text("Nothing to change."),),
             where=where(ctx.cluster, namespace),
         )
-    changes = [f"replicas {current} → {replicas}"]
-    if replicas == 0:
+    if ctx.settings.server_dry_run:
+        scaled = _dry_run(
+            lambda: ctx.kube.scale_deployment(namespace, name, replicas, dry_run=True),
+            f"scaling deployment/{name} to {replicas}",
+        )
+        after = int(fmt.spec(scaled).get("replicas") or 0)
+        adjusted = (
+            "" if after == replicas else f" (asked for {replicas}; the cluster's admission set {after})"
+        )
+        changes = [f"replicas {current} → {after}{adjusted}"]
+    else:
+        after = replicas
+        changes = [f"replicas {current} → {replicas}"]
+    if after == 0:
         changes.append("every pod of this deployment will be stopped")
+    if ctx.settings.server_dry_run:
+        changes.append(DRY_RUN_NOTE)
     return ActionPlan(
         verb="scale",
         cluster=ctx.cluster,
@@ -66,7 +88,21 @@ def restart(invocation: Invocation, ctx: CommandContext) -> ActionPlan:
     if rest:
         raise UsageError("`restart` takes only the deployment", command="restart")
     namespace = ctx.single_namespace
-    deployment = ctx.kube.get_deployment(namespace, name)
+    if ctx.settings.server_dry_run:
+        deployment = _dry_run(
+            lambda: ctx.kube.restart_deployment(namespace, name, ctx.now, dry_run=True),
+            f"restarting deployment/{name}",
+        )
+        template = (fmt.spec(deployment).get("template") or {}).get("metadata") or {}
+        if not (template.get("annotations") or {}).get(RESTARTED_AT):
+            raise InvalidRequestError(
+                f"a server-side dry run of restarting deployment/{name} came back without the pod "
+                f"template's `{RESTARTED_AT}` annotation (removed by an admission webhook?), so a "
+                "restart would replace no pods. Nothing was changed.",
+                cluster=ctx.cluster,
+            )
+    else:
+        deployment = ctx.kube.get_deployment(namespace, name)
     selector = fmt.selector_string(deployment)
     pods = ctx.kube.list_pods(namespace, selector=selector) if selector else []
     names = sorted(fmt.name_of(pod) for pod in pods)
@@ -78,6 +114,8 @@ def restart(invocation: Invocation, ctx: CommandContext) -> ActionPlan:
         shown = ", ".join(f"`{pod}`" for pod in names[:8])
         more = f" and {len(names) - 8} more" if len(names) > 8 else ""
         changes.append(f"pods: {shown}{more}")
+    if ctx.settings.server_dry_run:
+        changes.append(f"pod template annotation `{RESTARTED_AT}` set: {DRY_RUN_NOTE}")
     return ActionPlan(
         verb="restart",
         cluster=ctx.cluster,
@@ -87,6 +125,18 @@ def restart(invocation: Invocation, ctx: CommandContext) -> ActionPlan:
         changes=tuple(changes),
         params={"pods": len(names)},
     )
+
+
+def _dry_run(call: Callable[[], KubeObject], what: str) -> KubeObject:
+    """Run a dry-run call; a refusal says it happened at planning time and changed nothing."""
+    try:
+        return call()
+    except (ForbiddenError, InvalidRequestError, ConflictError) as exc:
+        error: KubeError = type(exc)(
+            f"the cluster refused {what} in a server-side dry run (nothing was changed): {exc}",
+            cluster=exc.cluster,
+        )
+        raise error from None
 
 
 def execute(plan: ActionPlan, kube: KubePort, now: datetime) -> str:

@@ -86,6 +86,9 @@ class ActionPlan:
     name: str
     changes: tuple[str, ...]
     params: Mapping[str, Any] = field(default_factory=dict)
+    identity: tuple[str, tuple[str, ...]] | None = None
+    """(user, groups) the action runs as (Kubernetes impersonation): the requester's, set
+    by the router when impersonation applies. None: opsbot's own credentials."""
 
     @property
     def target(self) -> str:

@@ -5,6 +5,7 @@ every error into an answer the person can act on. Logs one summary line per comm
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -16,6 +17,7 @@ import structlog
 from opsbot.approvals.audit import Auditor, AuditRecord
 from opsbot.approvals.policy import (
     AUDIT_VERB,
+    Allowed,
     Denied,
     Policy,
     PolicySettings,
@@ -45,7 +47,7 @@ from opsbot.errors import (
     UsageError,
     UserInputError,
 )
-from opsbot.ports import KubeDirectory
+from opsbot.ports import Identity, KubeDirectory
 
 log = structlog.get_logger("opsbot.commands")
 
@@ -116,7 +118,7 @@ class CommandRouter:
             if isinstance(decision, Denied):
                 outcome = "denied"
                 return _error_reply("Not allowed", escape(decision.reason))
-            result = await self._run(invocation, request, scope)
+            result = await self._run(invocation, request, scope, decision)
             if isinstance(result, ActionPlan):
                 outcome = "planned"
             return result
@@ -201,8 +203,11 @@ class CommandRouter:
             validation.label_selector(selector)
         return Scope(cluster, namespace)
 
-    async def _run(self, invocation: Invocation, request: ChatRequest, scope: Scope) -> RouterResult:
-        kube = self._clusters.get(scope.cluster)
+    async def _run(
+        self, invocation: Invocation, request: ChatRequest, scope: Scope, decision: Allowed
+    ) -> RouterResult:
+        identity = self._identity(request, decision)
+        kube = self._clusters.get(scope.cluster, identity=identity)
         ctx = CommandContext(
             request=request,
             cluster=scope.cluster,
@@ -230,7 +235,20 @@ class CommandRouter:
                 result.attachment,
                 result.buttons,
             )
+        if isinstance(result, ActionPlan) and identity is not None:
+            # The approved action runs as the requester (approvers only approve).
+            return dataclasses.replace(result, identity=(identity.user, identity.groups))
         return result
+
+    def _identity(self, request: ChatRequest, decision: Allowed) -> Identity | None:
+        """Whom the cluster should see for this request: None keeps opsbot's own credentials."""
+        settings = self._settings.impersonation
+        if not settings.enabled or (settings.roles is not None and decision.role not in settings.roles):
+            return None
+        groups = list(settings.groups)
+        if settings.include_usergroups:
+            groups.extend(f"{settings.user_prefix}{group}" for group in sorted(request.usergroups))
+        return Identity(f"{settings.user_prefix}{request.user_id}", tuple(dict.fromkeys(groups)))
 
 
 def build_policy(settings: PolicySettings, registry: Registry) -> Policy:

@@ -33,9 +33,10 @@ from opsbot.errors import (
     TemporaryKubeError,
     UnauthorizedError,
 )
-from opsbot.ports import KubeObject
+from opsbot.ports import Identity, KubeObject
 
 _FORBIDDEN = re.compile(
+    r'(?:User "(?P<user>[^"]*)" )?'
     r'cannot (?P<verb>[\w-]+) resource "(?P<resource>[^"]+)" in API group "(?P<group>[^"]*)"'
     r'(?: in the namespace "(?P<namespace>[^"]+)"| at the cluster scope)?'
 )
@@ -55,8 +56,14 @@ def _status_message(exc: ApiException) -> tuple[str, str]:
     return str(exc.reason or ""), (body if isinstance(body, str) else "")[:300]
 
 
-def translate(exc: Exception, *, cluster: str, what: str, namespace: str | None) -> KubeError:
-    """Map a client-library failure to an opsbot error a person can act on."""
+def translate(
+    exc: Exception, *, cluster: str, what: str, namespace: str | None, impersonating: str | None = None
+) -> KubeError:
+    """Map a client-library failure to an opsbot error a person can act on.
+
+    `impersonating`: the user the call impersonated. A Forbidden naming that user is the
+    cluster's RBAC refusing the *person*, not opsbot's service account, and says so.
+    """
     where = f" in namespace `{namespace}`" if namespace else ""
     place = f"{where} on cluster `{cluster}`"
     if isinstance(exc, ApiException):
@@ -71,6 +78,21 @@ def translate(exc: Exception, *, cluster: str, what: str, namespace: str | None)
                 scope = (
                     f"in namespace `{found['namespace']}`" if found["namespace"] else "at the cluster scope"
                 )
+                if impersonating is not None and found["user"] == impersonating:
+                    return ForbiddenError(
+                        f"the cluster's RBAC does not allow you (User `{impersonating}`: opsbot acts "
+                        f"as you on this cluster) to *{found['verb']}* `{found['resource']}`{group} "
+                        f"{scope} on cluster `{cluster}`. Ask a cluster admin to grant it to "
+                        f"`{impersonating}` or one of your groups (a RoleBinding or ClusterRoleBinding).",
+                        cluster=cluster,
+                    )
+                if found["verb"] == "impersonate":
+                    return ForbiddenError(
+                        f"opsbot's service account may not *impersonate* `{found['resource']}` on "
+                        f"cluster `{cluster}`, but impersonation is enabled in opsbot's config: apply "
+                        f"manifests/impersonation/ (and list your groups there) or turn impersonation off.",
+                        cluster=cluster,
+                    )
                 return ForbiddenError(
                     f"opsbot's service account may not *{found['verb']}* `{found['resource']}`{group} "
                     f"{scope} on cluster `{cluster}`. Grant it in opsbot's Role (see manifests/) "
@@ -115,19 +137,82 @@ def translate(exc: Exception, *, cluster: str, what: str, namespace: str | None)
     raise exc
 
 
+class _ImpersonatingApiClient(k8s.ApiClient):
+    """The base ApiClient (same configuration, REST client and connection pool) adding
+    Kubernetes impersonation headers to every request it sends.
+
+    Not through the generated methods' `_headers`: the client turns header parameters
+    into a plain dict, so only one `Impersonate-Group` would survive, while Kubernetes
+    wants one header per group. Here they go to urllib3 as an HTTPHeaderDict, which
+    sends each value as its own header line. (Through a plain-HTTP proxy urllib3 merges
+    them into one comma-joined value; the API server then sees one unknown group, which
+    fails closed.)
+    """
+
+    def __init__(self, base: k8s.ApiClient, identity: Identity) -> None:
+        # No super().__init__(): that would build another REST client and pool.
+        self.__dict__.update(base.__dict__)
+        self._impersonation = impersonation_headers(identity)
+
+    def call_api(
+        self,
+        method: Any,
+        url: Any,
+        header_params: Any = None,
+        body: Any = None,
+        post_params: Any = None,
+        _request_timeout: Any = None,
+    ) -> Any:
+        headers = urllib3.HTTPHeaderDict()
+        for key, value in (header_params or {}).items():
+            if not key.lower().startswith("impersonate-"):
+                headers.add(key, value)
+        for key, value in self._impersonation:
+            headers.add(key, value)
+        return super().call_api(
+            method, url, headers, body=body, post_params=post_params, _request_timeout=_request_timeout
+        )
+
+
+def impersonation_headers(identity: Identity) -> tuple[tuple[str, str], ...]:
+    """`Impersonate-User` plus one `Impersonate-Group` per (distinct) group."""
+    groups = tuple(dict.fromkeys(identity.groups))
+    return (("Impersonate-User", identity.user), *(("Impersonate-Group", group) for group in groups))
+
+
 class KubeClient:
     """KubePort for one cluster, over the official client's ApiClient."""
 
-    def __init__(self, cluster: str, api_client: k8s.ApiClient, *, timeout: float) -> None:
+    def __init__(
+        self,
+        cluster: str,
+        api_client: k8s.ApiClient,
+        *,
+        timeout: float,
+        identity: Identity | None = None,
+    ) -> None:
         self._cluster = cluster
         self.api_client = api_client
-        self._core = k8s.CoreV1Api(api_client)
-        self._apps = k8s.AppsV1Api(api_client)
+        self.identity = identity
+        self._request_seconds = timeout
+        calls = api_client if identity is None else _ImpersonatingApiClient(api_client, identity)
+        self._core = k8s.CoreV1Api(calls)
+        self._apps = k8s.AppsV1Api(calls)
         self._timeout = (min(5.0, timeout), timeout)
 
     @property
     def cluster(self) -> str:
         return self._cluster
+
+    def with_identity(self, identity: Identity | None) -> KubeClient:
+        """A view of this client whose every call impersonates `identity`.
+
+        Cheap (no new connection pool: it shares this client's ApiClient); build one per
+        request. `None` gives this client back.
+        """
+        if identity is None or identity == self.identity:
+            return self
+        return KubeClient(self._cluster, self.api_client, timeout=self._request_seconds, identity=identity)
 
     # helpers -----------------------------------------------------------
 
@@ -144,7 +229,13 @@ class KubeClient:
         except KubeError:
             raise
         except Exception as exc:
-            raise translate(exc, cluster=self._cluster, what=what, namespace=namespace) from None
+            raise translate(
+                exc,
+                cluster=self._cluster,
+                what=what,
+                namespace=namespace,
+                impersonating=self.identity.user if self.identity else None,
+            ) from None
 
     def _json(
         self, call: Callable[..., Any], *args: Any, what: str, namespace: str | None, **kwargs: Any
@@ -284,7 +375,9 @@ class KubeClient:
             namespace=namespace,
         )
 
-    def scale_deployment(self, namespace: str, name: str, replicas: int) -> KubeObject:
+    def scale_deployment(
+        self, namespace: str, name: str, replicas: int, *, dry_run: bool = False
+    ) -> KubeObject:
         return self._json(
             self._apps.patch_namespaced_deployment_scale,
             name,
@@ -292,9 +385,12 @@ class KubeClient:
             {"spec": {"replicas": replicas}},
             what=f"deployment `{name}`",
             namespace=namespace,
+            dry_run="All" if dry_run else None,
         )
 
-    def restart_deployment(self, namespace: str, name: str, at: datetime) -> KubeObject:
+    def restart_deployment(
+        self, namespace: str, name: str, at: datetime, *, dry_run: bool = False
+    ) -> KubeObject:
         stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         patch = {
             "spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}
@@ -306,6 +402,7 @@ class KubeClient:
             patch,
             what=f"deployment `{name}`",
             namespace=namespace,
+            dry_run="All" if dry_run else None,
         )
 
 
@@ -341,7 +438,11 @@ class ClusterDirectory:
     def names(self) -> list[str]:
         return list(self._settings)
 
-    def get(self, cluster: str) -> KubeClient:
+    def get(self, cluster: str, *, identity: Identity | None = None) -> KubeClient:
+        """The cluster's shared client, or (with `identity`) a cheap impersonating view of it."""
+        return self._shared(cluster).with_identity(identity)
+
+    def _shared(self, cluster: str) -> KubeClient:
         with self._lock:
             existing = self._clients.get(cluster)
             if existing is not None:

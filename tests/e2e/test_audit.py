@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
 
 from opsbot.approvals.cards import CONFIRM_ACTION
-from tests.support.harness import ALICE, BOB, CHANNEL, BotHarness, block_text, button_value
+from tests.support.fake_kube import FakeKubeServer
+from tests.support.harness import (
+    ALICE,
+    BOB,
+    CHANNEL,
+    BotHarness,
+    block_text,
+    button_value,
+    make_settings,
+    running_bot,
+)
+from tests.support.slack_emulator import SlackEmulator
 
 
 async def test_reads_refusals_requests_and_executions_are_audited(harness: BotHarness) -> None:
@@ -62,3 +74,27 @@ async def test_audit_command_is_for_admins(harness: BotHarness) -> None:
     assert "pods -n web" in text and BOB in text
     refused = block_text(await harness.ask("audit", user=BOB))
     assert "Not allowed" in refused and "admin" in refused
+
+
+async def test_mutating_actions_are_mirrored_to_the_audit_channel(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path
+) -> None:
+    kube.add_namespace("web")
+    kube.add_deployment("web", "api", replicas=3)
+    settings = make_settings(kubeconfig, approvals={"audit_channel": "C0AUDIT001"})
+    async with running_bot(slack, kube, settings) as bot:
+        harness = BotHarness(slack, kube, bot)
+        await harness.ask("pods -n web")
+        card = await harness.ask("scale deploy/api 1 -n web")
+        await slack.click(
+            ALICE,
+            channel=CHANNEL,
+            message_ts=card.ts,
+            action_id=CONFIRM_ACTION,
+            value=button_value(card, CONFIRM_ACTION),
+        )
+        done = await slack.wait_for_post(lambda p: "succeeded" in p.text, channel="C0AUDIT001")
+        assert f"<@{ALICE}>" in done.text and "scale deployment/api in web on test" in done.text
+    mirrored = [p.text for p in slack.posts if p.channel == "C0AUDIT001"]
+    assert not any("pods -n web" in text for text in mirrored), "reads are not mirrored"
+    assert any("requested" in text for text in mirrored)

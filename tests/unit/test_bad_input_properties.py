@@ -87,11 +87,22 @@ class CheckingKube:
         self._check(namespace, name)
         return {"spec": {"replicas": 1}}
 
-    def scale_deployment(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        raise AssertionError("a write was attempted while routing a command")
+    def scale_deployment(
+        self, namespace: str, name: str, replicas: int, *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        assert dry_run, "a real write was attempted while routing a command"
+        self._check(namespace, name)
+        return {"spec": {"replicas": replicas}}
 
-    def restart_deployment(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        raise AssertionError("a write was attempted while routing a command")
+    def restart_deployment(
+        self, namespace: str, name: str, at: Any, *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        assert dry_run, "a real write was attempted while routing a command"
+        self._check(namespace, name)
+        deployment = self.get_deployment(namespace, name)
+        annotations = {"kubectl.kubernetes.io/restartedAt": "2026-11-22T12:00:00Z"}
+        deployment["spec"]["template"] = {"metadata": {"annotations": annotations}}
+        return deployment
 
 
 class Directory:
@@ -170,6 +181,7 @@ def test_any_text_gets_an_answer_and_only_valid_names_reach_the_api(text: str) -
         request = ChatRequest("r1", "U0ADMIN01", "C0CHAN001", text, "mention")
         result = asyncio.run(router.handle(request))
     assert isinstance(result, (Reply, ActionPlan))
+    assert not (isinstance(result, Reply) and result.title == "Something went wrong on my side"), result
 
 
 class Clock:

@@ -21,6 +21,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
 CLUSTER_WIDE = MANIFESTS / "cluster-wide"
+IMPERSONATION = MANIFESTS / "impersonation"
 CONTAINERFILE = ROOT / "Containerfile"
 SLACK_APP_MANIFEST = ROOT / "slack-app-manifest.yaml"
 EXAMPLE_SECRET = MANIFESTS / "secret.example.yaml"
@@ -126,6 +127,15 @@ def namespace_transformer() -> Doc:
 
 def rbac_roles() -> list[Doc]:
     return [doc for doc in all_resources() if doc["kind"] in {"Role", "ClusterRole"}]
+
+
+def rbac_roles_by_file() -> list[tuple[Path, Doc]]:
+    return [
+        (path, doc)
+        for path in kubernetes_files()
+        for doc in load_docs(path)
+        if doc["kind"] in {"Role", "ClusterRole"}
+    ]
 
 
 def grants(role: Doc) -> dict[tuple[str, str], set[str]]:
@@ -332,9 +342,11 @@ def test_rbac_uses_no_wildcards() -> None:
 def test_rbac_grants_no_create_delete_exec_or_escalation() -> None:
     forbidden_verbs = {"create", "delete", "deletecollection", "escalate", "bind", "impersonate"}
     forbidden_resources = {"pods/exec", "pods/attach", "pods/portforward", "configmaps"}
-    for role in rbac_roles():
+    for path, role in rbac_roles_by_file():
+        # `impersonate` only in the opt-in impersonation add-on (checked below).
+        refused = forbidden_verbs - {"impersonate"} if path.parent == IMPERSONATION else forbidden_verbs
         for (_group, resource), verbs in grants(role).items():
-            assert not verbs & forbidden_verbs, (role["metadata"]["name"], resource)
+            assert not verbs & refused, (role["metadata"]["name"], resource)
             assert resource not in forbidden_resources, role["metadata"]["name"]
 
 
@@ -407,6 +419,57 @@ def test_cluster_wide_add_on_only_adds_read_only_cluster_rbac_for_opsbot() -> No
         {"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": OPSBOT_NAMESPACE}
     ]
     assert "kubectl apply -k manifests/cluster-wide/" in (CLUSTER_WIDE / "kustomization.yaml").read_text()
+
+
+def test_impersonate_is_granted_only_by_the_impersonation_add_on() -> None:
+    granting = {
+        path.relative_to(MANIFESTS)
+        for path, role in rbac_roles_by_file()
+        if any("impersonate" in verbs for verbs in grants(role).values())
+    }
+    assert granting == {Path("impersonation/clusterrole.yaml")}
+    for kustomization in (MANIFESTS, CLUSTER_WIDE):
+        for _, doc in resources_of(kustomization):
+            assert "impersonate" not in json.dumps(doc), (kustomization, doc["metadata"])
+
+
+def test_impersonation_add_on_only_lets_opsbot_impersonate_users_and_its_groups() -> None:
+    docs = resources_of(IMPERSONATION)
+    assert sorted(doc["kind"] for _, doc in docs) == ["ClusterRole", "ClusterRoleBinding"]
+    assert all(path.parent == IMPERSONATION for path, _ in docs), "applied in addition to the base"
+
+    cluster_role = the("ClusterRole", [doc for _, doc in docs])
+    assert cluster_role["metadata"]["name"] == "opsbot-impersonate"
+    assert grants(cluster_role) == {("", "users"): {"impersonate"}, ("", "groups"): {"impersonate"}}
+    for rule in cluster_role["rules"]:
+        assert rule["verbs"] == ["impersonate"]
+        if "groups" in rule["resources"]:
+            # Groups are named: never system: groups (system:masters is cluster-admin).
+            assert rule["resources"] == ["groups"]
+            assert "opsbot:users" in rule["resourceNames"]
+            assert not [name for name in rule["resourceNames"] if name.startswith("system:")]
+        else:
+            assert rule["resources"] == ["users"]
+        # Never service accounts, uids or extras: only plain user names and groups.
+        assert not set(rule["resources"]) & {"serviceaccounts", "uids", "userextras"}
+
+    binding = the("ClusterRoleBinding", [doc for _, doc in docs])
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "ClusterRole",
+        "name": "opsbot-impersonate",
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": OPSBOT_NAMESPACE}
+    ]
+    text = (IMPERSONATION / "kustomization.yaml").read_text()
+    assert "kubectl apply -k manifests/impersonation/" in text
+    assert "impersonation.enabled: true" in text
+
+
+def test_base_config_leaves_impersonation_off() -> None:
+    # The base install has no `impersonate` grant, so its config must not ask for it.
+    assert not (config().get("impersonation") or {}).get("enabled", False)
 
 
 # --- Deployment ---------------------------------------------------------------

@@ -475,13 +475,14 @@ class FakeKubeServer:
             return builtins.list(self._requests)
 
     def writes(self) -> builtins.list[RecordedRequest]:
-        """Non-GET requests, excluding access reviews (what the bot changed)."""
+        """Non-GET requests that change something: no access reviews, no dry runs."""
         return [
             r
             for r in self.requests
             if r.method != "GET"
             and "selfsubjectaccessreviews" not in r.path
             and "selfsubjectreviews" not in r.path
+            and r.query.get("dryRun") != ["All"]
         ]
 
     def clear_requests(self) -> None:
