@@ -331,13 +331,16 @@ def bench_settings(kubeconfig: Path, **overrides: Any) -> Settings:
     """Product defaults (outbox pacing 1/s per channel, burst 3; 10 s request timeout).
 
     Alerts (and so the watch loop) are off unless overridden: command benchmarks
-    measure commands alone. The SQLite store lives next to the kubeconfig.
+    measure commands alone. The SQLite store lives next to the kubeconfig. The
+    policy is the product default (reads for everyone) with the per-user rate limit
+    lifted, since one synthetic user sends hundreds of commands.
     """
     data: dict[str, Any] = {
         "clusters": {"test": {"kubeconfig": str(kubeconfig), "context": "fake"}},
         "outbox": {"per_channel_per_second": 1.0, "burst": 3},
         "alerts": {"enabled": False, "default_channel": "C0ALERTS01"},
         "store": {"path": str(kubeconfig.parent / "opsbot.db")},
+        "policy": {"rate_limit": {"commands_per_minute": 10_000, "burst": 1_000}},
     }
     data.update(overrides)
     return make_settings(kubeconfig, **data)
