@@ -38,6 +38,7 @@ from opsbot.commands.results import ActionPlan
 from opsbot.commands.router import CommandRouter
 from opsbot.config import Secrets, Settings
 from opsbot.errors import ConfigError
+from opsbot.health import HealthServer, Metrics
 from opsbot.kube.client import ClusterDirectory, KubeClient
 from opsbot.kube.watch import WatchRunner, bridge, build_watches
 from opsbot.ports import Identity, KubeDirectory
@@ -122,6 +123,15 @@ class Bot:
         self.app = AsyncApp(client=self.client, request_verification_enabled=False, logger=None)
         self.frontend.register(self.app)
         self._socket = AsyncSocketModeHandler(self.app, secrets.app_token, ping_interval=ping_interval)
+        # Socket Mode "hello" messages: one per connection, so reconnects = hellos - 1.
+        self.socket_hellos = 0
+        self.socket_connected = False
+        self._socket.client.message_listeners.append(self._on_socket_message)
+        self.metrics = Metrics(self)
+        self.router.metrics = self.metrics
+        self.health: HealthServer | None = (
+            HealthServer(self, settings.health, self.metrics) if settings.health.enabled else None
+        )
         self._background: list[asyncio.Task[None]] = []
         self._watch_stop = threading.Event()
         self.watches: WatchRunner | None = None
@@ -212,6 +222,8 @@ class Bot:
         warm_up = asyncio.get_running_loop().run_in_executor(self._pool, self._warm_up_clusters)
         await self._socket.connect_async()
         await warm_up
+        if self.health is not None:
+            await self.health.start()
         # Everything built so far lives as long as the process: keep it out of the
         # garbage collector's full passes, which otherwise walk it on every burst.
         gc.collect()
@@ -231,6 +243,10 @@ class Bot:
 
     async def connected(self) -> bool:
         return bool(await self._socket.client.is_connected())
+
+    async def _on_socket_message(self, client: Any, message: dict[str, Any], raw: str | None) -> None:
+        if message.get("type") == "hello":
+            self.socket_hellos += 1
 
     async def _sweep_approvals(self) -> None:
         surface = CardSurface(self.outbox)
@@ -257,6 +273,8 @@ class Bot:
         if self.alerts is not None:
             await self.alerts.drain()
         await self.outbox.close(timeout=5.0)
+        if self.health is not None:
+            await self.health.stop()
         self.store.close()
         self._pool.shutdown(wait=False, cancel_futures=True)
         close = getattr(self.clusters, "close", None)

@@ -165,6 +165,14 @@ class AlertsSettings(_Strict):
     enrichment_log_lines: int = Field(default=20, ge=0, le=200)
 
 
+class HealthSettings(_Strict):
+    """The internal HTTP port: /healthz, /readyz and /metrics (Prometheus)."""
+
+    enabled: bool = True
+    host: str = "0.0.0.0"  # noqa: S104 - the probes and the scraper reach the pod IP
+    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
+
+
 class StoreSettings(_Strict):
     path: str = "/var/lib/opsbot/opsbot.db"
 
@@ -193,6 +201,7 @@ class Settings(_Strict):
     slack: SlackSettings = SlackSettings()
     alerts: AlertsSettings = AlertsSettings()
     store: StoreSettings = StoreSettings()
+    health: HealthSettings = HealthSettings()
     policy: PolicySettings = PolicySettings()
     impersonation: ImpersonationSettings = ImpersonationSettings()
 

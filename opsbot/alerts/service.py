@@ -147,6 +147,8 @@ class AlertService:
         self._roots_on_the_way: dict[str, int] = {}
         self.events_processed = 0
         self.findings = 0
+        self.findings_by_kind: dict[str, int] = {}
+        self.incidents_opened: dict[str, int] = {}  # by kind
 
     # startup -------------------------------------------------------------------
 
@@ -233,6 +235,9 @@ class AlertService:
             kwargs["owners"] = self._owners
         observation = observe(event.resource, old, new, **kwargs)
         self.findings += len(observation.findings)
+        for finding in observation.findings:
+            kind = finding.kind.value
+            self.findings_by_kind[kind] = self.findings_by_kind.get(kind, 0) + 1
         await self._perform(self.book.observe(observation, now))
 
     async def tick(self) -> None:
@@ -290,6 +295,8 @@ class AlertService:
         return self.mutes.muted(incident.key, self._clock.now())
 
     async def _open(self, incident: Incident, finding: Finding) -> None:
+        kind = incident.kind.value
+        self.incidents_opened[kind] = self.incidents_opened.get(kind, 0) + 1
         log.info(
             "incident_opened",
             incident=incident.id,

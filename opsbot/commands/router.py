@@ -11,6 +11,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import structlog
 
@@ -54,6 +55,10 @@ log = structlog.get_logger("opsbot.commands")
 RouterResult = Reply | ActionPlan
 
 
+class CommandMetrics(Protocol):
+    def observe_command(self, command: str, outcome: str, seconds: float) -> None: ...
+
+
 @dataclass(frozen=True)
 class Scope:
     cluster: str
@@ -69,6 +74,7 @@ class CommandRouter:
         pool: Executor,
         now: Callable[[], datetime],
         alerts: AlertsView | None = None,
+        metrics: CommandMetrics | None = None,
     ) -> None:
         self._registry = registry
         self._settings = settings
@@ -77,6 +83,7 @@ class CommandRouter:
         self._now = now
         self.alerts = alerts
         self.auditor: Auditor | None = None
+        self.metrics = metrics
         self.policy = build_policy(settings.policy, registry)
         self._limiter = RateLimiter(settings.policy.rate_limit)
 
@@ -151,7 +158,10 @@ class CommandRouter:
                 "Something went wrong on my side", "The error was logged; the cluster was not changed."
             )
         finally:
-            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+            elapsed = time.perf_counter() - started
+            duration_ms = round(elapsed * 1000, 1)
+            if self.metrics is not None:
+                self.metrics.observe_command(command, outcome, elapsed)
             bound.info(
                 "command",
                 command=command,

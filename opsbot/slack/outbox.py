@@ -51,6 +51,7 @@ class _Job:
     call: SlackCall = field(compare=False)
     done: asyncio.Future[dict[str, Any]] = field(compare=False)
     what: str = field(compare=False, default="")
+    queued_at: float = field(compare=False, default_factory=time.monotonic)
 
 
 class TokenBucket:
@@ -107,6 +108,10 @@ class Outbox:
         self._pending: dict[str, int] = {}
         self.sent = 0
         self.rate_limited = 0
+        # Slack API calls made by the outbox (every attempt), and the failed ones, by method.
+        self.calls: dict[str, int] = {}
+        self.errors: dict[str, int] = {}
+        self._queued: dict[int, float] = {}  # sequence → time.monotonic() when queued
 
     # public API ----------------------------------------------------------
 
@@ -188,6 +193,12 @@ class Outbox:
     def depth(self) -> int:
         return sum(queue.qsize() for queue in self._queues.values())
 
+    def oldest_age(self) -> float:
+        """Seconds the oldest message still waiting in a queue has waited (0 when none)."""
+        if not self._queued:
+            return 0.0
+        return max(0.0, time.monotonic() - min(self._queued.values()))
+
     async def close(self, timeout: float = 10.0) -> None:
         """Stop taking work; let queued messages go out for up to `timeout` seconds."""
         self._closed = True
@@ -217,7 +228,9 @@ class Outbox:
         if queue is None:
             queue = self._queues[channel] = asyncio.PriorityQueue()
             self._buckets[channel] = TokenBucket(self._settings.per_channel_per_second, self._settings.burst)
-        queue.put_nowait(_Job(int(priority), next(self._sequence), paced, call, done, what))
+        job = _Job(int(priority), next(self._sequence), paced, call, done, what)
+        self._queued[job.sequence] = job.queued_at
+        queue.put_nowait(job)
         self._pending[channel] = self._pending.get(channel, 0) + 1
         worker = self._workers.get(channel)
         if worker is None or worker.done():
@@ -232,6 +245,7 @@ class Outbox:
                 job = await asyncio.wait_for(queue.get(), timeout=60)
             except TimeoutError:
                 return  # idle channel: a new worker starts with the next message
+            self._queued.pop(job.sequence, None)
             try:
                 if job.done.cancelled():
                     continue
@@ -269,7 +283,12 @@ class Outbox:
                     if delay > 0:
                         await asyncio.sleep(delay)
                     bucket.take()
-                response = await job.call()
+                self.calls[job.what] = self.calls.get(job.what, 0) + 1
+                try:
+                    response = await job.call()
+                except Exception:
+                    self.errors[job.what] = self.errors.get(job.what, 0) + 1
+                    raise
                 self.sent += 1
                 data = response.data
                 return data if isinstance(data, dict) else {}

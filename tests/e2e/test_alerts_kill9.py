@@ -55,6 +55,7 @@ async def test_kill_9_mid_storm_loses_no_incident_and_posts_no_duplicate_root(
                 "alerts": {"default_channel": ALERTS, "digest_threshold": 100, "enrichment_log_lines": 0},
                 "outbox": {"per_channel_per_second": 2.0, "burst": 1},
                 "store": {"path": str(tmp_path / "state" / "opsbot.db")},
+                "health": {"host": "127.0.0.1", "port": 0},
                 "logging": {"level": "warning"},
             }
         )

@@ -96,6 +96,7 @@ async def test_opsbot_run_answers_in_slack_logs_json_without_tokens_and_exits_0_
         "clusters": {"test": {"kubeconfig": str(kubeconfig), "context": "fake"}},
         "alerts": {"default_channel": "C0ALERTS01"},
         "store": {"path": str(tmp_path / "state" / "opsbot.db")},
+        "health": {"host": "127.0.0.1", "port": 0},
     }
     config.write_text(yaml.safe_dump(settings))
     kube.add_deployment("default", "api", replicas=2)

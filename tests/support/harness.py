@@ -36,6 +36,8 @@ def make_settings(kubeconfig: Path, **overrides: Any) -> Settings:
         # Command tests see only their own API requests; alert tests turn this on.
         "alerts": {"enabled": False, "default_channel": ALERTS},
         "store": {"path": str(kubeconfig.parent / "opsbot.db")},
+        # Tests run many bots at once: any free loopback port.
+        "health": {"host": "127.0.0.1", "port": 0},
         # Mutating commands need a grant (secure default): Alice is an admin, Bob an
         # operator, and everyone in the ops channel may read.
         "policy": {
@@ -121,6 +123,7 @@ async def running_bot(
     *,
     alert_flush_interval: float = 2.0,
     approval_sweep_interval: float = 15.0,
+    ping_interval: float = 10.0,
 ) -> AsyncIterator[Bot]:
     secrets = Secrets(bot_token=slack.bot_token, app_token=slack.app_token, slack_api_url=slack.base_url)
     bot = Bot(
@@ -128,6 +131,7 @@ async def running_bot(
         secrets,
         alert_flush_interval=alert_flush_interval,
         approval_sweep_interval=approval_sweep_interval,
+        ping_interval=ping_interval,
     )
     expected = slack.hello_count + 1
     await bot.start()

@@ -558,11 +558,12 @@ def test_deployment_mounts_config_state_and_writable_tmp() -> None:
     assert "emptyDir" in volumes["tmp"]
 
 
-def test_deployment_exposes_no_ports_or_probes_yet() -> None:
+def test_deployment_probes_the_internal_health_port() -> None:
     c = container()
-    for field in ("ports", "livenessProbe", "readinessProbe", "startupProbe"):
-        assert field not in c
-    assert "containerPort: 8080" in (MANIFESTS / "deployment.yaml").read_text()
+    assert c["ports"] == [{"name": "health", "containerPort": 8080, "protocol": "TCP"}]
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+    assert "startupProbe" not in c
 
 
 # --- config file -----------------------------------------------------------------
