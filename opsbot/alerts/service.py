@@ -26,7 +26,6 @@ from opsbot.alerts.incidents import (
     Incident,
     IncidentBook,
     IncidentEffect,
-    IncidentState,
     Opened,
     Reopened,
     Resolved,
@@ -487,22 +486,3 @@ class AlertService:
                 error=str(exc)[:300],
             )
             return None
-
-
-def open_incident_lines(incidents: list[Incident], now: datetime) -> list[tuple[str, ...]]:
-    rows: list[tuple[str, ...]] = []
-    for incident in incidents:
-        if incident.state is not IncidentState.OPEN:
-            continue
-        rows.append(
-            (
-                incident.kind.value,
-                str(incident.workload),
-                incident.namespace or "-",
-                incident.cluster,
-                str(len(incident.affected)),
-                str(incident.restarts),
-                _fmt_duration(now - incident.opened_at),
-            )
-        )
-    return rows

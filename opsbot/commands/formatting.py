@@ -168,9 +168,6 @@ def restart_count(pod: KubeObject) -> int:
     return sum(int(container.get("restartCount") or 0) for container in container_statuses(pod))
 
 
-HEALTHY_POD_STATUSES = frozenset({"Running", "Completed", "Succeeded"})
-
-
 def pod_is_healthy(pod: KubeObject) -> bool:
     state = pod_status(pod)
     if state in {"Completed", "Succeeded"}:

@@ -464,7 +464,3 @@ class ClusterDirectory:
             for client in self._clients.values():
                 client.api_client.close()
             self._clients.clear()
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

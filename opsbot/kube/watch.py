@@ -808,13 +808,6 @@ class WatchRunner:
         self._threads: list[threading.Thread] = []
         self._started = False
 
-    @staticmethod
-    def bridge(
-        loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[WatchEvent]
-    ) -> Callable[[WatchEvent], None]:
-        """See the module-level :func:`bridge`."""
-        return bridge(loop, queue)
-
     def start(self) -> None:
         if self._started:
             return
