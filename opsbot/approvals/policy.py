@@ -36,9 +36,9 @@ AUDIT_VERB = "audit"
 _RESERVED = frozenset({ALL, READ_GROUP, WRITE_GROUP})
 _VERB = re.compile(r"^(\*|[a-z][a-z0-9-]*)$")
 _GLOB = re.compile(r"^[a-z0-9*?\[\]!.-]+$")
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
-_USERGROUP_ID = re.compile(r"^S[A-Z0-9]{6,}$")
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
+USER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
+USERGROUP_ID = re.compile(r"^S[A-Z0-9]{6,}$")
+CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{6,}$")
 _ROLE_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 
 
@@ -111,19 +111,19 @@ class BindingSettings(_Strict):
     @field_validator("users")
     @classmethod
     def _users(cls, value: list[str]) -> list[str]:
-        _check_ids(value, _USER_ID, "user id (U… or W…)")
+        _check_ids(value, USER_ID, "user id (U… or W…)")
         return value
 
     @field_validator("usergroups")
     @classmethod
     def _usergroups(cls, value: list[str]) -> list[str]:
-        _check_ids(value, _USERGROUP_ID, "user group id (S…)")
+        _check_ids(value, USERGROUP_ID, "user group id (S…)")
         return value
 
     @field_validator("channels")
     @classmethod
     def _channels(cls, value: list[str]) -> list[str]:
-        _check_ids(value, _CHANNEL_ID, "channel id (C…, G… or D…)")
+        _check_ids(value, CHANNEL_ID, "channel id (C…, G… or D…)")
         return value
 
 
@@ -245,7 +245,7 @@ class PolicySettings(_Strict):
     @field_validator("channels")
     @classmethod
     def _channels(cls, value: dict[str, ChannelRule]) -> dict[str, ChannelRule]:
-        _check_ids(value, _CHANNEL_ID, "channel id (C…, G… or D…)")
+        _check_ids(value, CHANNEL_ID, "channel id (C…, G… or D…)")
         return value
 
     @field_validator("approvals")

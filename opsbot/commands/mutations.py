@@ -8,7 +8,9 @@ a quota) is reported right away instead of after Confirm. Nothing is stored.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from concurrent.futures import Executor
 from datetime import datetime
 
 from opsbot.commands import formatting as fmt
@@ -17,7 +19,7 @@ from opsbot.commands.context import CommandContext
 from opsbot.commands.grammar import Invocation
 from opsbot.commands.results import ActionPlan, Reply, Text, where
 from opsbot.errors import ConflictError, ForbiddenError, InvalidRequestError, KubeError, UsageError
-from opsbot.ports import KubeObject, KubePort
+from opsbot.ports import Identity, KubeDirectory, KubeObject, KubePort
 
 _DEPLOYMENT_WORDS = {"deploy", "deployment", "deployments", "deployment.apps", "deploy.apps"}
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
@@ -157,3 +159,11 @@ def execute(plan: ActionPlan, kube: KubePort, now: datetime) -> str:
         kube.restart_deployment(plan.namespace, plan.name, now)
         return f"Restarted deployment/{plan.name}: a new rollout has started."
     raise ValueError(f"unknown action {plan.verb!r}")
+
+
+async def execute_in(pool: Executor, plan: ActionPlan, clusters: KubeDirectory, now: datetime) -> str:
+    """Run an approved plan off the event loop, as the requester when it was planned under
+    impersonation (see the router)."""
+    identity = Identity(plan.identity[0], tuple(plan.identity[1])) if plan.identity else None
+    kube = clusters.get(plan.cluster, identity=identity)
+    return await asyncio.get_running_loop().run_in_executor(pool, execute, plan, kube, now)

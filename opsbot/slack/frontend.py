@@ -23,8 +23,9 @@ from opsbot.alerts.findings import AlertKind
 from opsbot.alerts.incidents import Incident
 from opsbot.alerts.mutes import Mute
 from opsbot.approvals.cards import APPROVE_ACTION, CANCEL_ACTION, CONFIRM_ACTION, REJECT_ACTION, approval_card
-from opsbot.approvals.machine import Approval, ApprovalPolicy
-from opsbot.approvals.policy import Allowed, Subject, Target
+from opsbot.approvals.gate import approval_policy_for, may_approve
+from opsbot.approvals.machine import Approval
+from opsbot.approvals.policy import Subject
 from opsbot.approvals.service import ApprovalService
 from opsbot.commands.context import ChatRequest, Source
 from opsbot.commands.results import ActionPlan, Reply, Text
@@ -272,7 +273,9 @@ class SlackFrontend:
                 await self._approvals.cancel(approval_id, user, surface)
             else:
                 usergroups = await self._usergroups_of(user)
-                allowed, reason = self._may_approve(approval_id, Subject(user, usergroups, channel))
+                allowed, reason = may_approve(
+                    self._router.policy, self._approvals.get(approval_id), Subject(user, usergroups, channel)
+                )
                 if action_id == APPROVE_ACTION:
                     await self._approvals.approve(approval_id, user, surface, allowed=allowed, reason=reason)
                 else:
@@ -318,22 +321,6 @@ class SlackFrontend:
         )
         self._spawn(request, ThreadResponder(self._outbox, channel, root_ts))
 
-    def _approval_policy(self, plan: ActionPlan) -> ApprovalPolicy:
-        rule = self._router.policy.approval_rule(plan.cluster, plan.namespace)
-        return ApprovalPolicy(
-            requester_may_confirm=rule.self_confirm, approvals_required=rule.approvals_required
-        )
-
-    def _may_approve(self, approval_id: str, subject: Subject) -> tuple[bool, str]:
-        approval = self._approvals.get(approval_id)
-        if approval is None:
-            return False, "unknown request"
-        plan = approval.plan
-        policy = self._router.policy
-        requirement = policy.approval_rule(plan.cluster, plan.namespace)
-        decision = policy.may_approve(subject, requirement, Target(plan.verb, plan.cluster, plan.namespace))
-        return (True, "") if isinstance(decision, Allowed) else (False, decision.reason)
-
     async def _usergroups_of(self, user: str) -> frozenset[str]:
         return await self._usergroups.of(user) if self._usergroups is not None else frozenset()
 
@@ -374,7 +361,9 @@ class SlackFrontend:
                 request = replace(request, usergroups=await self._usergroups_of(request.user_id))
                 result = await self._router.handle(request)
                 if isinstance(result, ActionPlan):
-                    approval = self._approvals.open(result, request, self._approval_policy(result))
+                    approval = self._approvals.open(
+                        result, request, approval_policy_for(self._router.policy, result)
+                    )
                     ts = await responder.send(approval_card(approval))
                     # A private (slash) card has no ts; its response_url lets expiry update it.
                     self._approvals.attach(

@@ -147,27 +147,3 @@ def render(reply: Reply) -> Rendered:
     blocks = [block.to_dict() for block in (*head, *body, *tail)]
     fallback = clip(f"{icon}{reply.title}" + (f" ({reply.where})" if reply.where else ""), FALLBACK_LIMIT)
     return Rendered(text=fallback, blocks=blocks)
-
-
-def render_plain(reply: Reply) -> str:
-    """Text-only rendering, for terminals and logs of what was said."""
-    lines = [reply.title]
-    if reply.where:
-        lines.append(reply.where.replace("`", ""))
-    for part in reply.parts:
-        if isinstance(part, Text):
-            lines.append(part.markdown)
-        elif isinstance(part, Fields):
-            lines.extend(f"{label}: {value}" for label, value in part.pairs)
-        elif isinstance(part, Table):
-            lines.extend(table_lines(part))
-            if part.hidden > 0:
-                lines.append(f"… and {part.hidden} more. {part.hint}".rstrip())
-        else:
-            lines.append(part.text)
-    if reply.attachment is not None:
-        lines.append(f"[file {reply.attachment.filename}]")
-        lines.append(reply.attachment.preview)
-    for button in reply.buttons:
-        lines.append(f"[{button.label}]")
-    return "\n".join(lines)

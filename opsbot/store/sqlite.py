@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+from opsbot.errors import ConfigError
 from opsbot.ports import Document
 
 _SCHEMA = """
@@ -174,3 +175,13 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def open_store(path: str) -> SqliteStore:
+    """The store, or a ConfigError naming `store.path` and what to do about it."""
+    try:
+        return SqliteStore(path)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(
+            [f"store.path: cannot open {path!r} ({exc}); point it at a writable file"]
+        ) from None

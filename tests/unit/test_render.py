@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from opsbot.commands.results import Button, Code, FileAttachment, Reply, Table, Text
-from opsbot.slack.render import MAX_BLOCKS, render, render_plain
+from opsbot.slack.render import MAX_BLOCKS, render
 
 
 def section_texts(blocks: list[dict[str, Any]]) -> list[str]:
@@ -55,8 +55,3 @@ def test_buttons_render_as_actions_block_with_values() -> None:
 def test_attachment_preview_is_shown_in_the_message() -> None:
     reply = Reply("Logs", (), attachment=FileAttachment("a.log", "1\n2\n3", "a", preview="3"))
     assert "```\n3\n```" in section_texts(render(reply).blocks)
-
-
-def test_plain_rendering_has_table_and_truncation_note() -> None:
-    text = render_plain(Reply("Pods", (Table(("NAME",), (("a",),), total=3),)))
-    assert "NAME" in text and "… and 2 more." in text
