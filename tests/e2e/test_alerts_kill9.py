@@ -3,34 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 from pathlib import Path
 
 import yaml
 
 from tests.support.fake_kube import FakeKubeServer, builders
 from tests.support.harness import ALERTS
+from tests.support.process import start_opsbot
 from tests.support.slack_emulator import SlackEmulator
 
-ROOT = Path(__file__).resolve().parents[2]
 DEPLOYMENTS = 10
-
-
-async def start_bot(slack: SlackEmulator, config: Path) -> asyncio.subprocess.Process:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    environment.update(
-        {
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_APP_TOKEN": slack.app_token,
-            "SLACK_API_URL": slack.base_url,
-        }
-    )
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "opsbot", "run", "--config", str(config),
-        cwd=ROOT, env=environment, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
 
 
 def root_titles(slack: SlackEmulator) -> list[str]:
@@ -62,7 +45,7 @@ async def test_kill_9_mid_storm_loses_no_incident_and_posts_no_duplicate_root(
     )
     for index in range(DEPLOYMENTS):
         kube.add_deployment("web", f"svc-{index}", replicas=3)
-    first = await start_bot(slack, config)
+    first = await start_opsbot(slack, config)
     try:
         await slack.wait_connected(1, timeout=30)
         for pod in kube.list("pods", "web"):
@@ -78,7 +61,7 @@ async def test_kill_9_mid_storm_loses_no_incident_and_posts_no_duplicate_root(
             await first.wait()
     posted_before_kill = len(root_titles(slack))
     assert posted_before_kill < DEPLOYMENTS, "the kill came in the middle of the storm"
-    second = await start_bot(slack, config)
+    second = await start_opsbot(slack, config)
     try:
         await slack.wait_connected(2, timeout=30)
         await slack.wait_for_post(lambda p: len(root_titles(slack)) >= DEPLOYMENTS, timeout=40)

@@ -10,7 +10,7 @@ import aiohttp
 
 from opsbot.app import Bot
 from opsbot.health import readiness_problems
-from tests.support.fake_kube import FakeKubeServer
+from tests.support.fake_kube import FakeKubeServer, builders
 from tests.support.harness import ALERTS, BotHarness, make_settings, running_bot
 from tests.support.slack_emulator import SlackEmulator
 
@@ -92,6 +92,27 @@ async def test_readyz_follows_the_slack_link_and_the_watches(
         _, text = await get(bot, "/metrics")
         assert metric_value(text, "opsbot_socket_mode_reconnects_total") >= 1.0
         assert metric_value(text, "opsbot_socket_mode_connected") == 1.0
+
+
+async def test_metrics_move_when_an_alert_fires(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path
+) -> None:
+    kube.add_namespace("web")
+    kube.add_deployment("web", "api", replicas=1)
+    alerts: dict[str, Any] = {"enabled": True, "default_channel": ALERTS, "enrichment_log_lines": 0}
+    async with running_bot(slack, kube, make_settings(kubeconfig, alerts=alerts), alert_flush_interval=0.2) as bot:
+        await wait_for_status(bot, "/readyz", 200)
+        _, before = await get(bot, "/metrics")
+        (pod,) = kube.list("pods", "web")
+        kube.apply_status("pods", "web", pod["metadata"]["name"], builders.crashloop_status(pod, restarts=3))
+        await slack.wait_for_post(lambda p: p.channel == ALERTS and "CrashLoopBackOff" in p.text, timeout=10)
+        _, after = await get(bot, "/metrics")
+        assert metric_value(after, 'opsbot_alert_findings_total{kind="CrashLoopBackOff"}') >= 1.0
+        assert metric_value(after, 'opsbot_incidents_opened_total{kind="CrashLoopBackOff"}') == 1.0
+        assert metric_value(after, 'opsbot_open_incidents{kind="CrashLoopBackOff"}') == 1.0
+        processed = "opsbot_alert_events_processed_total"
+        assert metric_value(after, processed) > metric_value(before, processed)
+        assert metric_value(after, 'opsbot_slack_api_calls_total{method="chat.postMessage"}') >= 1.0
 
 
 async def test_readyz_waits_for_the_watches_to_sync(

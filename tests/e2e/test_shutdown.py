@@ -1,0 +1,63 @@
+"""SIGTERM while a command is running: the command is answered, then opsbot exits 0."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+from pathlib import Path
+
+import yaml
+
+from tests.support.fake_kube import FakeKubeServer
+from tests.support.harness import CHANNEL, block_text
+from tests.support.process import start_opsbot
+from tests.support.slack_emulator import SlackEmulator
+
+SLOW_LIST = r"^/api/v1/namespaces/web/pods$"
+
+
+async def test_sigterm_during_a_command_finishes_it_and_exits_0(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": {"test": {"kubeconfig": str(kubeconfig), "context": "fake"}},
+                "alerts": {"enabled": False},
+                "store": {"path": str(tmp_path / "opsbot.db")},
+                "health": {"enabled": False},
+            }
+        )
+    )
+    kube.add_namespace("web")
+    kube.add_deployment("web", "api", replicas=2)
+    process = await start_opsbot(slack, config, capture_stderr=True)
+    try:
+        await slack.wait_connected(1, timeout=30)
+        kube.delay(SLOW_LIST, 1.5)
+        sent = await slack.mention("U0ALICE01", CHANNEL, "pods -n web")
+        await asyncio.to_thread(
+            kube.wait_for, lambda: any(r.path.endswith("/namespaces/web/pods") for r in kube.requests), 15
+        )
+        process.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        reply = await slack.wait_for_post(thread_ts=sent.ts, timeout=15)
+        answered = time.monotonic()
+        code = await asyncio.wait_for(process.wait(), timeout=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert code == 0
+    assert "api-" in block_text(reply), "the in-flight command was answered in full"
+    assert answered > signalled
+    assert process.stderr is not None
+    events = [
+        json.loads(line).get("event")
+        for line in (await process.stderr.read()).decode().splitlines()
+        if line.startswith("{")
+    ]
+    assert events.index("command") < events.index("stopped")
