@@ -33,6 +33,8 @@ class SlackAlertPublisher:
             priority=Priority.ALERT,
             # Lets a restarted bot recognise a root it posted but did not get to record.
             metadata={"event_type": ROOT_EVENT_TYPE, "event_payload": {"incident_id": incident.id}},
+            # Not journaled at shutdown: the incident store re-posts a root it has no ts for.
+            durable=False,
         )
         ts = result.get("ts")
         return ts if isinstance(ts, str) else None

@@ -5,6 +5,9 @@ hoping retries save us, each channel gets a token bucket and a single worker tha
 sends in priority order (command replies before alerts). A 429 pauses that channel
 for Retry-After seconds; 5xx, timeouts and connection errors are retried with
 jittered exponential backoff (tenacity); other Slack errors go back to the caller.
+
+Messages still unsent when the bot stops (Slack down, a long backlog) are written to a
+journal and sent after the next start, so a shutdown never swallows an answer.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import structlog
@@ -41,6 +44,17 @@ class Priority(IntEnum):
 
 
 SlackCall = Callable[[], Awaitable[AsyncSlackResponse]]
+# Unsent messages older than this are dropped at start: a very late answer is noise.
+REPLAY_MAX_AGE_SECONDS = 3600.0
+_REPLAYABLE = {"chat.postMessage", "chat.update"}
+
+
+class OutboxJournal(Protocol):
+    """Where unsent messages wait across a restart (the store)."""
+
+    def save_unsent(self, records: list[dict[str, Any]]) -> None: ...
+
+    def take_unsent(self) -> list[dict[str, Any]]: ...
 
 
 @dataclass(order=True)
@@ -52,6 +66,10 @@ class _Job:
     done: asyncio.Future[dict[str, Any]] = field(compare=False)
     what: str = field(compare=False, default="")
     queued_at: float = field(compare=False, default_factory=time.monotonic)
+    # Method and arguments, for the journal; None: not worth sending after a restart.
+    record: dict[str, Any] | None = field(compare=False, default=None)
+    # True while its HTTP call is under way: it may land, so it is never journaled.
+    in_call: bool = field(compare=False, default=False)
 
 
 class TokenBucket:
@@ -97,9 +115,13 @@ def _is_temporary(exc: BaseException) -> bool:
 
 
 class Outbox:
-    def __init__(self, client: AsyncWebClient, settings: OutboxSettings) -> None:
+    def __init__(
+        self, client: AsyncWebClient, settings: OutboxSettings, journal: OutboxJournal | None = None
+    ) -> None:
         self._client = client
         self._settings = settings
+        self._journal = journal
+        self._current: dict[str, _Job] = {}
         self._queues: dict[str, asyncio.PriorityQueue[_Job]] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -112,6 +134,7 @@ class Outbox:
         self.calls: dict[str, int] = {}
         self.errors: dict[str, int] = {}
         self._queued: dict[int, float] = {}  # sequence → time.monotonic() when queued
+        self._replays: set[asyncio.Task[None]] = set()
 
     # public API ----------------------------------------------------------
 
@@ -124,27 +147,32 @@ class Outbox:
         thread_ts: str | None = None,
         priority: Priority = Priority.REPLY,
         metadata: dict[str, Any] | None = None,
+        durable: bool = True,
     ) -> dict[str, Any]:
-        async def call() -> AsyncSlackResponse:
-            return await self._client.chat_postMessage(
-                channel=channel,
-                text=text,
-                blocks=blocks,
-                thread_ts=thread_ts,
-                unfurl_links=False,
-                unfurl_media=False,
-                metadata=metadata,
-            )
-
-        return await self._submit(channel, call, paced=True, priority=priority, what="chat.postMessage")
+        """`durable=False`: drop it at shutdown instead of sending it after the next start
+        (for messages something else re-creates, like incident roots)."""
+        args: dict[str, Any] = {"channel": channel, "text": text, "blocks": blocks, "thread_ts": thread_ts}
+        if metadata is not None:
+            args["metadata"] = metadata
+        call = self._replayable("chat.postMessage", args)
+        record = {"method": "chat.postMessage", "args": args} if durable else None
+        return await self._submit(
+            channel, call, paced=True, priority=priority, what="chat.postMessage", record=record
+        )
 
     async def update(
         self, channel: str, ts: str, *, text: str, blocks: list[dict[str, Any]] | None = None
     ) -> dict[str, Any]:
-        async def call() -> AsyncSlackResponse:
-            return await self._client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
-
-        return await self._submit(channel, call, paced=False, priority=Priority.REPLY, what="chat.update")
+        args: dict[str, Any] = {"channel": channel, "ts": ts, "text": text, "blocks": blocks}
+        call = self._replayable("chat.update", args)
+        return await self._submit(
+            channel,
+            call,
+            paced=False,
+            priority=Priority.REPLY,
+            what="chat.update",
+            record={"method": "chat.update", "args": args},
+        )
 
     async def ephemeral(
         self,
@@ -200,16 +228,91 @@ class Outbox:
         return max(0.0, time.monotonic() - min(self._queued.values()))
 
     async def close(self, timeout: float = 10.0) -> None:
-        """Stop taking work; let queued messages go out for up to `timeout` seconds."""
+        """Stop taking work; let queued messages go out for up to `timeout` seconds, then
+        journal what is left (nothing whose HTTP call is under way: it may have landed)."""
         self._closed = True
         pending = [task for task in self._workers.values() if not task.done()]
         if pending:
             await asyncio.wait(
                 [asyncio.ensure_future(self._drain(q)) for q in self._queues.values()], timeout=timeout
             )
+        left: list[_Job] = [job for job in self._current.values() if not job.in_call and not job.done.done()]
+        for queue in self._queues.values():
+            while not queue.empty():
+                left.append(queue.get_nowait())
+                queue.task_done()
         for task in self._workers.values():
             task.cancel()
         await asyncio.gather(*self._workers.values(), return_exceptions=True)
+        self._journal_unsent(sorted(left))
+
+    def _journal_unsent(self, jobs: list[_Job]) -> None:
+        records = [
+            {**job.record, "saved_at": time.time()}
+            for job in jobs
+            if job.record is not None and not job.done.done()
+        ]
+        for job in jobs:
+            if not job.done.done():
+                job.done.set_exception(RuntimeError("opsbot stopped before this message was sent"))
+                job.done.exception()  # retrieved: nobody may be waiting any more
+        if not records:
+            return
+        if self._journal is None:
+            log.warning("outbox_unsent_dropped", messages=len(records))
+            return
+        try:
+            self._journal.save_unsent(records)
+            log.info("outbox_unsent_saved", messages=len(records))
+        except Exception:
+            log.exception("outbox_unsent_save_failed", messages=len(records))
+
+    async def replay(self) -> int:
+        """Send what the last run could not; returns how many messages were queued again."""
+        if self._journal is None:
+            return 0
+        try:
+            records = self._journal.take_unsent()
+        except Exception:
+            log.exception("outbox_replay_load_failed")
+            return 0
+        now = time.time()
+        queued = 0
+        for record in records:
+            method, args = record.get("method"), record.get("args")
+            if method not in _REPLAYABLE or not isinstance(args, dict) or not args.get("channel"):
+                continue
+            if now - float(record.get("saved_at", 0)) > REPLAY_MAX_AGE_SECONDS:
+                log.info("outbox_replay_too_old", method=method, channel=args["channel"])
+                continue
+            task = asyncio.create_task(self._resend(str(method), args), name="outbox-replay")
+            self._replays.add(task)
+            task.add_done_callback(self._replays.discard)
+            queued += 1
+        if queued:
+            log.info("outbox_replayed", messages=queued)
+        return queued
+
+    async def _resend(self, method: str, args: dict[str, Any]) -> None:
+        try:
+            await self._submit(
+                str(args["channel"]),
+                self._replayable(method, args),
+                paced=method == "chat.postMessage",
+                priority=Priority.REPLY,
+                what=method,
+                record={"method": method, "args": args},
+            )
+        except Exception as exc:
+            log.warning("outbox_replay_failed", method=method, channel=args.get("channel"), error=str(exc)[:300])
+
+    def _replayable(self, method: str, args: dict[str, Any]) -> SlackCall:
+        async def call() -> AsyncSlackResponse:
+            if method == "chat.postMessage":
+                return await self._client.chat_postMessage(**args, unfurl_links=False, unfurl_media=False)
+            return await self._client.chat_update(**args)
+
+        return call
 
     # internals -----------------------------------------------------------
 
@@ -218,7 +321,14 @@ class Outbox:
         await queue.join()
 
     async def _submit(
-        self, channel: str, call: SlackCall, *, paced: bool, priority: Priority, what: str
+        self,
+        channel: str,
+        call: SlackCall,
+        *,
+        paced: bool,
+        priority: Priority,
+        what: str,
+        record: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         if self._closed:
             raise RuntimeError("outbox is closed")
@@ -228,7 +338,7 @@ class Outbox:
         if queue is None:
             queue = self._queues[channel] = asyncio.PriorityQueue()
             self._buckets[channel] = TokenBucket(self._settings.per_channel_per_second, self._settings.burst)
-        job = _Job(int(priority), next(self._sequence), paced, call, done, what)
+        job = _Job(int(priority), next(self._sequence), paced, call, done, what, record=record)
         self._queued[job.sequence] = job.queued_at
         queue.put_nowait(job)
         self._pending[channel] = self._pending.get(channel, 0) + 1
@@ -246,6 +356,7 @@ class Outbox:
             except TimeoutError:
                 return  # idle channel: a new worker starts with the next message
             self._queued.pop(job.sequence, None)
+            self._current[channel] = job
             try:
                 if job.done.cancelled():
                     continue
@@ -256,6 +367,7 @@ class Outbox:
                 if not job.done.done():
                     job.done.set_exception(exc)
             finally:
+                self._current.pop(channel, None)
                 self._pending[channel] -= 1
                 queue.task_done()
 
@@ -284,11 +396,14 @@ class Outbox:
                         await asyncio.sleep(delay)
                     bucket.take()
                 self.calls[job.what] = self.calls.get(job.what, 0) + 1
+                job.in_call = True
                 try:
                     response = await job.call()
                 except Exception:
                     self.errors[job.what] = self.errors.get(job.what, 0) + 1
                     raise
+                finally:
+                    job.in_call = False
                 self.sent += 1
                 data = response.data
                 return data if isinstance(data, dict) else {}

@@ -42,6 +42,10 @@ CREATE TABLE IF NOT EXISTS approvals (
 );
 CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, updated_at);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS outbox_unsent (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    data TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     at REAL NOT NULL,
@@ -124,6 +128,34 @@ class SqliteStore:
         with self._lock:
             self._db.execute("DELETE FROM mutes WHERE until <= ?", (now,))
             rows = self._db.execute("SELECT data FROM mutes ORDER BY until").fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    # outbox journal ------------------------------------------------------------
+
+    def save_unsent(self, records: list[Document]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO outbox_unsent (data) VALUES (?)",
+                    [(json.dumps(record, separators=(",", ":"), default=str),) for record in records],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def take_unsent(self) -> list[Document]:
+        """Every saved message, oldest first, removed in the same transaction."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = self._db.execute("SELECT data FROM outbox_unsent ORDER BY seq").fetchall()
+                self._db.execute("DELETE FROM outbox_unsent")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
         return [json.loads(row[0]) for row in rows]
 
     # approvals ---------------------------------------------------------------

@@ -1,0 +1,110 @@
+"""Messages still unsent at shutdown are journaled in the store and sent after the next start."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest_asyncio
+from slack_sdk.web.async_client import AsyncWebClient
+
+from opsbot.config import OutboxSettings
+from opsbot.slack.outbox import REPLAY_MAX_AGE_SECONDS, Outbox
+from opsbot.store.sqlite import SqliteStore
+from tests.support.slack_emulator import SlackEmulator
+
+CHANNEL = "C0OPS0001"
+
+
+@pytest_asyncio.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "opsbot.db")
+    yield opened
+    opened.close()
+
+
+def outbox_for(slack: SlackEmulator, store: SqliteStore, **settings: float) -> Outbox:
+    client = AsyncWebClient(token=slack.bot_token, base_url=slack.base_url)
+    return Outbox(client, OutboxSettings(**settings), journal=store)
+
+
+def posted_texts(slack: SlackEmulator) -> list[str]:
+    return [p.text for p in slack.posts if p.method == "chat.postMessage"]
+
+
+async def until(condition: object, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not callable(condition) or not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_backlog_left_at_shutdown_is_sent_in_order_after_the_next_start(
+    slack: SlackEmulator, store: SqliteStore
+) -> None:
+    first = outbox_for(slack, store, per_channel_per_second=0.5, burst=1)
+    sends = [
+        asyncio.create_task(first.post(CHANNEL, text=f"reply {n}", thread_ts="1700000000.000100"))
+        for n in range(4)
+    ]
+    await slack.wait_for_post(lambda p: p.text == "reply 0")
+    await first.close(timeout=0.1)
+    results = await asyncio.gather(*sends, return_exceptions=True)
+    assert [isinstance(r, RuntimeError) for r in results] == [False, True, True, True]
+    assert posted_texts(slack) == ["reply 0"]
+
+    second = outbox_for(slack, store, per_channel_per_second=50, burst=10)
+    assert await second.replay() == 3
+    await slack.wait_for_post(lambda p: p.text == "reply 3")
+    assert posted_texts(slack) == ["reply 0", "reply 1", "reply 2", "reply 3"]
+    assert {p.thread_ts for p in slack.posts} == {"1700000000.000100"}
+    await second.close()
+    assert store.take_unsent() == [], "replayed messages leave the journal"
+
+
+async def test_a_message_retrying_while_slack_is_down_survives_the_restart(
+    slack: SlackEmulator, store: SqliteStore
+) -> None:
+    slack.fail_next("chat.postMessage", status=500, error="internal_error", retry_after=None, times=1)
+    first = outbox_for(slack, store)
+    send = asyncio.create_task(first.post(CHANNEL, text="the answer", blocks=[{"type": "divider"}]))
+    await until(lambda: first.errors.get("chat.postMessage", 0) >= 1)
+    await first.close(timeout=0.1)
+    assert isinstance((await asyncio.gather(send, return_exceptions=True))[0], RuntimeError)
+
+    second = outbox_for(slack, store)
+    assert await second.replay() == 1
+    post = await slack.wait_for_post(lambda p: p.text == "the answer")
+    assert post.blocks == [{"type": "divider"}]
+    await second.close()
+
+
+async def test_messages_others_recreate_and_stale_ones_are_not_replayed(
+    slack: SlackEmulator, store: SqliteStore
+) -> None:
+    first = outbox_for(slack, store, per_channel_per_second=0.5, burst=1)
+    sends = [
+        asyncio.create_task(first.post(CHANNEL, text="first")),
+        asyncio.create_task(first.post(CHANNEL, text="incident root", durable=False)),
+    ]
+    await slack.wait_for_post(lambda p: p.text == "first")
+    await first.close(timeout=0.1)
+    await asyncio.gather(*sends, return_exceptions=True)
+    assert store.take_unsent() == []
+
+    store.save_unsent(
+        [
+            {
+                "method": "chat.postMessage",
+                "args": {"channel": CHANNEL, "text": "hours late"},
+                "saved_at": time.time() - REPLAY_MAX_AGE_SECONDS - 1,
+            },
+            {"method": "files.delete", "args": {"channel": CHANNEL}, "saved_at": time.time()},
+        ]
+    )
+    second = outbox_for(slack, store)
+    assert await second.replay() == 0
+    await second.close()
+    assert posted_texts(slack) == ["first"]
