@@ -89,7 +89,7 @@ class ImpersonationSettings(_Strict):
     When enabled, the API calls of a request (and of its approved action) carry
     `Impersonate-User: <user_prefix><Slack user id>` and one `Impersonate-Group` per group:
     `groups`, plus `<user_prefix><user group id>` for the requester's Slack user groups
-    that policy.bindings name (when `include_usergroups`). Needs manifests/impersonation/.
+    that policy.bindings name (when `include_usergroups`). Needs manifests/components/impersonation/.
     """
 
     enabled: bool = False

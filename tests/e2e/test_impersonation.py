@@ -183,7 +183,7 @@ async def test_missing_impersonate_permission_points_at_the_add_on(acting: BotHa
     acting.kube.deny("impersonate", "users", user=DEFAULT_USER)
     reply = await acting.ask("pods -n web")
     text = block_text(reply)
-    assert "may not *impersonate* `users`" in text and "manifests/impersonation/" in text
+    assert "may not *impersonate* `users`" in text and "manifests/components/impersonation/" in text
 
 
 async def test_without_impersonation_no_impersonate_headers_are_sent(harness: BotHarness) -> None:

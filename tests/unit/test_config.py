@@ -19,7 +19,7 @@ def problems_of(data: object) -> list[str]:
 
 
 def test_example_and_manifest_configs_are_valid() -> None:
-    for path in (ROOT / "config.example.yaml", ROOT / "manifests" / "config.yaml"):
+    for path in (ROOT / "config.example.yaml", ROOT / "manifests" / "base" / "config.yaml"):
         settings = load_settings(path)
         assert settings.primary_cluster in settings.clusters
 

@@ -1,15 +1,29 @@
 """Install artefacts: kustomize manifests, Containerfile and Slack app manifest.
 
+manifests/ is a base (the bot) plus optional kustomize Components:
+
+    manifests/kustomization.yaml          default install = base/ (components commented out)
+    manifests/base/                       the bot
+    manifests/components/<name>/          cluster-wide, impersonation, monitoring
+    manifests/overlays/everything/        base + every component (worked example)
+
 Everything here runs offline: Kubernetes objects are validated against the JSON
-schemas bundled with kubernetes-validate (strict mode: unknown fields fail).
+schemas bundled with kubernetes-validate (strict mode: unknown fields fail). The
+Prometheus Operator's ServiceMonitor has no bundled schema; it gets a structural
+test instead. Rendering tests use a kustomize v5 (`kustomize`, or the one embedded
+in `kubectl`) and skip when there is none.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import itertools
 import json
 import re
 import shutil
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +32,26 @@ import kubernetes_validate.utils
 import pytest
 import yaml
 
+from opsbot.config import load_settings
+from opsbot.health import STALE_AFTER_SECONDS
+
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
-CLUSTER_WIDE = MANIFESTS / "cluster-wide"
-IMPERSONATION = MANIFESTS / "impersonation"
+BASE = MANIFESTS / "base"
+COMPONENTS = MANIFESTS / "components"
+CLUSTER_WIDE = COMPONENTS / "cluster-wide"
+IMPERSONATION = COMPONENTS / "impersonation"
+MONITORING = COMPONENTS / "monitoring"
+EVERYTHING = MANIFESTS / "overlays" / "everything"
 CONTAINERFILE = ROOT / "Containerfile"
 SLACK_APP_MANIFEST = ROOT / "slack-app-manifest.yaml"
-EXAMPLE_SECRET = MANIFESTS / "secret.example.yaml"
-CONFIG_FILE = MANIFESTS / "config.yaml"
+EXAMPLE_SECRET = BASE / "secret.example.yaml"
+CONFIG_FILE = BASE / "config.yaml"
+EVERYTHING_CONFIG_FILE = EVERYTHING / "config.yaml"
+
+# What `kubectl apply -k` is pointed at; components are only ever included.
+ENTRY_POINTS = (MANIFESTS, BASE, EVERYTHING)
+COMPONENT_DIRS = (CLUSTER_WIDE, IMPERSONATION, MONITORING)
 
 # Newest Kubernetes minor kubernetes-validate 1.37 ships schemas for.
 KUBERNETES_VERSION = "1.37"
@@ -35,10 +61,19 @@ SERVICE_ACCOUNT = "opsbot"
 SLACK_SECRET = "opsbot-slack"
 CONFIG_MAP = "opsbot-config"
 CONFIG_PATH = "/etc/opsbot/config.yaml"
+HEALTH_PORT = 8080
+
+# Measured: peak RSS watching 10,000 pods + 500 nodes.
+MEASURED_PEAK_MIB = 141
 
 # YAML files under manifests/ that are not Kubernetes objects applied by kustomize.
 NOT_KUBERNETES_OBJECTS = {"kustomization.yaml", "config.yaml", "secret.example.yaml"}
 CLUSTER_SCOPED_KINDS = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+# Custom resources: kubernetes-validate bundles no schema for them.
+CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+
+KUSTOMIZATION = ("kustomize.config.k8s.io/v1beta1", "Kustomization")
+COMPONENT = ("kustomize.config.k8s.io/v1alpha1", "Component")
 
 
 Doc = dict[str, Any]
@@ -56,6 +91,10 @@ def load_one(path: Path) -> Doc:
     return docs[0]
 
 
+def kustomization(directory: Path) -> Doc:
+    return load_one(directory / "kustomization.yaml")
+
+
 def kubernetes_files() -> list[Path]:
     return sorted(p for p in MANIFESTS.rglob("*.yaml") if p.name not in NOT_KUBERNETES_OBJECTS)
 
@@ -64,16 +103,31 @@ def kustomization_files() -> list[Path]:
     return sorted(MANIFESTS.rglob("kustomization.yaml"))
 
 
+def rel(path: Path) -> str:
+    return str(path.relative_to(MANIFESTS)) or "."
+
+
 def validate(doc: Doc) -> None:
+    """Strict schema validation; custom resources get the structural checks they can."""
+    if (doc.get("apiVersion"), doc.get("kind")) in CUSTOM_KINDS:
+        assert set(doc) == {"apiVersion", "kind", "metadata", "spec"}, doc
+        assert doc["metadata"]["name"]
+        assert isinstance(doc["spec"], dict) and doc["spec"]
+        return
     version = kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
     assert version == KUBERNETES_VERSION
 
 
+def included_dirs(kustomization_dir: Path) -> list[str]:
+    """`resources` and `components` entries of a kustomization, in order."""
+    k = kustomization(kustomization_dir)
+    return [*k.get("resources", []), *k.get("components", [])]
+
+
 def resources_of(kustomization_dir: Path) -> list[tuple[Path, Doc]]:
-    """Objects a kustomization installs, before transformers (recursing into bases)."""
-    kustomization = load_one(kustomization_dir / "kustomization.yaml")
+    """Objects a kustomization installs, before transformers (recursing into bases and components)."""
     found: list[tuple[Path, Doc]] = []
-    for entry in kustomization.get("resources", []):
+    for entry in included_dirs(kustomization_dir):
         target = (kustomization_dir / entry).resolve()
         if target.is_dir():
             found.extend(resources_of(target))
@@ -82,8 +136,12 @@ def resources_of(kustomization_dir: Path) -> list[tuple[Path, Doc]]:
     return found
 
 
+def docs_of(kustomization_dir: Path) -> list[Doc]:
+    return [doc for _, doc in resources_of(kustomization_dir)]
+
+
 def base_resources() -> list[Doc]:
-    return [doc for _, doc in resources_of(MANIFESTS)]
+    return docs_of(BASE)
 
 
 def all_resources() -> list[Doc]:
@@ -105,6 +163,11 @@ def pod_spec() -> Doc:
     return spec
 
 
+def pod_labels() -> dict[str, str]:
+    labels: dict[str, str] = deployment()["spec"]["template"]["metadata"]["labels"]
+    return labels
+
+
 def container() -> Doc:
     containers = pod_spec()["containers"]
     assert len(containers) == 1
@@ -112,13 +175,16 @@ def container() -> Doc:
     return only
 
 
+def network_policy() -> Doc:
+    return the("NetworkPolicy")
+
+
 def config() -> Doc:
     return load_one(CONFIG_FILE)
 
 
 def namespace_transformer() -> Doc:
-    kustomization = load_one(MANIFESTS / "kustomization.yaml")
-    transformers = [yaml.safe_load(t) for t in kustomization.get("transformers", [])]
+    transformers = [yaml.safe_load(t) for t in kustomization(BASE).get("transformers", [])]
     matches = [t for t in transformers if t.get("kind") == "NamespaceTransformer"]
     assert len(matches) == 1
     only: Doc = matches[0]
@@ -156,8 +222,88 @@ def all_keys(value: Any) -> list[str]:
     return []
 
 
+def mebibytes(quantity: str) -> float:
+    units = {"Ki": 1 / 1024, "Mi": 1, "Gi": 1024}
+    match = re.fullmatch(r"(\d+)(Ki|Mi|Gi)", quantity)
+    assert match, f"use a binary-suffixed quantity, not {quantity!r}"
+    return int(match[1]) * units[match[2]]
+
+
+def port_rules(rules: Iterable[Doc]) -> set[tuple[str, int]]:
+    return {(port["protocol"], port["port"]) for rule in rules for port in rule.get("ports", [])}
+
+
 def slack_manifest() -> Doc:
     return load_one(SLACK_APP_MANIFEST)
+
+
+# --- rendering with kustomize v5 (skipped without one) --------------------------
+
+
+def _major(version: str) -> int:
+    match = re.search(r"v?(\d+)\.\d+", version)
+    return int(match[1]) if match else 0
+
+
+@functools.cache
+def kustomize_command() -> tuple[str, ...] | None:
+    """`kustomize build`, or `kubectl kustomize` when its embedded kustomize is v5+."""
+    if shutil.which("kustomize"):
+        result = subprocess.run(
+            ["kustomize", "version"], capture_output=True, text=True, timeout=30, check=False
+        )
+        if result.returncode == 0 and _major(result.stdout) >= 5:
+            return ("kustomize", "build")
+    if shutil.which("kubectl"):
+        result = subprocess.run(
+            ["kubectl", "version", "--client", "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if result.returncode == 0:
+            embedded = json.loads(result.stdout).get("kustomizeVersion", "")
+            if _major(embedded) >= 5:
+                return ("kubectl", "kustomize")
+    return None
+
+
+@pytest.fixture
+def kustomize() -> tuple[str, ...]:
+    command = kustomize_command()
+    if command is None:
+        pytest.skip("no kustomize v5 (kustomize, or kubectl >= 1.27) installed")
+    return command
+
+
+def render(command: tuple[str, ...], directory: Path) -> list[Doc]:
+    result = subprocess.run(
+        [*command, str(directory)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    rendered = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    assert rendered
+    return rendered
+
+
+def by_kind(docs: list[Doc]) -> dict[str, list[Doc]]:
+    grouped: dict[str, list[Doc]] = {}
+    for doc in docs:
+        grouped.setdefault(doc["kind"], []).append(doc)
+    return grouped
+
+
+def component_combinations() -> list[tuple[Path, ...]]:
+    return [
+        combo
+        for size in range(len(COMPONENT_DIRS) + 1)
+        for combo in itertools.combinations(COMPONENT_DIRS, size)
+    ]
+
+
+def combination_id(combo: tuple[Path, ...]) -> str:
+    return "+".join(p.name for p in combo) or "base-only"
 
 
 # --- Kubernetes schema validation ------------------------------------------
@@ -168,7 +314,7 @@ def test_kubernetes_validate_ships_schemas_for_the_target_version() -> None:
     assert any(v.startswith(KUBERNETES_VERSION + ".") for v in versions)
 
 
-@pytest.mark.parametrize("path", kubernetes_files(), ids=lambda p: str(p.relative_to(MANIFESTS)))
+@pytest.mark.parametrize("path", kubernetes_files(), ids=rel)
 def test_every_manifest_document_validates_against_the_kubernetes_schema(path: Path) -> None:
     docs = load_docs(path)
     assert docs, f"{path} has no documents"
@@ -176,75 +322,50 @@ def test_every_manifest_document_validates_against_the_kubernetes_schema(path: P
         validate(doc)
 
 
-@pytest.mark.parametrize("path", kustomization_files(), ids=lambda p: str(p.relative_to(MANIFESTS)))
+def test_only_the_service_monitor_lacks_a_bundled_schema() -> None:
+    """Everything but the Prometheus Operator's CRD goes through strict schema validation."""
+    custom = [doc for doc in all_resources() if (doc["apiVersion"], doc["kind"]) in CUSTOM_KINDS]
+    assert [(d["kind"], d["metadata"]["name"]) for d in custom] == [("ServiceMonitor", "opsbot")]
+    with pytest.raises(kubernetes_validate.utils.SchemaNotFoundError):
+        kubernetes_validate.validate(custom[0], KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("path", kustomization_files(), ids=lambda p: rel(p.parent))
 def test_every_kustomization_resource_exists_and_is_valid(path: Path) -> None:
-    kustomization = load_one(path)
-    assert kustomization["apiVersion"] == "kustomize.config.k8s.io/v1beta1"
-    assert kustomization["kind"] == "Kustomization"
-    assert kustomization["resources"]
-    for entry in kustomization["resources"]:
+    k = load_one(path)
+    expected = COMPONENT if path.parent.parent == COMPONENTS else KUSTOMIZATION
+    assert (k["apiVersion"], k["kind"]) == expected
+    assert k["resources"]
+    for entry in k["resources"]:
         target = (path.parent / entry).resolve()
         assert target.exists(), f"{path}: resource {entry} does not exist"
         if target.is_dir():
-            assert (target / "kustomization.yaml").is_file(), f"{path}: {entry} is no kustomization"
+            assert (k["apiVersion"], k["kind"]) == KUSTOMIZATION, f"{path}: a component includes {entry}"
+            target_k = kustomization(target)
+            assert (target_k["apiVersion"], target_k["kind"]) == KUSTOMIZATION, f"{path}: {entry}"
             continue
         assert target.name not in NOT_KUBERNETES_OBJECTS, f"{path}: {entry} must not be a resource"
         for doc in load_docs(target):
             validate(doc)
-    for generator in kustomization.get("configMapGenerator", []):
+    for entry in k.get("components", []):
+        target = (path.parent / entry).resolve()
+        assert target.parent == COMPONENTS, f"{path}: component {entry} is not under manifests/components/"
+        target_k = kustomization(target)
+        assert (target_k["apiVersion"], target_k["kind"]) == COMPONENT, f"{path}: {entry}"
+    for generator in k.get("configMapGenerator", []):
         for entry in generator.get("files", []):
             source = entry.split("=", 1)[-1]
             assert (path.parent / source).is_file(), f"{path}: generator file {source} missing"
 
 
-@pytest.mark.parametrize("path", kustomization_files(), ids=lambda p: str(p.relative_to(MANIFESTS)))
+@pytest.mark.parametrize("path", kustomization_files(), ids=lambda p: rel(p.parent))
 def test_no_kustomization_includes_a_directory_containing_itself(path: Path) -> None:
     # kustomize rejects this ("cycle detected: candidate root ... contains
-    # visited root ..."), e.g. manifests/cluster-wide/ with `resources: [../]`.
-    for entry in load_one(path).get("resources", []):
+    # visited root ..."), e.g. an add-on inside the base with `resources: [../]`.
+    for entry in included_dirs(path.parent):
         target = (path.parent / entry).resolve()
         assert target not in path.parent.resolve().parents, f"{path}: {entry}"
         assert target != path.parent.resolve(), f"{path}: {entry}"
-
-
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
-@pytest.mark.parametrize("path", kustomization_files(), ids=lambda p: str(p.relative_to(MANIFESTS)))
-def test_kustomize_build_renders_valid_objects(path: Path) -> None:
-    """Render with kubectl's embedded kustomize (offline) and validate the output."""
-    result = subprocess.run(
-        ["kubectl", "kustomize", str(path.parent)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    rendered = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
-    assert rendered
-    for doc in rendered:
-        validate(doc)
-        assert doc["metadata"]["labels"]["app.kubernetes.io/name"] == "opsbot"
-    if path.parent != MANIFESTS:
-        return
-
-    by_kind: dict[str, list[Doc]] = {}
-    for doc in rendered:
-        by_kind.setdefault(doc["kind"], []).append(doc)
-    watched = set(config()["watch"]["namespaces"])
-    for kind in ("Role", "RoleBinding"):
-        assert {d["metadata"]["namespace"] for d in by_kind[kind]} == watched
-    for kind in ("ServiceAccount", "Deployment", "ConfigMap"):
-        assert [d["metadata"]["namespace"] for d in by_kind[kind]] == [OPSBOT_NAMESPACE]
-    assert "Secret" not in by_kind
-    # The generated ConfigMap gets a content hash; the Deployment must follow it.
-    (config_map,) = by_kind["ConfigMap"]
-    assert config_map["metadata"]["name"].startswith(CONFIG_MAP + "-")
-    assert yaml.safe_load(config_map["data"]["config.yaml"]) == config()
-    (rendered_deployment,) = by_kind["Deployment"]
-    volumes = rendered_deployment["spec"]["template"]["spec"]["volumes"]
-    config_volume = next(v for v in volumes if v["name"] == "config")
-    assert config_volume["configMap"]["name"] == config_map["metadata"]["name"]
-    assert rendered_deployment["spec"]["selector"] == deployment()["spec"]["selector"]
 
 
 def test_every_manifest_file_is_installed_by_a_kustomization() -> None:
@@ -265,16 +386,17 @@ def test_example_secret_is_valid_and_never_installed() -> None:
     }
     for path in kustomization_files():
         assert "secret.example.yaml" not in str(load_one(path).get("resources", []))
-    assert not any(doc["kind"] == "Secret" for _, doc in resources_of(CLUSTER_WIDE))
+    for entry_point in ENTRY_POINTS:
+        assert not any(doc["kind"] == "Secret" for doc in docs_of(entry_point)), entry_point
     assert "kubectl" in EXAMPLE_SECRET.read_text()
     assert "create secret generic" in EXAMPLE_SECRET.read_text()
 
 
 def test_generated_config_map_is_valid() -> None:
-    kustomization = load_one(MANIFESTS / "kustomization.yaml")
-    generators = kustomization["configMapGenerator"]
+    generators = kustomization(BASE)["configMapGenerator"]
     assert [g["name"] for g in generators] == [CONFIG_MAP]
     assert generators[0]["files"] == ["config.yaml"]
+    assert "behavior" not in generators[0]
     config_map = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -284,13 +406,172 @@ def test_generated_config_map_is_valid() -> None:
     validate(config_map)
 
 
+# --- layout: default install, base, components, overlay ------------------------------
+
+
+def test_default_install_is_the_base_with_every_component_commented_out() -> None:
+    root = kustomization(MANIFESTS)
+    assert root["resources"] == ["base"]
+    assert "components" not in root
+    # Uncommenting the example lines yields a kustomization enabling every component.
+    text = (MANIFESTS / "kustomization.yaml").read_text()
+    uncommented = re.sub(r"^# ?((?:components:|\s+- components/).*)$", r"\1", text, flags=re.M)
+    enabled = yaml.safe_load(uncommented)["components"]
+    assert enabled == [f"components/{d.name}" for d in COMPONENT_DIRS]
+    assert all((MANIFESTS / entry).resolve() in COMPONENT_DIRS for entry in enabled)
+
+
+def test_components_directory_holds_exactly_the_optional_parts() -> None:
+    assert sorted(p for p in COMPONENTS.iterdir()) == sorted(COMPONENT_DIRS)
+
+
+@pytest.mark.parametrize("directory", COMPONENT_DIRS, ids=lambda p: p.name)
+def test_each_optional_part_is_a_component_with_only_its_own_files(directory: Path) -> None:
+    k = kustomization(directory)
+    assert (k["apiVersion"], k["kind"]) == COMPONENT
+    # Its objects only: never the base, no other component, no generators.
+    assert all("/" not in entry and (directory / entry).is_file() for entry in k["resources"])
+    assert set(k) <= {"apiVersion", "kind", "resources", "labels"}, sorted(k)
+    # Documented how to enable it from the default entry point.
+    assert re.search(
+        rf"^#\s+- components/{directory.name}$", (directory / "kustomization.yaml").read_text(), re.M
+    )
+
+
+@pytest.mark.parametrize("directory", COMPONENT_DIRS, ids=lambda p: p.name)
+def test_component_objects_name_their_namespace_or_are_cluster_scoped(directory: Path) -> None:
+    """The base's namespace transformer never reaches a component's objects."""
+    for doc in docs_of(directory):
+        if doc["kind"] in CLUSTER_SCOPED_KINDS:
+            assert "namespace" not in doc["metadata"], doc["metadata"]
+        else:
+            assert doc["metadata"]["namespace"] == OPSBOT_NAMESPACE, doc["metadata"]
+
+
+def test_everything_overlay_is_the_base_with_every_component() -> None:
+    overlay = kustomization(EVERYTHING)
+    assert (overlay["apiVersion"], overlay["kind"]) == KUSTOMIZATION
+    assert [(EVERYTHING / entry).resolve() for entry in overlay["resources"]] == [BASE]
+    assert [(EVERYTHING / entry).resolve() for entry in overlay["components"]] == list(COMPONENT_DIRS)
+
+
+def test_everything_overlay_config_is_the_base_config_with_impersonation_enabled() -> None:
+    (generator,) = kustomization(EVERYTHING)["configMapGenerator"]
+    assert generator == {
+        "name": CONFIG_MAP,
+        "namespace": OPSBOT_NAMESPACE,
+        "behavior": "replace",
+        "files": ["config.yaml"],
+    }
+    overlay_config = load_one(EVERYTHING_CONFIG_FILE)
+    assert overlay_config == {**config(), "impersonation": {"enabled": True}}
+    assert load_settings(EVERYTHING_CONFIG_FILE).impersonation.enabled is True
+
+
+# --- rendering ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("directory", ENTRY_POINTS, ids=rel)
+def test_kustomize_build_renders_valid_labelled_objects(kustomize: tuple[str, ...], directory: Path) -> None:
+    rendered = render(kustomize, directory)
+    for doc in rendered:
+        validate(doc)
+        assert doc["metadata"]["labels"]["app.kubernetes.io/name"] == "opsbot"
+    kinds = by_kind(rendered)
+    assert "Secret" not in kinds
+    assert len(kinds["Deployment"]) == 1
+    assert len(kinds["NetworkPolicy"]) == 1
+
+
+def test_default_install_renders_exactly_the_base(kustomize: tuple[str, ...]) -> None:
+    assert render(kustomize, MANIFESTS) == render(kustomize, BASE)
+
+
+def test_rendered_base_puts_opsbot_objects_in_its_namespace_and_rbac_in_watched_ones(
+    kustomize: tuple[str, ...],
+) -> None:
+    kinds = by_kind(render(kustomize, BASE))
+    watched = set(config()["watch"]["namespaces"])
+    for kind in ("Role", "RoleBinding"):
+        assert {d["metadata"]["namespace"] for d in kinds[kind]} == watched
+    for kind in ("ServiceAccount", "Deployment", "ConfigMap", "NetworkPolicy", "PersistentVolumeClaim"):
+        assert [d["metadata"]["namespace"] for d in kinds[kind]] == [OPSBOT_NAMESPACE], kind
+    assert not set(kinds) & {"ClusterRole", "ClusterRoleBinding", "Service", "ServiceMonitor"}
+    # The generated ConfigMap gets a content hash; the Deployment must follow it.
+    (config_map,) = kinds["ConfigMap"]
+    assert config_map["metadata"]["name"].startswith(CONFIG_MAP + "-")
+    assert yaml.safe_load(config_map["data"]["config.yaml"]) == config()
+    (rendered_deployment,) = kinds["Deployment"]
+    volumes = rendered_deployment["spec"]["template"]["spec"]["volumes"]
+    config_volume = next(v for v in volumes if v["name"] == "config")
+    assert config_volume["configMap"]["name"] == config_map["metadata"]["name"]
+    assert rendered_deployment["spec"]["selector"] == deployment()["spec"]["selector"]
+    (rendered_policy,) = kinds["NetworkPolicy"]
+    assert rendered_policy["spec"] == network_policy()["spec"]
+
+
+@pytest.mark.parametrize("combo", component_combinations(), ids=combination_id)
+def test_any_combination_of_components_renders_in_one_build(
+    kustomize: tuple[str, ...], combo: tuple[Path, ...], tmp_path: Path
+) -> None:
+    """What a user gets by uncommenting any subset of components in manifests/kustomization.yaml."""
+    copy = tmp_path / "manifests"
+    shutil.copytree(MANIFESTS, copy)
+    root = kustomization(MANIFESTS)
+    if combo:
+        root["components"] = [f"components/{d.name}" for d in combo]
+    (copy / "kustomization.yaml").write_text(yaml.safe_dump(root))
+
+    rendered = render(kustomize, copy)
+    for doc in rendered:
+        validate(doc)
+        assert doc["metadata"]["labels"]["app.kubernetes.io/name"] == "opsbot"
+        if doc["kind"] not in CLUSTER_SCOPED_KINDS:
+            assert doc["metadata"].get("namespace"), (
+                f"{doc['kind']} {doc['metadata']['name']} has no namespace"
+            )
+    kinds = by_kind(rendered)
+    cluster_roles = {d["metadata"]["name"] for d in kinds.get("ClusterRole", [])}
+    expected_roles = {"opsbot-cluster-read"} if CLUSTER_WIDE in combo else set()
+    expected_roles |= {"opsbot-impersonate"} if IMPERSONATION in combo else set()
+    assert cluster_roles == expected_roles
+    assert {d["roleRef"]["name"] for d in kinds.get("ClusterRoleBinding", [])} == expected_roles
+    assert ("impersonate" in json.dumps(rendered)) == (IMPERSONATION in combo)
+    monitored = MONITORING in combo
+    assert [d["metadata"]["name"] for d in kinds.get("Service", [])] == (
+        ["opsbot-metrics"] if monitored else []
+    )
+    assert len(kinds.get("ServiceMonitor", [])) == int(monitored)
+    # The base is untouched by any component.
+    base_objects = {(d["kind"], d["metadata"]["name"]) for d in render(kustomize, BASE)}
+    assert base_objects <= {(d["kind"], d["metadata"]["name"]) for d in rendered}
+    assert len(rendered) == len(base_objects) + 2 * len(combo)
+
+
+def test_everything_overlay_renders_base_components_and_its_own_config(kustomize: tuple[str, ...]) -> None:
+    kinds = by_kind(render(kustomize, EVERYTHING))
+    assert {d["metadata"]["name"] for d in kinds["ClusterRole"]} == {
+        "opsbot-cluster-read",
+        "opsbot-impersonate",
+    }
+    assert len(kinds["ServiceMonitor"]) == 1
+    (config_map,) = kinds["ConfigMap"]
+    assert config_map["metadata"]["namespace"] == OPSBOT_NAMESPACE
+    assert config_map["metadata"]["name"].startswith(CONFIG_MAP + "-")
+    assert yaml.safe_load(config_map["data"]["config.yaml"])["impersonation"] == {"enabled": True}
+    (rendered_deployment,) = kinds["Deployment"]
+    volumes = rendered_deployment["spec"]["template"]["spec"]["volumes"]
+    config_volume = next(v for v in volumes if v["name"] == "config")
+    assert config_volume["configMap"]["name"] == config_map["metadata"]["name"]
+
+
 # --- kustomization / namespaces ---------------------------------------------
 
 
 def test_opsbot_objects_go_to_the_opsbot_namespace_and_rbac_stays_in_watched_ones() -> None:
-    kustomization = load_one(MANIFESTS / "kustomization.yaml")
+    base = kustomization(BASE)
     # A top-level `namespace:` would overwrite the Role's/RoleBinding's namespace.
-    assert "namespace" not in kustomization
+    assert "namespace" not in base
     transformer = namespace_transformer()
     assert transformer["apiVersion"] == "builtin"
     assert transformer["metadata"]["namespace"] == OPSBOT_NAMESPACE
@@ -309,10 +590,10 @@ def test_opsbot_objects_go_to_the_opsbot_namespace_and_rbac_stays_in_watched_one
             assert namespace == OPSBOT_NAMESPACE, doc["metadata"]
 
 
-def test_kustomization_labels_everything_without_touching_selectors() -> None:
-    for path in kustomization_files():
-        labels = load_one(path)["labels"]
-        assert labels == [{"pairs": {"app.kubernetes.io/name": "opsbot"}, "includeSelectors": False}], path
+@pytest.mark.parametrize("directory", (BASE, *COMPONENT_DIRS), ids=rel)
+def test_kustomization_labels_everything_without_touching_selectors(directory: Path) -> None:
+    labels = kustomization(directory)["labels"]
+    assert labels == [{"pairs": {"app.kubernetes.io/name": "opsbot"}, "includeSelectors": False}]
 
 
 def test_opsbot_namespace_enforces_restricted_pod_security() -> None:
@@ -343,7 +624,7 @@ def test_rbac_grants_no_create_delete_exec_or_escalation() -> None:
     forbidden_verbs = {"create", "delete", "deletecollection", "escalate", "bind", "impersonate"}
     forbidden_resources = {"pods/exec", "pods/attach", "pods/portforward", "configmaps"}
     for path, role in rbac_roles_by_file():
-        # `impersonate` only in the opt-in impersonation add-on (checked below).
+        # `impersonate` only in the opt-in impersonation component (checked below).
         refused = forbidden_verbs - {"impersonate"} if path.parent == IMPERSONATION else forbidden_verbs
         for (_group, resource), verbs in grants(role).items():
             assert not verbs & refused, (role["metadata"]["name"], resource)
@@ -366,6 +647,8 @@ def test_role_grants_only_what_the_commands_need() -> None:
     assert roles
     for role in roles:
         assert grants(role) == expected, role["metadata"]
+    # Namespaced Roles live in the base only.
+    assert [doc for doc in all_resources() if doc["kind"] == "Role"] == roles
 
 
 def test_role_is_bound_to_the_opsbot_service_account_in_every_watched_namespace() -> None:
@@ -390,11 +673,12 @@ def test_role_is_bound_to_the_opsbot_service_account_in_every_watched_namespace(
 
 
 def test_base_install_has_no_cluster_wide_rbac() -> None:
-    kinds = {doc["kind"] for doc in base_resources()}
-    assert not kinds & {"ClusterRole", "ClusterRoleBinding"}
+    for entry_point in (MANIFESTS, BASE):
+        kinds = {doc["kind"] for doc in docs_of(entry_point)}
+        assert not kinds & {"ClusterRole", "ClusterRoleBinding"}, entry_point
 
 
-def test_cluster_wide_add_on_only_adds_read_only_cluster_rbac_for_opsbot() -> None:
+def test_cluster_wide_component_only_adds_read_only_cluster_rbac_for_opsbot() -> None:
     docs = resources_of(CLUSTER_WIDE)
     assert sorted(doc["kind"] for _, doc in docs) == ["ClusterRole", "ClusterRoleBinding"]
 
@@ -418,25 +702,24 @@ def test_cluster_wide_add_on_only_adds_read_only_cluster_rbac_for_opsbot() -> No
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": OPSBOT_NAMESPACE}
     ]
-    assert "kubectl apply -k manifests/cluster-wide/" in (CLUSTER_WIDE / "kustomization.yaml").read_text()
 
 
-def test_impersonate_is_granted_only_by_the_impersonation_add_on() -> None:
+def test_impersonate_is_granted_only_by_the_impersonation_component() -> None:
     granting = {
         path.relative_to(MANIFESTS)
         for path, role in rbac_roles_by_file()
         if any("impersonate" in verbs for verbs in grants(role).values())
     }
-    assert granting == {Path("impersonation/clusterrole.yaml")}
-    for kustomization in (MANIFESTS, CLUSTER_WIDE):
-        for _, doc in resources_of(kustomization):
-            assert "impersonate" not in json.dumps(doc), (kustomization, doc["metadata"])
+    assert granting == {Path("components/impersonation/clusterrole.yaml")}
+    for directory in (MANIFESTS, BASE, CLUSTER_WIDE, MONITORING):
+        for doc in docs_of(directory):
+            assert "impersonate" not in json.dumps(doc), (directory, doc["metadata"])
 
 
-def test_impersonation_add_on_only_lets_opsbot_impersonate_users_and_its_groups() -> None:
+def test_impersonation_component_only_lets_opsbot_impersonate_users_and_its_groups() -> None:
     docs = resources_of(IMPERSONATION)
     assert sorted(doc["kind"] for _, doc in docs) == ["ClusterRole", "ClusterRoleBinding"]
-    assert all(path.parent == IMPERSONATION for path, _ in docs), "applied in addition to the base"
+    assert all(path.parent == IMPERSONATION for path, _ in docs), "never includes the base"
 
     cluster_role = the("ClusterRole", [doc for _, doc in docs])
     assert cluster_role["metadata"]["name"] == "opsbot-impersonate"
@@ -462,14 +745,131 @@ def test_impersonation_add_on_only_lets_opsbot_impersonate_users_and_its_groups(
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": OPSBOT_NAMESPACE}
     ]
-    text = (IMPERSONATION / "kustomization.yaml").read_text()
-    assert "kubectl apply -k manifests/impersonation/" in text
-    assert "impersonation.enabled: true" in text
+    assert "impersonation.enabled: true" in (IMPERSONATION / "kustomization.yaml").read_text()
 
 
 def test_base_config_leaves_impersonation_off() -> None:
     # The base install has no `impersonate` grant, so its config must not ask for it.
     assert not (config().get("impersonation") or {}).get("enabled", False)
+
+
+# --- NetworkPolicy -----------------------------------------------------------------
+
+
+def test_network_policy_selects_the_bot_pod_in_the_opsbot_namespace() -> None:
+    policy = network_policy()
+    assert "namespace" not in policy["metadata"], "filled in by the base's namespace transformer"
+    selector = policy["spec"]["podSelector"]
+    assert set(selector) == {"matchLabels"}
+    assert selector["matchLabels"].items() <= pod_labels().items()
+    assert selector["matchLabels"] == deployment()["spec"]["selector"]["matchLabels"]
+
+
+def test_network_policy_restricts_ingress_and_egress() -> None:
+    assert sorted(network_policy()["spec"]["policyTypes"]) == ["Egress", "Ingress"]
+
+
+def test_network_policy_lets_in_only_the_health_port_used_by_probes_and_scraping() -> None:
+    ingress = network_policy()["spec"]["ingress"]
+    assert ingress == [{"ports": [{"protocol": "TCP", "port": HEALTH_PORT}]}]
+    health = next(p for p in container()["ports"] if p["name"] == "health")
+    assert health["containerPort"] == HEALTH_PORT
+    assert load_settings(CONFIG_FILE).health.port == HEALTH_PORT
+
+
+def test_network_policy_allows_dns_only_to_kube_dns_over_udp_and_tcp() -> None:
+    egress = network_policy()["spec"]["egress"]
+    dns_rules = [
+        rule for rule in egress if ("UDP", 53) in port_rules([rule]) or ("TCP", 53) in port_rules([rule])
+    ]
+    assert dns_rules == [
+        {
+            "to": [
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                }
+            ],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        }
+    ]
+
+
+def test_network_policy_allows_egress_only_to_dns_the_api_server_and_slack() -> None:
+    egress = network_policy()["spec"]["egress"]
+    assert port_rules(egress) == {("UDP", 53), ("TCP", 53), ("TCP", 443), ("TCP", 6443)}
+    for rule in egress:
+        assert rule.get("ports"), f"a rule without ports allows every port: {rule}"
+        assert all("endPort" not in port for port in rule["ports"])
+    # To any address (NetworkPolicy cannot name hosts), but only these ports.
+    anywhere = [port_rules([rule]) for rule in egress if "to" not in rule]
+    assert {("TCP", 443), ("TCP", 6443)} in anywhere, "API server: Service port and endpoint port"
+    assert {("TCP", 443)} in anywhere, "Slack: Web API and Socket Mode websocket"
+    assert len(anywhere) == 2
+
+
+def test_network_policy_documents_cni_support_and_how_to_narrow_its_rules() -> None:
+    text = (BASE / "networkpolicy.yaml").read_text()
+    assert "CNI" in text
+    assert "kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes" in text
+    assert "ipBlock" in text
+    assert "proxy" in text
+
+
+# --- monitoring component ------------------------------------------------------------
+
+
+def metrics_service() -> Doc:
+    return the("Service", docs_of(MONITORING))
+
+
+def service_monitor() -> Doc:
+    return the("ServiceMonitor", docs_of(MONITORING))
+
+
+def test_monitoring_component_adds_only_a_metrics_service_and_a_service_monitor() -> None:
+    assert sorted(doc["kind"] for doc in docs_of(MONITORING)) == ["Service", "ServiceMonitor"]
+    for name in ("kustomization.yaml", "servicemonitor.yaml"):
+        assert "Prometheus Operator" in (MONITORING / name).read_text(), name
+
+
+def test_metrics_service_targets_the_bot_pods_health_port() -> None:
+    service = metrics_service()
+    spec = service["spec"]
+    assert spec["type"] == "ClusterIP"
+    assert spec["selector"].items() <= pod_labels().items()
+    assert spec["selector"] == deployment()["spec"]["selector"]["matchLabels"]
+    (port,) = spec["ports"]
+    assert port["name"] == "metrics"
+    assert port["protocol"] == "TCP"
+    assert port["targetPort"] == "health"
+    container_ports = {p["name"]: p["containerPort"] for p in container()["ports"]}
+    # The target is a named container port the NetworkPolicy lets in.
+    ingress_ports = port_rules(network_policy()["spec"]["ingress"])
+    assert ("TCP", container_ports[port["targetPort"]]) in ingress_ports
+
+
+def test_service_monitor_scrapes_the_metrics_service_every_30_seconds() -> None:
+    monitor = service_monitor()
+    service = metrics_service()
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["namespace"] == service["metadata"]["namespace"] == OPSBOT_NAMESPACE
+    spec = monitor["spec"]
+    assert set(spec) == {"selector", "namespaceSelector", "endpoints"}
+    # Selects the Service by its labels, and only it (not e.g. anything named opsbot).
+    selector = spec["selector"]
+    assert set(selector) == {"matchLabels"}
+    assert selector["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert "app.kubernetes.io/component" in selector["matchLabels"]
+    assert spec["namespaceSelector"] == {"matchNames": [service["metadata"]["namespace"]]}
+    (endpoint,) = spec["endpoints"]
+    assert endpoint["port"] == service["spec"]["ports"][0]["name"]
+    assert "targetPort" not in endpoint, "deprecated; scrape by the Service's port name"
+    assert endpoint["path"] == "/metrics"
+    assert endpoint["interval"] == "30s"
+    assert endpoint.get("scheme", "http") == "http"
+    if "scrapeTimeout" in endpoint:
+        assert int(endpoint["scrapeTimeout"].removesuffix("s")) < 30
 
 
 # --- Deployment ---------------------------------------------------------------
@@ -481,7 +881,16 @@ def test_deployment_runs_one_worker_replaced_with_recreate() -> None:
     assert spec["strategy"] == {"type": "Recreate"}
     labels = spec["template"]["metadata"]["labels"]
     assert spec["selector"]["matchLabels"].items() <= labels.items()
-    assert pod_spec()["terminationGracePeriodSeconds"] == 30
+
+
+def test_termination_grace_period_outlasts_the_bots_graceful_shutdown() -> None:
+    """SIGKILL must not cut the drain of in-flight commands and the outbox flush short."""
+    from opsbot.app import Bot  # here: a heavy import only this test needs
+
+    drain = inspect.signature(Bot.stop).parameters["grace"].default
+    outbox_flush = 5.0  # Bot.stop: outbox.close(timeout=5.0)
+    assert isinstance(drain, float)
+    assert pod_spec()["terminationGracePeriodSeconds"] >= drain + outbox_flush + 10
 
 
 def test_deployment_runs_the_opsbot_command_with_the_mounted_config() -> None:
@@ -503,6 +912,7 @@ def test_deployment_runs_as_non_root() -> None:
     assert security["runAsUser"] == 10001
     assert security["runAsGroup"] == 10001
     assert security["fsGroup"] == 10001
+    assert security["fsGroupChangePolicy"] == "OnRootMismatch"
     container_security = container()["securityContext"]
     assert container_security.get("runAsNonRoot", True) is True
     assert container_security.get("runAsUser", 10001) != 0
@@ -528,8 +938,17 @@ def test_deployment_uses_runtime_default_seccomp() -> None:
 
 def test_deployment_limits_memory_but_not_cpu() -> None:
     resources = container()["resources"]
-    assert resources["requests"] == {"cpu": "50m", "memory": "96Mi"}
-    assert resources["limits"] == {"memory": "256Mi"}
+    assert resources["requests"] == {"cpu": "50m", "memory": "160Mi"}
+    assert resources["limits"] == {"memory": "384Mi"}
+
+
+def test_memory_request_covers_the_measured_peak_and_the_limit_leaves_headroom() -> None:
+    resources = container()["resources"]
+    request = mebibytes(resources["requests"]["memory"])
+    limit = mebibytes(resources["limits"]["memory"])
+    assert request >= MEASURED_PEAK_MIB
+    assert limit >= 2 * MEASURED_PEAK_MIB
+    assert limit > request
 
 
 def test_slack_tokens_come_from_secret_key_refs() -> None:
@@ -560,10 +979,26 @@ def test_deployment_mounts_config_state_and_writable_tmp() -> None:
 
 def test_deployment_probes_the_internal_health_port() -> None:
     c = container()
-    assert c["ports"] == [{"name": "health", "containerPort": 8080, "protocol": "TCP"}]
+    assert c["ports"] == [{"name": "health", "containerPort": HEALTH_PORT, "protocol": "TCP"}]
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "health"}
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
-    assert "startupProbe" not in c
+    assert c["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "health"}
+
+
+def test_startup_probe_gates_liveness_so_a_slow_start_is_not_killed() -> None:
+    c = container()
+    startup = c["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 60
+    # Liveness and readiness begin only after the startup probe succeeded.
+    assert "initialDelaySeconds" not in c["livenessProbe"]
+    assert "initialDelaySeconds" not in c["readinessProbe"]
+
+
+def test_liveness_restarts_only_after_the_heartbeat_stayed_stale_for_several_periods() -> None:
+    liveness = container()["livenessProbe"]
+    assert liveness["failureThreshold"] >= 3
+    assert liveness["periodSeconds"] * liveness["failureThreshold"] > STALE_AFTER_SECONDS
+    assert liveness["timeoutSeconds"] < liveness["periodSeconds"]
 
 
 # --- config file -----------------------------------------------------------------
