@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest_asyncio
 from slack_sdk.web.async_client import AsyncWebClient
@@ -25,7 +26,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     opened.close()
 
 
-def outbox_for(slack: SlackEmulator, store: SqliteStore, **settings: float) -> Outbox:
+def outbox_for(slack: SlackEmulator, store: SqliteStore, **settings: Any) -> Outbox:
     client = AsyncWebClient(token=slack.bot_token, base_url=slack.base_url)
     return Outbox(client, OutboxSettings(**settings), journal=store)
 
