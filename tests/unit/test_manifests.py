@@ -23,6 +23,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -254,9 +255,12 @@ def kustomize_command() -> tuple[str, ...] | None:
         )
         if result.returncode == 0 and _major(result.stdout) >= 5:
             return ("kustomize", "build")
-    if shutil.which("kubectl"):
+    # `make test` puts one beside the virtualenv's Python (scripts/fetch_kubectl.py).
+    beside_python = Path(sys.executable).parent / "kubectl"
+    kubectl = shutil.which("kubectl") or (str(beside_python) if beside_python.exists() else None)
+    if kubectl:
         result = subprocess.run(
-            ["kubectl", "version", "--client", "-o", "json"],
+            [kubectl, "version", "--client", "-o", "json"],
             capture_output=True,
             text=True,
             timeout=30,
@@ -265,7 +269,7 @@ def kustomize_command() -> tuple[str, ...] | None:
         if result.returncode == 0:
             embedded = json.loads(result.stdout).get("kustomizeVersion", "")
             if _major(embedded) >= 5:
-                return ("kubectl", "kustomize")
+                return (kubectl, "kustomize")
     return None
 
 
