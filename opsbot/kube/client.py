@@ -90,13 +90,14 @@ def translate(
                     return ForbiddenError(
                         f"opsbot's service account may not *impersonate* `{found['resource']}` on "
                         f"cluster `{cluster}`, but impersonation is enabled in opsbot's config: apply "
-                        f"manifests/impersonation/ (and list your groups there) or turn impersonation off.",
+                        f"manifests/components/impersonation/ (and list your groups there) "
+                        f"or turn impersonation off.",
                         cluster=cluster,
                     )
                 return ForbiddenError(
                     f"opsbot's service account may not *{found['verb']}* `{found['resource']}`{group} "
-                    f"{scope} on cluster `{cluster}`. Grant it in opsbot's Role (see manifests/) "
-                    f"or use a namespace it covers.",
+                    f"{scope} on cluster `{cluster}`. Grant it in opsbot's Role "
+                    f"(see manifests/base/role.yaml) or use a namespace it covers.",
                     cluster=cluster,
                 )
             return ForbiddenError(f"forbidden{place}: {message[:300]}", cluster=cluster)
@@ -198,6 +199,9 @@ class KubeClient:
         calls = api_client if identity is None else _ImpersonatingApiClient(api_client, identity)
         self._core = k8s.CoreV1Api(calls)
         self._apps = k8s.AppsV1Api(calls)
+        self._authz = k8s.AuthorizationV1Api(calls)
+        self._authn = k8s.AuthenticationV1Api(calls)
+        self._version = k8s.VersionApi(calls)
         self._timeout = (min(5.0, timeout), timeout)
 
     @property
@@ -350,10 +354,6 @@ class KubeClient:
     def list_nodes(self) -> list[KubeObject]:
         return self._items(self._core.list_node, what="nodes", namespace=None)
 
-    def list_nodes_page(self, *, limit: int) -> list[KubeObject]:
-        page = self._json(self._core.list_node, what="nodes", namespace=None, limit=limit)
-        return list(page.get("items") or [])
-
     def get_node(self, name: str) -> KubeObject:
         return self._json(self._core.read_node, name, what=f"node `{name}`", namespace=None)
 
@@ -404,6 +404,63 @@ class KubeClient:
             namespace=namespace,
             dry_run="All" if dry_run else None,
         )
+
+    # self-checks (`opsbot check-config`) ----------------------------------
+
+    @property
+    def server(self) -> str:
+        """The API server's URL (no credentials in it)."""
+        return str(self.api_client.configuration.host)
+
+    def server_version(self) -> KubeObject:
+        """GET /version: the cheapest request that proves the API server answers."""
+        return self._json(self._version.get_code, what="the server version", namespace=None)
+
+    def whoami(self) -> str | None:
+        """The user name these credentials authenticate as (SelfSubjectReview); None before 1.28."""
+        try:
+            review = self._json(
+                self._authn.create_self_subject_review,
+                k8s.V1SelfSubjectReview(),
+                what="a self subject review",
+                namespace=None,
+            )
+        except NotFoundError:
+            return None
+        user = ((review.get("status") or {}).get("userInfo") or {}).get("username")
+        return str(user) if user else None
+
+    def can_i(
+        self,
+        verb: str,
+        resource: str,
+        *,
+        group: str = "",
+        subresource: str = "",
+        namespace: str | None = None,
+        name: str = "",
+    ) -> bool:
+        """May these credentials do it? One SelfSubjectAccessReview: asks, changes nothing.
+
+        ``namespace=None``: cluster-scoped, or across all namespaces for a namespaced resource.
+        """
+        attributes = k8s.V1ResourceAttributes(
+            verb=verb,
+            group=group,
+            resource=resource,
+            subresource=subresource or None,
+            namespace=namespace or None,
+            name=name or None,
+        )
+        review = self._json(
+            self._authz.create_self_subject_access_review,
+            k8s.V1SelfSubjectAccessReview(
+                spec=k8s.V1SelfSubjectAccessReviewSpec(resource_attributes=attributes)
+            ),
+            what=f"an access review of {verb} {resource}",
+            namespace=namespace,
+        )
+        return bool((review.get("status") or {}).get("allowed"))
 
 
 def build_api_client(settings: ClusterSettings, *, environ_kubeconfig: str | None) -> k8s.ApiClient:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import websockets
+import yaml
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -20,7 +21,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from websockets.exceptions import InvalidStatus
 
 from tests.support import slack_fixtures
-from tests.support.slack_emulator import Post, SlackEmulator
+from tests.support.slack_emulator import APP_MANIFEST, Post, SlackEmulator
 from tests.support.slack_fixtures import bolt_app, socket_mode_app
 
 # The `slack` fixture (tests/conftest.py may also import it; same function either way).
@@ -240,6 +241,24 @@ async def test_tickets_are_single_use_and_connections_can_be_disabled(
             await websockets.connect(first["url"], ping_interval=None)
     finally:
         await ws.close()
+
+
+async def test_bot_token_responses_carry_the_granted_scopes_like_slack(slack: SlackEmulator) -> None:
+    """Slack reports a token's scopes in `x-oauth-scopes`; `opsbot check-config` reads them."""
+    manifest = yaml.safe_load(APP_MANIFEST.read_text(encoding="utf-8"))
+    client = web_client(slack)
+    response = await client.auth_test()
+    granted = response.headers["x-oauth-scopes"].split(",")
+    assert set(granted) == set(manifest["oauth_config"]["scopes"]["bot"]) and "chat:write" in granted
+
+    slack.granted_scopes = {"commands", "chat:write"}
+    response = await client.chat_postMessage(channel="C0OPS0001", text="hi")
+    assert response.headers["x-oauth-scopes"] == "chat:write,commands"
+    failed = await api_error(client.conversations_info(channel="C0NOPE0001"))
+    assert failed.response.headers["x-oauth-scopes"] == "chat:write,commands"
+
+    opened = await client.apps_connections_open(app_token=slack.app_token)
+    assert "x-oauth-scopes" not in opened.headers  # app-level token: not the bot's scopes
 
 
 async def test_envelopes_round_robin_over_open_sockets(slack: SlackEmulator) -> None:

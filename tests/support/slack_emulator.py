@@ -20,9 +20,12 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
+import yaml
 from aiohttp import WSCloseCode, WSMsgType, web
 
 __all__ = [
@@ -51,6 +54,15 @@ MAX_CONFIRM_TEXT = 300
 MAX_MESSAGE_TEXT = 40000
 # The websockets client refuses incoming messages over 1 MiB.
 MAX_WS_MESSAGE = 1024 * 1024
+
+APP_MANIFEST = Path(__file__).resolve().parents[2] / "slack-app-manifest.yaml"
+
+
+@cache
+def manifest_bot_scopes() -> frozenset[str]:
+    """The bot scopes slack-app-manifest.yaml asks for: what an app installed from it has."""
+    manifest = yaml.safe_load(APP_MANIFEST.read_text(encoding="utf-8"))
+    return frozenset(manifest["oauth_config"]["scopes"]["bot"])
 
 
 @dataclass
@@ -351,6 +363,9 @@ class SlackEmulator:
         self._limits: dict[str, _RateLimit] = {}
         self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
         self._connections_error: str | None = None
+        # Bot scopes of the installed app; Slack reports them in `x-oauth-scopes` on every
+        # Web API response to a bot-token call. Assign a set to take some away.
+        self.granted_scopes: set[str] = set(manifest_bot_scopes())
         self._cond = asyncio.Condition()
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: web.AppRunner | None = None
@@ -1312,22 +1327,25 @@ class SlackEmulator:
             token_error = self._token_error(_opt_str(token), method)
             if token_error is not None:
                 return self._json({"ok": False, "error": token_error})
+            scopes = (
+                {"x-oauth-scopes": ",".join(sorted(self.granted_scopes))} if token == self.bot_token else {}
+            )
             fault = self._take_fault(method)
             if fault is not None:
                 headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
-                return self._json({"ok": False, "error": fault.error}, fault.status, headers)
+                return self._json({"ok": False, "error": fault.error}, fault.status, {**headers, **scopes})
             retry_after = self._rate_check(method, args)
             if retry_after is not None:
                 return self._json(
-                    {"ok": False, "error": "ratelimited"}, 429, {"Retry-After": str(retry_after)}
+                    {"ok": False, "error": "ratelimited"}, 429, {"Retry-After": str(retry_after), **scopes}
                 )
             try:
-                return self._json(await handler(args))
+                return self._json(await handler(args), headers=scopes)
             except _ApiError as e:
                 body: dict[str, Any] = {"ok": False, "error": e.error}
                 if e.messages:
                     body["response_metadata"] = {"messages": e.messages}
-                return self._json(body)
+                return self._json(body, headers=scopes)
         finally:
             self.calls.append((method, args))
             await self._changed()
