@@ -26,19 +26,20 @@ def redact_text(text: str) -> str:
     return _TICKET.sub(r"\1[redacted]", text)
 
 
-def _redact_value(value: Any) -> Any:
+def redact_value(value: Any) -> Any:
+    """`redact_text` through nested dicts, lists and tuples (log events, Sentry events)."""
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
-        return {key: _redact_value(item) for key, item in value.items()}
+        return {key: redact_value(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return type(value)(_redact_value(item) for item in value)
+        return type(value)(redact_value(item) for item in value)
     return value
 
 
 def redact(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key, value in list(event_dict.items()):
-        event_dict[key] = _redact_value(value)
+        event_dict[key] = redact_value(value)
     return event_dict
 
 

@@ -33,6 +33,7 @@ from opsbot.alerts.incidents import (
 from opsbot.alerts.mutes import Mute, MuteList
 from opsbot.alerts.owners import OwnerResolver
 from opsbot.ports import Clock, KubeDirectory, KubeObject, Store
+from opsbot.telemetry import NOOP_ERRORS, NOOP_TRACER, Attribute, ErrorReporter, Tracer
 
 log = structlog.get_logger("opsbot.alerts")
 
@@ -96,6 +97,19 @@ class _InitialList:
         self.present: set[tuple[str, str]] = set()
 
 
+def _incident_attributes(incident: Incident, effect: str | None) -> dict[str, Attribute | None]:
+    """What a span says about an incident: no pod names or messages, only where and what."""
+    return {
+        "opsbot.incident": incident.id,
+        "opsbot.alert.kind": incident.kind.value,
+        "opsbot.alert.effect": effect,
+        "opsbot.cluster": incident.cluster,
+        "opsbot.namespace": incident.namespace or None,
+        "opsbot.workload": str(incident.workload),
+        "opsbot.channel": incident.channel,
+    }
+
+
 def _fmt_duration(delta: timedelta) -> str:
     seconds = int(delta.total_seconds())
     if seconds < 90:
@@ -122,6 +136,8 @@ class AlertService:
         enrichment_lines: int = 20,
         digest_threshold: int = 5,
         flush_interval: float = 2.0,
+        tracer: Tracer = NOOP_TRACER,
+        errors: ErrorReporter = NOOP_ERRORS,
     ) -> None:
         self.book = book
         self._store = store
@@ -135,6 +151,8 @@ class AlertService:
         self._enrichment_lines = enrichment_lines
         self._digest_threshold = digest_threshold
         self._flush_interval = flush_interval
+        self._tracer = tracer
+        self._errors = errors
         self._dirty: dict[str, Incident] = {}
         self._digests: dict[
             str, tuple[str, datetime, list[str]]
@@ -206,9 +224,12 @@ class AlertService:
             event = await queue.get()
             try:
                 await self.handle(event)
-            except Exception:
+            except Exception as exc:
                 log.exception(
                     "alert_event_failed", cluster=event.cluster, resource=event.resource, type=event.type
+                )
+                self._errors.capture(
+                    exc, where="alert_consumer", cluster=event.cluster, resource=event.resource
                 )
 
     async def handle(self, event: ClusterEvent) -> None:
@@ -249,8 +270,9 @@ class AlertService:
             await asyncio.sleep(self._flush_interval)
             try:
                 await self.tick()
-            except Exception:
+            except Exception as exc:
                 log.exception("alert_tick_failed")
+                self._errors.capture(exc, where="alert_ticker")
 
     async def flush(self) -> None:
         dirty, self._dirty = self._dirty, {}
@@ -275,15 +297,19 @@ class AlertService:
 
     async def _perform(self, effects: list[IncidentEffect]) -> None:
         for effect in effects:
-            self._save(effect.incident)
-            if isinstance(effect, Opened):
-                await self._open(effect.incident, effect.finding)
-            elif isinstance(effect, Changed):
-                self._dirty[effect.incident.key] = effect.incident
-            elif isinstance(effect, Reopened):
-                await self._reopen(effect.incident)
-            elif isinstance(effect, Resolved):
-                await self._resolve(effect.incident)
+            # One `opsbot.alert` span per incident change; the root post, chained
+            # from inside it, becomes its child.
+            effect_name = type(effect).__name__.lower()
+            with self._tracer.span("opsbot.alert", **_incident_attributes(effect.incident, effect_name)):
+                self._save(effect.incident)
+                if isinstance(effect, Opened):
+                    await self._open(effect.incident, effect.finding)
+                elif isinstance(effect, Changed):
+                    self._dirty[effect.incident.key] = effect.incident
+                elif isinstance(effect, Reopened):
+                    await self._reopen(effect.incident)
+                elif isinstance(effect, Resolved):
+                    await self._resolve(effect.incident)
 
     def _save(self, incident: Incident) -> None:
         self._store.put_incident(
@@ -318,14 +344,19 @@ class AlertService:
         self._chain(incident.key, lambda: self._post_root(incident, finding))
 
     async def _post_root(self, incident: Incident, finding: Finding | None) -> None:
-        try:
-            ts = None
-            if finding is None:  # resumed after a restart: maybe it was posted already
-                ts = await self._guard(self._publisher.find_root(incident), "find_root", incident)
-            if not ts:
-                ts = await self._guard(self._publisher.post_root(incident), "post_root", incident)
-        finally:
-            self._roots_on_the_way[incident.channel] -= 1
+        with self._tracer.span("opsbot.alert.post_root", **_incident_attributes(incident, None)) as span:
+            try:
+                ts = None
+                if finding is None:  # resumed after a restart: maybe it was posted already
+                    ts = await self._guard(self._publisher.find_root(incident), "find_root", incident)
+                    span.set(**{"opsbot.outcome": "found" if ts else None})
+                if not ts:
+                    ts = await self._guard(self._publisher.post_root(incident), "post_root", incident)
+                    span.set(**{"opsbot.outcome": "posted" if ts else "failed"})
+                    if not ts:
+                        span.fail("the root message was not posted")
+            finally:
+                self._roots_on_the_way[incident.channel] -= 1
         if not ts:
             return
         current = self.book.get(incident.key)

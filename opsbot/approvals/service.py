@@ -33,6 +33,7 @@ from opsbot.commands.context import ChatRequest
 from opsbot.commands.results import ActionPlan
 from opsbot.errors import OpsbotError
 from opsbot.ports import Clock
+from opsbot.telemetry import NOOP_ERRORS, NOOP_TRACER, ErrorReporter, Tracer
 
 log = structlog.get_logger("opsbot.approvals")
 
@@ -88,11 +89,16 @@ class ApprovalService:
         executor: Executor,
         clock: Clock,
         expire_after: timedelta,
+        *,
+        tracer: Tracer = NOOP_TRACER,
+        errors: ErrorReporter = NOOP_ERRORS,
     ) -> None:
         self._repository = repository
         self._executor = executor
         self._clock = clock
         self._expire_after = expire_after
+        self._tracer = tracer
+        self._errors = errors
         self.auditor: Auditor | None = None
 
     def open(self, plan: ActionPlan, request: ChatRequest, policy: ApprovalPolicy | None = None) -> Approval:
@@ -243,17 +249,33 @@ class ApprovalService:
                 log.exception("approval_effect_failed", approval_id=approval.id, effect=type(effect).__name__)
 
     async def _execute(self, approval: Approval, surface: ApprovalSurface) -> None:
-        try:
-            message = await self._executor(approval.plan)
-            finish = Finish(True, message, self._clock.now())
-        except OpsbotError as exc:
-            finish = Finish(False, f"could not {approval.plan.summary}: {exc}", self._clock.now())
-        except Exception:
-            log.exception("approval_execution_crashed", approval_id=approval.id)
-            finish = Finish(
-                False,
-                f"could not {approval.plan.summary}: unexpected error (see opsbot's logs)",
-                self._clock.now(),
-            )
+        plan = approval.plan
+        attributes = {
+            "opsbot.action": plan.verb,
+            "opsbot.approval_id": approval.id,
+            "opsbot.cluster": plan.cluster,
+            "opsbot.namespace": plan.namespace,
+            "opsbot.target": plan.target,
+            "enduser.id": approval.requester,
+        }
+        with self._tracer.span("opsbot.action", **attributes) as span:
+            try:
+                message = await self._executor(plan)
+                finish = Finish(True, message, self._clock.now())
+                span.set(**{"opsbot.outcome": "succeeded"})
+            except OpsbotError as exc:
+                finish = Finish(False, f"could not {plan.summary}: {exc}", self._clock.now())
+                span.set(**{"opsbot.outcome": "failed"})
+                span.fail(type(exc).__name__)
+            except Exception as exc:
+                log.exception("approval_execution_crashed", approval_id=approval.id)
+                span.set(**{"opsbot.outcome": "crashed"})
+                span.record_exception(exc)
+                self._errors.capture(exc, where="approval_execution", action=plan.verb, cluster=plan.cluster)
+                finish = Finish(
+                    False,
+                    f"could not {plan.summary}: unexpected error (see opsbot's logs)",
+                    self._clock.now(),
+                )
         current = self._repository.get(approval.id) or approval
         await self._apply(current, finish, surface)

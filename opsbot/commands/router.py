@@ -49,6 +49,7 @@ from opsbot.errors import (
     UserInputError,
 )
 from opsbot.ports import Identity, KubeDirectory
+from opsbot.telemetry import NOOP_ERRORS, NOOP_TRACER, ErrorReporter, Span, Tracer
 
 log = structlog.get_logger("opsbot.commands")
 
@@ -75,6 +76,9 @@ class CommandRouter:
         now: Callable[[], datetime],
         alerts: AlertsView | None = None,
         metrics: CommandMetrics | None = None,
+        *,
+        tracer: Tracer = NOOP_TRACER,
+        errors: ErrorReporter = NOOP_ERRORS,
     ) -> None:
         self._registry = registry
         self._settings = settings
@@ -84,6 +88,8 @@ class CommandRouter:
         self.alerts = alerts
         self.auditor: Auditor | None = None
         self.metrics = metrics
+        self.tracer = tracer
+        self.errors = errors
         self.policy = build_policy(settings.policy, registry)
         self._limiter = RateLimiter(settings.policy.rate_limit)
 
@@ -92,6 +98,17 @@ class CommandRouter:
         return self._registry
 
     async def handle(self, request: ChatRequest) -> RouterResult:
+        """Answer one request, inside an `opsbot.command` span (no message text: the command
+        line only once it parsed as a command)."""
+        attributes = {
+            "enduser.id": request.user_id,
+            "opsbot.request_id": request.request_id,
+            "opsbot.source": request.source,
+        }
+        with self.tracer.span("opsbot.command", **attributes) as span:
+            return await self._handle(request, span)
+
+    async def _handle(self, request: ChatRequest, span: Span) -> RouterResult:
         started = time.perf_counter()
         bound = log.bind(
             request_id=request.request_id,
@@ -150,10 +167,19 @@ class CommandRouter:
             return _error_reply("Invalid input", escape(str(exc)))
         except KubeError as exc:
             outcome = type(exc).__name__.removesuffix("Error").lower()
+            span.fail(outcome)
             return _kube_error_reply(exc, scope)
-        except Exception:
+        except Exception as exc:
             outcome = "crashed"
             bound.exception("command_crashed", command=command)
+            span.record_exception(exc)
+            self.errors.capture(
+                exc,
+                where="command",
+                command=command,
+                cluster=scope.cluster if scope else None,
+                request_id=request.request_id,
+            )
             return _error_reply(
                 "Something went wrong on my side", "The error was logged; the cluster was not changed."
             )
@@ -162,6 +188,16 @@ class CommandRouter:
             duration_ms = round(elapsed * 1000, 1)
             if self.metrics is not None:
                 self.metrics.observe_command(command, outcome, elapsed)
+            span.set(
+                **{
+                    "opsbot.command": command,
+                    "opsbot.command_line": _normalized(request.text) if command != "?" else None,
+                    "opsbot.cluster": scope.cluster if scope else None,
+                    "opsbot.namespace": scope.namespace if scope else None,
+                    "opsbot.outcome": outcome,
+                    "opsbot.duration_ms": duration_ms,
+                }
+            )
             bound.info(
                 "command",
                 command=command,

@@ -52,6 +52,7 @@ from tenacity import RetryCallState, Retrying, wait_exponential_jitter
 from opsbot.errors import ForbiddenError, KubeError, TemporaryKubeError
 from opsbot.kube.client import translate
 from opsbot.ports import KubeObject
+from opsbot.telemetry import NOOP_ERRORS, ErrorReporter
 
 __all__ = [
     "RESOURCES",
@@ -457,6 +458,7 @@ class ResourceWatch:
         sleep: Callable[[float], object] | None = None,
         page_size: int = 500,
         backoff_base: float = 0.5,
+        errors: ErrorReporter = NOOP_ERRORS,
     ) -> None:
         if resource not in RESOURCES:
             raise ValueError(f"unknown resource {resource!r}; expected one of {', '.join(RESOURCES)}")
@@ -469,6 +471,7 @@ class ResourceWatch:
         self.namespace = namespace
         self.stop_event = stop
         self._emit = emit
+        self._errors = errors
         self._args: tuple[str, ...] = (namespace,) if namespace is not None else ()
         self._call: Callable[..., Any] = getattr(
             api, namespaced_method if namespace is not None and namespaced_method else all_method
@@ -619,6 +622,9 @@ class ResourceWatch:
             self._log.warning("watch stream ended without progress; backing off", **fields)
         elif unexpected:
             self._log.exception("watch loop error; backing off", error=repr(error), **fields)
+            self._errors.capture(
+                error, where="watch", cluster=self.cluster, resource=self.resource, namespace=self.namespace
+            )
         elif isinstance(error, (TemporaryKubeError, WatchStreamError)):
             self._log.warning("watch request failed; backing off", error=str(error), **fields)
         else:
@@ -802,9 +808,16 @@ class ResourceWatch:
 class WatchRunner:
     """Starts one daemon thread per ResourceWatch, restarts a crashed loop (logged), stops them all."""
 
-    def __init__(self, watches: Sequence[ResourceWatch], *, restart_delay: float = 1.0) -> None:
+    def __init__(
+        self,
+        watches: Sequence[ResourceWatch],
+        *,
+        restart_delay: float = 1.0,
+        errors: ErrorReporter = NOOP_ERRORS,
+    ) -> None:
         self.watches = list(watches)
         self._restart_delay = restart_delay
+        self._errors = errors
         self._threads: list[threading.Thread] = []
         self._started = False
 
@@ -838,8 +851,15 @@ class WatchRunner:
         while True:
             try:
                 watch.run()
-            except Exception:
+            except Exception as exc:
                 log.exception("watch loop crashed; restarting it")
+                self._errors.capture(
+                    exc,
+                    where="watch",
+                    cluster=watch.cluster,
+                    resource=watch.resource,
+                    namespace=watch.namespace,
+                )
             else:
                 if watch.finished:
                     return
