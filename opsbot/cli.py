@@ -1,4 +1,4 @@
-"""`opsbot run | check-config | version`. Problems print as one clear line each."""
+"""`opsbot run | check-config | console | version`. Problems print as one clear line each."""
 
 from __future__ import annotations
 
@@ -22,11 +22,37 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--config", default=os.environ.get("OPSBOT_CONFIG", DEFAULT_CONFIG), help="path to config.yaml"
     )
-    check = sub.add_parser("check-config", help="validate the config, environment and cluster access")
+    check = sub.add_parser(
+        "check-config",
+        help="check the config, the Slack tokens and scopes, and every cluster's permissions",
+    )
     check.add_argument(
         "--config", default=os.environ.get("OPSBOT_CONFIG", DEFAULT_CONFIG), help="path to config.yaml"
     )
-    check.add_argument("--offline", action="store_true", help="validate only; reach no cluster")
+    check.add_argument(
+        "--offline", action="store_true", help="validate the config and environment only; reach nothing"
+    )
+    console = sub.add_parser(
+        "console",
+        help="try commands in a terminal: same router, policy and approvals, no Slack app needed",
+    )
+    console.add_argument(
+        "--config", default=os.environ.get("OPSBOT_CONFIG", DEFAULT_CONFIG), help="path to config.yaml"
+    )
+    console.add_argument(
+        "--as",
+        dest="user",
+        metavar="USER_ID",
+        help="act as this Slack user id (policy bindings apply); default console:<login>",
+    )
+    console.add_argument(
+        "--group", action="append", default=[], metavar="USERGROUP_ID", help="a user group of that user"
+    )
+    console.add_argument("--channel", default=None, metavar="CHANNEL_ID", help="pretend to type in this channel")
+    console.add_argument(
+        "--store", default=None, metavar="PATH", help="SQLite file for the audit trail (default: store.path)"
+    )
+    console.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     sub.add_parser("version", help="print the version")
     return parser
 
@@ -44,38 +70,58 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command == "check-config":
         return check_config(args.config, offline=args.offline)
+    if args.command == "console":
+        return console(args)
     return run(args.config)
 
 
 def check_config(path: str, *, offline: bool = False) -> int:
-    problems: list[str] = []
-    try:
-        settings = load_settings(path)
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-        settings = None
-    if settings is not None:
-        from opsbot.commands.catalog import build_registry
-        from opsbot.commands.router import build_policy
+    """The doctor: a checklist of config, Slack and cluster access, each failure with its fix."""
+    from opsbot.doctor.checks import diagnose
+    from opsbot.doctor.report import exit_code, render
 
-        problems.extend(build_policy(settings.policy, build_registry()).unknown_verbs())
+    sections = diagnose(path, offline=offline, environ=os.environ, kubeconfig=os.environ.get("KUBECONFIG"))
+    sys.stdout.write(render(sections, encoding=sys.stdout.encoding))
+    sys.stdout.flush()
+    return exit_code(sections)
+
+
+def console(args: argparse.Namespace) -> int:
+    from opsbot import logs
+    from opsbot.approvals.policy import CHANNEL_ID, USER_ID, USERGROUP_ID
+    from opsbot.console.repl import default_user, run_console
+    from opsbot.console.session import CONSOLE_CHANNEL, Who
+
+    problems: list[str] = []
+    if args.user is not None and not USER_ID.match(args.user):
+        problems.append(f"--as: {args.user!r} is not a Slack user id (like U0123ABCD)")
+    problems.extend(
+        f"--group: {group!r} is not a user group id (like S0123ABCD)"
+        for group in args.group
+        if not USERGROUP_ID.match(group)
+    )
+    if args.channel is not None and not CHANNEL_ID.match(args.channel):
+        problems.append(f"--channel: {args.channel!r} is not a channel id (like C0123ABCD)")
     try:
-        load_secrets()
+        settings = load_settings(args.config)
     except ConfigError as exc:
         problems.extend(exc.problems)
     if problems:
         return _fail(problems)
-    assert settings is not None
-    print(f"{path}: OK ({len(settings.clusters)} cluster(s), default {settings.primary_cluster!r})")
-    if offline:
-        return 0
-    from opsbot.kube.access import check_watch_access
-
-    failed = False
-    for line in check_watch_access(settings, environ_kubeconfig=os.environ.get("KUBECONFIG")):
-        print(f"{line.level}: {line.text}", file=sys.stderr if line.level == "error" else sys.stdout)
-        failed = failed or line.level == "error"
-    return 2 if failed else 0
+    logs.configure("console", args.log_level)
+    who = Who(args.user or default_user(), args.channel or CONSOLE_CHANNEL, frozenset(args.group))
+    try:
+        return run_console(
+            settings,
+            who,
+            store_path=args.store or settings.store.path,
+            environ_kubeconfig=os.environ.get("KUBECONFIG"),
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+        )
+    except ConfigError as exc:
+        hint = [] if args.store else ["or pass --store PATH (e.g. --store ./opsbot-console.db)"]
+        return _fail([*exc.problems, *hint])
 
 
 def run(path: str) -> int:

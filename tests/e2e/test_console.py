@@ -3,11 +3,15 @@ against the fake API server."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from opsbot.console.session import ConsoleSession, Who
 from opsbot.kube.client import ClusterDirectory
@@ -142,3 +146,58 @@ async def test_console_commands_explain_their_mistakes(console: Console) -> None
     assert "no single request starts with `zzz`" in await console.type(":approve zzz")
     assert ":confirm [ID]" in await console.type(":help")
     assert not await console.session.handle("quit")
+
+
+def test_opsbot_console_reads_commands_from_a_pipe_and_confirms_a_scale(
+    kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path
+) -> None:
+    kube.add_namespace("web")
+    kube.add_deployment("web", "api", replicas=3)
+    not_a_directory = tmp_path / "plain-file"
+    not_a_directory.write_text("")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": {"test": {"kubeconfig": str(kubeconfig), "context": "fake"}},
+                "alerts": {"enabled": False},
+                "store": {"path": str(not_a_directory / "opsbot.db")},
+                "policy": {"bindings": [{"role": "admin", "users": [ALICE]}]},
+            }
+        )
+    )
+    command = [sys.executable, "-m", "opsbot", "console", "--config", str(config), "--as", ALICE]
+    script = "pods -n web\nscale deploy/api 1 -n web\n:confirm\nquit\n"
+    environment = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+
+    refused = subprocess.run(command, input=script, capture_output=True, text=True, timeout=60, env=environment)
+    assert refused.returncode == 2
+    assert f"store.path: cannot open '{not_a_directory / 'opsbot.db'}'" in refused.stderr
+    assert replicas(kube, "web") == 3
+    assert "--store PATH" in refused.stderr
+
+    store = tmp_path / "console.db"
+    done = subprocess.run(
+        [*command, "--store", str(store)], input=script, capture_output=True, text=True, timeout=60, env=environment
+    )
+    assert done.returncode == 0, done.stderr
+    assert "api-" in done.stdout and "Confirm: scale" in done.stdout and "Done: scale" in done.stdout
+    assert replicas(kube, "web") == 1
+    audit = SqliteStore(store)
+    try:
+        assert any(record["kind"] == "execution" for record in audit.audit_records(user_id=ALICE))
+    finally:
+        audit.close()
+
+
+def test_opsbot_console_refuses_ids_that_are_not_slack_ids(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "opsbot", "console", "--as", "alice", "--channel", "#ops"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "--as: 'alice' is not a Slack user id" in result.stderr
+    assert "--channel: '#ops' is not a channel id" in result.stderr
