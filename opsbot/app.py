@@ -10,11 +10,11 @@ import asyncio
 import contextlib
 import functools
 import gc
+import os
 import signal
-import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -41,27 +41,20 @@ from opsbot.errors import ConfigError
 from opsbot.health import HealthServer, Metrics
 from opsbot.kube.client import ClusterDirectory, KubeClient
 from opsbot.kube.watch import WatchRunner, bridge, build_watches
-from opsbot.ports import Identity, KubeDirectory
+from opsbot.ports import KubeDirectory
 from opsbot.slack.alerts import SlackAlertPublisher
 from opsbot.slack.frontend import CardSurface, SlackFrontend
 from opsbot.slack.outbox import Outbox, Priority
 from opsbot.slack.users import UserGroups, UserNames
 from opsbot.store.approvals import SqliteApprovals
-from opsbot.store.sqlite import SqliteStore
+from opsbot.store.sqlite import open_store
+from opsbot.telemetry import Telemetry
+from opsbot.telemetry import from_environ as telemetry_from_environ
 
 log = structlog.get_logger("opsbot")
 
 SWEEP_INTERVAL_SECONDS = 15.0
 ALERT_FLUSH_SECONDS = 2.0
-
-
-def open_store(path: str) -> SqliteStore:
-    try:
-        return SqliteStore(path)
-    except (OSError, sqlite3.Error) as exc:
-        raise ConfigError(
-            [f"store.path: cannot open {path!r} ({exc}); point it at a writable file"]
-        ) from None
 
 
 class SystemClock:
@@ -80,8 +73,12 @@ class Bot:
         ping_interval: float = 10.0,
         alert_flush_interval: float = ALERT_FLUSH_SECONDS,
         approval_sweep_interval: float = SWEEP_INTERVAL_SECONDS,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.settings = settings
+        # Tracing and error reporting; the Bot flushes and stops it in stop().
+        self.telemetry = telemetry or Telemetry()
+        tracer, errors = self.telemetry.tracer, self.telemetry.errors
         self.alert_flush_interval = alert_flush_interval
         self.approval_sweep_interval = approval_sweep_interval
         self._secrets = secrets
@@ -94,14 +91,25 @@ class Bot:
             max_workers=settings.commands.workers, thread_name_prefix="opsbot-kube"
         )
         self.client = AsyncWebClient(token=secrets.bot_token, base_url=secrets.slack_api_url)
-        self.outbox = Outbox(self.client, settings.outbox)
-        self.router = CommandRouter(build_registry(), settings, self.clusters, self._pool, self._clock.now)
+        self.router = CommandRouter(
+            build_registry(),
+            settings,
+            self.clusters,
+            self._pool,
+            self._clock.now,
+            tracer=tracer,
+            errors=errors,
+        )
         self.store = open_store(settings.store.path)
+        # Unsent messages are journaled in the store at shutdown and replayed at start.
+        self.outbox = Outbox(self.client, settings.outbox, journal=self.store)
         self.approvals = ApprovalService(
             SqliteApprovals(self.store),
             self._execute_plan,
             self._clock,
             timedelta(minutes=settings.approvals.expire_after_minutes),
+            tracer=tracer,
+            errors=errors,
         )
         self.auditor = Auditor(self.store, mirror=self._audit_mirror(settings.approvals.audit_channel))
         self.router.auditor = self.auditor
@@ -119,6 +127,7 @@ class Bot:
             usergroups=UserGroups(
                 self.client, frozenset(g for binding in settings.policy.bindings for g in binding.usergroups)
             ),
+            errors=errors,
         )
         self.app = AsyncApp(client=self.client, request_verification_enabled=False, logger=None)
         self.frontend.register(self.app)
@@ -155,6 +164,8 @@ class Bot:
             enrichment_lines=alerts.enrichment_log_lines,
             digest_threshold=alerts.digest_threshold,
             flush_interval=self.alert_flush_interval,
+            tracer=self.telemetry.tracer,
+            errors=self.telemetry.errors,
         )
 
     async def _run_blocking(self, function: Any, *args: Any, **kwargs: Any) -> Any:
@@ -177,13 +188,18 @@ class Bot:
                 continue
             watches.extend(
                 build_watches(
-                    kube.api_client, name, self.settings.watch.namespaces, emit, stop=self._watch_stop
+                    kube.api_client,
+                    name,
+                    self.settings.watch.namespaces,
+                    emit,
+                    stop=self._watch_stop,
+                    errors=self.telemetry.errors,
                 )
             )
         for cluster, resource in {(watch.cluster, watch.resource) for watch in watches}:
             count = sum(1 for watch in watches if (watch.cluster, watch.resource) == (cluster, resource))
             alerts.expect_initial_lists(cluster, resource, count)
-        self.watches = WatchRunner(watches)
+        self.watches = WatchRunner(watches, errors=self.telemetry.errors)
         self._background.append(asyncio.create_task(alerts.consume(queue), name="alert-consumer"))
         self._background.append(asyncio.create_task(alerts.run_ticker(), name="alert-ticker"))
         self.watches.start()
@@ -204,11 +220,7 @@ class Bot:
         return post
 
     async def _execute_plan(self, plan: ActionPlan) -> str:
-        # As the requester when the plan was made under impersonation (see the router).
-        identity = Identity(plan.identity[0], tuple(plan.identity[1])) if plan.identity else None
-        kube = self.clusters.get(plan.cluster, identity=identity)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, mutations.execute, plan, kube, self._clock.now())
+        return await mutations.execute_in(self._pool, plan, self.clusters, self._clock.now())
 
     async def start(self) -> None:
         log.info(
@@ -216,6 +228,7 @@ class Bot:
             version=__version__,
             clusters=list(self.settings.clusters),
             slack_api=self._secrets.slack_api_url,
+            **self.telemetry.describe,
         )
         # Building an API client costs ~1 s of CPU (the generated API classes); do it
         # now, beside the Slack handshake, so the first command does not pay for it.
@@ -228,6 +241,8 @@ class Bot:
         # garbage collector's full passes, which otherwise walk it on every burst.
         gc.collect()
         gc.freeze()
+        # What the last run could not send goes out before anything new.
+        await self.outbox.replay()
         await self.approvals.fail_interrupted(CardSurface(self.outbox))
         self._background.append(asyncio.create_task(self._sweep_approvals(), name="approval-sweeper"))
         if self.alerts is not None:
@@ -254,8 +269,9 @@ class Bot:
             await asyncio.sleep(self.approval_sweep_interval)
             try:
                 await self.approvals.expire_overdue(surface)
-            except Exception:
+            except Exception as exc:
                 log.exception("approval_sweep_failed")
+                self.telemetry.errors.capture(exc, where="approval_sweep")
 
     async def stop(self, grace: float = 20.0) -> None:
         """Stop taking work, finish what is in flight, flush the outbox, then exit."""
@@ -280,6 +296,9 @@ class Bot:
         close = getattr(self.clusters, "close", None)
         if callable(close):
             close()
+        # Last: spans of the shutdown itself (final flushes, replies) are exported too.
+        # Blocking (it waits for the exporters), so off the loop.
+        await asyncio.get_running_loop().run_in_executor(None, self.telemetry.shutdown)
         log.info("stopped")
 
     async def _close_socket(self) -> None:
@@ -306,16 +325,36 @@ class Bot:
         await self.stop()
 
 
-async def run_bot(settings: Settings, secrets: Secrets, *, environ_kubeconfig: str | None = None) -> int:
-    """Run until SIGTERM/SIGINT; returns the process exit code."""
+async def run_bot(
+    settings: Settings,
+    secrets: Secrets,
+    *,
+    environ_kubeconfig: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Run until SIGTERM/SIGINT; returns the process exit code.
+
+    `environ` (default: os.environ) is read once, here, for tracing and error
+    reporting; a variable set without its extra raises ConfigError before anything starts.
+    """
+    telemetry = telemetry_from_environ(os.environ if environ is None else environ)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
-    bot = Bot(settings, secrets, environ_kubeconfig=environ_kubeconfig)
-    await bot.start()
-    await stop.wait()
-    log.info("shutdown_requested")
-    await bot.stop()
+    try:
+        bot = Bot(settings, secrets, environ_kubeconfig=environ_kubeconfig, telemetry=telemetry)
+        await bot.start()
+        await stop.wait()
+        log.info("shutdown_requested")
+        await bot.stop()
+    except ConfigError:
+        raise
+    except Exception as exc:
+        telemetry.errors.capture(exc, where="run")
+        raise
+    finally:
+        # A failed start still flushes what was reported (Bot.stop already did otherwise).
+        await loop.run_in_executor(None, telemetry.shutdown)
     return 0

@@ -31,9 +31,10 @@ from opsbot.commands.context import ChatRequest, Source
 from opsbot.commands.results import ActionPlan, Reply, Text
 from opsbot.commands.router import CommandRouter
 from opsbot.slack.dedupe import SeenKeys
-from opsbot.slack.outbox import Outbox
+from opsbot.slack.outbox import Outbox, OutboxClosedError
 from opsbot.slack.render import render
 from opsbot.slack.users import UserGroups, UserNames
+from opsbot.telemetry import NOOP_ERRORS, ErrorReporter
 
 log = structlog.get_logger("opsbot.slack")
 
@@ -178,6 +179,7 @@ class SlackFrontend:
         incidents: IncidentActions | None = None,
         user_names: UserNames | None = None,
         usergroups: UserGroups | None = None,
+        errors: ErrorReporter = NOOP_ERRORS,
     ) -> None:
         self._router = router
         self._approvals = approvals
@@ -186,6 +188,7 @@ class SlackFrontend:
         self._incidents = incidents
         self._user_names = user_names
         self._usergroups = usergroups
+        self._errors = errors
         self._seen = SeenKeys()
         self._tasks: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(max_concurrent)
@@ -281,8 +284,9 @@ class SlackFrontend:
                 else:
                     await self._approvals.reject(approval_id, user, surface, allowed=allowed, reason=reason)
             bound.info("approval_click")
-        except Exception:
+        except Exception as exc:
             bound.exception("approval_click_failed")
+            self._errors.capture(exc, where="approval_click", action=str(action.get("action_id", ""))[:64])
 
     async def _on_incident_click(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
         await ack()
@@ -371,8 +375,11 @@ class SlackFrontend:
                     )
                 else:
                     await responder.send(result)
-            except Exception:
+            except OutboxClosedError:
+                log.info("reply_left_for_next_start", request_id=request.request_id)
+            except Exception as exc:
                 log.exception("reply_failed", request_id=request.request_id)
+                self._errors.capture(exc, where="reply", request_id=request.request_id)
 
 
 def _from_a_bot(event: dict[str, Any]) -> bool:

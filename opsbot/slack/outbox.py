@@ -49,6 +49,10 @@ REPLAY_MAX_AGE_SECONDS = 3600.0
 _REPLAYABLE = {"chat.postMessage", "chat.update"}
 
 
+class OutboxClosedError(RuntimeError):
+    """The bot stopped before this message went out; it is in the journal if it was durable."""
+
+
 class OutboxJournal(Protocol):
     """Where unsent messages wait across a restart (the store)."""
 
@@ -254,7 +258,7 @@ class Outbox:
         ]
         for job in jobs:
             if not job.done.done():
-                job.done.set_exception(RuntimeError("opsbot stopped before this message was sent"))
+                job.done.set_exception(OutboxClosedError("opsbot stopped before this message was sent"))
                 job.done.exception()  # retrieved: nobody may be waiting any more
         if not records:
             return
@@ -331,7 +335,7 @@ class Outbox:
         record: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         if self._closed:
-            raise RuntimeError("outbox is closed")
+            raise OutboxClosedError("outbox is closed")
         loop = asyncio.get_running_loop()
         done: asyncio.Future[dict[str, Any]] = loop.create_future()
         queue = self._queues.get(channel)
