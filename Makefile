@@ -12,7 +12,7 @@ LOOPBACK := env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy -u ALL
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,otel,sentry]'
 	touch $(STAMP)
 
 run: $(STAMP) ## Run the bot (needs SLACK_BOT_TOKEN, SLACK_APP_TOKEN and a config file)
@@ -22,10 +22,14 @@ check-config: $(STAMP)
 	$(BIN)/opsbot check-config --config $(CONFIG)
 
 lint: $(STAMP)
-	$(BIN)/ruff check opsbot tests bench
+	$(BIN)/ruff check opsbot tests bench scripts
 	$(BIN)/mypy
 
-test: lint ## Lint, type-check and run the whole test suite
+# kubectl with kustomize v5 for the manifest render tests (they skip without one).
+$(BIN)/kubectl: | $(STAMP)
+	$(BIN)/python scripts/fetch_kubectl.py $@
+
+test: lint $(BIN)/kubectl ## Lint, type-check and run the whole test suite
 	$(LOOPBACK) $(BIN)/pytest -q
 
 bench: $(STAMP) ## Print the performance figures (several minutes)
