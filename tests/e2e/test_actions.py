@@ -32,14 +32,7 @@ async def request_scale(harness: BotHarness, replicas: int = 1) -> tuple[Post, s
 
 
 async def click(harness: BotHarness, card: Post, action: str, user: str = ALICE) -> None:
-    await harness.slack.click(
-        user,
-        channel=CHANNEL,
-        message_ts=card.ts,
-        action_id=action,
-        value=button_value(card, action),
-        thread_ts=card.thread_ts,
-    )
+    await harness.click_button(card, action, user=user)
 
 
 def replicas(harness: BotHarness) -> int:

@@ -13,10 +13,8 @@ from tests.support.fake_kube import FakeKubeServer, RecordedRequest
 from tests.support.harness import (
     ALICE,
     BOB,
-    CHANNEL,
     BotHarness,
     block_text,
-    button_value,
     make_settings,
     running_bot,
 )
@@ -67,14 +65,7 @@ async def test_scale_is_planned_with_a_dry_run_that_stores_nothing(dry: BotHarne
 
 async def test_confirm_after_a_dry_run_sends_the_real_patch(dry: BotHarness) -> None:
     card = await dry.ask("scale deploy/api 1 -n web")
-    await dry.slack.click(
-        ALICE,
-        channel=CHANNEL,
-        message_ts=card.ts,
-        action_id=CONFIRM_ACTION,
-        value=button_value(card, CONFIRM_ACTION),
-        thread_ts=card.thread_ts,
-    )
+    await dry.click_button(card, CONFIRM_ACTION, user=ALICE)
     await dry.slack.wait_for_post(lambda p: "Scaled deployment/api from 3 to 1" in p.text)
     planned, executed = patches(dry)
     assert planned.query.get("dryRun") == ["All"]

@@ -19,7 +19,6 @@ from tests.support.harness import (
     CHANNEL,
     BotHarness,
     block_text,
-    button_value,
     make_settings,
     running_bot,
 )
@@ -75,14 +74,7 @@ def requests_to(harness: BotHarness, path: str, method: str = "GET") -> list[Rec
 
 
 async def click(harness: BotHarness, card: Post, action: str, user: str) -> None:
-    await harness.slack.click(
-        user,
-        channel=CHANNEL,
-        message_ts=card.ts,
-        action_id=action,
-        value=button_value(card, action),
-        thread_ts=card.thread_ts,
-    )
+    await harness.click_button(card, action, user=user)
 
 
 async def test_commands_reach_the_cluster_as_the_slack_user_and_groups(acting: BotHarness) -> None:

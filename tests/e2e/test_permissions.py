@@ -18,7 +18,6 @@ from tests.support.harness import (
     CHANNEL,
     BotHarness,
     block_text,
-    button_value,
     make_settings,
     running_bot,
 )
@@ -97,14 +96,7 @@ async def test_denial_names_what_is_missing_and_is_audited(guarded: BotHarness) 
 
 
 async def click(harness: BotHarness, card: Post, action: str, user: str) -> None:
-    await harness.slack.click(
-        user,
-        channel=CHANNEL,
-        message_ts=card.ts,
-        action_id=action,
-        value=button_value(card, action),
-        thread_ts=card.thread_ts,
-    )
+    await harness.click_button(card, action, user=user)
 
 
 async def test_protected_namespace_needs_a_second_person(guarded: BotHarness) -> None:

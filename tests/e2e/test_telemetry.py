@@ -23,10 +23,8 @@ from tests.support.fake_kube import FakeKubeServer, builders
 from tests.support.harness import (
     ALERTS,
     ALICE,
-    CHANNEL,
     BotHarness,
     block_text,
-    button_value,
     make_settings,
     running_bot,
 )
@@ -124,14 +122,7 @@ async def test_an_approved_action_has_its_own_span(traced: BotHarness, receiver:
     await receiver.wait_for_span(
         lambda s: command_span("scale")(s) and s.attributes["opsbot.outcome"] == "planned"
     )
-    await traced.slack.click(
-        ALICE,
-        channel=CHANNEL,
-        message_ts=card.ts,
-        action_id=CONFIRM_ACTION,
-        value=button_value(card, CONFIRM_ACTION),
-        thread_ts=card.thread_ts,
-    )
+    await traced.click_button(card, CONFIRM_ACTION, user=ALICE)
     span = await receiver.wait_for_span(lambda s: s.name == "opsbot.action")
     assert span.attributes["opsbot.action"] == "scale"
     assert span.attributes["opsbot.target"] == "deployment/api"

@@ -88,6 +88,17 @@ class BotHarness:
             timeout=timeout,
         )
 
+    async def click_button(self, card: Post, action_id: str, *, user: str = ALICE) -> None:
+        """Click the card's button `action_id` as `user`, as Slack would send it."""
+        await self.slack.click(
+            user,
+            channel=card.channel,
+            message_ts=card.ts,
+            action_id=action_id,
+            value=button_value(card, action_id),
+            thread_ts=card.thread_ts,
+        )
+
 
 def block_text(post: Post) -> str:
     """Everything a person would read in a message: fallback text and every block's text."""

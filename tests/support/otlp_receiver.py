@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +20,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from tests.support.loopback import LoopbackSite, decompress
 
 PROTOBUF = "application/x-protobuf"
 
@@ -48,31 +48,22 @@ class OtlpReceiver:
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
         self.requests = 0
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        self._site = LoopbackSite()
         self._arrived = asyncio.Event()
 
     @property
     def endpoint(self) -> str:
         """The base URL, as OTEL_EXPORTER_OTLP_ENDPOINT takes it (the exporter adds /v1/traces)."""
-        assert self._port is not None, "receiver not started"
-        return f"http://127.0.0.1:{self._port}"
+        return f"http://127.0.0.1:{self._site.port}"
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/v1/traces", self._traces)
         # Bodies are decompressed here, by Content-Encoding, as a collector does.
-        runner = web.AppRunner(app, access_log=None, auto_decompress=False)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
+        await self._site.start(app)
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._site.stop()
 
     async def wait_for_span(
         self, predicate: Callable[[ReceivedSpan], bool], *, timeout: float = 10.0
@@ -98,7 +89,7 @@ class OtlpReceiver:
     async def _traces(self, request: web.Request) -> web.Response:
         if request.content_type != PROTOBUF:
             return web.Response(status=415, text=f"expected {PROTOBUF}")
-        body = _decompress(await request.read(), request.headers.get("Content-Encoding", ""))
+        body = decompress(await request.read(), request.headers.get("Content-Encoding", ""))
         message = ExportTraceServiceRequest()
         message.ParseFromString(body)
         self.requests += 1
@@ -125,16 +116,6 @@ class OtlpReceiver:
         self._arrived.set()
         return web.Response(body=ExportTraceServiceResponse().SerializeToString(), content_type=PROTOBUF)
 
-
-def _decompress(body: bytes, encoding: str) -> bytes:
-    encoding = encoding.strip().lower()
-    if encoding == "gzip":
-        return gzip.decompress(body)
-    if encoding == "deflate":
-        return zlib.decompress(body)
-    if encoding not in ("", "identity"):
-        raise web.HTTPUnsupportedMediaType(text=f"unsupported Content-Encoding {encoding!r}")
-    return body
 
 
 def _attributes(pairs: Any) -> dict[str, Any]:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
 import json
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
+
+from tests.support.loopback import LoopbackSite, decompress
 
 
 @dataclass(frozen=True)
@@ -42,30 +42,21 @@ class SentryIngest:
         self.raw: list[bytes] = []  # every request body, decompressed: what left the process
         self.items: list[EnvelopeItem] = []
         self.events: list[dict[str, Any]] = []
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        self._site = LoopbackSite()
         self._arrived = asyncio.Event()
 
     @property
     def dsn(self) -> str:
-        assert self._port is not None, "ingest not started"
-        return f"http://{self.public_key}@127.0.0.1:{self._port}/{self.project}"
+        return f"http://{self.public_key}@127.0.0.1:{self._site.port}/{self.project}"
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/api/{project}/envelope/", self._envelope)
         app.router.add_post("/api/{project}/store/", self._store)
-        runner = web.AppRunner(app, access_log=None, auto_decompress=False)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
+        await self._site.start(app)
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._site.stop()
 
     async def wait_for_event(
         self, predicate: Callable[[dict[str, Any]], bool] | None = None, *, timeout: float = 10.0
@@ -92,7 +83,7 @@ class SentryIngest:
         auth = request.headers.get("X-Sentry-Auth", "")
         if f"sentry_key={self.public_key}" not in auth:
             raise web.HTTPUnauthorized(text="missing or wrong sentry_key")
-        body = _decompress(await request.read(), request.headers.get("Content-Encoding", ""))
+        body = decompress(await request.read(), request.headers.get("Content-Encoding", ""))
         self.raw.append(body)
         return body
 
@@ -131,13 +122,3 @@ def parse_envelope(body: bytes) -> list[EnvelopeItem]:
         items.append(EnvelopeItem(headers, payload))
     return items
 
-
-def _decompress(body: bytes, encoding: str) -> bytes:
-    encoding = encoding.strip().lower()
-    if encoding == "gzip":
-        return gzip.decompress(body)
-    if encoding == "deflate":
-        return zlib.decompress(body)
-    if encoding not in ("", "identity"):
-        raise web.HTTPUnsupportedMediaType(text=f"unsupported Content-Encoding {encoding!r}")
-    return body

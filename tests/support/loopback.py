@@ -1,0 +1,45 @@
+"""An aiohttp app served on a free loopback port: the shape every small test server shares."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+from aiohttp import web
+
+
+class LoopbackSite:
+    def __init__(self) -> None:
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._port is not None, "server not started"
+        return self._port
+
+    async def start(self, app: web.Application) -> None:
+        # Bodies stay as sent (compressed or not): servers decode them like the real ones.
+        runner = web.AppRunner(app, access_log=None, auto_decompress=False)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        self._runner = runner
+        self._port = int(runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+
+def decompress(body: bytes, encoding: str) -> bytes:
+    """A request body by its Content-Encoding, as a collector or ingest decodes it."""
+    encoding = encoding.strip().lower()
+    if encoding == "gzip":
+        return gzip.decompress(body)
+    if encoding == "deflate":
+        return zlib.decompress(body)
+    if encoding not in ("", "identity"):
+        raise web.HTTPUnsupportedMediaType(text=f"unsupported Content-Encoding {encoding!r}")
+    return body
