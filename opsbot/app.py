@@ -114,6 +114,8 @@ class Bot:
         self.auditor = Auditor(self.store, mirror=self._audit_mirror(settings.approvals.audit_channel))
         self.router.auditor = self.auditor
         self.approvals.auditor = self.auditor
+        user_names = UserNames(self.client)
+        self.approvals.names = user_names.name
         self.alerts = self._build_alerts() if settings.alerts.enabled else None
         self.router.alerts = self.alerts
         self.frontend = SlackFrontend(
@@ -123,7 +125,7 @@ class Bot:
             slash_command=settings.slack.command,
             max_concurrent=settings.commands.workers * 4,
             incidents=self.alerts,
-            user_names=UserNames(self.client),
+            user_names=user_names,
             usergroups=UserGroups(
                 self.client, frozenset(g for binding in settings.policy.bindings for g in binding.usergroups)
             ),

@@ -100,6 +100,9 @@ class ApprovalService:
         self._tracer = tracer
         self._errors = errors
         self.auditor: Auditor | None = None
+        # Display names for the audit trail (Slack: users.info, cached); ids decide everything.
+        self.names: Callable[[str], Awaitable[str]] | None = None
+        self._names: dict[str, str] = {}
 
     def open(self, plan: ActionPlan, request: ChatRequest, policy: ApprovalPolicy | None = None) -> Approval:
         now = self._clock.now()
@@ -114,6 +117,7 @@ class ApprovalService:
             expires_at=now + self._expire_after,
         )
         self._repository.put(approval)
+        self._remember_name(request.user_id, request.user_name)
         if self.auditor is not None:
             self.auditor.record(
                 AuditRecord(
@@ -193,7 +197,16 @@ class ApprovalService:
                 user, "This request is no longer pending (unknown or already handled); nothing was changed."
             )
             return
+        if self.names is not None:
+            self._remember_name(user, await self.names(user))
         await self._apply(approval, event, surface)
+
+    def _remember_name(self, user: str, name: str) -> None:
+        if not name:
+            return
+        if len(self._names) > 10_000:
+            self._names.clear()
+        self._names[user] = name
 
     async def _apply(self, approval: Approval, event: Event, surface: ApprovalSurface) -> None:
         # The transition and the write happen with no await in between, so two
@@ -209,14 +222,15 @@ class ApprovalService:
         if self.auditor is None:
             return
         step = approval.history[-1] if approval.history else None
+        user = step.user if step and step.user else approval.requester
         execution = approval.status.final and approval.status.value in {"succeeded", "failed"}
         plan = approval.plan
         self.auditor.record(
             AuditRecord(
                 at=self._clock.now(),
                 kind="execution" if execution else "approval",
-                user_id=(step.user if step and step.user else approval.requester),
-                user_name="",
+                user_id=user,
+                user_name=self._names.get(user, ""),
                 channel=approval.channel,
                 thread_ts=approval.thread_ts,
                 command=plan.summary,

@@ -51,6 +51,11 @@ async def test_reads_refusals_requests_and_executions_are_audited(harness: BotHa
     assert execution and execution[0]["outcome"].startswith("succeeded: Scaled deployment/api from 3 to 1")
     first = records[0]
     assert first["user_id"] == ALICE and first["user_name"] == "alice"
+    # Approval steps and the execution carry the name too, not only commands.
+    assert {(r["kind"], r["user_name"]) for r in records if r["kind"] != "command"} == {
+        ("approval", "alice"),
+        ("execution", "alice"),
+    }
     assert first["cluster"] == "test" and first["namespace"] == "web" and first["channel"] == CHANNEL
     assert sum(1 for entry in logs if entry["event"] == "audit") == len(records)
 
