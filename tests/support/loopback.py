@@ -9,9 +9,16 @@ from aiohttp import web
 
 
 class LoopbackSite:
-    def __init__(self) -> None:
+    def __init__(self, *, auto_decompress: bool = False, shutdown_timeout: float = 60.0) -> None:
+        # auto_decompress=False: bodies stay as sent, for servers that decode them like the real ones.
+        self._auto_decompress = auto_decompress
+        self._shutdown_timeout = shutdown_timeout
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._runner is not None
 
     @property
     def port(self) -> int:
@@ -19,8 +26,12 @@ class LoopbackSite:
         return self._port
 
     async def start(self, app: web.Application) -> None:
-        # Bodies stay as sent (compressed or not): servers decode them like the real ones.
-        runner = web.AppRunner(app, access_log=None, auto_decompress=False)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            auto_decompress=self._auto_decompress,
+            shutdown_timeout=self._shutdown_timeout,
+        )
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

@@ -28,6 +28,8 @@ from typing import Any, TypeVar
 import yaml
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from tests.support.loopback import LoopbackSite
+
 __all__ = [
     "Envelope",
     "Post",
@@ -368,8 +370,7 @@ class SlackEmulator:
         self.granted_scopes: set[str] = set(manifest_bot_scopes())
         self._cond = asyncio.Condition()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
+        self._site = LoopbackSite(auto_decompress=True, shutdown_timeout=2.0)
 
         self.add_user(bot_user_id, bot_name, real_name=bot_name, is_bot=True)
 
@@ -377,19 +378,14 @@ class SlackEmulator:
 
     async def start(self) -> None:
         """Bind 127.0.0.1:0 and serve; the port is known afterwards."""
-        if self._runner is not None:
+        if self._site.started:
             raise RuntimeError("emulator already started")
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._handle_api)
         app.router.add_post("/upload/{file_id}", self._handle_upload)
         app.router.add_post("/response/{rid}", self._handle_response_url)
         app.router.add_get("/link", self._handle_link)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
+        await self._site.start(app)
 
     async def stop(self) -> None:
         """Close sockets (with a close frame), cancel background work, stop serving."""
@@ -398,9 +394,7 @@ class SlackEmulator:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.close_connections(code=WSCloseCode.GOING_AWAY)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._site.stop()
 
     async def __aenter__(self) -> SlackEmulator:
         await self.start()
@@ -416,9 +410,9 @@ class SlackEmulator:
 
     @property
     def port(self) -> int:
-        if self._port is None:
+        if not self._site.started:
             raise RuntimeError("emulator not started")
-        return self._port
+        return self._site.port
 
     @property
     def http_url(self) -> str:
