@@ -37,6 +37,7 @@ bench: $(STAMP) ## Print the performance figures (several minutes)
 	$(LOOPBACK) $(BIN)/python -m bench.watch_throughput
 	$(LOOPBACK) $(BIN)/python -m bench.alert_latency
 	$(LOOPBACK) $(BIN)/python -m bench.alert_storm
+	$(LOOPBACK) $(BIN)/python -m bench.telemetry_overhead
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
