@@ -269,13 +269,13 @@ def count(
         if incident is None:
             missing.append(name)
             continue
-        posted = bool(incident.root_ts) or incident.digest_ts not in (None, "", "pending")
-        pending += incident.digest_ts == "pending"
+        posted = bool(incident.root) or incident.digest not in (None, "", "pending")
+        pending += incident.digest == "pending"
         covered = {member.pod for member in members} <= {a.name for a in incident.affected}
         if posted and covered:
             accounted += 1
-            via_root += bool(incident.root_ts)
-            via_digest += not incident.root_ts
+            via_root += bool(incident.root)
+            via_digest += not incident.root
         elif not covered:
             incomplete.append(f"{name} ({len(incident.affected)}/{len(members)} pods)")
         if f"deployment/{name}" in shown:

@@ -67,8 +67,9 @@ from bench._common import (
     started_bot,
 )
 from opsbot.app import Bot
-from opsbot.commands.context import ChatRequest, CommandContext
-from opsbot.commands.results import Reply as CommandReply
+from opsbot.commands.context import CommandContext
+from opsbot.core.reply import Reply as CommandReply
+from opsbot.core.request import ChatRequest
 from opsbot.kube.client import KubeClient
 from opsbot.ports import KubeObject, KubePort
 from opsbot.slack.render import render
@@ -268,6 +269,7 @@ def measure_breakdown(world: BenchWorld, bot: Bot, repeats: int) -> Breakdown:
                 kube=port,
                 settings=bot.settings.commands,
                 now=datetime.now(UTC),
+                registry=bot.router.registry,
             )
             result = invocation.spec.handler(invocation, ctx)
             if not isinstance(result, CommandReply):

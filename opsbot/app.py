@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from types import TracebackType
 from typing import Any
 
@@ -30,13 +30,11 @@ from opsbot.alerts.incidents import IncidentBook, IncidentPolicy
 from opsbot.alerts.mutes import Mute, MuteList
 from opsbot.alerts.routing import AlertRouter, enabled_kinds
 from opsbot.alerts.service import AlertService
-from opsbot.approvals.audit import Auditor, AuditRecord, mirror_line
 from opsbot.approvals.service import ApprovalService
-from opsbot.commands import mutations
-from opsbot.commands.catalog import build_registry
-from opsbot.commands.results import ActionPlan
-from opsbot.commands.router import CommandRouter
+from opsbot.commands.actions import ActionRunner
 from opsbot.config import Secrets, Settings
+from opsbot.core.audit import Auditor, AuditRecord, mirror_line
+from opsbot.core.clock import SystemClock
 from opsbot.errors import ConfigError
 from opsbot.health import HealthServer, Metrics
 from opsbot.kube.client import ClusterDirectory, KubeClient
@@ -50,16 +48,12 @@ from opsbot.store.approvals import SqliteApprovals
 from opsbot.store.sqlite import open_store
 from opsbot.telemetry import Telemetry
 from opsbot.telemetry import from_environ as telemetry_from_environ
+from opsbot.wiring import build_router
 
 log = structlog.get_logger("opsbot")
 
 SWEEP_INTERVAL_SECONDS = 15.0
 ALERT_FLUSH_SECONDS = 2.0
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 class Bot:
@@ -91,21 +85,15 @@ class Bot:
             max_workers=settings.commands.workers, thread_name_prefix="opsbot-kube"
         )
         self.client = AsyncWebClient(token=secrets.bot_token, base_url=secrets.slack_api_url)
-        self.router = CommandRouter(
-            build_registry(),
-            settings,
-            self.clusters,
-            self._pool,
-            self._clock.now,
-            tracer=tracer,
-            errors=errors,
+        self.router = build_router(
+            settings, self.clusters, self._pool, self._clock.now, tracer=tracer, errors=errors
         )
         self.store = open_store(settings.store.path)
         # Unsent messages are journaled in the store at shutdown and replayed at start.
         self.outbox = Outbox(self.client, settings.outbox, journal=self.store)
         self.approvals = ApprovalService(
             SqliteApprovals(self.store),
-            self._execute_plan,
+            ActionRunner(self.router.registry, self.clusters, self._pool, self._clock.now),
             self._clock,
             timedelta(minutes=settings.approvals.expire_after_minutes),
             tracer=tracer,
@@ -220,9 +208,6 @@ class Bot:
             task.add_done_callback(self._mirror_tasks.discard)
 
         return post
-
-    async def _execute_plan(self, plan: ActionPlan) -> str:
-        return await mutations.execute_in(self._pool, plan, self.clusters, self._clock.now())
 
     async def start(self) -> None:
         log.info(

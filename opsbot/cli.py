@@ -88,9 +88,9 @@ def check_config(path: str, *, offline: bool = False) -> int:
 
 def console(args: argparse.Namespace) -> int:
     from opsbot import logs
-    from opsbot.approvals.policy import CHANNEL_ID, USER_ID, USERGROUP_ID
     from opsbot.console.repl import default_user, run_console
     from opsbot.console.session import CONSOLE_CHANNEL, Who
+    from opsbot.policy.ids import CHANNEL_ID, USER_ID, USERGROUP_ID
 
     problems: list[str] = []
     if args.user is not None and not USER_ID.match(args.user):

@@ -14,22 +14,23 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from opsbot.alerts.findings import AlertKind, Severity
-from opsbot.approvals.policy import BUILTIN_ROLES, PolicySettings
+from opsbot.alerts.settings import AlertsSettings, WatchSettings
+from opsbot.approvals.settings import ApprovalsSettings
+from opsbot.commands.settings import ChannelBinding, CommandsSettings, Scopes
+from opsbot.core.settings import Strict
+from opsbot.core.validation import is_dns1123_label
 from opsbot.errors import ConfigError
+from opsbot.policy.settings import BUILTIN_ROLES, ImpersonationSettings, PolicySettings
+from opsbot.slack.settings import OutboxSettings, SlackSettings
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 _DNS_LABEL_MAX = 63
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ClusterSettings(_Strict):
+class ClusterSettings(Strict):
     """How to reach one cluster: in-cluster service account, or a kubeconfig (+ context)."""
 
     in_cluster: bool = False
@@ -44,128 +45,12 @@ class ClusterSettings(_Strict):
         return self
 
 
-class ChannelBinding(_Strict):
-    """Defaults for commands typed in one channel."""
-
-    cluster: str | None = None
-    namespace: str | None = None
-
-
-class LogsSettings(_Strict):
-    default_tail: int = Field(default=100, ge=1)
-    max_tail: int = Field(default=5000, ge=1, le=100_000)
-    inline_max_lines: int = Field(default=20, ge=0, le=60)
-    max_bytes: int = Field(default=2_000_000, ge=1024)
-
-    @model_validator(mode="after")
-    def _tail_within_cap(self) -> LogsSettings:
-        if self.default_tail > self.max_tail:
-            raise ValueError("default_tail must not exceed max_tail")
-        return self
-
-
-class ScaleSettings(_Strict):
-    max_replicas: int = Field(default=50, ge=1, le=10_000)
-
-
-class CommandsSettings(_Strict):
-    logs: LogsSettings = LogsSettings()
-    scale: ScaleSettings = ScaleSettings()
-    max_rows: int = Field(default=40, ge=5, le=200)
-    max_text_length: int = Field(default=2000, ge=100, le=40_000)
-    workers: int = Field(default=8, ge=1, le=64)
-    # Plan `scale`/`restart` with a server-side dry run (dryRun=All): the card shows the
-    # cluster's own answer, and a refusal (RBAC, admission webhook, quota) is reported
-    # before Confirm instead of after. Needs the same `patch` permission as the action.
-    server_dry_run: bool = True
-
-
-_RESERVED_PREFIX = "system:"
-
-
-class ImpersonationSettings(_Strict):
-    """Kubernetes impersonation: the cluster's RBAC has the last word.
-
-    When enabled, the API calls of a request (and of its approved action) carry
-    `Impersonate-User: <user_prefix><Slack user id>` and one `Impersonate-Group` per group:
-    `groups`, plus `<user_prefix><user group id>` for the requester's Slack user groups
-    that policy.bindings name (when `include_usergroups`). Needs manifests/components/impersonation/.
-    """
-
-    enabled: bool = False
-    # None: every request; else only requests the policy allowed through one of these roles.
-    roles: list[str] | None = None
-    user_prefix: str = Field(default="slack:", min_length=1, max_length=64)
-    groups: list[str] = ["opsbot:users"]
-    include_usergroups: bool = True
-
-    @field_validator("user_prefix")
-    @classmethod
-    def _prefix(cls, value: str) -> str:
-        if value.startswith(_RESERVED_PREFIX) or not value.isprintable() or " " in value:
-            raise ValueError(f"must be printable, without spaces, and not start with {_RESERVED_PREFIX!r}")
-        return value
-
-    @field_validator("groups")
-    @classmethod
-    def _groups(cls, value: list[str]) -> list[str]:
-        for group in value:
-            if not group or not group.isprintable() or group.startswith(_RESERVED_PREFIX):
-                raise ValueError(
-                    f"{group!r}: groups must be printable and not start with {_RESERVED_PREFIX!r} "
-                    "(system: groups such as system:masters would bypass RBAC)"
-                )
-        return value
-
-
-class ApprovalsSettings(_Strict):
-    expire_after_minutes: float = Field(default=15, gt=0, le=24 * 60)
-    audit_channel: str | None = None  # every approval step and execution is also posted here
-
-
-class OutboxSettings(_Strict):
-    per_channel_per_second: float = Field(default=1.0, gt=0, le=100)
-    burst: int = Field(default=3, ge=1, le=50)
-    max_attempts: int = Field(default=5, ge=1, le=20)
-
-
-class LoggingSettings(_Strict):
+class LoggingSettings(Strict):
     format: Literal["auto", "json", "console"] = "auto"
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
-class WatchSettings(_Strict):
-    namespaces: list[str] | None = None  # None: all namespaces (needs the cluster-wide overlay)
-
-
-class RouteMatch(_Strict):
-    """Every given field must match; omitted fields match anything."""
-
-    cluster: str | None = None
-    namespace: str | None = None  # glob, e.g. "web-*"
-    labels: dict[str, str] = {}
-    kinds: list[AlertKind] | None = None
-    severity: list[Severity] | None = None
-
-
-class RouteRule(_Strict):
-    match: RouteMatch = RouteMatch()
-    channel: str = Field(min_length=1)
-
-
-class AlertsSettings(_Strict):
-    enabled: bool = True
-    default_channel: str | None = None
-    rules: list[RouteRule] = []
-    excluded_namespaces: list[str] = []  # globs
-    kinds: dict[AlertKind, bool] = {}  # per-kind enable/disable over the defaults
-    resolve_after_minutes: float = Field(default=5, gt=0, le=24 * 60)
-    cooldown_minutes: float = Field(default=30, ge=0, le=7 * 24 * 60)
-    digest_threshold: int = Field(default=5, ge=1, le=100)
-    enrichment_log_lines: int = Field(default=20, ge=0, le=200)
-
-
-class HealthSettings(_Strict):
+class HealthSettings(Strict):
     """The internal HTTP port: /healthz, /readyz and /metrics (Prometheus)."""
 
     enabled: bool = True
@@ -173,22 +58,11 @@ class HealthSettings(_Strict):
     port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
 
 
-class StoreSettings(_Strict):
+class StoreSettings(Strict):
     path: str = "/var/lib/opsbot/opsbot.db"
 
 
-class SlackSettings(_Strict):
-    command: str = "/opsbot"
-
-    @field_validator("command")
-    @classmethod
-    def _slash(cls, value: str) -> str:
-        if not value.startswith("/") or " " in value:
-            raise ValueError("must look like /opsbot")
-        return value
-
-
-class Settings(_Strict):
+class Settings(Strict):
     clusters: dict[str, ClusterSettings] = Field(min_length=1)
     default_cluster: str | None = None
     default_namespace: str = "default"
@@ -249,10 +123,13 @@ class Settings(_Strict):
     def primary_cluster(self) -> str:
         return self.default_cluster or next(iter(self.clusters))
 
+    @property
+    def scopes(self) -> Scopes:
+        """Where commands run when they do not say (for the router)."""
+        return Scopes(frozenset(self.clusters), self.primary_cluster, self.default_namespace, self.channels)
+
 
 def _is_dns_label(value: str) -> bool:
-    from opsbot.commands.validation import is_dns1123_label
-
     return len(value) <= _DNS_LABEL_MAX and is_dns1123_label(value)
 
 

@@ -6,11 +6,39 @@ them: cheap to decode, easy to build in tests, and no generated model classes.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 KubeObject = dict[str, Any]
+
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class ApiCall:
+    """One RBAC permission a Kubernetes API request needs."""
+
+    verb: str
+    resource: str
+    group: str = ""
+    subresource: str = ""
+    cluster_scoped: bool = False
+
+
+def requires(*calls: ApiCall) -> Callable[[_Method], _Method]:
+    """Declares, on a `KubePort` method, the RBAC permissions the request it sends needs.
+
+    The doctor's SelfSubjectAccessReviews and the manifests' Role test read them from
+    here (`api_calls`), so a new client call is declared once, beside its signature.
+    """
+
+    def mark(method: _Method) -> _Method:
+        method.__dict__["opsbot_api_calls"] = calls
+        return method
+
+    return mark
 
 
 @dataclass(frozen=True)
@@ -29,12 +57,15 @@ class KubePort(Protocol):
     @property
     def cluster(self) -> str: ...
 
+    @requires(ApiCall("list", "pods"))
     def list_pods(
         self, namespace: str | None, *, selector: str | None = None, field_selector: str | None = None
     ) -> list[KubeObject]: ...
 
+    @requires(ApiCall("get", "pods"))
     def get_pod(self, namespace: str, name: str) -> KubeObject: ...
 
+    @requires(ApiCall("get", "pods", subresource="log"))
     def read_pod_log(
         self,
         namespace: str,
@@ -47,22 +78,31 @@ class KubePort(Protocol):
         limit_bytes: int | None,
     ) -> str: ...
 
+    @requires(ApiCall("list", "deployments", "apps"))
     def list_deployments(self, namespace: str | None, *, selector: str | None = None) -> list[KubeObject]: ...
 
+    @requires(ApiCall("get", "deployments", "apps"))
     def get_deployment(self, namespace: str, name: str) -> KubeObject: ...
 
+    @requires(ApiCall("list", "replicasets", "apps"))
     def list_replicasets(self, namespace: str, *, selector: str | None = None) -> list[KubeObject]: ...
 
+    @requires(ApiCall("list", "nodes", cluster_scoped=True))
     def list_nodes(self) -> list[KubeObject]: ...
 
+    @requires(ApiCall("get", "nodes", cluster_scoped=True))
     def get_node(self, name: str) -> KubeObject: ...
 
+    @requires(ApiCall("list", "events"))
     def list_events(
         self, namespace: str | None, *, field_selector: str | None = None
     ) -> list[KubeObject]: ...
 
+    @requires(ApiCall("get", "deployments", "apps", "scale"))
     def get_scale(self, namespace: str, name: str) -> KubeObject: ...
 
+    # Also planned with dryRun=All (commands.server_dry_run): same verb, same permission.
+    @requires(ApiCall("patch", "deployments", "apps", "scale"))
     def scale_deployment(
         self, namespace: str, name: str, replicas: int, *, dry_run: bool = False
     ) -> KubeObject:
@@ -70,12 +110,22 @@ class KubePort(Protocol):
         (`dryRun=All`): admission runs, nothing is stored."""
         ...
 
+    @requires(ApiCall("patch", "deployments", "apps"))
     def restart_deployment(
         self, namespace: str, name: str, at: datetime, *, dry_run: bool = False
     ) -> KubeObject:
         """Stamp the pod template like `kubectl rollout restart`; returns the Deployment.
         `dry_run`: server-side dry run, nothing is stored."""
         ...
+
+
+def api_calls() -> Mapping[str, tuple[ApiCall, ...]]:
+    """Every `KubePort` method → the permissions its request needs."""
+    return {
+        name: member.__dict__["opsbot_api_calls"]
+        for name, member in vars(KubePort).items()
+        if callable(member) and "opsbot_api_calls" in getattr(member, "__dict__", {})
+    }
 
 
 class KubeDirectory(Protocol):

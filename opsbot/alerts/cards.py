@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from opsbot.alerts.actions import (
+    DESCRIBE_ACTION,
+    LOGS_ACTION,
+    MUTE_1H_ACTION,
+    MUTE_24H_ACTION,
+    RESTART_ACTION,
+)
 from opsbot.alerts.findings import Severity
 from opsbot.alerts.incidents import Incident, IncidentState
-from opsbot.commands import formatting as fmt
-from opsbot.commands.results import Button, Code, Fields, Part, Reply, Table, Text, Tone, escape
-
-LOGS_ACTION = "opsbot:incident:logs"
-DESCRIBE_ACTION = "opsbot:incident:describe"
-RESTART_ACTION = "opsbot:incident:restart"
-MUTE_1H_ACTION = "opsbot:incident:mute1h"
-MUTE_24H_ACTION = "opsbot:incident:mute24h"
+from opsbot.core import kubeobjects as fmt
+from opsbot.core.reply import Button, Code, Fields, Part, Reply, Table, Text, Tone, escape
 
 _ICON = {
     Severity.CRITICAL: ":red_circle:",

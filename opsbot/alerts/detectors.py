@@ -45,7 +45,7 @@ from typing import Any
 
 from opsbot.alerts.findings import AlertKind, Finding, Observation, Severity, Workload
 from opsbot.alerts.owners import DEFAULT_OWNERS, OwnerResolver
-from opsbot.commands.formatting import (
+from opsbot.core.kubeobjects import (
     condition,
     container_statuses,
     init_container_statuses,

@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from opsbot.alerts.findings import AlertKind, Finding, Observation, Severity, Workload
+from opsbot.core.request import MessageId
 
 
 class IncidentState(StrEnum):
@@ -63,8 +64,10 @@ class Incident:
     message: str = ""
     affected: tuple[Affected, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict)
-    root_ts: str | None = None
-    digest_ts: str | None = None
+    root: MessageId | None = None
+    """The root message (the thread of this incident), once posted."""
+    digest: MessageId | None = None
+    """The digest message this incident was folded into ("pending" while that post is on its way)."""
 
     @property
     def restarts(self) -> int:
@@ -120,8 +123,8 @@ class Incident:
             message=data.get("message", ""),
             affected=affected,
             labels=dict(data.get("labels") or {}),
-            root_ts=data.get("root_ts"),
-            digest_ts=data.get("digest_ts"),
+            root=data.get("root", data.get("root_ts")),
+            digest=data.get("digest", data.get("digest_ts")),
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 
 from opsbot.alerts.findings import AlertKind, Finding
-from opsbot.config import AlertsSettings
+from opsbot.alerts.settings import AlertsSettings
 
 DEFAULT_KINDS = frozenset(kind for kind in AlertKind if kind is not AlertKind.ROLLOUT_COMPLETED)
 

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from opsbot.alerts.actions import ClickOutcome, on_click
 from opsbot.alerts.detectors import observe
 from opsbot.alerts.findings import AlertKind, Finding
 from opsbot.alerts.incidents import (
@@ -189,7 +190,7 @@ class AlertService:
         pending = [
             incident
             for incident in self.book.open_incidents()
-            if not incident.root_ts and incident.digest_ts in (None, "pending") and not self._muted(incident)
+            if not incident.root and incident.digest in (None, "pending") and not self._muted(incident)
         ]
         for incident in pending:
             self._roots_on_the_way[incident.channel] = self._roots_on_the_way.get(incident.channel, 0) + 1
@@ -279,9 +280,9 @@ class AlertService:
         digests: set[str] = set()
         for incident in dirty.values():
             current = self.book.get(incident.key) or incident
-            if current.digest_ts:
+            if current.digest:
                 digests.add(current.channel)
-            elif current.root_ts:
+            elif current.root:
                 await self._guard(self._publisher.update_root(current), "update_root", current)
             elif current.key in self._chains:
                 self._dirty[current.key] = current  # root still on its way: next flush
@@ -360,7 +361,7 @@ class AlertService:
         if not ts:
             return
         current = self.book.get(incident.key)
-        posted = replace(current if current and current.id == incident.id else incident, root_ts=ts)
+        posted = replace(current if current and current.id == incident.id else incident, root=ts)
         self.book.replace(posted)
         self._save(posted)
         if current is not None and current != incident:
@@ -382,7 +383,7 @@ class AlertService:
             current[2].append(incident.key)
             ts = current[0]
             self._dirty[incident.key] = incident
-        folded = replace(self.book.get(incident.key) or incident, digest_ts=ts or "pending")
+        folded = replace(self.book.get(incident.key) or incident, digest=ts or "pending")
         self.book.replace(folded)
         self._save(folded)
 
@@ -417,7 +418,7 @@ class AlertService:
         incident = self.book.get(key)
         if incident is None:
             return
-        if not incident.root_ts:
+        if not incident.root:
             self._dirty[key] = incident
             return
         await self._guard(self._publisher.update_root(incident), "update_root", incident)
@@ -472,6 +473,10 @@ class AlertService:
 
     def open_incidents(self) -> list[Incident]:
         return self.book.open_incidents()
+
+    def on_click(self, action_id: str, incident: Incident) -> ClickOutcome:
+        """What a click on one of the incident card's buttons should do."""
+        return on_click(action_id, incident)
 
     def incident(self, incident_id: str) -> Incident | None:
         return self.book.by_id(incident_id)

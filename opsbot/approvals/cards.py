@@ -8,7 +8,7 @@ at …)") and Approve / Reject (for approvers) plus Cancel (for its requester).
 from __future__ import annotations
 
 from opsbot.approvals.machine import Approval, Status, Step, stamp
-from opsbot.commands.results import Button, Fields, Reply, Text, Tone
+from opsbot.core.reply import Button, Fields, Reply, Text, Tone
 
 CONFIRM_ACTION = "opsbot:approval:confirm"
 CANCEL_ACTION = "opsbot:approval:cancel"

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from opsbot.approvals.machine import Approval, ApprovalPolicy, Status, Step
-from opsbot.commands.results import ActionPlan
+from opsbot.core.plan import ActionPlan
 
 
 def _plain(value: Any) -> Any:
@@ -40,7 +40,7 @@ def approval_to_dict(approval: Approval) -> dict[str, Any]:
         "plan": plan,
         "requester": approval.requester,
         "channel": approval.channel,
-        "thread_ts": approval.thread_ts,
+        "thread": approval.thread,
         "created_at": approval.created_at.isoformat(),
         "expires_at": approval.expires_at.isoformat(),
         "status": approval.status.value,
@@ -52,7 +52,7 @@ def approval_to_dict(approval: Approval) -> dict[str, Any]:
         "history": [_plain(dataclasses.asdict(step)) for step in approval.history],
         "approvals": [_plain(dataclasses.asdict(step)) for step in approval.approvals],
         "result": approval.result,
-        "card_ts": approval.card_ts,
+        "card": approval.card,
         "response_url": approval.response_url,
     }
 
@@ -70,7 +70,7 @@ def approval_from_dict(data: dict[str, Any]) -> Approval:
         plan=plan,
         requester=data["requester"],
         channel=data["channel"],
-        thread_ts=data.get("thread_ts"),
+        thread=data.get("thread", data.get("thread_ts")),
         created_at=datetime.fromisoformat(data["created_at"]),
         expires_at=datetime.fromisoformat(data["expires_at"]),
         status=Status(data["status"]),
@@ -82,6 +82,6 @@ def approval_from_dict(data: dict[str, Any]) -> Approval:
         history=tuple(_step(step) for step in data.get("history", [])),
         approvals=tuple(_step(step) for step in data.get("approvals", [])),
         result=data.get("result", ""),
-        card_ts=data.get("card_ts"),
+        card=data.get("card", data.get("card_ts")),
         response_url=data.get("response_url"),
     )

@@ -4,8 +4,8 @@ console), so a request needs the same confirmations wherever it was made."""
 from __future__ import annotations
 
 from opsbot.approvals.machine import Approval, ApprovalPolicy
-from opsbot.approvals.policy import Allowed, Policy, Subject, Target
-from opsbot.commands.results import ActionPlan
+from opsbot.core.plan import ActionPlan
+from opsbot.policy import Allowed, Policy, Subject, Target
 
 
 def approval_policy_for(policy: Policy, plan: ActionPlan) -> ApprovalPolicy:

@@ -29,7 +29,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
-from opsbot.commands.results import ActionPlan
+from opsbot.core.plan import ActionPlan
+from opsbot.core.request import MessageId
 
 
 class Status(StrEnum):
@@ -84,14 +85,15 @@ class Approval:
     plan: ActionPlan
     requester: str
     channel: str
-    thread_ts: str | None
+    thread: MessageId | None
     created_at: datetime
     expires_at: datetime
     status: Status = Status.PENDING
     policy: ApprovalPolicy = field(default_factory=ApprovalPolicy)
     history: tuple[Step, ...] = ()
     result: str = ""
-    card_ts: str | None = None
+    card: MessageId | None = None
+    """The request card's message, once posted (a private card has none: see ``response_url``)."""
     response_url: str | None = None
     approvals: tuple[Step, ...] = ()
     """The approvals counted so far (one per distinct approver, in order)."""

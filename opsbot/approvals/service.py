@@ -10,7 +10,6 @@ from typing import Protocol
 
 import structlog
 
-from opsbot.approvals.audit import Auditor, AuditRecord
 from opsbot.approvals.machine import (
     Approval,
     ApprovalPolicy,
@@ -29,8 +28,9 @@ from opsbot.approvals.machine import (
     UpdateCard,
     transition,
 )
-from opsbot.commands.context import ChatRequest
-from opsbot.commands.results import ActionPlan
+from opsbot.core.audit import Auditor, AuditRecord
+from opsbot.core.plan import ActionPlan
+from opsbot.core.request import ChatRequest
 from opsbot.errors import OpsbotError
 from opsbot.ports import Clock
 from opsbot.telemetry import NOOP_ERRORS, NOOP_TRACER, ErrorReporter, Tracer
@@ -112,7 +112,7 @@ class ApprovalService:
             plan=plan,
             requester=request.user_id,
             channel=request.channel_id,
-            thread_ts=request.thread_ts,
+            thread=request.thread,
             created_at=now,
             expires_at=now + self._expire_after,
         )
@@ -126,7 +126,7 @@ class ApprovalService:
                     user_id=request.user_id,
                     user_name=request.user_name,
                     channel=request.channel_id,
-                    thread_ts=request.thread_ts,
+                    thread=request.thread,
                     command=plan.summary,
                     cluster=plan.cluster,
                     namespace=plan.namespace,
@@ -139,7 +139,7 @@ class ApprovalService:
         return approval
 
     def attach(
-        self, approval_id: str, *, card_ts: str | None = None, response_url: str | None = None
+        self, approval_id: str, *, card: str | None = None, response_url: str | None = None
     ) -> None:
         approval = self._repository.get(approval_id)
         if approval is None:
@@ -147,7 +147,7 @@ class ApprovalService:
         self._repository.put(
             replace(
                 approval,
-                card_ts=card_ts or approval.card_ts,
+                card=card or approval.card,
                 response_url=response_url or approval.response_url,
             )
         )
@@ -190,6 +190,9 @@ class ApprovalService:
         return expired
 
     async def _apply_click(self, approval_id: str, user: str, surface: ApprovalSurface, event: Event) -> None:
+        if self.names is not None:
+            self._remember_name(user, await self.names(user))
+        # Read the approval only now: after the await above, another click may have moved it on.
         approval = self._repository.get(approval_id)
         if approval is None:
             log.warning("approval_unknown", approval_id=approval_id[:64], user=user)
@@ -197,8 +200,6 @@ class ApprovalService:
                 user, "This request is no longer pending (unknown or already handled); nothing was changed."
             )
             return
-        if self.names is not None:
-            self._remember_name(user, await self.names(user))
         await self._apply(approval, event, surface)
 
     def _remember_name(self, user: str, name: str) -> None:
@@ -232,7 +233,7 @@ class ApprovalService:
                 user_id=user,
                 user_name=self._names.get(user, ""),
                 channel=approval.channel,
-                thread_ts=approval.thread_ts,
+                thread=approval.thread,
                 command=plan.summary,
                 cluster=plan.cluster,
                 namespace=plan.namespace,

@@ -1,32 +1,19 @@
-"""What a command handler gets besides its arguments."""
+"""What a command handler gets besides its arguments: where, which cluster, what it may look at."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from opsbot.alerts.incidents import Incident
 from opsbot.alerts.mutes import Mute
-from opsbot.config import CommandsSettings
+from opsbot.commands.settings import CommandsSettings
+from opsbot.core.request import ChatRequest
 from opsbot.ports import KubePort
 
-Source = Literal["mention", "dm", "slash", "console", "button"]
-
-
-@dataclass(frozen=True)
-class ChatRequest:
-    """A command as it arrived, independent of Slack's payload shapes."""
-
-    request_id: str
-    user_id: str
-    channel_id: str
-    text: str
-    source: Source
-    thread_ts: str | None = None
-    message_ts: str | None = None
-    user_name: str = ""
-    usergroups: frozenset[str] = frozenset()
+if TYPE_CHECKING:
+    from opsbot.commands.registry import Registry
 
 
 class AuditView(Protocol):
@@ -52,6 +39,7 @@ class CommandContext:
     kube: KubePort
     settings: CommandsSettings
     now: datetime
+    registry: Registry
     alerts: AlertsView | None = None
     audit: AuditView | None = None
 

@@ -1,123 +1,13 @@
-"""kubectl-like grammar: text → Invocation of a registered CommandSpec.
+"""kubectl-like grammar: the words after a command's name → its Invocation.
 
-The parser raises (UsageError, UnknownCommandError) instead of printing; the router
-turns those into a friendly reply carrying the command's own usage.
+The parser raises (UsageError) instead of printing; the router turns that into a
+friendly reply carrying the command's own usage.
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
-
-from opsbot.commands.text import normalize, tokenize
-from opsbot.errors import UnknownCommandError, UsageError
-
-if TYPE_CHECKING:
-    from opsbot.commands.context import CommandContext
-    from opsbot.commands.results import ActionPlan, Reply
-
-    Handler = Callable[["Invocation", CommandContext], Reply | ActionPlan]
-
-
-@dataclass(frozen=True)
-class Option:
-    dest: str
-    flags: tuple[str, ...]
-    takes_value: bool = True
-    metavar: str = ""
-    help: str = ""
-
-
-@dataclass(frozen=True)
-class CommandSpec:
-    """One command, as data: listable for `help`, visible to mypy."""
-
-    name: str
-    summary: str
-    usage: str
-    handler: Handler
-    examples: tuple[str, ...] = ()
-    options: tuple[Option, ...] = ()
-    min_args: int = 0
-    max_args: int = 0
-    aliases: tuple[str, ...] = ()
-    mutating: bool = False
-    uses_cluster: bool = True
-    # Quick handlers over in-process state (no API calls) run on the event loop.
-    on_loop: bool = False
-
-    def option_for(self, flag: str) -> Option | None:
-        for option in self.options:
-            if flag in option.flags:
-                return option
-        return None
-
-
-@dataclass(frozen=True)
-class Invocation:
-    spec: CommandSpec
-    args: tuple[str, ...] = ()
-    options: Mapping[str, str | bool] = field(default_factory=dict)
-    text: str = ""
-
-    def flag(self, dest: str) -> bool:
-        return bool(self.options.get(dest, False))
-
-    def value(self, dest: str) -> str | None:
-        value = self.options.get(dest)
-        return value if isinstance(value, str) else None
-
-
-NAMESPACE = Option("namespace", ("-n", "--namespace"), metavar="NS", help="namespace")
-ALL_NAMESPACES = Option(
-    "all_namespaces", ("-A", "--all-namespaces"), takes_value=False, help="every namespace"
-)
-SELECTOR = Option("selector", ("-l", "--selector"), metavar="SEL", help="label selector")
-CLUSTER = Option("cluster", ("--cluster",), metavar="NAME", help="cluster (default: channel's)")
-HELP = Option("help", ("-h", "--help"), takes_value=False, help="show usage")
-
-
-class Registry:
-    def __init__(self, specs: Iterable[CommandSpec]) -> None:
-        self._specs: dict[str, CommandSpec] = {}
-        self._lookup: dict[str, CommandSpec] = {}
-        for spec in specs:
-            for word in (spec.name, *spec.aliases):
-                if word in self._lookup:
-                    raise ValueError(f"command word {word!r} registered twice")
-                self._lookup[word] = spec
-            self._specs[spec.name] = spec
-
-    def specs(self) -> list[CommandSpec]:
-        return list(self._specs.values())
-
-    def find(self, word: str) -> CommandSpec | None:
-        return self._lookup.get(word.lower())
-
-    def suggestions(self, word: str) -> list[str]:
-        matches = difflib.get_close_matches(word.lower(), self._lookup, n=3, cutoff=0.6)
-        names: list[str] = []
-        for match in matches:
-            name = self._lookup[match].name
-            if name not in names:
-                names.append(name)
-        return names
-
-    def parse(self, text: str) -> Invocation:
-        normalized = normalize(text)
-        tokens = tokenize(normalized)
-        if not tokens:
-            help_spec = self.find("help")
-            if help_spec is None:
-                raise UsageError("empty command")
-            return Invocation(help_spec, (), {}, normalized)
-        word, rest = tokens[0], tokens[1:]
-        spec = self.find(word)
-        if spec is None:
-            raise UnknownCommandError(word[:40], self.suggestions(word))
-        return parse_arguments(spec, rest, normalized)
+from opsbot.commands.spec import HELP, CommandSpec, Invocation
+from opsbot.errors import UsageError
 
 
 def parse_arguments(spec: CommandSpec, tokens: list[str], text: str = "") -> Invocation:

@@ -15,25 +15,17 @@ from typing import Protocol
 
 import structlog
 
-from opsbot.approvals.audit import Auditor, AuditRecord
-from opsbot.approvals.policy import (
-    AUDIT_VERB,
-    Allowed,
-    Denied,
-    Policy,
-    PolicySettings,
-    RateLimiter,
-    Subject,
-    Target,
-    rate_limited_message,
-)
-from opsbot.commands import validation
-from opsbot.commands.catalog import usage_reply
-from opsbot.commands.context import AlertsView, ChatRequest, CommandContext
-from opsbot.commands.grammar import Invocation, Registry
-from opsbot.commands.results import ActionPlan, Reply, Text, escape
+from opsbot.commands.context import AlertsView, CommandContext
+from opsbot.commands.registry import Registry
+from opsbot.commands.settings import CommandsSettings, Scopes
+from opsbot.commands.spec import Invocation
 from opsbot.commands.text import normalize
-from opsbot.config import Settings
+from opsbot.commands.usage import usage_reply
+from opsbot.core import validation
+from opsbot.core.audit import Auditor, AuditRecord
+from opsbot.core.plan import ActionPlan
+from opsbot.core.reply import Reply, Text, escape
+from opsbot.core.request import ChatRequest
 from opsbot.errors import (
     ClusterUnreachableError,
     ConflictError,
@@ -48,6 +40,9 @@ from opsbot.errors import (
     UsageError,
     UserInputError,
 )
+from opsbot.policy import Allowed, Denied, Policy, Subject, Target
+from opsbot.policy.ratelimit import RateLimiter, rate_limited_message
+from opsbot.policy.settings import ImpersonationSettings, PolicySettings, RateLimitSettings
 from opsbot.ports import Identity, KubeDirectory
 from opsbot.telemetry import NOOP_ERRORS, NOOP_TRACER, ErrorReporter, Span, Tracer
 
@@ -70,28 +65,34 @@ class CommandRouter:
     def __init__(
         self,
         registry: Registry,
-        settings: Settings,
+        policy: Policy,
         clusters: KubeDirectory,
         pool: Executor,
         now: Callable[[], datetime],
+        *,
+        scopes: Scopes,
+        commands: CommandsSettings,
+        rate_limit: RateLimitSettings,
+        impersonation: ImpersonationSettings,
         alerts: AlertsView | None = None,
         metrics: CommandMetrics | None = None,
-        *,
         tracer: Tracer = NOOP_TRACER,
         errors: ErrorReporter = NOOP_ERRORS,
     ) -> None:
         self._registry = registry
-        self._settings = settings
+        self.policy = policy
         self._clusters = clusters
         self._pool = pool
         self._now = now
+        self._scopes = scopes
+        self._commands = commands
+        self._impersonation = impersonation
         self.alerts = alerts
         self.auditor: Auditor | None = None
         self.metrics = metrics
         self.tracer = tracer
         self.errors = errors
-        self.policy = build_policy(settings.policy, registry)
-        self._limiter = RateLimiter(settings.policy.rate_limit)
+        self._limiter = RateLimiter(rate_limit)
 
     @property
     def registry(self) -> Registry:
@@ -120,11 +121,11 @@ class CommandRouter:
         scope: Scope | None = None
         outcome = "ok"
         try:
-            if len(request.text) > self._settings.commands.max_text_length:
+            if len(request.text) > self._commands.max_text_length:
                 outcome = "rejected"
                 return _error_reply(
                     "That message is too long to be a command",
-                    f"Commands are at most {self._settings.commands.max_text_length} characters.",
+                    f"Commands are at most {self._commands.max_text_length} characters.",
                 )
             wait = self._limiter.allow(request.user_id, time.monotonic())
             if wait is not None:
@@ -214,7 +215,7 @@ class CommandRouter:
                         user_id=request.user_id,
                         user_name=request.user_name,
                         channel=request.channel_id,
-                        thread_ts=request.thread_ts,
+                        thread=request.thread,
                         command=_normalized(request.text),
                         cluster=scope.cluster if scope else None,
                         namespace=scope.namespace if scope else None,
@@ -226,14 +227,13 @@ class CommandRouter:
                 )
 
     def _scope(self, invocation: Invocation, request: ChatRequest) -> Scope:
-        binding = self._settings.channels.get(request.channel_id)
+        scopes = self._scopes
+        binding = scopes.channels.get(request.channel_id)
         cluster = (
-            invocation.value("cluster")
-            or (binding.cluster if binding else None)
-            or self._settings.primary_cluster
+            invocation.value("cluster") or (binding.cluster if binding else None) or scopes.default_cluster
         )
-        if cluster not in self._settings.clusters:
-            known = ", ".join(f"`{name}`" for name in sorted(self._settings.clusters))
+        if cluster not in scopes.clusters:
+            known = ", ".join(f"`{name}`" for name in sorted(scopes.clusters))
             raise InvalidNameError(f"unknown cluster {cluster[:40]!r}; configured clusters: {known}")
         if invocation.flag("all_namespaces"):
             namespace: str | None = None
@@ -241,7 +241,7 @@ class CommandRouter:
             namespace = (
                 invocation.value("namespace")
                 or (binding.namespace if binding else None)
-                or self._settings.default_namespace
+                or scopes.default_namespace
             )
             validation.namespace_name(namespace)
         selector = invocation.value("selector")
@@ -258,37 +258,34 @@ class CommandRouter:
             request=request,
             cluster=scope.cluster,
             namespace=scope.namespace,
-            default_namespace=self._settings.default_namespace
-            if scope.namespace is None
-            else scope.namespace,
+            default_namespace=self._scopes.default_namespace if scope.namespace is None else scope.namespace,
             kube=kube,
-            settings=self._settings.commands,
+            settings=self._commands,
             now=self._now(),
+            registry=self._registry,
             alerts=self.alerts,
             audit=self.auditor,
         )
-        if invocation.spec.on_loop:
-            result = invocation.spec.handler(invocation, ctx)
+        spec = invocation.spec
+        if spec.on_loop:
+            result = spec.handler(invocation, ctx)
         else:
             loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(self._pool, invocation.spec.handler, invocation, ctx)
-        if isinstance(result, Reply) and not result.where and invocation.spec.uses_cluster:
-            return Reply(
-                result.title,
-                result.parts,
-                f"cluster `{scope.cluster}`",
-                result.tone,
-                result.attachment,
-                result.buttons,
-            )
-        if isinstance(result, ActionPlan) and identity is not None:
+            result = await loop.run_in_executor(self._pool, spec.handler, invocation, ctx)
+        if isinstance(result, Reply):
+            if not result.where and spec.uses_cluster:
+                return dataclasses.replace(result, where=f"cluster `{scope.cluster}`")
+            return result
+        return dataclasses.replace(
+            result,
             # The approved action runs as the requester (approvers only approve).
-            return dataclasses.replace(result, identity=(identity.user, identity.groups))
-        return result
+            identity=(identity.user, identity.groups) if identity is not None else None,
+            dangerous=spec.dangerous is not None and spec.dangerous(result),
+        )
 
     def _identity(self, request: ChatRequest, decision: Allowed) -> Identity | None:
         """Whom the cluster should see for this request: None keeps opsbot's own credentials."""
-        settings = self._settings.impersonation
+        settings = self._impersonation
         if not settings.enabled or (settings.roles is not None and decision.role not in settings.roles):
             return None
         groups = list(settings.groups)
@@ -298,11 +295,8 @@ class CommandRouter:
 
 
 def build_policy(settings: PolicySettings, registry: Registry) -> Policy:
-    specs = registry.specs()
-    writes = frozenset(spec.name for spec in specs if spec.mutating or spec.name == "unmute")
-    reads = frozenset(spec.name for spec in specs if spec.name not in writes and spec.name != AUDIT_VERB)
-    unscoped = frozenset(spec.name for spec in specs if not spec.uses_cluster)
-    return Policy(settings, reads, writes, unscoped)
+    """The policy over this registry's commands (each in the group it declares)."""
+    return Policy(settings, registry.verb_groups())
 
 
 def subject_of(request: ChatRequest) -> Subject:

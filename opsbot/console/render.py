@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from opsbot.commands.results import Code, Fields, Reply, Table, Text, Tone
+from opsbot.core.reply import Code, Fields, Reply, Table, Text, Tone
 from opsbot.slack.render import table_lines
 
 _TONE_MARK: dict[Tone, str] = {"info": "", "success": "✓ ", "warning": "! ", "error": "✗ "}

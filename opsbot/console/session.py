@@ -12,22 +12,24 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-from opsbot.approvals.audit import AuditLog, Auditor
 from opsbot.approvals.cards import approval_card
 from opsbot.approvals.gate import approval_policy_for, may_approve
 from opsbot.approvals.machine import Approval, Status
-from opsbot.approvals.policy import CHANNEL_ID, USER_ID, USERGROUP_ID, Subject
 from opsbot.approvals.service import ApprovalService, InMemoryApprovals
-from opsbot.commands import mutations
-from opsbot.commands.catalog import build_registry
-from opsbot.commands.context import ChatRequest
-from opsbot.commands.results import ActionPlan, Reply
-from opsbot.commands.router import CommandRouter
+from opsbot.commands.actions import ActionRunner
 from opsbot.config import Settings
 from opsbot.console.render import plain, render_text
+from opsbot.core.audit import AuditLog, Auditor
+from opsbot.core.clock import SystemClock
+from opsbot.core.plan import ActionPlan
+from opsbot.core.reply import Reply
+from opsbot.core.request import ChatRequest
+from opsbot.policy import Subject
+from opsbot.policy.ids import CHANNEL_ID, USER_ID, USERGROUP_ID
 from opsbot.ports import KubeDirectory
+from opsbot.wiring import build_router
 
 CONSOLE_CHANNEL = "console"
 SHORT_ID = 8
@@ -43,11 +45,6 @@ META_HELP = """Console commands (everything else is an opsbot command, e.g. `pod
   :reject [ID]          reject someone else's request
   :help                 this text
   :quit                 leave (so do `quit`, `exit` and Ctrl-D)"""
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclass
@@ -110,10 +107,10 @@ class ConsoleSession:
         self._clock = SystemClock()
         self._clusters = clusters
         self._pool = ThreadPoolExecutor(max_workers=settings.commands.workers, thread_name_prefix="opsbot-kube")
-        self.router = CommandRouter(build_registry(), settings, clusters, self._pool, self._clock.now)
+        self.router = build_router(settings, clusters, self._pool, self._clock.now)
         self.approvals = ApprovalService(
             InMemoryApprovals(),
-            self._execute,
+            ActionRunner(self.router.registry, clusters, self._pool, self._clock.now),
             self._clock,
             timedelta(minutes=settings.approvals.expire_after_minutes),
         )
@@ -126,9 +123,6 @@ class ConsoleSession:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-
-    async def _execute(self, plan: ActionPlan) -> str:
-        return await mutations.execute_in(self._pool, plan, self._clusters, self._clock.now())
 
     @property
     def prompt(self) -> str:

@@ -4,11 +4,11 @@ Pure: no I/O. `opsbot check-config` asks each cluster about every `Permission` w
 SelfSubjectAccessReview and compares Slack's granted bot scopes with `required_scopes`
 (both in `opsbot.doctor.checks`).
 
-The tables mirror what the code really calls: `KUBE_METHODS` maps every API-calling
-method of `opsbot.kube.client.KubeClient` to the RBAC rule it needs, `COMMAND_USES`
-maps each command to the methods its handler calls, `WATCHED` is what the alert
-watches list and watch. tests/unit/test_doctor_requirements.py fails when the code
-and these tables drift apart.
+Nothing here is a table of its own: every `KubePort` method declares the RBAC rule its
+request needs (`opsbot.ports.requires`), every command declares the methods it calls
+(`CommandSpec.kube`), and `WATCHED` is what the alert watches list and watch.
+tests/unit/test_doctor_requirements.py fails when the code and these declarations
+drift apart.
 
 Which of them are needed follows the config:
 
@@ -30,11 +30,12 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Literal
 
-from opsbot.approvals.policy import ALL, BUILTIN_ROLES, RoleSettings
 from opsbot.commands.catalog import build_registry
-from opsbot.commands.grammar import ALL_NAMESPACES
 from opsbot.commands.router import build_policy
+from opsbot.commands.spec import ALL_NAMESPACES, KubeUse
 from opsbot.config import Settings
+from opsbot.policy.settings import ALL, BUILTIN_ROLES, RoleSettings
+from opsbot.ports import ApiCall, api_calls
 
 Severity = Literal["error", "warning"]
 
@@ -49,67 +50,9 @@ SCOPE_FIX = (
 )
 
 
-@dataclass(frozen=True)
-class ApiCall:
-    """One RBAC permission a Kubernetes API request needs."""
-
-    verb: str
-    resource: str
-    group: str = ""
-    subresource: str = ""
-    cluster_scoped: bool = False
-
-
 _PODS = "pods"
 _NODES = "nodes"
 _APPS = "apps"
-
-# KubeClient method -> the permissions the request it sends needs.
-KUBE_METHODS: Mapping[str, tuple[ApiCall, ...]] = {
-    "list_pods": (ApiCall("list", _PODS),),
-    "get_pod": (ApiCall("get", _PODS),),
-    "read_pod_log": (ApiCall("get", _PODS, subresource="log"),),
-    "list_events": (ApiCall("list", "events"),),
-    "list_deployments": (ApiCall("list", "deployments", _APPS),),
-    "get_deployment": (ApiCall("get", "deployments", _APPS),),
-    "list_replicasets": (ApiCall("list", "replicasets", _APPS),),
-    "list_nodes": (ApiCall("list", _NODES, cluster_scoped=True),),
-    "get_node": (ApiCall("get", _NODES, cluster_scoped=True),),
-    "get_scale": (ApiCall("get", "deployments", _APPS, "scale"),),
-    # Also planned with dryRun=All (commands.server_dry_run): same verb, same permission.
-    "scale_deployment": (ApiCall("patch", "deployments", _APPS, "scale"),),
-    "restart_deployment": (ApiCall("patch", "deployments", _APPS),),
-}
-
-
-@dataclass(frozen=True)
-class Use:
-    """A command calls `method`; `everywhere`: always cluster-scoped or across all namespaces."""
-
-    method: str
-    everywhere: bool = False
-
-
-# Command -> the KubeClient methods its handler calls (whichever branch it takes).
-COMMAND_USES: Mapping[str, tuple[Use, ...]] = {
-    "pods": (Use("list_pods"),),
-    "logs": (Use("read_pod_log"),),
-    "describe": (
-        Use("get_pod"),
-        Use("list_events"),
-        Use("get_deployment"),
-        Use("list_replicasets"),
-        Use("get_node", everywhere=True),
-        Use("list_pods", everywhere=True),  # pods on the node
-        Use("list_events", everywhere=True),  # the node's events
-    ),
-    "events": (Use("list_events"),),
-    "deployments": (Use("list_deployments"),),
-    "nodes": (Use("list_nodes", everywhere=True),),
-    "status": (Use("list_nodes", everywhere=True), Use("list_pods"), Use("list_deployments")),
-    "scale": (Use("get_scale"), Use("scale_deployment")),
-    "restart": (Use("restart_deployment"), Use("get_deployment"), Use("list_pods")),
-}
 
 # What the alert watches list and watch (opsbot.kube.watch.build_watches), and whether
 # the resource is cluster-scoped; alert details read these KubeClient methods.
@@ -342,7 +285,7 @@ def cluster_requirements(settings: Settings, cluster: str) -> ClusterRequirement
                 found.add(call, namespace, WATCHES, severity)
                 found.add(call, namespace, WATCHES, severity, verb="watch")
         for method in ALERT_DETAIL_METHODS:
-            for call in KUBE_METHODS[method]:
+            for call in api_calls()[method]:
                 for namespace in watch_scopes:
                     found.add(call, namespace, ALERT_DETAILS, "warning")
     else:
@@ -355,17 +298,24 @@ def cluster_requirements(settings: Settings, cluster: str) -> ClusterRequirement
     return ClusterRequirements(found.permissions(), tuple(notes))
 
 
+def commands_kube_uses() -> dict[str, tuple[KubeUse, ...]]:
+    """Each command that touches a cluster → the `KubePort` methods it declares."""
+    return {spec.name: spec.kube for spec in build_registry().specs() if spec.uses_cluster}
+
+
 def _command_requirements(settings: Settings, cluster: str, found: _Collector, notes: list[str]) -> None:
     registry = build_registry()
     policy = build_policy(settings.policy, registry)
     grants = _granted_roles(settings, cluster)
     namespaces = config_namespaces(settings, cluster)
     specs = {spec.name: spec for spec in registry.specs()}
-    writes = [name for name in COMMAND_USES if specs[name].mutating]
+    command_uses = commands_kube_uses()
+    kube_methods = api_calls()
+    writes = [name for name in command_uses if specs[name].mutating]
     as_user: set[str] = set()
     performed_writes: set[str] = set()
     unchecked: dict[str, list[str]] = {}
-    for command, uses in COMMAND_USES.items():
+    for command, uses in command_uses.items():
         spec = specs[command]
         for role_name, role in grants:
             if not policy.verb_matches(command, role.verbs):
@@ -380,7 +330,7 @@ def _command_requirements(settings: Settings, cluster: str, found: _Collector, n
             if not role_namespaces and not all(use.everywhere for use in uses):
                 unchecked.setdefault(role_name, []).append(command)
             for use in uses:
-                for call in KUBE_METHODS[use.method]:
+                for call in kube_methods[use.method]:
                     if use.everywhere:
                         found.add(call, None, command, "warning")
                         continue

@@ -56,16 +56,16 @@ class SlackAlertPublisher:
         return None
 
     async def update_root(self, incident: Incident) -> None:
-        if not incident.root_ts:
+        if not incident.root:
             return
         rendered = render(incident_card(incident))
         await self._outbox.update(
-            incident.channel, incident.root_ts, text=rendered.text, blocks=rendered.blocks
+            incident.channel, incident.root, text=rendered.text, blocks=rendered.blocks
         )
 
     async def reply(self, incident: Incident, text: str) -> None:
         await self._outbox.post(
-            incident.channel, text=text, thread_ts=incident.root_ts, priority=Priority.ALERT
+            incident.channel, text=text, thread_ts=incident.root, priority=Priority.ALERT
         )
 
     async def post_enrichment(self, incident: Incident, enrichment: Enrichment) -> None:
@@ -83,7 +83,7 @@ class SlackAlertPublisher:
             incident.channel,
             text=rendered.text,
             blocks=rendered.blocks,
-            thread_ts=incident.root_ts,
+            thread_ts=incident.root,
             priority=Priority.ALERT,
         )
 

@@ -18,18 +18,18 @@ import structlog
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from opsbot.alerts.cards import DESCRIBE_ACTION, LOGS_ACTION, MUTE_1H_ACTION, MUTE_24H_ACTION, RESTART_ACTION
-from opsbot.alerts.findings import AlertKind
+from opsbot.alerts.actions import ACTIONS, ClickOutcome, MuteFor, RunCommand
 from opsbot.alerts.incidents import Incident
 from opsbot.alerts.mutes import Mute
 from opsbot.approvals.cards import APPROVE_ACTION, CANCEL_ACTION, CONFIRM_ACTION, REJECT_ACTION, approval_card
 from opsbot.approvals.gate import approval_policy_for, may_approve
 from opsbot.approvals.machine import Approval
-from opsbot.approvals.policy import Subject
 from opsbot.approvals.service import ApprovalService
-from opsbot.commands.context import ChatRequest, Source
-from opsbot.commands.results import ActionPlan, Reply, Text
 from opsbot.commands.router import CommandRouter
+from opsbot.core.plan import ActionPlan
+from opsbot.core.reply import Reply, Text
+from opsbot.core.request import ChatRequest, Source
+from opsbot.policy import Subject
 from opsbot.slack.dedupe import SeenKeys
 from opsbot.slack.outbox import Outbox, OutboxClosedError
 from opsbot.slack.render import render
@@ -117,9 +117,9 @@ class CardSurface:
         rendered = render(approval_card(approval))
         if self._ephemeral_card and self._respond is not None:
             await self._respond(text=rendered.text, blocks=rendered.blocks, replace_original=True)
-        elif approval.card_ts or self._clicked_message_ts:
+        elif approval.card or self._clicked_message_ts:
             # A click can arrive before the card's ts is recorded; Slack says which message it was.
-            ts = approval.card_ts or self._clicked_message_ts
+            ts = approval.card or self._clicked_message_ts
             assert ts is not None
             await self._outbox.update(approval.channel, ts, text=rendered.text, blocks=rendered.blocks)
         elif approval.response_url:
@@ -139,13 +139,13 @@ class CardSurface:
         if self._ephemeral_card and self._respond is not None:
             await self._respond(text=text, response_type="ephemeral", replace_original=False)
             return
-        if not approval.card_ts and approval.response_url:
+        if not approval.card and approval.response_url:
             # The card was private: so is everything said about it.
             await AsyncWebhookClient(approval.response_url).send(
                 text=text, response_type="ephemeral", replace_original=False
             )
             return
-        thread = approval.thread_ts or approval.card_ts or self._clicked_message_ts
+        thread = approval.thread or approval.card or self._clicked_message_ts
         await self._outbox.post(approval.channel, text=text, thread_ts=thread)
 
 
@@ -156,9 +156,10 @@ class IncidentActions(Protocol):
 
     def mute(self, incident_id: str, hours: float, user: str) -> Mute | None: ...
 
+    def on_click(self, action_id: str, incident: Incident) -> ClickOutcome: ...
 
-_INCIDENT_ACTIONS = re.compile(r"^opsbot:incident:(logs|describe|restart|mute1h|mute24h)$")
-_MUTE_HOURS = {MUTE_1H_ACTION: 1.0, MUTE_24H_ACTION: 24.0}
+
+_INCIDENT_ACTIONS = re.compile("^(" + "|".join(re.escape(a) for a in sorted(ACTIONS)) + ")$")
 
 _APPROVAL_ACTIONS = re.compile(
     "^("
@@ -302,26 +303,26 @@ class SlackFrontend:
         if incident is None:
             await self._outbox.ephemeral(channel, user, text="This incident is no longer known to opsbot.")
             return
-        if action_id in _MUTE_HOURS:
-            hours = _MUTE_HOURS[action_id]
-            mute = self._incidents.mute(incident.id, hours, user)
+        outcome = self._incidents.on_click(action_id, incident)
+        if isinstance(outcome, MuteFor):
+            mute = self._incidents.mute(incident.id, outcome.hours, user)
             if mute is not None:
-                text = f":no_bell: <@{user}> muted this incident for {hours:g}h (`unmute {mute.id}` to undo)."
+                text = (
+                    f":no_bell: <@{user}> muted this incident for {outcome.hours:g}h "
+                    f"(`unmute {mute.id}` to undo)."
+                )
                 await self._outbox.post(channel, text=text, thread_ts=root_ts)
             return
-        command = _incident_command(action_id, incident)
-        if command is None:
-            await self._outbox.ephemeral(
-                channel, user, text="Nothing to do for this incident.", thread_ts=root_ts
-            )
+        if not isinstance(outcome, RunCommand):
+            await self._outbox.ephemeral(channel, user, text=outcome.reason, thread_ts=root_ts)
             return
         request = ChatRequest(
             request_id=uuid.uuid4().hex[:12],
             user_id=user,
             channel_id=channel,
-            text=command,
+            text=outcome.text,
             source="button",
-            thread_ts=root_ts,
+            thread=root_ts,
         )
         self._spawn(request, ThreadResponder(self._outbox, channel, root_ts))
 
@@ -345,8 +346,7 @@ class SlackFrontend:
             channel_id=str(event.get("channel", "")),
             text=str(event.get("text", "")),
             source=source,
-            thread_ts=thread_ts if isinstance(thread_ts, str) else None,
-            message_ts=str(event.get("ts", "")) or None,
+            thread=thread_ts if isinstance(thread_ts, str) else None,
         )
 
     def _spawn(self, request: ChatRequest, responder: Responder) -> None:
@@ -371,7 +371,7 @@ class SlackFrontend:
                     ts = await responder.send(approval_card(approval))
                     # A private (slash) card has no ts; its response_url lets expiry update it.
                     self._approvals.attach(
-                        approval.id, card_ts=ts, response_url=getattr(responder, "response_url", None)
+                        approval.id, card=ts, response_url=getattr(responder, "response_url", None)
                     )
                 else:
                     await responder.send(result)
@@ -384,26 +384,3 @@ class SlackFrontend:
 
 def _from_a_bot(event: dict[str, Any]) -> bool:
     return bool(event.get("bot_id") or event.get("bot_profile") or event.get("subtype") == "bot_message")
-
-
-def _incident_command(action_id: str, incident: Incident) -> str | None:
-    """The command a button stands for, so it goes through the same checks and approvals."""
-    place = f" --cluster {incident.cluster}"
-    if incident.namespace:
-        place += f" -n {incident.namespace}"
-    live = [item for item in incident.affected if not item.gone] or list(incident.affected)
-    if action_id == LOGS_ACTION and incident.subject_kind == "Pod" and live:
-        item = live[0]
-        container = f" -c {item.container}" if item.container else ""
-        previous = " --previous" if incident.kind in {AlertKind.CRASH_LOOP, AlertKind.OOM_KILLED} else ""
-        return f"logs {item.name}{container}{previous}{place}"
-    if action_id == DESCRIBE_ACTION:
-        if incident.subject_kind == "Pod" and live:
-            return f"describe pod {live[0].name}{place}"
-        if incident.subject_kind == "Node":
-            return f"describe node {incident.workload.name} --cluster {incident.cluster}"
-        if incident.subject_kind == "Deployment":
-            return f"describe deploy {incident.workload.name}{place}"
-    if action_id == RESTART_ACTION and incident.workload.kind == "Deployment":
-        return f"restart deploy/{incident.workload.name}{place}"
-    return None

@@ -33,7 +33,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from opsbot.config import OutboxSettings
+from opsbot.core.tokenbucket import TokenBucket
+from opsbot.slack.settings import OutboxSettings
 
 log = structlog.get_logger("opsbot.outbox")
 
@@ -74,31 +75,6 @@ class _Job:
     record: dict[str, Any] | None = field(compare=False, default=None)
     # True while its HTTP call is under way: it may land, so it is never journaled.
     in_call: bool = field(compare=False, default=False)
-
-
-class TokenBucket:
-    """`rate` tokens per second, at most `capacity` saved up."""
-
-    def __init__(self, rate: float, capacity: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self._rate = rate
-        self._capacity = float(capacity)
-        self._tokens = float(capacity)
-        self._clock = clock
-        self._stamp = clock()
-
-    def _refill(self) -> None:
-        now = self._clock()
-        self._tokens = min(self._capacity, self._tokens + (now - self._stamp) * self._rate)
-        self._stamp = now
-
-    def delay_for_next(self) -> float:
-        """Seconds until a token is available (0 if one is there now)."""
-        self._refill()
-        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self._rate
-
-    def take(self) -> None:
-        self._refill()
-        self._tokens -= 1
 
 
 def _retry_after(exc: BaseException) -> float | None:
@@ -341,7 +317,9 @@ class Outbox:
         queue = self._queues.get(channel)
         if queue is None:
             queue = self._queues[channel] = asyncio.PriorityQueue()
-            self._buckets[channel] = TokenBucket(self._settings.per_channel_per_second, self._settings.burst)
+            self._buckets[channel] = TokenBucket(
+                self._settings.per_channel_per_second, self._settings.burst, time.monotonic()
+            )
         job = _Job(int(priority), next(self._sequence), paced, call, done, what, record=record)
         self._queued[job.sequence] = job.queued_at
         queue.put_nowait(job)
@@ -395,10 +373,10 @@ class Outbox:
         ):
             with attempt:
                 if job.paced:
-                    delay = bucket.delay_for_next()
+                    delay = bucket.delay_for_next(time.monotonic())
                     if delay > 0:
                         await asyncio.sleep(delay)
-                    bucket.take()
+                    bucket.take(time.monotonic())
                 self.calls[job.what] = self.calls.get(job.what, 0) + 1
                 job.in_call = True
                 try:

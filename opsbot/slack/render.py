@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from opsbot.commands.results import Code, Fields, Reply, Table, Text, escape
+from opsbot.core.reply import Code, Fields, Reply, Table, Text, escape
 
 MAX_BLOCKS = 50
 SECTION_LIMIT = 3000

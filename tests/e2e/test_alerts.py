@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest_asyncio
 
-from opsbot.alerts.cards import LOGS_ACTION, MUTE_1H_ACTION, RESTART_ACTION
+from opsbot.alerts.actions import LOGS_ACTION, MUTE_1H_ACTION, RESTART_ACTION
 from opsbot.approvals.cards import CONFIRM_ACTION
 from tests.support.fake_kube import FakeKubeServer, builders
 from tests.support.harness import (
@@ -255,7 +255,7 @@ async def test_storm_of_crashing_pods_is_paced_folded_and_fully_accounted_for(
 
         async def all_accounted() -> None:
             while len(alerts.open_incidents()) < 20 or any(  # noqa: ASYNC110 (internal state, no event to await)
-                len(i.affected) < 25 or not (i.root_ts or i.digest_ts) for i in alerts.open_incidents()
+                len(i.affected) < 25 or not (i.root or i.digest) for i in alerts.open_incidents()
             ):
                 await asyncio.sleep(0.1)
 
@@ -285,7 +285,7 @@ async def test_root_posted_but_not_recorded_before_a_crash_is_found_not_reposted
         await slack.wait_for_post(thread_ts=root.ts)
     store = SqliteStore(settings.store.path)
     (record,) = store.incidents()
-    record["root_ts"] = None  # as if the process died right after posting
+    record["root"] = None  # as if the process died right after posting
     store.put_incident(record["id"], record["key"], record["state"], record["channel"], record)
     store.close()
     async with running_bot(slack, kube, settings, alert_flush_interval=0.2):

@@ -12,8 +12,9 @@ import pytest_asyncio
 from slack_sdk.web.async_client import AsyncWebClient
 
 from opsbot.app import Bot
-from opsbot.config import OutboxSettings, Secrets
+from opsbot.config import Secrets
 from opsbot.slack.outbox import REPLAY_MAX_AGE_SECONDS, Outbox, OutboxClosedError
+from opsbot.slack.settings import OutboxSettings
 from opsbot.store.sqlite import SqliteStore
 from tests.support.fake_kube import FakeKubeServer
 from tests.support.harness import ALICE, block_text, make_settings, running_bot

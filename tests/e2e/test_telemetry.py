@@ -17,7 +17,7 @@ import pytest_asyncio
 
 from opsbot import __version__
 from opsbot.approvals.cards import CONFIRM_ACTION
-from opsbot.commands.grammar import CommandSpec
+from opsbot.commands.spec import CommandSpec
 from opsbot.telemetry import from_environ
 from tests.support.fake_kube import FakeKubeServer, builders
 from tests.support.harness import (

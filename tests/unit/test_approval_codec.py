@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from opsbot.approvals.codec import approval_from_dict, approval_to_dict
 from opsbot.approvals.machine import Approval, ApprovalPolicy, Approve, Status, transition
-from opsbot.commands.results import ActionPlan
+from opsbot.core.plan import ActionPlan
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -26,7 +26,7 @@ def test_round_trip_keeps_every_field() -> None:
         policy=ApprovalPolicy(
             requester_may_confirm=False, approvals_required=2, approvers=frozenset({"UA", "UB"})
         ),
-        card_ts="2.2",
+        card="2.2",
     )
     approved, _ = transition(approval, Approve("UA", T0 + timedelta(minutes=1)))
     restored = approval_from_dict(approval_to_dict(approved))

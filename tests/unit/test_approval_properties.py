@@ -35,7 +35,7 @@ from opsbot.approvals.machine import (
     UpdateCard,
     transition,
 )
-from opsbot.commands.results import ActionPlan
+from opsbot.core.plan import ActionPlan
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 EXPIRES = T0 + timedelta(minutes=15)

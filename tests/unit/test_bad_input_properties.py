@@ -13,12 +13,13 @@ from hypothesis import strategies as st
 
 from opsbot.approvals.service import ApprovalService, InMemoryApprovals
 from opsbot.commands.catalog import build_registry
-from opsbot.commands.context import ChatRequest
-from opsbot.commands.results import ActionPlan, Reply
-from opsbot.commands.router import CommandRouter
-from opsbot.commands.validation import is_dns1123_label, is_dns1123_subdomain, label_selector
 from opsbot.config import parse_settings
+from opsbot.core.plan import ActionPlan
+from opsbot.core.reply import Reply
+from opsbot.core.request import ChatRequest
+from opsbot.core.validation import is_dns1123_label, is_dns1123_subdomain, label_selector
 from opsbot.errors import InvalidNameError
+from opsbot.wiring import build_router
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
@@ -177,7 +178,7 @@ TEXTS = st.lists(PIECES, max_size=12).map(" ".join)
 def test_any_text_gets_an_answer_and_only_valid_names_reach_the_api(text: str) -> None:
     kube = CheckingKube()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        router = CommandRouter(build_registry(), SETTINGS, Directory(kube), pool, lambda: NOW)
+        router = build_router(SETTINGS, Directory(kube), pool, lambda: NOW)
         request = ChatRequest("r1", "U0ADMIN01", "C0CHAN001", text, "mention")
         result = asyncio.run(router.handle(request))
     assert isinstance(result, (Reply, ActionPlan))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from opsbot.commands.results import Code, Fields, FileAttachment, Reply, Table, Text, escape
 from opsbot.console.render import plain, render_text
+from opsbot.core.reply import Code, Fields, FileAttachment, Reply, Table, Text, escape
 
 
 def test_mentions_channels_and_links_become_readable() -> None:

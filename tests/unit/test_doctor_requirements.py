@@ -19,17 +19,17 @@ from opsbot.config import Settings, parse_settings
 from opsbot.doctor.requirements import (
     ALERT_DETAIL_METHODS,
     ALERT_DETAILS,
-    COMMAND_USES,
-    KUBE_METHODS,
     WATCHED,
     WATCHES,
     Permission,
     cluster_requirements,
+    commands_kube_uses,
     fix_for,
     required_scopes,
 )
 from opsbot.kube import client as kube_client
 from opsbot.kube.watch import build_watches
+from opsbot.ports import api_calls
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "opsbot"
@@ -142,7 +142,7 @@ def test_default_policy_needs_reads_in_the_config_namespaces_and_no_writes() -> 
     assert not any(p.namespace == "x" for p in found.values())  # that channel is bound to staging
     assert not any(p.verb == "patch" for p in found.values())
     assert ("get", "deployments/scale", "default", "") not in found
-    assert "writes (scale, restart): not needed: no policy.bindings" in notes(config)
+    assert "writes (restart, scale): not needed: no policy.bindings" in notes(config)
 
 
 def test_nodes_and_all_namespace_reads_are_optional() -> None:
@@ -235,7 +235,7 @@ def test_commands_run_as_the_user_need_no_service_account_permissions() -> None:
     assert ("list", "replicasets", "default", "") not in found
     assert ("watch", "pods", "web", "") in found  # the watches stay opsbot's own
     text = notes(config)
-    assert "writes (scale, restart): not needed from opsbot: they run as the Slack user" in text
+    assert "writes (restart, scale): not needed from opsbot: they run as the Slack user" in text
     assert "describe" in text and "the people's own RBAC" in text
 
 
@@ -360,7 +360,7 @@ def test_every_web_api_method_opsbot_calls_has_its_scope_required() -> None:
 # -- drift guards: the tables match the code ----------------------------------------------
 
 
-def test_every_api_calling_kubeclient_method_has_its_permission_listed() -> None:
+def test_every_api_calling_kubeclient_method_declares_its_permission_on_the_port() -> None:
     tree = ast.parse(inspect.getsource(kube_client.KubeClient))
     helpers = {"_json", "_raw", "_items", "_scoped_items"}
     calling: set[str] = set()
@@ -369,22 +369,26 @@ def test_every_api_calling_kubeclient_method_has_its_permission_listed() -> None
             used = {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
             if used & helpers:
                 calling.add(node.name)
-    assert calling - SELF_CHECKS == set(KUBE_METHODS)
+    assert calling - SELF_CHECKS == set(api_calls())
 
 
-def test_every_command_module_calls_exactly_the_methods_listed_for_its_commands() -> None:
+def test_every_command_module_calls_exactly_the_methods_its_commands_declare() -> None:
     specs = build_registry().specs()
-    cluster_commands = {spec.name for spec in specs if spec.uses_cluster}
-    assert cluster_commands == set(COMMAND_USES)
+    uses = commands_kube_uses()
+    assert {spec.name for spec in specs if spec.kube} <= set(uses)
     modules: dict[str, set[str]] = {}
     for spec in specs:
-        if spec.name in COMMAND_USES:
-            modules.setdefault(spec.handler.__module__, set()).update(
-                u.method for u in COMMAND_USES[spec.name]
-            )
+        callables = [spec.handler, *([spec.execute] if spec.execute else [])]
+        for function in callables:
+            modules.setdefault(function.__module__, set()).update(u.method for u in spec.kube)
     for module, listed in modules.items():
         path = ROOT / (module.replace(".", "/") + ".py")
         assert client_calls(path, {"kube"}) == listed, module
+
+
+def test_every_declared_method_exists_on_the_port() -> None:
+    declared = {use.method for uses in commands_kube_uses().values() for use in uses}
+    assert declared <= set(api_calls())
 
 
 def test_watched_resources_match_the_watches_the_bot_starts() -> None:

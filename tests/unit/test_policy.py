@@ -9,25 +9,24 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from opsbot.approvals.policy import (
-    BUILTIN_ROLES,
+from opsbot.policy.decision import (
     DEFAULT_REQUIREMENT,
     Allowed,
     ApprovalRequirement,
     Denied,
     Policy,
-    PolicySettings,
-    RateLimiter,
-    RateLimitSettings,
     Subject,
     Target,
-    rate_limited_message,
+    VerbGroups,
 )
+from opsbot.policy.ratelimit import RateLimiter, rate_limited_message
+from opsbot.policy.settings import BUILTIN_ROLES, PolicySettings, RateLimitSettings
 
 READ = frozenset(
     {"help", "pods", "logs", "describe", "events", "deployments", "nodes", "status", "incidents", "mutes"}
 )
 WRITE = frozenset({"scale", "restart", "unmute"})
+ADMIN = frozenset({"audit"})
 
 ALICE = "U0ALICE01"  # viewer (user binding)
 BOB = "U0BOB0001"  # operator via the sre user group
@@ -53,7 +52,8 @@ CONFIG: dict[str, Any] = {
 
 
 def make_policy(data: dict[str, Any] | None = None) -> Policy:
-    return Policy(PolicySettings.model_validate(data or {}), READ, WRITE, unscoped_verbs=frozenset({"help"}))
+    verbs = VerbGroups(READ, WRITE, ADMIN, unscoped=frozenset({"help"}))
+    return Policy(PolicySettings.model_validate(data or {}), verbs)
 
 
 def subject(user: str, channel: str = DM, groups: frozenset[str] = frozenset()) -> Subject:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opsbot.commands.results import Button, Code, FileAttachment, Reply, Table, Text
+from opsbot.core.reply import Button, Code, FileAttachment, Reply, Table, Text
 from opsbot.slack.render import MAX_BLOCKS, render
 
 

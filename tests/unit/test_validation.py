@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from opsbot.commands import validation
+from opsbot.core import validation
 from opsbot.errors import InvalidNameError
 
 

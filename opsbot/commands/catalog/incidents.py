@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from opsbot.alerts.incidents import Incident
-from opsbot.commands import formatting as fmt
 from opsbot.commands.context import AlertsView, CommandContext
-from opsbot.commands.grammar import Invocation
-from opsbot.commands.results import Reply, Table, Text, escape
+from opsbot.commands.spec import CLUSTER, NAMESPACE, CommandSpec, Invocation
+from opsbot.core import kubeobjects as fmt
+from opsbot.core.reply import Reply, Table, Text, escape
 from opsbot.errors import InvalidNameError, UsageError
+from opsbot.policy.settings import Group
 
 
 def _view(ctx: CommandContext) -> AlertsView:
@@ -79,3 +80,31 @@ def unmute(invocation: Invocation, ctx: CommandContext) -> Reply:
     return Reply(
         "Unmuted", (Text(f"Alerts for {escape(removed.label)} are no longer muted."),), tone="success"
     )
+
+
+COMMANDS = (
+    CommandSpec(
+        "incidents",
+        "Open incidents (alerts) with their pods and restarts",
+        "incidents [-n NS] [--cluster NAME]",
+        incidents,
+        examples=("incidents", "incidents -n web"),
+        options=(NAMESPACE, CLUSTER),
+        uses_cluster=False,
+        on_loop=True,
+        aliases=("alerts",),
+    ),
+    CommandSpec("mutes", "Active alert mutes", "mutes", mutes, uses_cluster=False, on_loop=True),
+    CommandSpec(
+        "unmute",
+        "Remove an alert mute",
+        "unmute MUTE_ID",
+        unmute,
+        group=Group.WRITE,
+        examples=("unmute 3f9a1c2e",),
+        min_args=1,
+        max_args=1,
+        uses_cluster=False,
+        on_loop=True,
+    ),
+)

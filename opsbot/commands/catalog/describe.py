@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from opsbot.commands import formatting as fmt
-from opsbot.commands import validation
 from opsbot.commands.context import CommandContext
-from opsbot.commands.grammar import Invocation
-from opsbot.commands.read import KIND_WORDS
-from opsbot.commands.results import Fields, Part, Reply, Table, Text, where
+from opsbot.commands.kinds import KIND_WORDS
+from opsbot.commands.spec import ONE_OBJECT, CommandSpec, Invocation, KubeUse
+from opsbot.core import kubeobjects as fmt
+from opsbot.core import validation
+from opsbot.core.reply import Fields, Part, Reply, Table, Text, where
 from opsbot.errors import ForbiddenError, UsageError
 from opsbot.ports import KubeObject
 
@@ -257,3 +257,27 @@ def _describe_node(name: str, ctx: CommandContext) -> Reply:
     return Reply(
         f"Node {name}", tuple(parts), where=f"cluster `{ctx.cluster}`", tone="info" if ready else "warning"
     )
+
+
+COMMANDS = (
+    CommandSpec(
+        "describe",
+        "A readable summary of a pod, deployment or node with recent events",
+        "describe pod|deploy|node NAME [-n NS]",
+        describe,
+        examples=("describe pod api-7d9f-x2k4p", "describe deploy api -n web", "describe node node-1"),
+        options=ONE_OBJECT,
+        min_args=1,
+        max_args=2,
+        aliases=("desc",),
+        kube=(
+            KubeUse("get_pod"),
+            KubeUse("list_events"),
+            KubeUse("get_deployment"),
+            KubeUse("list_replicasets"),
+            KubeUse("get_node", everywhere=True),
+            KubeUse("list_pods", everywhere=True),  # pods on the node
+            KubeUse("list_events", everywhere=True),  # the node's events
+        ),
+    ),
+)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
-from opsbot.commands import validation
 from opsbot.commands.context import CommandContext
-from opsbot.commands.grammar import Invocation
-from opsbot.commands.results import Reply, Table, Text, escape
+from opsbot.commands.spec import CommandSpec, Invocation, Option
+from opsbot.core import validation
+from opsbot.core.reply import Reply, Table, Text, escape
 from opsbot.errors import InvalidNameError, UsageError
+from opsbot.policy.settings import Group
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 _MENTION = re.compile(r"<@([UW][A-Z0-9]{2,20})(\|[^>]*)?>")
@@ -43,3 +44,21 @@ def audit(invocation: Invocation, ctx: CommandContext) -> Reply:
     )
     table = Table(("WHEN (UTC)", "USER", "KIND", "COMMAND / ACTION", "CLUSTER", "NAMESPACE", "OUTCOME"), rows)
     return Reply(f"Audit{who}: last {len(records)}", (table,))
+
+
+COMMANDS = (
+    CommandSpec(
+        "audit",
+        "Who asked for what, who approved, what ran (admins)",
+        "audit [--user USER] [--last N]",
+        audit,
+        group=Group.ADMIN,
+        examples=("audit", "audit --user @alice --last 50"),
+        options=(
+            Option("user", ("--user", "-u"), metavar="USER", help="one person (mention or user id)"),
+            Option("last", ("--last",), metavar="N", help="how many records (default 20)"),
+        ),
+        uses_cluster=False,
+        on_loop=True,
+    ),
+)

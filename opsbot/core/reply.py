@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 Tone = Literal["info", "success", "warning", "error"]
 
@@ -35,6 +35,13 @@ class Table:
     @property
     def hidden(self) -> int:
         return (self.total if self.total is not None else len(self.rows)) - len(self.rows)
+
+    @classmethod
+    def first(
+        cls, columns: tuple[str, ...], rows: Sequence[tuple[str, ...]], limit: int, hint: str = ""
+    ) -> Table:
+        """The first ``limit`` rows, counting the rest ("… and N more")."""
+        return cls(columns, tuple(rows[:limit]), total=len(rows), hint=hint)
 
 
 @dataclass(frozen=True)
@@ -73,30 +80,6 @@ class Reply:
     tone: Tone = "info"
     attachment: FileAttachment | None = None
     buttons: tuple[Button, ...] = ()
-
-
-@dataclass(frozen=True)
-class ActionPlan:
-    """A mutating action, described before it runs (what will change, where)."""
-
-    verb: str
-    cluster: str
-    namespace: str
-    kind: str
-    name: str
-    changes: tuple[str, ...]
-    params: Mapping[str, Any] = field(default_factory=dict)
-    identity: tuple[str, tuple[str, ...]] | None = None
-    """(user, groups) the action runs as (Kubernetes impersonation): the requester's, set
-    by the router when impersonation applies. None: opsbot's own credentials."""
-
-    @property
-    def target(self) -> str:
-        return f"{self.kind}/{self.name}"
-
-    @property
-    def summary(self) -> str:
-        return f"{self.verb} {self.target} in {self.namespace} on {self.cluster}"
 
 
 def escape(text: str) -> str:

@@ -23,7 +23,7 @@ class AuditRecord:
     user_id: str
     user_name: str
     channel: str
-    thread_ts: str | None
+    thread: str | None  # the message whose thread the request came from
     command: str  # normalized command text, or the action's summary
     cluster: str | None
     namespace: str | None

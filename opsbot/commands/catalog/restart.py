@@ -1,0 +1,80 @@
+"""`restart deploy/NAME`: a rollout restart, like `kubectl rollout restart`."""
+
+from __future__ import annotations
+
+from opsbot.commands.context import CommandContext
+from opsbot.commands.spec import ONE_OBJECT, ActionContext, CommandSpec, Invocation, KubeUse
+from opsbot.commands.workloads import DRY_RUN_NOTE, deployment_target, dry_run
+from opsbot.core import kubeobjects as fmt
+from opsbot.core.plan import ActionPlan
+from opsbot.errors import InvalidRequestError, UsageError
+from opsbot.policy.settings import Group
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+def plan(invocation: Invocation, ctx: CommandContext) -> ActionPlan:
+    name, rest = deployment_target(invocation.args, "restart")
+    if rest:
+        raise UsageError("`restart` takes only the deployment", command="restart")
+    namespace = ctx.single_namespace
+    if ctx.settings.server_dry_run:
+        deployment = dry_run(
+            lambda: ctx.kube.restart_deployment(namespace, name, ctx.now, dry_run=True),
+            f"restarting deployment/{name}",
+        )
+        template = (fmt.spec(deployment).get("template") or {}).get("metadata") or {}
+        if not (template.get("annotations") or {}).get(RESTARTED_AT):
+            raise InvalidRequestError(
+                f"a server-side dry run of restarting deployment/{name} came back without the pod "
+                f"template's `{RESTARTED_AT}` annotation (removed by an admission webhook?), so a "
+                "restart would replace no pods. Nothing was changed.",
+                cluster=ctx.cluster,
+            )
+    else:
+        deployment = ctx.kube.get_deployment(namespace, name)
+    selector = fmt.selector_string(deployment)
+    pods = ctx.kube.list_pods(namespace, selector=selector) if selector else []
+    names = sorted(fmt.name_of(pod) for pod in pods)
+    strategy = (fmt.spec(deployment).get("strategy") or {}).get("type", "RollingUpdate")
+    changes = [
+        f"rollout restart ({strategy}): {len(names)} pod(s) will be replaced",
+    ]
+    if names:
+        shown = ", ".join(f"`{pod}`" for pod in names[:8])
+        more = f" and {len(names) - 8} more" if len(names) > 8 else ""
+        changes.append(f"pods: {shown}{more}")
+    if ctx.settings.server_dry_run:
+        changes.append(f"pod template annotation `{RESTARTED_AT}` set: {DRY_RUN_NOTE}")
+    return ActionPlan(
+        verb="restart",
+        cluster=ctx.cluster,
+        namespace=namespace,
+        kind="deployment",
+        name=name,
+        changes=tuple(changes),
+        params={"pods": len(names)},
+    )
+
+
+def execute(plan: ActionPlan, ctx: ActionContext) -> str:
+    ctx.kube.restart_deployment(plan.namespace, plan.name, ctx.now)
+    return f"Restarted deployment/{plan.name}: a new rollout has started."
+
+
+COMMANDS = (
+    CommandSpec(
+        "restart",
+        "Rollout restart of a deployment (like kubectl rollout restart)",
+        "restart deploy/NAME [-n NS]",
+        plan,
+        group=Group.WRITE,
+        execute=execute,
+        kube=(KubeUse("restart_deployment"), KubeUse("get_deployment"), KubeUse("list_pods")),
+        examples=("restart deploy/api -n web",),
+        options=ONE_OBJECT,
+        min_args=1,
+        max_args=2,
+        aliases=("rollout-restart",),
+    ),
+)
