@@ -72,7 +72,7 @@ def approval_card(approval: Approval) -> Reply:
         parts.append(Text(f"_{step.what.capitalize()}{who} at {stamp(step.at)}_"))
     if approval.result:
         parts.append(Text(approval.result))
-    dangerous = plan.verb == "scale" and plan.params.get("replicas") == 0
+    dangerous = plan.dangerous
     buttons: tuple[Button, ...] = ()
     if pending and second_person:
         buttons = (
