@@ -14,6 +14,7 @@ from opsbot.alerts.actions import (
 from opsbot.alerts.findings import Severity
 from opsbot.alerts.incidents import Incident, IncidentState
 from opsbot.core import kubeobjects as fmt
+from opsbot.core.durations import short_duration
 from opsbot.core.reply import Button, Code, Fields, Part, Reply, Table, Text, Tone, escape
 
 _ICON = {
@@ -30,7 +31,7 @@ def _stamp(moment: datetime) -> str:
 
 
 def _duration(incident: Incident) -> str:
-    return fmt.short_duration(int(incident.duration.total_seconds()))
+    return short_duration(int(incident.duration.total_seconds()))
 
 
 def incident_title(incident: Incident) -> str:
@@ -124,7 +125,7 @@ def enrichment_reply(
         rows = []
         for event in fmt.sort_events(events)[-8:]:
             moment = fmt.event_time(event)
-            seen = fmt.short_duration(int((now - moment).total_seconds())) if moment else "?"
+            seen = short_duration(int((now - moment).total_seconds())) if moment else "?"
             rows.append((seen, str(event.get("reason", "")), fmt.clip(str(event.get("message", "")), 110)))
         parts.append(Text("*Recent warning events*"))
         parts.append(Table(("AGO", "REASON", "MESSAGE"), tuple(rows), total=len(events)))

@@ -33,6 +33,7 @@ from opsbot.alerts.incidents import (
 )
 from opsbot.alerts.mutes import Mute, MuteList
 from opsbot.alerts.owners import OwnerResolver
+from opsbot.core.durations import since
 from opsbot.ports import Clock, KubeDirectory, KubeObject, Store
 from opsbot.telemetry import NOOP_ERRORS, NOOP_TRACER, Attribute, ErrorReporter, Tracer
 
@@ -111,16 +112,6 @@ def _incident_attributes(incident: Incident, effect: str | None) -> dict[str, At
     }
 
 
-def _fmt_duration(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds < 90:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 90:
-        return f"{minutes}m"
-    return f"{minutes // 60}h{minutes % 60:02d}m"
-
-
 class AlertService:
     def __init__(
         self,
@@ -164,7 +155,6 @@ class AlertService:
         # Roots decided but not yet handed to the publisher count as backlog too.
         self._roots_on_the_way: dict[str, int] = {}
         self.events_processed = 0
-        self.findings = 0
         self.findings_by_kind: dict[str, int] = {}
         self.incidents_opened: dict[str, int] = {}  # by kind
 
@@ -255,7 +245,6 @@ class AlertService:
         if self._owners is not None:
             kwargs["owners"] = self._owners
         observation = observe(event.resource, old, new, **kwargs)
-        self.findings += len(observation.findings)
         for finding in observation.findings:
             kind = finding.kind.value
             self.findings_by_kind[kind] = self.findings_by_kind.get(kind, 0) + 1
@@ -410,7 +399,7 @@ class AlertService:
             kind=incident.kind.value,
             duration_s=incident.duration.total_seconds(),
         )
-        text = f":white_check_mark: Resolved after {_fmt_duration(incident.duration)}: every affected pod has recovered."
+        text = f":white_check_mark: Resolved after {since(incident.duration)}: every affected pod has recovered."
         self._chain(incident.key, lambda: self._announce(incident.key, text))
 
     async def _announce(self, key: str, text: str) -> None:

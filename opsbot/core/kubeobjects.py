@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from opsbot.core.durations import short_duration
 from opsbot.ports import KubeObject
 
 
@@ -24,30 +25,6 @@ def age(value: object, now: datetime) -> str:
         return "<unknown>"
     seconds = max(0, int((now - started).total_seconds()))
     return short_duration(seconds)
-
-
-def short_duration(seconds: int) -> str:
-    if seconds < 120:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 10:
-        rest = seconds % 60
-        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = minutes // 60
-    if hours < 8:
-        rest = minutes % 60
-        return f"{hours}h{rest}m" if rest else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    days = hours // 24
-    if days < 8:
-        rest = hours % 24
-        return f"{days}d{rest}h" if rest else f"{days}d"
-    if days < 365 * 2:
-        return f"{days}d"
-    return f"{days // 365}y"
 
 
 def meta(obj: KubeObject) -> dict[str, Any]:

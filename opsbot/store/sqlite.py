@@ -103,15 +103,6 @@ class SqliteStore:
             row = self._db.execute("SELECT data FROM incidents WHERE id = ?", (incident_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def latest_incident_for_key(self, key: str) -> Document | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT data FROM incidents WHERE key = ? ORDER BY updated_at DESC LIMIT 1", (key,)
-            ).fetchone()
-        return json.loads(row[0]) if row else None
-
-    # mutes -------------------------------------------------------------------
-
     def put_mute(self, mute_id: str, pattern: str, until: float, data: Document) -> None:
         with self._lock:
             self._db.execute(

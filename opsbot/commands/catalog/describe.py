@@ -10,6 +10,7 @@ from opsbot.commands.kinds import KIND_WORDS
 from opsbot.commands.spec import ONE_OBJECT, CommandSpec, Invocation, KubeUse
 from opsbot.core import kubeobjects as fmt
 from opsbot.core import validation
+from opsbot.core.durations import short_duration
 from opsbot.core.reply import Fields, Part, Reply, Table, Text, where
 from opsbot.errors import ForbiddenError, UsageError
 from opsbot.ports import KubeObject
@@ -66,7 +67,7 @@ def _events_for(ctx: CommandContext, kind: str, name: str, namespace: str | None
     rows: list[tuple[str, ...]] = []
     for event in items[-RECENT_EVENTS:]:
         moment = fmt.event_time(event)
-        seen = fmt.short_duration(int((ctx.now - moment).total_seconds())) if moment else "?"
+        seen = short_duration(int((ctx.now - moment).total_seconds())) if moment else "?"
         count = int(event.get("count") or 1)
         rows.append(
             (

@@ -9,6 +9,7 @@ from opsbot.commands.kinds import KIND_WORDS
 from opsbot.commands.spec import ALL_NAMESPACES, CLUSTER, NAMESPACE, CommandSpec, Invocation, KubeUse, Option
 from opsbot.core import kubeobjects as fmt
 from opsbot.core import validation
+from opsbot.core.durations import short_duration
 from opsbot.core.reply import Reply, Table, Text, where
 from opsbot.errors import UsageError
 from opsbot.ports import KubeObject
@@ -64,7 +65,7 @@ def events(invocation: Invocation, ctx: CommandContext) -> Reply:
 def _event_row(event: KubeObject, now: datetime, *, with_namespace: bool) -> tuple[str, ...]:
     involved = event.get("involvedObject") or {}
     moment = fmt.event_time(event)
-    seen = fmt.short_duration(int((now - moment).total_seconds())) if moment else "<unknown>"
+    seen = short_duration(int((now - moment).total_seconds())) if moment else "<unknown>"
     count = int(event.get("count") or 1)
     if count > 1:
         seen += f" (x{count})"

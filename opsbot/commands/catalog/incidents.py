@@ -5,7 +5,7 @@ from __future__ import annotations
 from opsbot.alerts.incidents import Incident
 from opsbot.commands.context import AlertsView, CommandContext
 from opsbot.commands.spec import CLUSTER, NAMESPACE, CommandSpec, Invocation
-from opsbot.core import kubeobjects as fmt
+from opsbot.core.durations import short_duration
 from opsbot.core.reply import Reply, Table, Text, escape
 from opsbot.errors import InvalidNameError, UsageError
 from opsbot.policy.settings import Group
@@ -36,7 +36,7 @@ def incidents(invocation: Invocation, ctx: CommandContext) -> Reply:
             incident.cluster,
             str(len(incident.affected)),
             str(incident.restarts),
-            fmt.short_duration(int((ctx.now - incident.opened_at).total_seconds())),
+            short_duration(int((ctx.now - incident.opened_at).total_seconds())),
         )
         for incident in items
     )

@@ -1,0 +1,34 @@
+"""The one way opsbot writes a duration: kubectl's short form (45s, 12m, 3h4m, 5d, 2y)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+
+def short_duration(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 10:
+        rest = seconds % 60
+        return f"{minutes}m{rest}s" if rest else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = minutes // 60
+    if hours < 8:
+        rest = minutes % 60
+        return f"{hours}h{rest}m" if rest else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    days = hours // 24
+    if days < 8:
+        rest = hours % 24
+        return f"{days}d{rest}h" if rest else f"{days}d"
+    if days < 365 * 2:
+        return f"{days}d"
+    return f"{days // 365}y"
+
+
+def since(delta: timedelta) -> str:
+    """A `timedelta` the same way (negative ones as 0s)."""
+    return short_duration(max(0, int(delta.total_seconds())))
