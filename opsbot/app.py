@@ -38,7 +38,7 @@ from opsbot.core.clock import SystemClock
 from opsbot.errors import ConfigError
 from opsbot.health import HealthServer, Metrics
 from opsbot.kube.client import ClusterDirectory, KubeClient
-from opsbot.kube.watch import WatchRunner, bridge, build_watches
+from opsbot.kube.watch import WatchHealth, WatchRunner, bridge, build_watches
 from opsbot.ports import KubeDirectory
 from opsbot.slack.alerts import SlackAlertPublisher
 from opsbot.slack.frontend import CardSurface, SlackFrontend
@@ -124,12 +124,12 @@ class Bot:
         self._socket = AsyncSocketModeHandler(self.app, secrets.app_token, ping_interval=ping_interval)
         # Socket Mode "hello" messages: one per connection, so reconnects = hellos - 1.
         self.socket_hellos = 0
-        self.socket_connected = False
         self._socket.client.message_listeners.append(self._on_socket_message)
-        self.metrics = Metrics(self)
+        self.status = _Status(self)
+        self.metrics = Metrics(self.status)
         self.router.metrics = self.metrics
         self.health: HealthServer | None = (
-            HealthServer(self, settings.health, self.metrics) if settings.health.enabled else None
+            HealthServer(self.status, settings.health, self.metrics) if settings.health.enabled else None
         )
         self._background: list[asyncio.Task[None]] = []
         self._watch_stop = threading.Event()
@@ -310,6 +310,36 @@ class Bot:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
+
+
+class _Status:
+    """The read-only view of a Bot that the health port (probes, /metrics) gets."""
+
+    def __init__(self, bot: Bot) -> None:
+        self._bot = bot
+
+    @property
+    def accepting(self) -> bool:
+        return self._bot.frontend.accepting
+
+    @property
+    def socket_hellos(self) -> int:
+        return self._bot.socket_hellos
+
+    @property
+    def outbox(self) -> Outbox:
+        return self._bot.outbox
+
+    @property
+    def alerts(self) -> AlertService | None:
+        return self._bot.alerts
+
+    def watch_health(self) -> list[WatchHealth] | None:
+        watches = self._bot.watches
+        return watches.health() if watches is not None else None
+
+    async def connected(self) -> bool:
+        return await self._bot.connected()
 
 
 async def run_bot(

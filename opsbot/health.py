@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 import structlog
 from aiohttp import web
@@ -20,11 +20,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from opsbot.alerts.findings import AlertKind
+from opsbot.alerts.incidents import Incident
 from opsbot.config import HealthSettings
 from opsbot.errors import ConfigError
-
-if TYPE_CHECKING:
-    from opsbot.app import Bot
+from opsbot.kube.watch import WatchHealth
 
 log = structlog.get_logger("opsbot.health")
 
@@ -34,10 +33,72 @@ STALE_AFTER_SECONDS = 10.0
 COMMAND_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 
+class OutboxStats(Protocol):
+    @property
+    def sent(self) -> int: ...
+
+    @property
+    def calls(self) -> Mapping[str, int]: ...
+
+    @property
+    def errors(self) -> Mapping[str, int]: ...
+
+    @property
+    def rate_limited(self) -> int: ...
+
+    def depth(self) -> int: ...
+
+    def oldest_age(self) -> float: ...
+
+
+class AlertStats(Protocol):
+    @property
+    def events_processed(self) -> int: ...
+
+    @property
+    def findings_by_kind(self) -> Mapping[str, int]: ...
+
+    @property
+    def incidents_opened(self) -> Mapping[str, int]: ...
+
+    def open_incidents(self) -> list[Incident]: ...
+
+
+class BotStatus(Protocol):
+    """What the probes and the scraper read of a running bot: a read-only view, not the bot."""
+
+    @property
+    def accepting(self) -> bool:
+        """False once shutdown began."""
+        ...
+
+    @property
+    def socket_hellos(self) -> int:
+        """Socket Mode ``hello`` messages seen: one per connection opened."""
+        ...
+
+    @property
+    def outbox(self) -> OutboxStats: ...
+
+    @property
+    def alerts(self) -> AlertStats | None:
+        """None when alerts are off."""
+        ...
+
+    def watch_health(self) -> Sequence[WatchHealth] | None:
+        """None until the watches have started."""
+        ...
+
+    async def connected(self) -> bool:
+        """Whether the Socket Mode link to Slack is up right now."""
+        ...
+
+
 class Metrics:
     """The metrics of one Bot, in a registry of its own."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: BotStatus) -> None:
+        self.link_up = False  # refreshed by the HealthServer (heartbeat, and before each scrape)
         self.registry = CollectorRegistry(auto_describe=True)
         self.commands = Counter(
             "opsbot_commands",
@@ -52,7 +113,7 @@ class Metrics:
             buckets=COMMAND_BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(BotCollector(bot))
+        self.registry.register(BotCollector(bot, self))
 
     def observe_command(self, command: str, outcome: str, seconds: float) -> None:
         self.commands.labels(command=command, outcome=outcome).inc()
@@ -65,20 +126,21 @@ class Metrics:
 class BotCollector(Collector):
     """Reads the bot's own counters at scrape time."""
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: BotStatus, metrics: Metrics) -> None:
         self._bot = bot
+        self._metrics = metrics
 
     def describe(self) -> list[Any]:
         return []  # dynamic: nothing to check at registration
 
     def collect(self) -> Iterator[Any]:
         bot = self._bot
-        yield from self._slack(bot)
+        yield from self._slack(bot, self._metrics.link_up)
         yield from self._alerts(bot)
         yield from self._watches(bot)
 
     @staticmethod
-    def _slack(bot: Bot) -> Iterator[Any]:
+    def _slack(bot: BotStatus, link_up: bool) -> Iterator[Any]:
         outbox = bot.outbox
         yield GaugeMetricFamily(
             "opsbot_outbox_depth", "Messages waiting in the outbox queues.", outbox.depth()
@@ -113,7 +175,7 @@ class BotCollector(Collector):
         yield GaugeMetricFamily(
             "opsbot_socket_mode_connected",
             "1 while the Socket Mode websocket to Slack is open.",
-            1.0 if bot.socket_connected else 0.0,
+            1.0 if link_up else 0.0,
         )
         yield CounterMetricFamily(
             "opsbot_socket_mode_reconnects",
@@ -122,7 +184,7 @@ class BotCollector(Collector):
         )
 
     @staticmethod
-    def _alerts(bot: Bot) -> Iterator[Any]:
+    def _alerts(bot: BotStatus) -> Iterator[Any]:
         alerts = bot.alerts
         if alerts is None:
             return
@@ -148,8 +210,9 @@ class BotCollector(Collector):
         yield open_now
 
     @staticmethod
-    def _watches(bot: Bot) -> Iterator[Any]:
-        if bot.watches is None:
+    def _watches(bot: BotStatus) -> Iterator[Any]:
+        watches = bot.watch_health()
+        if watches is None:
             return
         labels = ["cluster", "resource", "namespace"]
         synced = GaugeMetricFamily(
@@ -166,7 +229,7 @@ class BotCollector(Collector):
             labels=labels,
         )
         now = time.time()
-        for health in bot.watches.health():
+        for health in watches:
             key = [health.cluster, health.resource, health.namespace or ""]
             synced.add_metric(key, 1.0 if health.synced else 0.0)
             restarts.add_metric(key, health.restarts)
@@ -182,7 +245,7 @@ class HealthServer:
 
     def __init__(
         self,
-        bot: Bot,
+        bot: BotStatus,
         settings: HealthSettings,
         metrics: Metrics,
         *,
@@ -234,7 +297,7 @@ class HealthServer:
         while True:
             self.last_beat = time.monotonic()
             with contextlib.suppress(Exception):
-                self._bot.socket_connected = await self._bot.connected()
+                self._metrics.link_up = await self._bot.connected()
             await asyncio.sleep(self._heartbeat_interval)
 
     async def _healthz(self, request: web.Request) -> web.Response:
@@ -252,24 +315,25 @@ class HealthServer:
         return web.json_response({"status": "ready"})
 
     async def _metrics_handler(self, request: web.Request) -> web.Response:
-        self._bot.socket_connected = await self._bot.connected()
+        self._metrics.link_up = await self._bot.connected()
         response = web.Response(body=self._metrics.exposition())
         response.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return response
 
 
-async def readiness_problems(bot: Bot) -> list[str]:
+async def readiness_problems(bot: BotStatus) -> list[str]:
     """Why the bot is not ready (empty: ready): the Slack link is down or a watch has not synced."""
     reasons: list[str] = []
-    if not bot.frontend.accepting:
+    if not bot.accepting:
         reasons.append("shutting down")
     if not await bot.connected():
         reasons.append("the Socket Mode link to Slack is down")
     if bot.alerts is not None:
-        if bot.watches is None:
+        watches = bot.watch_health()
+        if watches is None:
             reasons.append("the watches have not started")
         else:
-            for health in bot.watches.health():
+            for health in watches:
                 if health.state != "forbidden" and not health.synced:
                     scope = health.namespace or "all namespaces"
                     reasons.append(

@@ -129,7 +129,7 @@ async def test_readyz_waits_for_the_watches_to_sync(
         bot.watches.health = lambda: [unsynced, *real[1:]]  # type: ignore[method-assign]
         status, body = await get(bot, "/readyz")
         assert status == 503 and "has not synced" in body
-        assert any("has not synced" in reason for reason in await readiness_problems(bot))
+        assert any("has not synced" in reason for reason in await readiness_problems(bot.status))
         # A forbidden watch never syncs and does not hold readiness back.
         forbidden = type(first)(**{**first.__dict__, "synced": False, "state": "forbidden"})
         bot.watches.health = lambda: [forbidden, *real[1:]]  # type: ignore[method-assign]
