@@ -37,7 +37,8 @@ from opsbot.core.audit import Auditor, AuditRecord, mirror_line
 from opsbot.core.clock import SystemClock
 from opsbot.errors import ConfigError
 from opsbot.health import HealthServer, Metrics
-from opsbot.kube.client import ClusterDirectory, KubeClient
+from opsbot.kube.client import KubeClient
+from opsbot.kube.directory import ClusterDirectory
 from opsbot.kube.watch import WatchHealth, WatchRunner, bridge, build_watches
 from opsbot.ports import KubeDirectory
 from opsbot.slack.alerts import SlackAlertPublisher

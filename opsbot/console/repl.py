@@ -16,7 +16,7 @@ from typing import TextIO
 
 from opsbot.config import Settings
 from opsbot.console.session import ConsoleSession, Who
-from opsbot.kube.client import ClusterDirectory
+from opsbot.kube.directory import ClusterDirectory
 from opsbot.store.sqlite import open_store
 
 

@@ -23,7 +23,8 @@ from opsbot.config import Secrets, Settings, load_secrets, load_settings
 from opsbot.doctor.report import Check, Section, permission_checks, scope_checks
 from opsbot.doctor.requirements import SLACK_MANIFEST, cluster_requirements, required_scopes
 from opsbot.errors import ConfigError, KubeError, UnauthorizedError
-from opsbot.kube.client import ClusterDirectory, KubeClient
+from opsbot.kube.client import KubeClient
+from opsbot.kube.directory import ClusterDirectory
 
 SLACK_TIMEOUT_SECONDS = 10
 SECRET_HINT = "in Kubernetes: Secret opsbot-slack, see manifests/base/secret.example.yaml"

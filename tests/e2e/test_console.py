@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from opsbot.console.session import ConsoleSession, Who
-from opsbot.kube.client import ClusterDirectory
+from opsbot.kube.directory import ClusterDirectory
 from opsbot.store.sqlite import SqliteStore
 from tests.support.fake_kube import FakeKubeServer
 from tests.support.harness import ALICE, BOB, make_settings

@@ -169,3 +169,40 @@ async def test_unreachable_and_slow_clusters_are_explained(
         harness = BotHarness(slack, kube, bot)
         assert "cluster `dead` is unreachable" in block_text(await harness.ask("pods --cluster dead"))
         assert "cluster `slow` did not answer in time" in block_text(await harness.ask("pods --cluster slow"))
+
+
+async def test_a_slow_cluster_is_asked_once_and_given_up_on_at_its_timeout(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path
+) -> None:
+    """No hidden urllib3 retry: one request, abandoned after request_timeout_seconds."""
+    settings = make_settings(
+        kubeconfig,
+        clusters={"test": {"kubeconfig": str(kubeconfig), "context": "fake", "request_timeout_seconds": 0.5}},
+    )
+    kube.delay(r"/api/v1/namespaces/default/pods$", 3)
+    async with running_bot(slack, kube, settings) as bot:
+        harness = BotHarness(slack, kube, bot)
+        kube.clear_requests()
+        assert "did not answer in time" in block_text(await harness.ask("pods"))
+        asked = [r for r in kube.requests if r.path == "/api/v1/namespaces/default/pods"]
+        assert len(asked) == 1
+
+
+async def test_a_server_that_is_not_kubernetes_is_named_as_such(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path
+) -> None:
+    """A 404 without a Kubernetes Status (here: the Slack emulator's web server) is not 'pods not found'."""
+    elsewhere = tmp_path / "elsewhere-kubeconfig"
+    elsewhere.write_text(kubeconfig.read_text().replace(kube.url, slack.http_url))
+    settings = make_settings(
+        kubeconfig,
+        clusters={
+            "test": {"kubeconfig": str(kubeconfig), "context": "fake"},
+            "web": {"kubeconfig": str(elsewhere), "context": "fake"},
+        },
+    )
+    async with running_bot(slack, kube, settings) as bot:
+        text = block_text(await BotHarness(slack, kube, bot).ask("pods --cluster web"))
+        assert "without a Kubernetes Status" in text and "not found" not in text.lower().replace(
+            "404 not found", ""
+        )
