@@ -18,26 +18,24 @@ DEFAULT_CONFIG = "config.yaml"
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opsbot", description="Slack ChatOps bot for Kubernetes")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="connect to Slack and serve commands")
-    run.add_argument(
+    # Every command that reads the config takes it the same way.
+    with_config = argparse.ArgumentParser(add_help=False)
+    with_config.add_argument(
         "--config", default=os.environ.get("OPSBOT_CONFIG", DEFAULT_CONFIG), help="path to config.yaml"
     )
+    sub.add_parser("run", parents=[with_config], help="connect to Slack and serve commands")
     check = sub.add_parser(
         "check-config",
+        parents=[with_config],
         help="check the config, the Slack tokens and scopes, and every cluster's permissions",
-    )
-    check.add_argument(
-        "--config", default=os.environ.get("OPSBOT_CONFIG", DEFAULT_CONFIG), help="path to config.yaml"
     )
     check.add_argument(
         "--offline", action="store_true", help="validate the config and environment only; reach nothing"
     )
     console = sub.add_parser(
         "console",
+        parents=[with_config],
         help="try commands in a terminal: same router, policy and approvals, no Slack app needed",
-    )
-    console.add_argument(
-        "--config", default=os.environ.get("OPSBOT_CONFIG", DEFAULT_CONFIG), help="path to config.yaml"
     )
     console.add_argument(
         "--as",
