@@ -44,6 +44,7 @@ from opsbot.ports import KubeDirectory
 from opsbot.slack.alerts import SlackAlertPublisher
 from opsbot.slack.frontend import CardSurface, SlackFrontend
 from opsbot.slack.outbox import Outbox, Priority
+from opsbot.slack.render import mrkdwn
 from opsbot.slack.users import UserGroups, UserNames
 from opsbot.store.approvals import SqliteApprovals
 from opsbot.store.sqlite import open_store
@@ -202,7 +203,7 @@ class Bot:
 
         def post(record: AuditRecord) -> None:
             task = asyncio.create_task(
-                self.outbox.post(channel, text=mirror_line(record), priority=Priority.ALERT),
+                self.outbox.post(channel, text=mrkdwn(mirror_line(record)), priority=Priority.ALERT),
                 name="audit-mirror",
             )
             self._mirror_tasks.add(task)

@@ -15,12 +15,28 @@ from opsbot.alerts.findings import Severity
 from opsbot.alerts.incidents import Incident, IncidentState
 from opsbot.core import kubeobjects as fmt
 from opsbot.core.durations import short_duration
-from opsbot.core.reply import Button, Code, Fields, Part, Reply, Table, Text, Tone, escape
+from opsbot.core.reply import (
+    Button,
+    Code,
+    Emphasis,
+    Fields,
+    Icon,
+    Mention,
+    Mono,
+    Part,
+    Quote,
+    Reply,
+    Strong,
+    Table,
+    Text,
+    TextLike,
+    Tone,
+)
 
 _ICON = {
-    Severity.CRITICAL: ":red_circle:",
-    Severity.WARNING: ":large_orange_circle:",
-    Severity.INFO: ":large_blue_circle:",
+    Severity.CRITICAL: Icon.CRITICAL,
+    Severity.WARNING: Icon.SEVERITY_WARNING,
+    Severity.INFO: Icon.SEVERITY_INFO,
 }
 _TONE: dict[Severity, Tone] = {Severity.CRITICAL: "error", Severity.WARNING: "warning", Severity.INFO: "info"}
 MAX_PODS_SHOWN = 10
@@ -44,19 +60,24 @@ def incident_title(incident: Incident) -> str:
 def incident_card(incident: Incident) -> Reply:
     resolved = incident.state is IncidentState.RESOLVED
     pods = [item for item in incident.affected]
-    shown = ", ".join(
-        f"`{item.name}`"
-        + (" (gone)" if item.gone else " (recovered)" if item.healthy_since and not resolved else "")
-        for item in pods[:MAX_PODS_SHOWN]
+    shown = Text.join(
+        ", ",
+        (
+            Text(
+                Mono(item.name),
+                " (gone)" if item.gone else " (recovered)" if item.healthy_since and not resolved else "",
+            )
+            for item in pods[:MAX_PODS_SHOWN]
+        ),
     )
     if len(pods) > MAX_PODS_SHOWN:
         shown += f" and {len(pods) - MAX_PODS_SHOWN} more"
     noun = {"Pod": "Affected pods", "Node": "Node", "Deployment": "Deployment"}.get(
         incident.subject_kind, "Affected"
     )
-    pairs: list[tuple[str, str]] = [
-        ("Severity", f"{_ICON[incident.severity]} {incident.severity.value}"),
-        ("Cluster / namespace", f"`{incident.cluster}` / `{incident.namespace or '-'}`"),
+    pairs: list[tuple[str, TextLike]] = [
+        ("Severity", Text(_ICON[incident.severity], " ", incident.severity.value)),
+        ("Cluster / namespace", Text(Mono(incident.cluster), " / ", Mono(incident.namespace or "-"))),
         (f"{noun} ({len(pods)})", shown or "-"),
         ("Since", _stamp(incident.opened_at)),
     ]
@@ -76,7 +97,7 @@ def incident_card(incident: Incident) -> Reply:
         pairs.append(("Resolved", f"{_stamp(incident.resolved_at)} (after {_duration(incident)})"))
     parts: list[Part] = [Fields(tuple(pairs))]
     if incident.message:
-        parts.append(Text(f"> {escape(fmt.clip(incident.message, 500))}"))
+        parts.append(Quote(fmt.clip(incident.message, 500)))
     buttons: tuple[Button, ...] = ()
     if incident.subject_kind == "Pod":
         buttons += (
@@ -92,11 +113,11 @@ def incident_card(incident: Incident) -> Reply:
             Button("Mute 1h", MUTE_1H_ACTION, incident.id),
             Button("Mute 24h", MUTE_24H_ACTION, incident.id),
         )
-    icon = ":white_check_mark:" if resolved else _ICON[incident.severity]
+    icon = Icon.SUCCESS if resolved else _ICON[incident.severity]
     return Reply(
-        f"{icon} {incident_title(incident)}",
+        Text(icon, " ", incident_title(incident)),
         tuple(parts),
-        where=f"incident `{incident.id.rsplit('/', 1)[-1]}`",
+        where=Text("incident ", Mono(incident.id.rsplit("/", 1)[-1])),
         tone="success" if resolved else _TONE[incident.severity],
         buttons=buttons,
     )
@@ -114,20 +135,20 @@ def enrichment_reply(
     first = incident.affected[0] if incident.affected else None
     pod = first.name if first else "?"
     if lines:
-        label = f"`{container}` in `{pod}`" if container else f"`{pod}`"
-        parts.append(Text(f"*Last {len(lines)} log lines of {label}* (the run that failed)"))
+        label = Text(Mono(container), " in ", Mono(pod)) if container else Text(Mono(pod))
+        parts.append(Text(Strong(f"Last {len(lines)} log lines of ", label), " (the run that failed)"))
         parts.append(Code("\n".join(fmt.clip(line, 300) for line in lines)))
     elif note:
-        parts.append(Text(f"_Logs unavailable: {escape(note)}_"))
+        parts.append(Text(Emphasis(f"Logs unavailable: {note}")))
     else:
-        parts.append(Text("_The container wrote no log lines._"))
+        parts.append(Text(Emphasis("The container wrote no log lines.")))
     if events:
         rows = []
         for event in fmt.sort_events(events)[-8:]:
             moment = fmt.event_time(event)
             seen = short_duration(int((now - moment).total_seconds())) if moment else "?"
             rows.append((seen, str(event.get("reason", "")), fmt.clip(str(event.get("message", "")), 110)))
-        parts.append(Text("*Recent warning events*"))
+        parts.append(Text(Strong("Recent warning events")))
         parts.append(Table(("AGO", "REASON", "MESSAGE"), tuple(rows), total=len(events)))
     return Reply(f"Context for {incident.kind.value} in {pod}", tuple(parts), tone="info")
 
@@ -149,9 +170,25 @@ def digest_card(channel_incidents: list[Incident]) -> Reply:
         f"{len(channel_incidents)} new incidents in {', '.join(namespaces)[:80]}",
         (
             Text(
-                f"Too many alerts at once for one message each: *{open_count}* still open. `incidents` lists them."
+                "Too many alerts at once for one message each: ",
+                Strong(str(open_count)),
+                " still open. ",
+                Mono("incidents"),
+                " lists them.",
             ),
             Table(("KIND", "WORKLOAD", "NAMESPACE", "PODS", "STATE"), rows[:40], total=len(rows)),
         ),
         tone="warning" if open_count else "success",
+    )
+
+
+def mute_notice(user: str, hours: float, mute_id: str) -> Text:
+    """Said in the incident's thread when someone mutes it from its card."""
+    return Text(
+        Icon.MUTED,
+        " ",
+        Mention(user),
+        f" muted this incident for {hours:g}h (",
+        Mono(f"unmute {mute_id}"),
+        " to undo).",
     )

@@ -8,7 +8,19 @@ at …)") and Approve / Reject (for approvers) plus Cancel (for its requester).
 from __future__ import annotations
 
 from opsbot.approvals.machine import Approval, Status, Step, stamp
-from opsbot.core.reply import Button, Fields, Reply, Text, Tone
+from opsbot.core.reply import (
+    Button,
+    Emphasis,
+    Fields,
+    Mention,
+    Mono,
+    Reply,
+    Strong,
+    Text,
+    Tone,
+    bullets,
+    where,
+)
 
 CONFIRM_ACTION = "opsbot:approval:confirm"
 CANCEL_ACTION = "opsbot:approval:cancel"
@@ -37,17 +49,17 @@ _TITLES = {
 _APPROVAL_TITLE = "Approval needed: {summary}"
 
 
-def approvals_line(approval: Approval) -> str:
-    """``Approvals: 1 of 2 (by <@U1> at …)``: who approved so far, and when."""
+def approvals_line(approval: Approval) -> Text:
+    """``Approvals: 1 of 2 (by @U1 at …)``: who approved so far, and when."""
     counted: dict[str, Step] = {}
     for step in approval.approvals:
         if step.user and step.user not in counted:
             counted[step.user] = step
-    by = ", ".join(f"<@{user}> at {stamp(step.at)}" for user, step in counted.items())
     line = f"Approvals: {len(counted)} of {approval.policy.approvals_required}"
-    if by:
-        return f"{line} (by {by})"
-    return f"{line} (anyone but <@{approval.requester}> may approve)"
+    if counted:
+        by = Text.join(", ", (Text(Mention(user), f" at {stamp(step.at)}") for user, step in counted.items()))
+        return Text(line, " (by ", by, ")")
+    return Text(line, " (anyone but ", Mention(approval.requester), " may approve)")
 
 
 def approval_card(approval: Approval) -> Reply:
@@ -55,21 +67,21 @@ def approval_card(approval: Approval) -> Reply:
     pending = approval.status is Status.PENDING
     second_person = approval.policy.second_person_required
     pairs = (
-        ("Action", f"{plan.verb} `{plan.target}`"),
-        ("Where", f"cluster `{plan.cluster}` · namespace `{plan.namespace}`"),
-        ("Requested by", f"<@{approval.requester}>"),
+        ("Action", Text(f"{plan.verb} ", Mono(plan.target))),
+        ("Where", where(plan.cluster, plan.namespace)),
+        ("Requested by", Text(Mention(approval.requester))),
         (
             "Expires" if pending else "Requested",
             stamp(approval.expires_at if pending else approval.created_at),
         ),
     )
-    changes = "\n".join(f"• {change}" for change in plan.changes)
-    parts: list[Text | Fields] = [Text(f"*What will change*\n{changes}"), Fields(pairs)]
+    changes = Text(Strong("What will change"), "\n", bullets(plan.change_lines))
+    parts: list[Text | Fields] = [changes, Fields(pairs)]
     if second_person:
-        parts.append(Text(approvals_line(approval)))
+        parts.append(approvals_line(approval))
     for step in approval.history:
-        who = f" by <@{step.user}>" if step.user else ""
-        parts.append(Text(f"_{step.what.capitalize()}{who} at {stamp(step.at)}_"))
+        who = Text(" by ", Mention(step.user)) if step.user else Text()
+        parts.append(Text(Emphasis(step.what.capitalize(), who, f" at {stamp(step.at)}")))
     if approval.result:
         parts.append(Text(approval.result))
     dangerous = plan.dangerous

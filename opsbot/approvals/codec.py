@@ -8,6 +8,7 @@ from typing import Any
 
 from opsbot.approvals.machine import Approval, ApprovalPolicy, Status, Step
 from opsbot.core.plan import ActionPlan
+from opsbot.core.reply import text_from_data, text_to_data
 
 
 def _plain(value: Any) -> Any:
@@ -32,8 +33,11 @@ def _step(data: dict[str, Any]) -> Step:
 
 def approval_to_dict(approval: Approval) -> dict[str, Any]:
     plan = {
-        field.name: _plain(getattr(approval.plan, field.name)) for field in dataclasses.fields(ActionPlan)
+        field.name: _plain(getattr(approval.plan, field.name))
+        for field in dataclasses.fields(ActionPlan)
+        if field.name != "changes"
     }
+    plan["changes"] = [text_to_data(change) for change in approval.plan.change_lines]
     policy = approval.policy
     return {
         "id": approval.id,
@@ -60,8 +64,10 @@ def approval_to_dict(approval: Approval) -> dict[str, Any]:
 def approval_from_dict(data: dict[str, Any]) -> Approval:
     known = {field.name for field in dataclasses.fields(ActionPlan)}
     plan_data = {key: value for key, value in data["plan"].items() if key in known}
+    changes = tuple(text_from_data(change) for change in plan_data.pop("changes", ()))
     plan = ActionPlan(
-        **{key: value if key == "params" else _tuples(value) for key, value in plan_data.items()}
+        **{key: value if key == "params" else _tuples(value) for key, value in plan_data.items()},
+        changes=changes,
     )
     policy = data.get("policy") or {}
     approvers = policy.get("approvers")

@@ -30,6 +30,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from opsbot.core.plan import ActionPlan
+from opsbot.core.reply import Icon, Mention, Strong, Text
 from opsbot.core.request import MessageId
 
 
@@ -176,14 +177,14 @@ class Notify:
     """A private notice to one person (e.g. the one who clicked)."""
 
     user: str
-    text: str
+    text: Text
 
 
 @dataclass(frozen=True)
 class TellThread:
     """A visible reply in the request's thread."""
 
-    text: str
+    text: Text
 
 
 Effect = Execute | UpdateCard | Notify | TellThread
@@ -195,10 +196,10 @@ def stamp(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _describe_final(approval: Approval) -> str:
+def _describe_final(approval: Approval) -> Text:
     last = approval.history[-1] if approval.history else None
-    who = f" by <@{last.user}>" if last and last.user else ""
-    return f"This request is already {approval.status.value}{who}."
+    who = Text(" by ", Mention(last.user)) if last and last.user else Text()
+    return Text(f"This request is already {approval.status.value}", who, ".")
 
 
 def transition(approval: Approval, event: Event) -> Transition:
@@ -223,7 +224,7 @@ def _expired(approval: Approval, at: datetime) -> Transition:
     )
     return updated, (
         UpdateCard(),
-        TellThread(f"The request to {approval.plan.summary} expired; nothing was changed."),
+        TellThread(Text(f"The request to {approval.plan.summary} expired; nothing was changed.")),
     )
 
 
@@ -233,7 +234,7 @@ def _gate(approval: Approval, user: str, at: datetime) -> Transition | None:
         return approval, (Notify(user, _describe_final(approval)),)
     if at >= approval.expires_at:
         updated, effects = _expired(approval, at)
-        return updated, (*effects, Notify(user, "This request has expired; nothing was changed."))
+        return updated, (*effects, Notify(user, Text("This request has expired; nothing was changed.")))
     return None
 
 
@@ -250,34 +251,47 @@ def _confirm(approval: Approval, event: Confirm) -> Transition:
     if event.user != approval.requester:
         if approval.policy.second_person_required:
             return approval, (
-                Notify(event.user, "This request needs approval: use *Approve* or *Reject* on its card."),
+                Notify(
+                    event.user,
+                    Text(
+                        "This request needs approval: use ",
+                        Strong("Approve"),
+                        " or ",
+                        Strong("Reject"),
+                        " on its card.",
+                    ),
+                ),
             )
-        return approval, (
-            Notify(event.user, f"Only <@{approval.requester}>, who asked for this, can confirm it."),
-        )
+        return approval, (Notify(event.user, _only_requester(approval, "confirm")),)
     if approval.policy.second_person_required:
         return approval, (Notify(event.user, _second_person_text(approval)),)
     return _start(approval, Step("confirmed", event.user, event.at))
 
 
-def _second_person_text(approval: Approval) -> str:
+def _only_requester(approval: Approval, verb: str) -> Text:
+    return Text("Only ", Mention(approval.requester), f", who asked for this, can {verb} it.")
+
+
+def _second_person_text(approval: Approval) -> Text:
     required = approval.policy.approvals_required
     who = "a second person" if required == 1 else f"{required} other people"
-    return f"This request needs approval by {who}: you cannot confirm your own request."
+    return Text(f"This request needs approval by {who}: you cannot confirm your own request.")
 
 
-def _refusal(approval: Approval, user: str, allowed: bool, reason: str, verb: str) -> str | None:
+def _refusal(approval: Approval, user: str, allowed: bool, reason: str, verb: str) -> Text | None:
     """Why ``user`` may not approve / reject this request, or None if they may."""
     policy = approval.policy
     if not policy.second_person_required:
-        return f"This request does not need approval: <@{approval.requester}> confirms it themselves."
+        return Text(
+            "This request does not need approval: ", Mention(approval.requester), " confirms it themselves."
+        )
     if user == approval.requester:
         if verb == "approve":
-            return "You cannot approve your own request; someone else has to."
-        return "You cannot reject your own request; use *Cancel* to withdraw it."
+            return Text("You cannot approve your own request; someone else has to.")
+        return Text("You cannot reject your own request; use ", Strong("Cancel"), " to withdraw it.")
     if not allowed or (policy.approvers is not None and user not in policy.approvers):
         because = f": {reason}" if reason else "."
-        return f"You are not allowed to {verb} this request{because}"
+        return Text(f"You are not allowed to {verb} this request{because}")
     return None
 
 
@@ -289,13 +303,17 @@ def _approve(approval: Approval, event: Approve) -> Transition:
     if refusal is not None:
         return approval, (Notify(event.user, refusal),)
     if event.user in approval.approvers:
-        return approval, (Notify(event.user, "This request is already approved by you."),)
+        return approval, (Notify(event.user, Text("This request is already approved by you.")),)
     step = Step("approved", event.user, event.at)
     counted = replace(approval, approvals=(*approval.approvals, step))
     have, required = len(counted.approvers), approval.policy.approvals_required
     tell = TellThread(
-        f"<@{approval.requester}> <@{event.user}> approved {approval.plan.summary} at {stamp(event.at)}"
-        f" ({have} of {required})."
+        Text(
+            Mention(approval.requester),
+            " ",
+            Mention(event.user),
+            f" approved {approval.plan.summary} at {stamp(event.at)} ({have} of {required}).",
+        )
     )
     if have >= required:
         return _start(counted, step, (tell,))
@@ -320,8 +338,12 @@ def _reject(approval: Approval, event: Reject) -> Transition:
     return updated, (
         UpdateCard(),
         TellThread(
-            f"<@{approval.requester}> <@{event.user}> rejected {approval.plan.summary}"
-            f" at {stamp(event.at)}{because}; nothing was changed."
+            Text(
+                Mention(approval.requester),
+                " ",
+                Mention(event.user),
+                f" rejected {approval.plan.summary} at {stamp(event.at)}{because}; nothing was changed.",
+            )
         ),
     )
 
@@ -330,9 +352,7 @@ def _cancel(approval: Approval, event: Cancel) -> Transition:
     if approval.status is not Status.PENDING:
         return approval, (Notify(event.user, _describe_final(approval)),)
     if event.user != approval.requester:
-        return approval, (
-            Notify(event.user, f"Only <@{approval.requester}>, who asked for this, can cancel it."),
-        )
+        return approval, (Notify(event.user, _only_requester(approval, "cancel")),)
     updated = replace(
         approval,
         status=Status.CANCELLED,
@@ -357,5 +377,8 @@ def _finish(approval: Approval, event: Finish) -> Transition:
         result=event.message,
         history=(*approval.history, Step(status.value, None, event.at)),
     )
-    icon = ":white_check_mark:" if event.ok else ":x:"
-    return updated, (UpdateCard(), TellThread(f"{icon} <@{approval.requester}> {event.message}"))
+    icon = Icon.SUCCESS if event.ok else Icon.FAILURE
+    return updated, (
+        UpdateCard(),
+        TellThread(Text(icon, " ", Mention(approval.requester), " ", event.message)),
+    )

@@ -30,6 +30,7 @@ from opsbot.approvals.machine import (
 )
 from opsbot.core.audit import Auditor, AuditRecord
 from opsbot.core.plan import ActionPlan
+from opsbot.core.reply import Text
 from opsbot.core.request import ChatRequest
 from opsbot.errors import OpsbotError
 from opsbot.ports import Clock
@@ -77,9 +78,9 @@ class ApprovalSurface(Protocol):
 
     async def update_card(self, approval: Approval) -> None: ...
 
-    async def notify(self, user: str, text: str) -> None: ...
+    async def notify(self, user: str, text: Text) -> None: ...
 
-    async def tell_thread(self, approval: Approval, text: str) -> None: ...
+    async def tell_thread(self, approval: Approval, text: Text) -> None: ...
 
 
 class ApprovalService:
@@ -197,7 +198,7 @@ class ApprovalService:
         if approval is None:
             log.warning("approval_unknown", approval_id=approval_id[:64], user=user)
             await surface.notify(
-                user, "This request is no longer pending (unknown or already handled); nothing was changed."
+                user, Text("This request is no longer pending (unknown or already handled); nothing was changed.")
             )
             return
         await self._apply(approval, event, surface)

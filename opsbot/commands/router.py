@@ -24,7 +24,7 @@ from opsbot.commands.usage import usage_reply
 from opsbot.core import validation
 from opsbot.core.audit import Auditor, AuditRecord
 from opsbot.core.plan import ActionPlan
-from opsbot.core.reply import Reply, Text, escape
+from opsbot.core.reply import Mono, Reply, Text, TextLike, on_cluster
 from opsbot.core.request import ChatRequest
 from opsbot.errors import (
     ClusterUnreachableError,
@@ -142,7 +142,7 @@ class CommandRouter:
             )
             if isinstance(decision, Denied):
                 outcome = "denied"
-                return _error_reply("Not allowed", escape(decision.reason))
+                return _error_reply("Not allowed", decision.reason)
             result = await self._run(invocation, request, scope, decision)
             if isinstance(result, ActionPlan):
                 outcome = "planned"
@@ -150,22 +150,24 @@ class CommandRouter:
         except UnknownCommandError as exc:
             outcome = "unknown_command"
             hint = (
-                f" Did you mean {' or '.join(f'`{s}`' for s in exc.suggestions)}?" if exc.suggestions else ""
+                Text("Did you mean ", Text.join(" or ", (Mono(s) for s in exc.suggestions)), "? ")
+                if exc.suggestions
+                else Text()
             )
             return _error_reply(
-                f"I don't know the command `{escape(exc.word)}`",
-                f"{hint.strip()} Try `help` for the list.".strip(),
+                Text("I don't know the command ", Mono(exc.word)),
+                Text(hint, "Try ", Mono("help"), " for the list."),
             )
         except UsageError as exc:
             outcome = "usage_error"
             spec = self._registry.find(exc.command) if exc.command else None
             if spec is not None:
-                reply = usage_reply(spec, escape(str(exc)))
+                reply = usage_reply(spec, str(exc))
                 return Reply(reply.title, reply.parts, tone="error")
-            return _error_reply("I could not read that command", escape(str(exc)))
+            return _error_reply("I could not read that command", str(exc))
         except UserInputError as exc:
             outcome = "invalid_input"
-            return _error_reply("Invalid input", escape(str(exc)))
+            return _error_reply("Invalid input", str(exc))
         except KubeError as exc:
             outcome = type(exc).__name__.removesuffix("Error").lower()
             span.fail(outcome)
@@ -274,7 +276,7 @@ class CommandRouter:
             result = await loop.run_in_executor(self._pool, spec.handler, invocation, ctx)
         if isinstance(result, Reply):
             if not result.where and spec.uses_cluster:
-                return dataclasses.replace(result, where=f"cluster `{scope.cluster}`")
+                return dataclasses.replace(result, where=on_cluster(scope.cluster))
             return result
         return dataclasses.replace(
             result,
@@ -308,13 +310,14 @@ def _normalized(text: str) -> str:
     return normalize(text)[:500]
 
 
-def _error_reply(title: str, detail: str) -> Reply:
+def _error_reply(title: TextLike, detail: TextLike) -> Reply:
+    """`detail` as a `str` is plain text: error messages are shown as they were written."""
     return Reply(title, (Text(detail),) if detail else (), tone="error")
 
 
 def _kube_error_reply(exc: KubeError, scope: Scope | None) -> Reply:
     cluster = exc.cluster or (scope.cluster if scope else "")
-    place = f"cluster `{cluster}`" if cluster else ""
+    place = on_cluster(cluster) if cluster else Text()
     if isinstance(exc, NotFoundError):
         title = "Not found"
     elif isinstance(exc, ForbiddenError):
@@ -331,4 +334,4 @@ def _kube_error_reply(exc: KubeError, scope: Scope | None) -> Reply:
         title = "Kubernetes rejected the request"
     else:
         title = "Kubernetes error"
-    return Reply(title, (Text(escape(str(exc))),), where=place, tone="error")
+    return Reply(title, (Text(str(exc)),), where=place, tone="error")

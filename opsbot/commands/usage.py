@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 from opsbot.commands.spec import CommandSpec
-from opsbot.core.reply import Reply, Text
+from opsbot.core.reply import Emphasis, Mono, Reply, Strong, Text, lines
 
 
 def usage_reply(spec: CommandSpec, problem: str | None = None) -> Reply:
-    lines = [f"*Usage:* `{spec.usage}`", spec.summary]
+    """`problem`: what was wrong with the command as typed (plain text), for usage errors."""
+    paragraph = [Text(Strong("Usage:"), " ", Mono(spec.usage)), Text(spec.summary)]
     if spec.help:
-        lines.append(spec.help)
+        paragraph.append(Text(spec.help))
     if spec.options:
-        lines.append(
-            "*Options:* "
-            + ", ".join(
-                f"`{'/'.join(o.flags)}{' ' + o.metavar if o.metavar else ''}` {o.help}" for o in spec.options
-            )
+        options = Text.join(
+            ", ",
+            (
+                Text(Mono("/".join(o.flags) + (" " + o.metavar if o.metavar else "")), " ", o.help)
+                for o in spec.options
+            ),
         )
+        paragraph.append(Text(Strong("Options:"), " ", options))
     if spec.examples:
-        lines.append("*Examples:* " + "  ".join(f"`{example}`" for example in spec.examples))
+        paragraph.append(Text(Strong("Examples:"), " ", Text.join("  ", (Mono(e) for e in spec.examples))))
     if spec.mutating:
-        lines.append("_Changes the cluster: opsbot shows what will change and asks you to confirm._")
-    title = f"`{spec.name}`: {problem}" if problem else f"Help: {spec.name}"
-    return Reply(title, (Text("\n".join(lines)),), tone="warning" if problem else "info")
+        paragraph.append(
+            Text(Emphasis("Changes the cluster: opsbot shows what will change and asks you to confirm."))
+        )
+    title = Text(Mono(spec.name), ": ", problem) if problem else Text(f"Help: {spec.name}")
+    return Reply(title, (lines(*paragraph),), tone="warning" if problem else "info")

@@ -1,54 +1,78 @@
-"""Reply → terminal text (pure). Slack mrkdwn is turned into plain text, so what a
-command says reads the same in a terminal as in a channel."""
+"""Reply → terminal text (pure): the neutral reply model written out for a terminal, so
+what a command says reads the same there as in a channel.
+
+Strong and emphasised runs lose their styling, inline code keeps its backticks (they
+read as "type this" in a terminal too), mentions become ``@U…``, links ``label (url)``
+and icons a symbol. Plain text is printed exactly as given.
+"""
 
 from __future__ import annotations
 
-import re
+from opsbot.core.reply import (
+    ChannelRef,
+    Code,
+    Emphasis,
+    Fields,
+    Icon,
+    Link,
+    Mention,
+    Mono,
+    Quote,
+    Reply,
+    Span,
+    Strong,
+    Table,
+    Text,
+    TextLike,
+    Tone,
+    as_text,
+)
 
-from opsbot.core.reply import Code, Fields, Reply, Table, Text, Tone
-from opsbot.slack.render import table_lines
-
-_TONE_MARK: dict[Tone, str] = {"info": "", "success": "✓ ", "warning": "! ", "error": "✗ "}
+SYMBOL: dict[Icon, str] = {
+    Icon.SUCCESS: "✓",
+    Icon.FAILURE: "✗",
+    Icon.WARNING: "!",
+    Icon.ALERT: "!",
+    Icon.MUTED: "🔕",
+    Icon.WAITING: "…",
+    Icon.CRITICAL: "🔴",
+    Icon.SEVERITY_WARNING: "🟠",
+    Icon.SEVERITY_INFO: "🔵",
+}
+_TONE_ICON: dict[Tone, Icon | None] = {
+    "info": None,
+    "success": Icon.SUCCESS,
+    "warning": Icon.WARNING,
+    "error": Icon.FAILURE,
+}
 _TONE_COLOUR: dict[Tone, str] = {"info": "1", "success": "1;32", "warning": "1;33", "error": "1;31"}
 
-_USER = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
-_CHANNEL = re.compile(r"<#([A-Z0-9]+)(?:\|([^>]*))?>")
-_SPECIAL = re.compile(r"<!(here|channel|everyone)(?:\|[^>]*)?>")
-_LINK = re.compile(r"<((?:https?|mailto):[^|>]+)(?:\|([^>]*))?>")
-_BOLD = re.compile(r"(?<![\w*])\*(\S(?:[^*\n]*\S)?)\*(?![\w*])")
-_ITALIC = re.compile(r"(?<![\w_])_(\S(?:[^_\n]*\S)?)_(?![\w_])")
-_STRIKE = re.compile(r"(?<![\w~])~(\S(?:[^~\n]*\S)?)~(?![\w~])")
-_FENCE = re.compile(r"```\n?(.*?)\n?```", re.DOTALL)
-_EMOJI = {
-    ":white_check_mark:": "✓",
-    ":x:": "✗",
-    ":warning:": "!",
-    ":no_bell:": "🔕",
-    ":rotating_light:": "!",
-    ":hourglass_flowing_sand:": "…",
-}
+
+def plain(text: TextLike) -> str:
+    """Neutral text → terminal text."""
+    return "".join(_span(span) for span in as_text(text).spans)
 
 
-def plain(markdown: str) -> str:
-    """Slack mrkdwn → text: links, mentions, emphasis and entities resolved; `code` keeps its
-    backticks, which read as "type this" in a terminal too."""
-    text = _FENCE.sub(lambda m: "\n".join("    " + line for line in m.group(1).split("\n")), markdown)
-    text = _USER.sub(r"@\1", text)
-    text = _CHANNEL.sub(lambda m: "#" + (m.group(2) or m.group(1)), text)
-    text = _SPECIAL.sub(r"@\1", text)
-    text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})" if m.group(2) else m.group(1), text)
-    text = _BOLD.sub(r"\1", text)
-    text = _ITALIC.sub(r"\1", text)
-    text = _STRIKE.sub(r"\1", text)
-    for code, symbol in _EMOJI.items():
-        text = text.replace(code, symbol)
-    # Entities last: an escaped "&lt;" in user text must not become markup above.
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+def _span(span: Span) -> str:
+    if isinstance(span, str):
+        return span
+    if isinstance(span, (Strong, Emphasis)):
+        return "".join(_span(inner) for inner in span.spans)
+    if isinstance(span, Mono):
+        return f"`{span.text}`"
+    if isinstance(span, Link):
+        return f"{span.label} ({span.url})" if span.label and span.label != span.url else span.url
+    if isinstance(span, Mention):
+        return f"@{span.user_id}"
+    if isinstance(span, ChannelRef):
+        return f"#{span.channel_id}"
+    return SYMBOL[span]
 
 
 def render_text(reply: Reply, *, colour: bool = False) -> str:
     """The whole reply, attachments in full: a terminal has no 3000-character limit."""
-    title = _TONE_MARK[reply.tone] + plain(reply.title)
+    icon = _TONE_ICON[reply.tone]
+    title = plain(Text(icon, " ", reply.title) if icon is not None else reply.title)
     if colour:
         title = f"\x1b[{_TONE_COLOUR[reply.tone]}m{title}\x1b[0m"
     lines = [title]
@@ -56,13 +80,15 @@ def render_text(reply: Reply, *, colour: bool = False) -> str:
         lines.append(plain(reply.where))
     for part in reply.parts:
         if isinstance(part, Text):
-            lines.append(plain(part.markdown))
+            lines.append(plain(part))
+        elif isinstance(part, Quote):
+            lines.extend(f"> {plain(line)}" for line in as_text(part.text).lines())
         elif isinstance(part, Fields):
-            lines.extend(f"{plain(label)}: {plain(value)}" for label, value in part.pairs)
+            lines.extend(f"{label}: {plain(value)}" for label, value in part.pairs)
         elif isinstance(part, Table):
-            lines.extend(table_lines(part))
+            lines.extend(part.layout())
             if part.hidden > 0:
-                lines.append(plain(f"… and {part.hidden} more. {part.hint}".rstrip()))
+                lines.append(plain(part.more_note()))
         elif isinstance(part, Code):
             lines.append(part.text)
     if reply.attachment is not None:

@@ -24,7 +24,7 @@ from opsbot.console.render import plain, render_text
 from opsbot.core.audit import AuditLog, Auditor
 from opsbot.core.clock import SystemClock
 from opsbot.core.plan import ActionPlan
-from opsbot.core.reply import Reply
+from opsbot.core.reply import Reply, Text
 from opsbot.core.request import ChatRequest
 from opsbot.policy import Subject
 from opsbot.policy.ids import CHANNEL_ID, USER_ID, USERGROUP_ID
@@ -71,10 +71,10 @@ class ConsoleSurface:
         steps = _next_steps(approval)
         self._write(render_text(card, colour=self._colour) + (f"\n{steps}" if steps else ""))
 
-    async def notify(self, user: str, text: str) -> None:
+    async def notify(self, user: str, text: Text) -> None:
         self._write(f"(only {user} sees this) {plain(text)}")
 
-    async def tell_thread(self, approval: Approval, text: str) -> None:
+    async def tell_thread(self, approval: Approval, text: Text) -> None:
         self._write(plain(text))
 
 

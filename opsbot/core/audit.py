@@ -11,6 +11,8 @@ from typing import Any, Literal, Protocol
 
 import structlog
 
+from opsbot.core.reply import Mention, Mono, Strong, Text
+
 log = structlog.get_logger("opsbot.audit")
 
 AuditKind = Literal["command", "denied", "approval", "execution"]
@@ -44,10 +46,16 @@ class AuditLog(Protocol):
     def audit_records(self, *, user_id: str | None = None, last: int = 20) -> list[dict[str, Any]]: ...
 
 
-def mirror_line(record: AuditRecord) -> str:
-    """One line for the audit channel (Slack mrkdwn)."""
-    where = f" in `{record.namespace}` on `{record.cluster}`" if record.cluster else ""
-    return f"<@{record.user_id}> · {record.kind} · {record.command}{where} → *{record.outcome}*"
+def mirror_line(record: AuditRecord) -> Text:
+    """One line for the audit channel."""
+    where = (
+        Text(" in ", Mono(record.namespace or "-"), " on ", Mono(record.cluster))
+        if record.cluster
+        else Text()
+    )
+    return Text(
+        Mention(record.user_id), f" · {record.kind} · {record.command}", where, " → ", Strong(record.outcome)
+    )
 
 
 class Auditor:

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from opsbot.core.reply import Text, TextLike, as_text
+
 
 @dataclass(frozen=True)
 class ActionPlan:
@@ -16,13 +18,21 @@ class ActionPlan:
     namespace: str
     kind: str
     name: str
-    changes: tuple[str, ...]
+    changes: tuple[TextLike, ...]
+    """What will change, one line each (a `str` is plain text; kept as `Text`)."""
     params: Mapping[str, Any] = field(default_factory=dict)
     identity: tuple[str, tuple[str, ...]] | None = None
     """(user, groups) the action runs as (Kubernetes impersonation): the requester's, set
     by the router when impersonation applies. None: opsbot's own credentials."""
     dangerous: bool = False
     """The command's spec judged it dangerous (e.g. scaling to 0): its card says so in red."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "changes", tuple(as_text(change) for change in self.changes))
+
+    @property
+    def change_lines(self) -> tuple[Text, ...]:
+        return tuple(as_text(change) for change in self.changes)
 
     @property
     def target(self) -> str:

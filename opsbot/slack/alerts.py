@@ -10,8 +10,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from opsbot.alerts.cards import digest_card, enrichment_reply, incident_card
 from opsbot.alerts.incidents import Incident
 from opsbot.alerts.service import Enrichment
+from opsbot.core.reply import TextLike
 from opsbot.slack.outbox import Outbox, Priority
-from opsbot.slack.render import render
+from opsbot.slack.render import mrkdwn, render
 
 ROOT_EVENT_TYPE = "opsbot_incident"
 
@@ -63,9 +64,11 @@ class SlackAlertPublisher:
             incident.channel, incident.root, text=rendered.text, blocks=rendered.blocks
         )
 
-    async def reply(self, incident: Incident, text: str) -> None:
+    async def reply(self, incident: Incident, text: TextLike) -> None:
+        """A line in the incident's thread. A `str` is plain text; the alert service's
+        own lines still carry emoji codes, which plain text keeps as they are."""
         await self._outbox.post(
-            incident.channel, text=text, thread_ts=incident.root, priority=Priority.ALERT
+            incident.channel, text=mrkdwn(text), thread_ts=incident.root, priority=Priority.ALERT
         )
 
     async def post_enrichment(self, incident: Incident, enrichment: Enrichment) -> None:

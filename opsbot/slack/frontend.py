@@ -19,6 +19,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from opsbot.alerts.actions import ACTIONS, ClickOutcome, MuteFor, RunCommand
+from opsbot.alerts.cards import mute_notice
 from opsbot.alerts.incidents import Incident
 from opsbot.alerts.mutes import Mute
 from opsbot.approvals.cards import APPROVE_ACTION, CANCEL_ACTION, CONFIRM_ACTION, REJECT_ACTION, approval_card
@@ -27,12 +28,12 @@ from opsbot.approvals.machine import Approval
 from opsbot.approvals.service import ApprovalService
 from opsbot.commands.router import CommandRouter
 from opsbot.core.plan import ActionPlan
-from opsbot.core.reply import Reply, Text
+from opsbot.core.reply import Emphasis, Reply, Text
 from opsbot.core.request import ChatRequest, Source
 from opsbot.policy import Subject
 from opsbot.slack.dedupe import SeenKeys
 from opsbot.slack.outbox import Outbox, OutboxClosedError
-from opsbot.slack.render import render
+from opsbot.slack.render import mrkdwn, render
 from opsbot.slack.users import UserGroups, UserNames
 from opsbot.telemetry import NOOP_ERRORS, ErrorReporter
 
@@ -82,8 +83,10 @@ class EphemeralResponder:
     async def send(self, reply: Reply) -> str | None:
         if reply.attachment is not None:
             note = Text(
-                "_The full output is too long for a private reply; "
-                "mention @opsbot in a channel to get it as a file._"
+                Emphasis(
+                    "The full output is too long for a private reply; "
+                    "mention @opsbot in a channel to get it as a file."
+                )
             )
             reply = Reply(
                 reply.title, (*reply.parts, note), reply.where, reply.tone, reply.attachment, reply.buttons
@@ -127,26 +130,28 @@ class CardSurface:
                 text=rendered.text, blocks=rendered.blocks, replace_original=True
             )
 
-    async def notify(self, user: str, text: str) -> None:
+    async def notify(self, user: str, text: Text) -> None:
+        message = mrkdwn(text)
         if self._respond is not None and self._ephemeral_card:
-            await self._respond(text=text, response_type="ephemeral", replace_original=False)
+            await self._respond(text=message, response_type="ephemeral", replace_original=False)
             return
         channel = self._clicked_channel
         if channel:
-            await self._outbox.ephemeral(channel, user, text=text)
+            await self._outbox.ephemeral(channel, user, text=message)
 
-    async def tell_thread(self, approval: Approval, text: str) -> None:
+    async def tell_thread(self, approval: Approval, text: Text) -> None:
+        message = mrkdwn(text)
         if self._ephemeral_card and self._respond is not None:
-            await self._respond(text=text, response_type="ephemeral", replace_original=False)
+            await self._respond(text=message, response_type="ephemeral", replace_original=False)
             return
         if not approval.card and approval.response_url:
             # The card was private: so is everything said about it.
             await AsyncWebhookClient(approval.response_url).send(
-                text=text, response_type="ephemeral", replace_original=False
+                text=message, response_type="ephemeral", replace_original=False
             )
             return
         thread = approval.thread or approval.card or self._clicked_message_ts
-        await self._outbox.post(approval.channel, text=text, thread_ts=thread)
+        await self._outbox.post(approval.channel, text=message, thread_ts=thread)
 
 
 class IncidentActions(Protocol):
@@ -301,20 +306,19 @@ class SlackFrontend:
         root_ts = str(container.get("message_ts") or "") or None
         incident = self._incidents.incident(str(action.get("value", ""))[:300])
         if incident is None:
-            await self._outbox.ephemeral(channel, user, text="This incident is no longer known to opsbot.")
+            await self._outbox.ephemeral(
+                channel, user, text=mrkdwn("This incident is no longer known to opsbot.")
+            )
             return
         outcome = self._incidents.on_click(action_id, incident)
         if isinstance(outcome, MuteFor):
             mute = self._incidents.mute(incident.id, outcome.hours, user)
             if mute is not None:
-                text = (
-                    f":no_bell: <@{user}> muted this incident for {outcome.hours:g}h "
-                    f"(`unmute {mute.id}` to undo)."
-                )
+                text = mrkdwn(mute_notice(user, outcome.hours, mute.id))
                 await self._outbox.post(channel, text=text, thread_ts=root_ts)
             return
         if not isinstance(outcome, RunCommand):
-            await self._outbox.ephemeral(channel, user, text=outcome.reason, thread_ts=root_ts)
+            await self._outbox.ephemeral(channel, user, text=mrkdwn(outcome.reason), thread_ts=root_ts)
             return
         request = ChatRequest(
             request_id=uuid.uuid4().hex[:12],

@@ -108,13 +108,13 @@ class SocketLink:
 
     def __init__(
         self,
-        client: SocketClient,
+        socket: SocketClient,
         check_bot_token: Callable[[], Awaitable[Any]],
         *,
         max_backoff: float = 30.0,
         on_fatal: Callable[[SlackSetupError], None] | None = None,
     ) -> None:
-        self._client = client
+        self._socket = socket
         self._check_bot_token = check_bot_token
         self._wait = wait_exponential_jitter(initial=0.25, max=max_backoff, jitter=0.25)
         self._on_fatal = on_fatal
@@ -124,8 +124,8 @@ class SocketLink:
         self._stopping = False
         # We reconnect ourselves, at once; slack_sdk's ping-interval monitor would only add delay
         # (each connect() resets `auto_reconnect_enabled` from the default, so turn off both).
-        client.default_auto_reconnect_enabled = False
-        client.auto_reconnect_enabled = False
+        socket.default_auto_reconnect_enabled = False
+        socket.auto_reconnect_enabled = False
 
     async def start(self) -> None:
         """Check the bot token, then open the link; returns once it is up.
@@ -133,7 +133,7 @@ class SocketLink:
         Raises SlackSetupError on a permanent refusal; transient failures are retried.
         """
         await self._retrying(self._check_bot_token, which="bot", what="auth.test")
-        await self._retrying(lambda: self._client.connect_to_new_endpoint(force=True), which="app", what="connect")
+        await self._retrying(lambda: self._socket.connect_to_new_endpoint(force=True), which="app", what="connect")
         self.state.up = True
         self._keeper = asyncio.create_task(self._keep(), name="slack-link")
 
@@ -177,19 +177,19 @@ class SocketLink:
     async def _keep(self) -> None:
         """Wait for the connection to close; reconnect at once (and back off if that fails)."""
         while not self._stopping:
-            session = self._client.current_session
+            session = self._socket.current_session
             if session is not None:
                 with contextlib.suppress(Exception):
                     await session.wait_closed()
-            if self._stopping or self._client.closed:
+            if self._stopping or self._socket.closed:
                 return
-            if self._client.current_session is not session and await self._client.is_connected():
+            if self._socket.current_session is not session and await self._socket.is_connected():
                 continue  # replaced meanwhile (Slack's `disconnect` message): watch the new one
             self.state.up = False
             log.info("slack_link_closed_reconnecting")
             try:
                 await self._retrying(
-                    lambda: self._client.connect_to_new_endpoint(force=True), which="app", what="reconnect"
+                    lambda: self._socket.connect_to_new_endpoint(force=True), which="app", what="reconnect"
                 )
             except SlackSetupError as fatal:
                 log.error("slack_link_refused", error=str(fatal))

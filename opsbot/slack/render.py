@@ -1,6 +1,11 @@
 """Reply → Block Kit (pure). Built with slack_sdk.models so Slack's limits are checked
 when the blocks are serialized; the 50-block cap, which the SDK does not check, is
-enforced here. Every message also gets a plain-text fallback."""
+enforced here. Every message also gets a plain-text fallback.
+
+This is the one place that knows Slack's mrkdwn: `mrkdwn` turns neutral text
+(`opsbot.core.reply.Text`) into it, escaping whatever plain text holds, so nothing a
+user or the cluster said can become a mention, a link or broken formatting.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,26 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from opsbot.core.reply import Code, Fields, Reply, Table, Text, escape
+from opsbot.core.reply import (
+    ChannelRef,
+    Emphasis,
+    Fields,
+    Icon,
+    Link,
+    Mention,
+    Mono,
+    Part,
+    Quote,
+    Reply,
+    Span,
+    Strong,
+    Table,
+    Text,
+    TextLike,
+    Tone,
+    as_text,
+    clip,
+)
 
 MAX_BLOCKS = 50
 SECTION_LIMIT = 3000
@@ -27,9 +51,30 @@ FIELD_LIMIT = 2000
 HEADER_LIMIT = 150
 FALLBACK_LIMIT = 3000
 _FENCE_OVERHEAD = len("```\n\n```")
-_CELL_WIDTH = 60
 
-_TONE_ICON = {"info": "", "success": ":white_check_mark: ", "warning": ":warning: ", "error": ":x: "}
+EMOJI: dict[Icon, str] = {
+    Icon.SUCCESS: ":white_check_mark:",
+    Icon.FAILURE: ":x:",
+    Icon.WARNING: ":warning:",
+    Icon.ALERT: ":rotating_light:",
+    Icon.MUTED: ":no_bell:",
+    Icon.WAITING: ":hourglass_flowing_sand:",
+    Icon.CRITICAL: ":red_circle:",
+    Icon.SEVERITY_WARNING: ":large_orange_circle:",
+    Icon.SEVERITY_INFO: ":large_blue_circle:",
+}
+_TONE_ICON: dict[Tone, Icon | None] = {
+    "info": None,
+    "success": Icon.SUCCESS,
+    "warning": Icon.WARNING,
+    "error": Icon.FAILURE,
+}
+
+# Look-alikes for a formatting character inside its own run, so user data cannot end
+# the run early (Slack's mrkdwn has no escape for them).
+_IN_STRONG = str.maketrans({"*": "\u2217"})  # ∗
+_IN_MONO = str.maketrans({"`": "\u02cb", "\n": " "})  # ˋ
+_ID_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 
 
 @dataclass(frozen=True)
@@ -38,8 +83,100 @@ class Rendered:
     blocks: list[dict[str, Any]]
 
 
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+# text → mrkdwn -----------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters as entities (plain text, code, link labels)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def mrkdwn(text: TextLike) -> str:
+    """Neutral text → Slack mrkdwn. Plain strings are escaped; runs that cannot be
+    formatted safely (empty, or only spaces) are written without their markers."""
+    return "".join(_span(span, strong=False, emphasis=False) for span in as_text(text).spans)
+
+
+def _span(span: Span, *, strong: bool, emphasis: bool) -> str:
+    if isinstance(span, str):
+        text = escape(span)
+        if strong:
+            text = text.translate(_IN_STRONG)
+        if emphasis:
+            text = _emphasis_safe(text)
+        return text
+    if isinstance(span, Strong):
+        inner = "".join(_span(s, strong=True, emphasis=emphasis) for s in span.spans)
+        return inner if strong else _wrap(inner, "*")
+    if isinstance(span, Emphasis):
+        inner = "".join(_span(s, strong=strong, emphasis=True) for s in span.spans)
+        return inner if emphasis else _wrap(inner, "_")
+    if isinstance(span, Mono):
+        code = escape(span.text).translate(_IN_MONO)
+        return f"`{code}`" if code.strip() else code
+    if isinstance(span, Link):
+        url = escape(span.url).replace("|", "%7C")
+        label = escape(span.label).replace("|", "\u2223")  # ∣
+        return f"<{url}|{label}>" if label else f"<{url}>"
+    if isinstance(span, Mention):
+        return f"<@{span.user_id}>" if _is_id(span.user_id) else escape(f"@{span.user_id}")
+    if isinstance(span, ChannelRef):
+        return f"<#{span.channel_id}>" if _is_id(span.channel_id) else escape(f"#{span.channel_id}")
+    return EMOJI[span]
+
+
+def _emphasis_safe(text: str) -> str:
+    """An underscore that could end the italic run becomes a look-alike (ˍ); one inside a
+    word (``snake_case``) cannot, and stays."""
+    out = list(text)
+    for index, char in enumerate(text):
+        inside_word = 0 < index < len(text) - 1 and text[index - 1].isalnum() and text[index + 1].isalnum()
+        if char == "_" and not inside_word:
+            out[index] = "\u02cd"
+    return "".join(out)
+
+
+def _wrap(inner: str, marker: str) -> str:
+    """``*x*``, with surrounding spaces kept outside the markers (Slack ignores ``* x *``)."""
+    body = inner.strip()
+    if not body:
+        return inner
+    lead = inner[: len(inner) - len(inner.lstrip())]
+    trail = inner[len(inner.rstrip()) :]
+    return f"{lead}{marker}{body}{marker}{trail}"
+
+
+def _is_id(value: str) -> bool:
+    return 0 < len(value) <= 32 and all(char in _ID_CHARS for char in value)
+
+
+def plain_text(text: TextLike) -> str:
+    """Neutral text for a Block Kit `plain_text` object (headers): no markup, no escaping;
+    icons as emoji codes (shown as emoji with ``emoji: true``)."""
+    return "".join(_plain_span(span) for span in as_text(text).spans)
+
+
+def _plain_span(span: Span) -> str:
+    if isinstance(span, str):
+        return span
+    if isinstance(span, (Strong, Emphasis)):
+        return "".join(_plain_span(inner) for inner in span.spans)
+    if isinstance(span, Mono):
+        return f"`{span.text}`"
+    if isinstance(span, Link):
+        return span.label or span.url
+    if isinstance(span, Mention):
+        return f"@{span.user_id}"
+    if isinstance(span, ChannelRef):
+        return f"#{span.channel_id}"
+    return EMOJI[span]
+
+
+def _with_icon(icon: Icon | None, text: TextLike) -> Text:
+    return Text(icon, " ", text) if icon is not None else as_text(text)
+
+
+# blocks ------------------------------------------------------------------------
 
 
 def _chunks(lines: Iterable[str], limit: int) -> list[str]:
@@ -61,48 +198,43 @@ def _chunks(lines: Iterable[str], limit: int) -> list[str]:
     return chunks
 
 
-def table_lines(table: Table) -> list[str]:
-    cells = [tuple(clip(str(cell), _CELL_WIDTH) for cell in row) for row in table.rows]
-    widths = [len(column) for column in table.columns]
-    for row in cells:
-        for index, cell in enumerate(row):
-            widths[index] = max(widths[index], len(cell))
-
-    def line(values: tuple[str, ...]) -> str:
-        return "  ".join(value.ljust(widths[i]) for i, value in enumerate(values)).rstrip()
-
-    return [line(table.columns), *(line(row) for row in cells)]
+def _fence_safe(line: str) -> str:
+    """A code line, escaped, that cannot close the fence around it."""
+    return escape(line).replace("```", "`\u200b``")
 
 
 def _code_sections(lines: list[str]) -> list[SectionBlock]:
     return [
         SectionBlock(text=MarkdownTextObject(text=f"```\n{chunk}\n```"))
-        for chunk in _chunks((escape(line) for line in lines), SECTION_LIMIT - _FENCE_OVERHEAD)
+        for chunk in _chunks((_fence_safe(line) for line in lines), SECTION_LIMIT - _FENCE_OVERHEAD)
     ]
 
 
-def _part_blocks(part: Text | Fields | Table | Code) -> list[Block]:
+def _part_blocks(part: Part) -> list[Block]:
     if isinstance(part, Text):
         return [
             SectionBlock(text=MarkdownTextObject(text=chunk))
-            for chunk in _chunks(part.markdown.split("\n"), SECTION_LIMIT)
+            for chunk in _chunks((mrkdwn(line) for line in part.lines()), SECTION_LIMIT)
+        ]
+    if isinstance(part, Quote):
+        return [
+            SectionBlock(text=MarkdownTextObject(text=chunk))
+            for chunk in _chunks((f"> {mrkdwn(line)}" for line in as_text(part.text).lines()), SECTION_LIMIT)
         ]
     if isinstance(part, Fields):
         blocks: list[Block] = []
         pairs = list(part.pairs)
         for start in range(0, len(pairs), 10):
             fields = [
-                MarkdownTextObject(text=clip(f"*{label}*\n{value}", FIELD_LIMIT))
+                MarkdownTextObject(text=clip(mrkdwn(Text(Strong(label), "\n", value)), FIELD_LIMIT))
                 for label, value in pairs[start : start + 10]
             ]
             blocks.append(SectionBlock(fields=fields))
         return blocks
     if isinstance(part, Table):
-        table_blocks: list[Block] = list(_code_sections(table_lines(part)))
+        table_blocks: list[Block] = list(_code_sections(part.layout()))
         if part.hidden > 0:
-            note = f"… and {part.hidden} more."
-            if part.hint:
-                note += f" {part.hint}"
+            note = mrkdwn(part.more_note())
             table_blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(note, SECTION_LIMIT))]))
         return table_blocks
     return list(_code_sections(part.text.split("\n")))
@@ -110,11 +242,14 @@ def _part_blocks(part: Text | Fields | Table | Code) -> list[Block]:
 
 def render(reply: Reply) -> Rendered:
     icon = _TONE_ICON[reply.tone]
+    title = _with_icon(icon, reply.title)
     head: list[Block] = [
-        HeaderBlock(text=PlainTextObject(text=clip(icon + reply.title, HEADER_LIMIT), emoji=True))
+        HeaderBlock(text=PlainTextObject(text=clip(plain_text(title), HEADER_LIMIT), emoji=True))
     ]
     if reply.where:
-        head.append(ContextBlock(elements=[MarkdownTextObject(text=clip(reply.where, SECTION_LIMIT))]))
+        head.append(
+            ContextBlock(elements=[MarkdownTextObject(text=clip(mrkdwn(reply.where), SECTION_LIMIT))])
+        )
     tail: list[Block] = []
     if reply.attachment is not None and reply.attachment.preview:
         tail.extend(_code_sections(reply.attachment.preview.split("\n")))
@@ -141,9 +276,13 @@ def render(reply: Reply) -> Rendered:
         body = body[: room - 1]
         body.append(
             ContextBlock(
-                elements=[MarkdownTextObject(text="_Output truncated to fit in one Slack message._")]
+                elements=[
+                    MarkdownTextObject(
+                        text=mrkdwn(Text(Emphasis("Output truncated to fit in one Slack message.")))
+                    )
+                ]
             )
         )
     blocks = [block.to_dict() for block in (*head, *body, *tail)]
-    fallback = clip(f"{icon}{reply.title}" + (f" ({reply.where})" if reply.where else ""), FALLBACK_LIMIT)
-    return Rendered(text=fallback, blocks=blocks)
+    fallback = mrkdwn(title) + (f" ({mrkdwn(reply.where)})" if reply.where else "")
+    return Rendered(text=clip(fallback, FALLBACK_LIMIT), blocks=blocks)

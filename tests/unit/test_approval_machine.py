@@ -31,6 +31,8 @@ from opsbot.approvals.machine import (
     transition,
 )
 from opsbot.core.plan import ActionPlan
+from opsbot.core.reply import Part, Text
+from opsbot.slack.render import mrkdwn
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 PLAN = ActionPlan(
@@ -49,7 +51,7 @@ def test_requester_confirm_starts_execution_exactly_once() -> None:
     again, second = transition(approval, Confirm("UREQ", T0 + timedelta(seconds=6)))
     assert again is approval
     assert not any(isinstance(e, Execute) for e in second)
-    assert isinstance(second[0], Notify) and "already executing" in second[0].text
+    assert isinstance(second[0], Notify) and "already executing" in mrkdwn(second[0].text)
 
 
 def test_someone_else_cannot_confirm_or_cancel() -> None:
@@ -88,7 +90,7 @@ def test_finish_records_the_outcome(ok: bool, status: Status) -> None:
     done, effects = transition(executing, Finish(ok, "result text", T0))
     assert done.status is status
     assert done.result == "result text"
-    assert any(isinstance(e, TellThread) and "result text" in e.text for e in effects)
+    assert any(isinstance(e, TellThread) and "result text" in mrkdwn(e.text) for e in effects)
 
 
 def test_finish_is_ignored_unless_executing() -> None:
@@ -100,12 +102,10 @@ def test_card_has_buttons_only_while_pending() -> None:
     card = approval_card(pending())
     assert {b.action_id for b in card.buttons} == {CONFIRM_ACTION, CANCEL_ACTION}
     assert all(b.value == "id1" for b in card.buttons)
-    assert "replicas 3 → 0" in card.parts[0].markdown  # type: ignore[union-attr]
+    assert "• replicas 3 → 0" in text_of(card.parts[:1])
     executing, _ = transition(pending(), Confirm("UREQ", T0))
     assert approval_card(executing).buttons == ()
-    assert "Confirmed by <@UREQ>" in " ".join(
-        getattr(p, "markdown", "") for p in approval_card(executing).parts
-    )
+    assert "_Confirmed by <@UREQ> at 2026-11-22T12:00:00Z_" in text_of(approval_card(executing).parts)
 
 
 # a second person required ---------------------------------------------------
@@ -122,8 +122,9 @@ def at(seconds: int) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def text_of(card_parts: tuple[object, ...]) -> str:
-    return " ".join(getattr(p, "markdown", "") for p in card_parts)
+def text_of(card_parts: tuple[Part, ...]) -> str:
+    """The card's paragraphs as Slack shows them."""
+    return " ".join(mrkdwn(p) for p in card_parts if isinstance(p, Text))
 
 
 def test_default_policy_is_self_confirm_with_one_approval() -> None:
@@ -138,16 +139,16 @@ def test_requester_cannot_confirm_when_a_second_person_is_required() -> None:
     after, effects = transition(approval, Confirm("UREQ", at(1)))
     assert after is approval
     assert len(effects) == 1 and isinstance(effects[0], Notify) and effects[0].user == "UREQ"
-    assert "second person" in effects[0].text
+    assert "second person" in mrkdwn(effects[0].text)
     _, two = transition(needs(TWO), Confirm("UREQ", at(1)))
-    assert isinstance(two[0], Notify) and "2 other people" in two[0].text
+    assert isinstance(two[0], Notify) and "2 other people" in mrkdwn(two[0].text)
 
 
 def test_someone_else_confirming_is_pointed_at_approve() -> None:
     approval = needs(ONE)
     after, effects = transition(approval, Confirm("UOTHER", at(1)))
     assert after is approval
-    assert isinstance(effects[0], Notify) and "Approve" in effects[0].text
+    assert isinstance(effects[0], Notify) and "Approve" in mrkdwn(effects[0].text)
 
 
 def test_one_approval_by_someone_else_executes() -> None:
@@ -158,8 +159,8 @@ def test_one_approval_by_someone_else_executes() -> None:
     assert effects[0] == UpdateCard() and effects[-1] == Execute()
     assert sum(isinstance(e, Execute) for e in effects) == 1
     tell = [e for e in effects if isinstance(e, TellThread)]
-    assert len(tell) == 1 and "<@UAPP> approved" in tell[0].text and "<@UREQ>" in tell[0].text
-    assert "2026-11-22T12:00:05Z" in tell[0].text and "(1 of 1)" in tell[0].text
+    assert len(tell) == 1 and "<@UAPP> approved" in mrkdwn(tell[0].text) and "<@UREQ>" in mrkdwn(tell[0].text)
+    assert "2026-11-22T12:00:05Z" in mrkdwn(tell[0].text) and "(1 of 1)" in mrkdwn(tell[0].text)
 
 
 def test_two_approvals_needed_count_distinct_people() -> None:
@@ -168,11 +169,14 @@ def test_two_approvals_needed_count_distinct_people() -> None:
     assert first.approvers == ("UA",)
     assert not any(isinstance(e, Execute) for e in effects)
     assert UpdateCard() in effects
-    assert any(isinstance(e, TellThread) and "(1 of 2)" in e.text and "<@UA>" in e.text for e in effects)
+    assert any(
+        isinstance(e, TellThread) and "(1 of 2)" in mrkdwn(e.text) and "<@UA>" in mrkdwn(e.text)
+        for e in effects
+    )
 
     again, dup = transition(first, Approve("UA", at(2)))
     assert again is first
-    assert dup == (Notify("UA", "This request is already approved by you."),)
+    assert dup == (Notify("UA", Text("This request is already approved by you.")),)
 
     second, effects = transition(first, Approve("UB", at(3)))
     assert second.status is Status.EXECUTING
@@ -182,14 +186,14 @@ def test_two_approvals_needed_count_distinct_people() -> None:
     late, more = transition(second, Approve("UC", at(4)))
     assert late is second
     assert not any(isinstance(e, Execute) for e in more)
-    assert isinstance(more[0], Notify) and "already executing" in more[0].text
+    assert isinstance(more[0], Notify) and "already executing" in mrkdwn(more[0].text)
 
 
 def test_requester_cannot_approve_their_own_request() -> None:
     approval = needs(ONE)
     after, effects = transition(approval, Approve("UREQ", at(1)))
     assert after is approval
-    assert effects == (Notify("UREQ", "You cannot approve your own request; someone else has to."),)
+    assert effects == (Notify("UREQ", Text("You cannot approve your own request; someone else has to.")),)
 
 
 def test_approve_by_someone_not_allowed_explains_why() -> None:
@@ -197,9 +201,9 @@ def test_approve_by_someone_not_allowed_explains_why() -> None:
     after, effects = transition(approval, Approve("UX", at(1), allowed=False, reason="not in ops-approvers"))
     assert after is approval
     assert len(effects) == 1 and isinstance(effects[0], Notify) and effects[0].user == "UX"
-    assert "not in ops-approvers" in effects[0].text
+    assert "not in ops-approvers" in mrkdwn(effects[0].text)
     _, bare = transition(approval, Approve("UX", at(1), allowed=False))
-    assert isinstance(bare[0], Notify) and "not allowed to approve" in bare[0].text
+    assert isinstance(bare[0], Notify) and "not allowed to approve" in mrkdwn(bare[0].text)
 
 
 def test_policy_approvers_set_is_enforced_too() -> None:
@@ -221,20 +225,22 @@ def test_reject_by_an_allowed_person_is_final() -> None:
     assert "not during the freeze" in rejected.result
     assert effects[0] == UpdateCard()
     tell = [e for e in effects if isinstance(e, TellThread)]
-    assert tell and "<@UB> rejected" in tell[0].text and "2026-11-22T12:00:02Z" in tell[0].text
+    assert (
+        tell and "<@UB> rejected" in mrkdwn(tell[0].text) and "2026-11-22T12:00:02Z" in mrkdwn(tell[0].text)
+    )
     for event in (Approve("UC", at(3)), Confirm("UREQ", at(3)), Cancel("UREQ", at(3)), Reject("UC", at(3))):
         after, later = transition(rejected, event)
         assert after is rejected
         assert not any(isinstance(e, Execute | UpdateCard) for e in later)
-        assert isinstance(later[0], Notify) and "already rejected by <@UB>" in later[0].text
+        assert isinstance(later[0], Notify) and "already rejected by <@UB>" in mrkdwn(later[0].text)
 
 
 def test_reject_refusals_requester_and_not_allowed() -> None:
     approval = needs(ONE)
     own, effects = transition(approval, Reject("UREQ", at(1)))
-    assert own is approval and isinstance(effects[0], Notify) and "Cancel" in effects[0].text
+    assert own is approval and isinstance(effects[0], Notify) and "Cancel" in mrkdwn(effects[0].text)
     denied, effects = transition(approval, Reject("UX", at(1), allowed=False, reason="viewer role"))
-    assert denied is approval and isinstance(effects[0], Notify) and "viewer role" in effects[0].text
+    assert denied is approval and isinstance(effects[0], Notify) and "viewer role" in mrkdwn(effects[0].text)
 
 
 def test_requester_may_still_cancel_a_request_awaiting_approval() -> None:
@@ -264,7 +270,7 @@ def test_approve_and_reject_do_nothing_on_self_confirm_requests() -> None:
         assert (
             len(effects) == 1
             and isinstance(effects[0], Notify)
-            and "does not need approval" in effects[0].text
+            and "does not need approval" in mrkdwn(effects[0].text)
         )
 
 
@@ -281,7 +287,7 @@ def test_card_for_a_second_person_shows_approvals_and_approve_buttons() -> None:
     card = approval_card(needs(TWO))
     assert [b.action_id for b in card.buttons] == [APPROVE_ACTION, REJECT_ACTION, CANCEL_ACTION]
     assert all(b.value == "id2" for b in card.buttons)
-    assert card.title.startswith("Approval needed")
+    assert mrkdwn(card.title).startswith("Approval needed")
     assert "Approvals: 0 of 2" in text_of(card.parts)
     first, _ = transition(needs(TWO), Approve("UA", at(7)))
     card = approval_card(first)
@@ -299,7 +305,7 @@ def test_card_for_a_second_person_shows_approvals_and_approve_buttons() -> None:
 def test_rejected_card_has_no_buttons_and_says_who() -> None:
     rejected, _ = transition(needs(ONE), Reject("UB", at(2), reason="freeze"))
     card = approval_card(rejected)
-    assert card.buttons == () and card.title.startswith("Rejected:")
+    assert card.buttons == () and mrkdwn(card.title).startswith("Rejected:")
     assert "Rejected by <@UB> at 2026-11-22T12:00:02Z" in text_of(card.parts)
     assert "freeze" in text_of(card.parts)
 
@@ -307,5 +313,5 @@ def test_rejected_card_has_no_buttons_and_says_who() -> None:
 def test_self_confirm_card_is_unchanged() -> None:
     card = approval_card(pending())
     assert [b.label for b in card.buttons] == ["Confirm", "Cancel"]
-    assert card.title.startswith("Confirm:")
+    assert mrkdwn(card.title).startswith("Confirm:")
     assert "Approvals:" not in text_of(card.parts)

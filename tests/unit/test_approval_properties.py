@@ -36,6 +36,7 @@ from opsbot.approvals.machine import (
     transition,
 )
 from opsbot.core.plan import ActionPlan
+from opsbot.slack.render import mrkdwn
 
 T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 EXPIRES = T0 + timedelta(minutes=15)
@@ -192,7 +193,7 @@ def test_execute_at_most_once_and_only_when_due(policy: ApprovalPolicy, sequence
             assert not any(isinstance(e, UpdateCard | TellThread | Execute) for e in effects)
         if isinstance(event, Approve | Reject) and after is not before and after.status is not Status.EXPIRED:
             tells = [e for e in effects if isinstance(e, TellThread)]
-            assert tells and f"<@{event.user}>" in tells[0].text
+            assert tells and f"<@{event.user}>" in mrkdwn(tells[0].text)
 
         # Approvals only ever come from distinct, allowed people other than the requester.
         assert len(after.approvers) == len(after.approvals)

@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from opsbot.approvals.machine import Approval, ApprovalPolicy
 from opsbot.approvals.service import ApprovalService, InMemoryApprovals
+from opsbot.console.render import plain
 from opsbot.core.plan import ActionPlan
+from opsbot.core.reply import Text
 from opsbot.core.request import ChatRequest
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
@@ -21,15 +23,15 @@ class Clock:
 
 class Surface:
     def __init__(self) -> None:
-        self.notices: list[tuple[str, str]] = []
+        self.notices: list[tuple[str, Text]] = []
 
     async def update_card(self, approval: Approval) -> None:
         return None
 
-    async def notify(self, user: str, text: str) -> None:
+    async def notify(self, user: str, text: Text) -> None:
         self.notices.append((user, text))
 
-    async def tell_thread(self, approval: Approval, text: str) -> None:
+    async def tell_thread(self, approval: Approval, text: Text) -> None:
         return None
 
 
@@ -57,4 +59,4 @@ async def test_two_approvals_racing_through_a_slow_name_lookup_execute_once() ->
         service.approve(approval.id, "UCAROL", surface, allowed=True),
     )
     assert executed == [PLAN]
-    assert any("already" in text for _user, text in surface.notices)
+    assert any("already" in plain(text) for _user, text in surface.notices)

@@ -15,7 +15,7 @@ from opsbot.approvals.service import ApprovalService, InMemoryApprovals
 from opsbot.commands.catalog import build_registry
 from opsbot.config import parse_settings
 from opsbot.core.plan import ActionPlan
-from opsbot.core.reply import Reply
+from opsbot.core.reply import Reply, Text
 from opsbot.core.request import ChatRequest
 from opsbot.core.validation import is_dns1123_label, is_dns1123_subdomain, label_selector
 from opsbot.errors import InvalidNameError
@@ -197,10 +197,10 @@ class Surface:
     async def update_card(self, approval: Any) -> None:
         return None
 
-    async def notify(self, user: str, text: str) -> None:
+    async def notify(self, user: str, text: Text) -> None:
         return None
 
-    async def tell_thread(self, approval: Any, text: str) -> None:
+    async def tell_thread(self, approval: Any, text: Text) -> None:
         return None
 
 

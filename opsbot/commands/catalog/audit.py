@@ -7,12 +7,11 @@ import re
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import CommandSpec, Invocation, Option
 from opsbot.core import validation
-from opsbot.core.reply import Reply, Table, Text, escape
+from opsbot.core.reply import Mention, Reply, Table, Text
 from opsbot.errors import InvalidNameError, UsageError
 from opsbot.policy.settings import Group
 
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
-_MENTION = re.compile(r"<@([UW][A-Z0-9]{2,20})(\|[^>]*)?>")
 
 
 def audit(invocation: Invocation, ctx: CommandContext) -> Reply:
@@ -20,30 +19,30 @@ def audit(invocation: Invocation, ctx: CommandContext) -> Reply:
         raise UsageError("the audit trail is not available on this opsbot")
     user = invocation.value("user")
     if user is not None:
-        mention = _MENTION.fullmatch(user)
-        user = mention.group(1) if mention else user.upper()
+        # A Slack mention arrives as the bare id (see commands.text); "@U…" is typed by hand.
+        user = user.removeprefix("@").upper()
         if not _USER_ID.fullmatch(user):
             raise InvalidNameError(f"{user[:30]!r} is not a Slack user id (U… or W…, or mention the person)")
     last_text = invocation.value("last")
     last = validation.bounded_int(last_text, what="--last", low=1, high=200) if last_text else 20
     records = ctx.audit.recent(user_id=user, last=last)
-    who = f" by <@{user}>" if user else ""
+    who = Text(" by ", Mention(user)) if user else Text()
     if not records:
-        return Reply(f"Audit{who}", (Text("No audit records."),))
+        return Reply(Text("Audit", who), (Text("No audit records."),))
     rows = tuple(
         (
             str(record.get("at", ""))[:19].replace("T", " "),
             str(record.get("user_id", "")),
             str(record.get("kind", "")),
-            escape(str(record.get("command", "")))[:60],
+            str(record.get("command", ""))[:60],
             str(record.get("cluster") or "-"),
             str(record.get("namespace") or "-"),
-            escape(str(record.get("outcome", "")))[:50],
+            str(record.get("outcome", ""))[:50],
         )
         for record in records
     )
     table = Table(("WHEN (UTC)", "USER", "KIND", "COMMAND / ACTION", "CLUSTER", "NAMESPACE", "OUTCOME"), rows)
-    return Reply(f"Audit{who}: last {len(records)}", (table,))
+    return Reply(Text("Audit", who, f": last {len(records)}"), (table,))
 
 
 COMMANDS = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import LIST_OPTIONS, CommandSpec, Invocation, KubeUse
 from opsbot.core import kubeobjects as fmt
-from opsbot.core.reply import Reply, Table, Text, where
+from opsbot.core.reply import Reply, Strong, Table, Text, where
 
 
 def deployments(invocation: Invocation, ctx: CommandContext) -> Reply:
@@ -33,8 +33,9 @@ def deployments(invocation: Invocation, ctx: CommandContext) -> Reply:
             fmt.clip(fmt.images(deployment), 60),
         )
         rows.append((fmt.namespace_of(deployment), *row) if ctx.namespace is None else row)
-    summary = f"*{len(items)}* deployments" + (
-        f", *{degraded}* below desired availability" if degraded else ", all available"
+    summary = Text(Strong(str(len(items))), " deployments")
+    summary += (
+        Text(", ", Strong(str(degraded)), " below desired availability") if degraded else ", all available"
     )
     return Reply(
         "Deployments",

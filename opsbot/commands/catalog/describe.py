@@ -11,7 +11,7 @@ from opsbot.commands.spec import ONE_OBJECT, CommandSpec, Invocation, KubeUse
 from opsbot.core import kubeobjects as fmt
 from opsbot.core import validation
 from opsbot.core.durations import short_duration
-from opsbot.core.reply import Fields, Part, Reply, Table, Text, where
+from opsbot.core.reply import Emphasis, Fields, Mono, Part, Reply, Strong, Table, Text, on_cluster, where
 from opsbot.errors import ForbiddenError, UsageError
 from opsbot.ports import KubeObject
 
@@ -61,9 +61,9 @@ def _events_for(ctx: CommandContext, kind: str, name: str, namespace: str | None
     try:
         items = fmt.sort_events(ctx.kube.list_events(namespace, field_selector=selector))
     except ForbiddenError:
-        return [Text("_Events: not visible to opsbot here._")]
+        return [Text(Emphasis("Events: not visible to opsbot here."))]
     if not items:
-        return [Text("_No recent events._")]
+        return [Text(Emphasis("No recent events."))]
     rows: list[tuple[str, ...]] = []
     for event in items[-RECENT_EVENTS:]:
         moment = fmt.event_time(event)
@@ -78,7 +78,7 @@ def _events_for(ctx: CommandContext, kind: str, name: str, namespace: str | None
             )
         )
     return [
-        Text("*Recent events*"),
+        Text(Strong("Recent events")),
         Table(("LAST SEEN", "TYPE", "REASON", "MESSAGE"), tuple(rows), total=len(items)),
     ]
 
@@ -130,11 +130,15 @@ def _describe_pod(name: str, ctx: CommandContext) -> Reply:
         )
     parts: list[Part] = [Fields(tuple(pairs))]
     if rows:
-        parts.append(Text("*Containers*"))
+        parts.append(Text(Strong("Containers")))
         parts.append(Table(("NAME", "IMAGE", "STATE", "READY", "RESTARTS", "LAST STATE"), tuple(rows)))
-    parts.append(Text(f"*Conditions:* {_conditions_text(pod)}"))
+    parts.append(Text(Strong("Conditions:"), " ", _conditions_text(pod)))
     if labels:
-        parts.append(Text("*Labels:* " + ", ".join(f"`{k}={v}`" for k, v in sorted(labels.items()))))
+        parts.append(
+            Text(
+                Strong("Labels:"), " ", Text.join(", ", (Mono(f"{k}={v}") for k, v in sorted(labels.items())))
+            )
+        )
     parts.extend(_events_for(ctx, "Pod", name, namespace))
     healthy = fmt.pod_is_healthy(pod)
     return Reply(
@@ -169,7 +173,7 @@ def _describe_deployment(name: str, ctx: CommandContext) -> Reply:
     ).get("kubectl.kubernetes.io/restartedAt")
     if restarted:
         pairs.append(("Last restart", f"{fmt.age(restarted, ctx.now)} ago"))
-    parts: list[Part] = [Fields(tuple(pairs)), Text(f"*Conditions:* {_conditions_text(deployment)}")]
+    parts: list[Part] = [Fields(tuple(pairs)), Text(Strong("Conditions:"), " ", _conditions_text(deployment))]
     uid = metadata.get("uid")
     try:
         replicasets = [
@@ -195,7 +199,7 @@ def _describe_deployment(name: str, ctx: CommandContext) -> Reply:
             )
             for rs in replicasets[:5]
         ]
-        parts.append(Text("*ReplicaSets* (newest first)"))
+        parts.append(Text(Strong("ReplicaSets"), " (newest first)"))
         parts.append(Table(("NAME", "DESIRED", "READY", "AGE"), tuple(rows), total=len(replicasets)))
     parts.extend(_events_for(ctx, "Deployment", name, namespace))
     healthy = int(state.get("availableReplicas") or 0) >= desired
@@ -246,17 +250,17 @@ def _describe_node(name: str, ctx: CommandContext) -> Reply:
                 )
             )
     if rows:
-        parts.append(Text("*Conditions*"))
+        parts.append(Text(Strong("Conditions")))
         parts.append(Table(("TYPE", "STATUS", "REASON", "MESSAGE"), tuple(rows)))
     try:
         pods_on_node = ctx.kube.list_pods(None, field_selector=f"spec.nodeName={name}")
-        parts.append(Text(f"*Pods on this node:* {len(pods_on_node)}"))
+        parts.append(Text(Strong("Pods on this node:"), f" {len(pods_on_node)}"))
     except ForbiddenError:
         pass
     parts.extend(_events_for(ctx, "Node", name, None))
     ready = fmt.node_status(node).startswith("Ready")
     return Reply(
-        f"Node {name}", tuple(parts), where=f"cluster `{ctx.cluster}`", tone="info" if ready else "warning"
+        f"Node {name}", tuple(parts), where=on_cluster(ctx.cluster), tone="info" if ready else "warning"
     )
 
 

@@ -10,7 +10,7 @@ from opsbot.commands.spec import ALL_NAMESPACES, CLUSTER, NAMESPACE, CommandSpec
 from opsbot.core import kubeobjects as fmt
 from opsbot.core import validation
 from opsbot.core.durations import short_duration
-from opsbot.core.reply import Reply, Table, Text, where
+from opsbot.core.reply import Reply, Strong, Table, Text, where
 from opsbot.errors import UsageError
 from opsbot.ports import KubeObject
 
@@ -56,7 +56,7 @@ def events(invocation: Invocation, ctx: CommandContext) -> Reply:
     warnings = sum(1 for event in items if event.get("type") == "Warning")
     return Reply(
         title,
-        (Text(f"*{len(items)}* events, *{warnings}* warnings"), table),
+        (Text(Strong(str(len(items))), " events, ", Strong(str(warnings)), " warnings"), table),
         where=place,
         tone="warning" if warnings else "info",
     )

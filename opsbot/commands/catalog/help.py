@@ -5,7 +5,7 @@ from __future__ import annotations
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import CommandSpec, Invocation
 from opsbot.commands.usage import usage_reply
-from opsbot.core.reply import Reply, Table, Text
+from opsbot.core.reply import Mono, Reply, Table, Text
 from opsbot.errors import UnknownCommandError
 
 
@@ -24,8 +24,13 @@ def help_command(invocation: Invocation, ctx: CommandContext) -> Reply:
         (
             Table(("COMMAND", "WHAT IT DOES"), rows),
             Text(
-                "Mention me with a command (`@opsbot pods -n web`), DM me, or use `/opsbot` "
-                "for a private answer. `help COMMAND` shows usage and examples."
+                "Mention me with a command (",
+                Mono("@opsbot pods -n web"),
+                "), DM me, or use ",
+                Mono("/opsbot"),
+                " for a private answer. ",
+                Mono("help COMMAND"),
+                " shows usage and examples.",
             ),
         ),
     )

@@ -6,7 +6,7 @@ from opsbot.alerts.incidents import Incident
 from opsbot.commands.context import AlertsView, CommandContext
 from opsbot.commands.spec import CLUSTER, NAMESPACE, CommandSpec, Invocation
 from opsbot.core.durations import short_duration
-from opsbot.core.reply import Reply, Table, Text, escape
+from opsbot.core.reply import Icon, Mono, Reply, Strong, Table, Text
 from opsbot.errors import InvalidNameError, UsageError
 from opsbot.policy.settings import Group
 
@@ -27,7 +27,7 @@ def incidents(invocation: Invocation, ctx: CommandContext) -> Reply:
         and (cluster is None or incident.cluster == cluster)
     ]
     if not items:
-        return Reply("Open incidents", (Text(":white_check_mark: No open incidents."),))
+        return Reply("Open incidents", (Text(Icon.SUCCESS, " No open incidents."),))
     rows = tuple(
         (
             incident.kind.value,
@@ -46,7 +46,7 @@ def incidents(invocation: Invocation, ctx: CommandContext) -> Reply:
         rows[:limit],
         total=len(rows),
     )
-    return Reply("Open incidents", (Text(f"*{len(items)}* open"), table), tone="warning")
+    return Reply("Open incidents", (Text(Strong(str(len(items))), " open"), table), tone="warning")
 
 
 def mutes(invocation: Invocation, ctx: CommandContext) -> Reply:
@@ -56,15 +56,15 @@ def mutes(invocation: Invocation, ctx: CommandContext) -> Reply:
     rows = tuple(
         (
             mute.id,
-            escape(mute.label),
+            mute.label,
             mute.until.isoformat(timespec="minutes").replace("+00:00", "Z"),
-            f"<@{mute.by}>",
+            mute.by,
         )
         for mute in active
     )
     return Reply(
         "Mutes",
-        (Table(("ID", "WHAT", "UNTIL", "BY"), rows), Text("`unmute ID` removes one.")),
+        (Table(("ID", "WHAT", "UNTIL", "BY"), rows), Text(Mono("unmute ID"), " removes one.")),
     )
 
 
@@ -75,11 +75,11 @@ def unmute(invocation: Invocation, ctx: CommandContext) -> Reply:
     removed = _view(ctx).unmute(mute_id)
     if removed is None:
         return Reply(
-            "No such mute", (Text(f"No active mute `{mute_id}`; `mutes` lists them."),), tone="error"
+            "No such mute",
+            (Text("No active mute ", Mono(mute_id), "; ", Mono("mutes"), " lists them."),),
+            tone="error",
         )
-    return Reply(
-        "Unmuted", (Text(f"Alerts for {escape(removed.label)} are no longer muted."),), tone="success"
-    )
+    return Reply("Unmuted", (Text(f"Alerts for {removed.label} are no longer muted."),), tone="success")
 
 
 COMMANDS = (

@@ -5,12 +5,12 @@ from __future__ import annotations
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import CLUSTER, CommandSpec, Invocation, KubeUse
 from opsbot.core import kubeobjects as fmt
-from opsbot.core.reply import Reply, Table, Text
+from opsbot.core.reply import Reply, Strong, Table, Text, on_cluster
 
 
 def nodes(invocation: Invocation, ctx: CommandContext) -> Reply:
     items = sorted(ctx.kube.list_nodes(), key=fmt.name_of)
-    place = f"cluster `{ctx.cluster}`"
+    place = on_cluster(ctx.cluster)
     if not items:
         return Reply("Nodes", (Text("No nodes."),), where=place)
     rows = [
@@ -25,7 +25,8 @@ def nodes(invocation: Invocation, ctx: CommandContext) -> Reply:
         for node in items
     ]
     not_ready = sum(1 for node in items if not fmt.node_status(node).startswith("Ready"))
-    summary = f"*{len(items)}* nodes" + (f", *{not_ready}* not ready" if not_ready else ", all ready")
+    summary = Text(Strong(str(len(items))), " nodes")
+    summary += Text(", ", Strong(str(not_ready)), " not ready") if not_ready else ", all ready"
     columns: tuple[str, ...] = ("NAME", "STATUS", "ROLES", "AGE", "VERSION", "PRESSURE")
     return Reply(
         "Nodes",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import LIST_OPTIONS, CommandSpec, Invocation, KubeUse
 from opsbot.core import kubeobjects as fmt
-from opsbot.core.reply import Reply, Table, Text, escape, where
+from opsbot.core.reply import Mono, Reply, Strong, Table, Text, where
 
 
 def pods(invocation: Invocation, ctx: CommandContext) -> Reply:
@@ -31,12 +31,12 @@ def pods(invocation: Invocation, ctx: CommandContext) -> Reply:
             str(fmt.spec(pod).get("nodeName") or "<none>"),
         )
         rows.append((fmt.namespace_of(pod), *row) if all_namespaces else row)
-    selected = f" matching `{escape(selector)}`" if selector else ""
+    selected = Text(" matching ", Mono(selector)) if selector else Text()
     if not items:
-        return Reply("Pods", (Text(f"No pods{selected}."),), where=where(ctx.cluster, ctx.namespace))
-    summary = f"*{len(items)}* pods{selected}"
-    summary += f", *{unhealthy}* not ready" if unhealthy else ", all ready"
-    hint = "Not-ready pods are listed first. Narrow with `-n`, `-l`."
+        return Reply("Pods", (Text("No pods", selected, "."),), where=where(ctx.cluster, ctx.namespace))
+    summary = Text(Strong(str(len(items))), " pods", selected)
+    summary += Text(", ", Strong(str(unhealthy)), " not ready") if unhealthy else ", all ready"
+    hint = Text("Not-ready pods are listed first. Narrow with ", Mono("-n"), ", ", Mono("-l"), ".")
     return Reply(
         "Pods",
         (Text(summary), Table(columns, tuple(rows), total=len(items), hint=hint)),

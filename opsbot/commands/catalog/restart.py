@@ -7,6 +7,7 @@ from opsbot.commands.spec import ONE_OBJECT, ActionContext, CommandSpec, Invocat
 from opsbot.commands.workloads import DRY_RUN_NOTE, deployment_target, dry_run
 from opsbot.core import kubeobjects as fmt
 from opsbot.core.plan import ActionPlan
+from opsbot.core.reply import Mono, Text, TextLike
 from opsbot.errors import InvalidRequestError, UsageError
 from opsbot.policy.settings import Group
 
@@ -37,15 +38,15 @@ def plan(invocation: Invocation, ctx: CommandContext) -> ActionPlan:
     pods = ctx.kube.list_pods(namespace, selector=selector) if selector else []
     names = sorted(fmt.name_of(pod) for pod in pods)
     strategy = (fmt.spec(deployment).get("strategy") or {}).get("type", "RollingUpdate")
-    changes = [
+    changes: list[TextLike] = [
         f"rollout restart ({strategy}): {len(names)} pod(s) will be replaced",
     ]
     if names:
-        shown = ", ".join(f"`{pod}`" for pod in names[:8])
+        shown = Text.join(", ", (Mono(pod) for pod in names[:8]))
         more = f" and {len(names) - 8} more" if len(names) > 8 else ""
-        changes.append(f"pods: {shown}{more}")
+        changes.append(Text("pods: ", shown, more))
     if ctx.settings.server_dry_run:
-        changes.append(f"pod template annotation `{RESTARTED_AT}` set: {DRY_RUN_NOTE}")
+        changes.append(Text("pod template annotation ", Mono(RESTARTED_AT), f" set: {DRY_RUN_NOTE}"))
     return ActionPlan(
         verb="restart",
         cluster=ctx.cluster,

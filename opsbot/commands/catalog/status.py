@@ -8,7 +8,7 @@ from datetime import datetime
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import ALL_NAMESPACES, CLUSTER, NAMESPACE, CommandSpec, Invocation, KubeUse
 from opsbot.core import kubeobjects as fmt
-from opsbot.core.reply import Fields, Part, Reply, Table, Text, where
+from opsbot.core.reply import Fields, Icon, Part, Reply, Strong, Table, Text, TextLike, where
 from opsbot.errors import ForbiddenError
 from opsbot.ports import KubeObject
 
@@ -16,7 +16,7 @@ from opsbot.ports import KubeObject
 def status(invocation: Invocation, ctx: CommandContext) -> Reply:
     """One look at the cluster: nodes, pods that are not fine, recent restarts."""
     parts: list[Part] = []
-    pairs: list[tuple[str, str]] = []
+    pairs: list[tuple[str, TextLike]] = []
     tone: str = "info"
     try:
         node_items = ctx.kube.list_nodes()
@@ -47,15 +47,15 @@ def status(invocation: Invocation, ctx: CommandContext) -> Reply:
             (fmt.namespace_of(pod), fmt.name_of(pod), fmt.pod_status(pod), fmt.pod_restarts(pod, ctx.now))
             for pod in sorted(unhealthy, key=lambda p: -fmt.restart_count(p))
         ]
-        parts.append(Text("*Pods that are not ready*"))
+        parts.append(Text(Strong("Pods that are not ready")))
         parts.append(Table.first(("NAMESPACE", "POD", "STATUS", "RESTARTS"), rows, 15))
     if degraded:
         tone = "warning"
         degraded_rows = [(fmt.namespace_of(d), fmt.name_of(d), fmt.deployment_ready(d)) for d in degraded]
-        parts.append(Text("*Deployments below desired availability*"))
+        parts.append(Text(Strong("Deployments below desired availability")))
         parts.append(Table.first(("NAMESPACE", "DEPLOYMENT", "READY"), degraded_rows, 15))
     if tone == "info":
-        parts.append(Text(":white_check_mark: Everything looks healthy."))
+        parts.append(Text(Icon.SUCCESS, " Everything looks healthy."))
     return Reply(
         "Cluster status",
         tuple(parts),
