@@ -183,6 +183,7 @@ class Bot:
                     self.settings.watch.namespaces,
                     emit,
                     stop=self._watch_stop,
+                    resources=alerts.resources,
                     errors=self.telemetry.errors,
                 )
             )

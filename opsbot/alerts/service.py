@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import structlog
 
 from opsbot.alerts.actions import ClickOutcome, on_click
-from opsbot.alerts.detectors import observe
+from opsbot.alerts.detectors import SUBJECTS, observe, watched_resources
 from opsbot.alerts.findings import AlertKind, Finding
 from opsbot.alerts.incidents import (
     Changed,
@@ -34,12 +34,11 @@ from opsbot.alerts.incidents import (
 from opsbot.alerts.mutes import Mute, MuteList
 from opsbot.alerts.owners import OwnerResolver
 from opsbot.core.durations import since
+from opsbot.core.resources import RESOURCES, ResourceName, WatchEventType
 from opsbot.ports import Clock, KubeDirectory, KubeObject, Store
 from opsbot.telemetry import NOOP_ERRORS, NOOP_TRACER, Attribute, ErrorReporter, Tracer
 
 log = structlog.get_logger("opsbot.alerts")
-
-SUBJECT_KIND = {"pods": "Pod", "nodes": "Node", "deployments": "Deployment"}
 
 
 class ClusterEvent(Protocol):
@@ -49,10 +48,10 @@ class ClusterEvent(Protocol):
     def cluster(self) -> str: ...
 
     @property
-    def resource(self) -> str: ...
+    def resource(self) -> ResourceName: ...
 
     @property
-    def type(self) -> str: ...
+    def type(self) -> WatchEventType: ...
 
     @property
     def obj(self) -> KubeObject | None: ...
@@ -138,6 +137,8 @@ class AlertService:
         self._clock = clock
         self.mutes = mutes
         self._enabled = enabled
+        self.resources: tuple[ResourceName, ...] = watched_resources(enabled)
+        """What the enabled detectors read: the resources to watch."""
         self._run_blocking = run_blocking
         self._owners = owners
         self._enrichment_lines = enrichment_lines
@@ -149,7 +150,7 @@ class AlertService:
         self._digests: dict[
             str, tuple[str, datetime, list[str]]
         ] = {}  # channel → (ts, opened, incident keys)
-        self._listing: dict[tuple[str, str], _InitialList] = {}
+        self._listing: dict[tuple[str, ResourceName], _InitialList] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._chains: dict[str, asyncio.Task[None]] = {}
         # Roots decided but not yet handed to the publisher count as backlog too.
@@ -189,7 +190,7 @@ class AlertService:
             log.info("incidents_resumed", count=len(pending))
         return len(pending)
 
-    def expect_initial_lists(self, cluster: str, resource: str, watches: int) -> None:
+    def expect_initial_lists(self, cluster: str, resource: ResourceName, watches: int) -> None:
         """Before the watches start: how many initial lists make up the whole picture.
 
         Once all of them are in, subjects of restored incidents that no list
@@ -198,7 +199,9 @@ class AlertService:
         """
         self._listing[(cluster, resource)] = _InitialList(watches)
 
-    async def _initial_list_done(self, scope: tuple[str, str], subject_kind: str, now: datetime) -> None:
+    async def _initial_list_done(
+        self, scope: tuple[str, ResourceName], subject_kind: str, now: datetime
+    ) -> None:
         listing = self._listing.get(scope)
         if listing is None:
             return
@@ -226,9 +229,9 @@ class AlertService:
     async def handle(self, event: ClusterEvent) -> None:
         self.events_processed += 1
         now = self._clock.now()
-        subject_kind = SUBJECT_KIND.get(event.resource)
-        if subject_kind is None:
-            return
+        if event.resource not in SUBJECTS:
+            return  # no detector reads it
+        subject_kind = RESOURCES[event.resource].kind
         scope = (event.cluster, event.resource)
         if event.type in {"SYNCED", "FORBIDDEN"}:
             await self._initial_list_done(scope, subject_kind, now)
