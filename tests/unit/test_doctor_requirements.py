@@ -406,7 +406,7 @@ def test_watched_resources_are_what_the_detectors_read_as_the_resources_table_sa
 
 
 def test_alert_details_use_the_methods_listed() -> None:
-    assert client_calls(PACKAGE / "alerts" / "service.py", {"kube"}) == set(ALERT_DETAIL_METHODS)
+    assert client_calls(PACKAGE / "alerts" / "enrichment.py", {"kube"}) == set(ALERT_DETAIL_METHODS)
 
 
 @pytest.mark.parametrize("module", ["requirements", "report"])
