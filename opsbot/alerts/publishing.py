@@ -6,7 +6,10 @@
 - the steps of one incident run one after the other (a chain per incident key),
   without holding up the pipeline.
 
-A failed publisher call never stops the pipeline (:meth:`Publishing._guard`).
+A failed publisher call never stops the pipeline (:meth:`Publishing._guard`): an
+operational failure (an :class:`~opsbot.errors.OpsbotError`, e.g. Slack refused or
+could not be reached after the outbox's retries) is one warning line; anything else
+is a bug, logged with its traceback and reported.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from opsbot.alerts.findings import Finding
 from opsbot.alerts.incidents import Incident, IncidentBook
 from opsbot.alerts.mutes import Mute, MuteList
 from opsbot.core.durations import since
+from opsbot.errors import OpsbotError
 from opsbot.ports import Clock, Store
 from opsbot.telemetry import Attribute, ErrorReporter, Tracer
 
@@ -35,7 +39,7 @@ _T = TypeVar("_T")
 
 
 class AlertPublisher(Protocol):
-    """Where incidents are shown (Slack)."""
+    """Where incidents are shown (Slack). Operational failures raise an OpsbotError."""
 
     def backlog(self, channel: str) -> int: ...
 
@@ -284,14 +288,19 @@ class Publishing:
         task.add_done_callback(done)
 
     async def _guard(self, call: Awaitable[_T], what: str, incident: Incident | None) -> _T | None:
-        """The result of a publisher call, or None when it failed (logged)."""
+        """The result of a publisher call, or None when it failed (logged; reported if a bug)."""
         try:
             return await call
-        except Exception as exc:
-            log.error(
+        except OpsbotError as exc:
+            log.warning(
                 "alert_publish_failed",
                 what=what,
                 incident=incident.id if incident else None,
                 error=str(exc)[:300],
             )
-            return None
+        except Exception as exc:
+            log.exception("alert_publish_failed", what=what, incident=incident.id if incident else None)
+            self._errors.capture(
+                exc, where="alert_publish", what=what, incident=incident.id if incident else None
+            )
+        return None
