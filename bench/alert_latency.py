@@ -299,11 +299,11 @@ async def measure_subprocess_rss(world: BenchWorld, probe: Target | None, tmp: P
 
 
 class HandleStamps:
-    """Wraps one AlertService's `handle` to stamp when each pod's MODIFIED event reached it."""
+    """Wraps one AlertService's pipeline `handle` to stamp when each pod's MODIFIED event reached it."""
 
     def __init__(self, alerts: AlertService) -> None:
         self.modified: dict[str, float] = {}
-        original = alerts.handle
+        original = alerts.pipeline.handle
 
         async def handle(event: ClusterEvent) -> None:
             if event.resource == "pods" and event.type == "MODIFIED" and event.obj is not None:
@@ -312,7 +312,7 @@ class HandleStamps:
             await original(event)
 
         # An instance attribute shadows the method: consume() calls self.handle(event).
-        alerts.handle = handle  # type: ignore[method-assign]
+        alerts.pipeline.handle = handle  # type: ignore[method-assign]
 
 
 async def one_sample(world: BenchWorld, target: Target, stamps: HandleStamps, gc_pauses: GcPauses) -> Sample:

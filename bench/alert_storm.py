@@ -180,12 +180,12 @@ def is_digest(post: Post) -> bool:
 
 
 class EventStamps:
-    """Wraps AlertService.handle: when the last pod MODIFIED event of the storm was processed."""
+    """Wraps the alert pipeline's handle: when the last pod MODIFIED event of the storm was processed."""
 
     def __init__(self, alerts: AlertService) -> None:
         self.modified = 0
         self.last = 0.0
-        original = alerts.handle
+        original = alerts.pipeline.handle
 
         async def handle(event: ClusterEvent) -> None:
             await original(event)
@@ -193,7 +193,7 @@ class EventStamps:
                 self.modified += 1
                 self.last = time.perf_counter()
 
-        alerts.handle = handle  # type: ignore[method-assign]
+        alerts.pipeline.handle = handle  # type: ignore[method-assign]
 
 
 @dataclass

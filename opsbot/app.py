@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import structlog
 from slack_bolt.adapter.socket_mode.websockets import AsyncSocketModeHandler
@@ -53,6 +53,9 @@ from opsbot.telemetry import from_environ as telemetry_from_environ
 from opsbot.wiring import build_router
 
 log = structlog.get_logger("opsbot")
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 SWEEP_INTERVAL_SECONDS = 15.0
 ALERT_FLUSH_SECONDS = 2.0
@@ -160,7 +163,7 @@ class Bot:
             errors=self.telemetry.errors,
         )
 
-    async def _run_blocking(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+    async def _run_blocking(self, function: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, functools.partial(function, *args, **kwargs))
 
@@ -185,6 +188,7 @@ class Bot:
                     self.settings.watch.namespaces,
                     emit,
                     stop=self._watch_stop,
+                    resources=alerts.resources,
                     errors=self.telemetry.errors,
                 )
             )

@@ -6,15 +6,16 @@
     │   ├── UsageError               grammar: unknown option, missing argument (carries usage)
     │   ├── UnknownCommandError      not a command (carries suggestions)
     │   └── InvalidNameError         a name/selector/number fails Kubernetes rules or our limits
-    └── KubeError                    the Kubernetes API refused or failed
-        ├── NotFoundError            permanent
-        ├── ForbiddenError           permanent: RBAC says no (message names verb + resource)
-        ├── ConflictError            permanent for this attempt
-        ├── InvalidRequestError      permanent: 400/422 from the API server
-        ├── UnauthorizedError        permanent: credentials rejected
-        └── TemporaryKubeError       worth retrying later
-            ├── ClusterUnreachableError
-            └── KubeTimeoutError
+    ├── KubeError                    the Kubernetes API refused or failed
+    │   ├── NotFoundError            permanent
+    │   ├── ForbiddenError           permanent: RBAC says no (message names verb + resource)
+    │   ├── ConflictError            permanent for this attempt
+    │   ├── InvalidRequestError      permanent: 400/422 from the API server
+    │   ├── UnauthorizedError        permanent: credentials rejected
+    │   └── TemporaryKubeError       worth retrying later
+    │       ├── ClusterUnreachableError
+    │       └── KubeTimeoutError
+    └── ChatError                    Slack refused or failed a call (after retries), or it was never sent
 
 Messages are written for the person in the chat: they never include tokens or
 tracebacks, and they name the cluster whenever one is involved.
@@ -92,3 +93,11 @@ class ClusterUnreachableError(TemporaryKubeError):
 
 class KubeTimeoutError(TemporaryKubeError):
     pass
+
+
+class ChatError(OpsbotError):
+    """An operational failure of a Slack call: refused, unreachable, or not sent because opsbot stopped.
+
+    Raised at the Slack boundary (``opsbot.slack.alerts``) in place of the library's
+    errors, so that the core tells it apart from a bug without importing slack_sdk.
+    """

@@ -6,14 +6,16 @@ them: cheap to decode, easy to build in tests, and no generated model classes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 KubeObject = dict[str, Any]
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,13 @@ class KubeDirectory(Protocol):
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
+
+
+class RunBlocking(Protocol):
+    """Runs a blocking call (e.g. a `KubePort` method) off the event loop, in a bounded pool;
+    the arguments are checked against the function's own signature."""
+
+    def __call__(self, function: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs) -> Awaitable[_R]: ...
 
 
 Document = dict[str, Any]

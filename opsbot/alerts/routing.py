@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
+from opsbot.alerts.detectors import DEFAULT_ENABLED
 from opsbot.alerts.findings import AlertKind, Finding
 from opsbot.alerts.settings import AlertsSettings
 
-DEFAULT_KINDS = frozenset(kind for kind in AlertKind if kind is not AlertKind.ROLLOUT_COMPLETED)
-
 
 def enabled_kinds(settings: AlertsSettings) -> frozenset[AlertKind]:
-    kinds: set[AlertKind] = set(DEFAULT_KINDS)
+    """The detectors' defaults (``DetectorSpec.default_on``) with ``alerts.kinds`` applied."""
+    kinds: set[AlertKind] = set(DEFAULT_ENABLED)
     for kind, on in settings.kinds.items():
         (kinds.add if on else kinds.discard)(kind)
     return frozenset(kinds)

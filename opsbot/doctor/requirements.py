@@ -6,14 +6,16 @@ SelfSubjectAccessReview and compares Slack's granted bot scopes with `required_s
 
 Nothing here is a table of its own: every `KubePort` method declares the RBAC rule its
 request needs (`opsbot.ports.requires`), every command declares the methods it calls
-(`CommandSpec.kube`), and `WATCHED` is what the alert watches list and watch.
+(`CommandSpec.kube`), and `WATCHED` is what the alert watches list and watch (derived from
+`opsbot.core.resources` and the detectors' table).
 tests/unit/test_doctor_requirements.py fails when the code and these declarations
 drift apart.
 
 Which of them are needed follows the config:
 
-- alerts on: list+watch of `WATCHED` in `watch.namespaces` (all namespaces when unset),
-  and the alert details (log lines, Warning events) there;
+- alerts on: list+watch of the `WATCHED` resources the enabled detectors read, in
+  `watch.namespaces` (all namespaces when unset), and the alert details (log lines,
+  Warning events) there;
 - commands: the commands some bound role grants on that cluster (with no
   `policy.bindings`, reads for everyone and writes for nobody), in the namespaces the
   config names (`default_namespace`, channel bindings, `watch.namespaces`, role
@@ -30,10 +32,13 @@ from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
 from typing import Literal
 
+from opsbot.alerts.detectors import ALERT_RESOURCES, watched_resources
+from opsbot.alerts.routing import enabled_kinds
 from opsbot.commands.catalog import build_registry
 from opsbot.commands.router import build_policy
 from opsbot.commands.spec import ALL_NAMESPACES, KubeUse
 from opsbot.config import Settings
+from opsbot.core.resources import RESOURCES, ResourceName, WatchedResource
 from opsbot.policy.settings import ALL, BUILTIN_ROLES, RoleSettings
 from opsbot.ports import ApiCall, api_calls
 
@@ -50,17 +55,14 @@ SCOPE_FIX = (
 )
 
 
-_PODS = "pods"
-_NODES = "nodes"
-_APPS = "apps"
+def _list_call(resource: WatchedResource) -> ApiCall:
+    return ApiCall("list", resource.name, resource.group, cluster_scoped=not resource.namespaced)
 
-# What the alert watches list and watch (opsbot.kube.watch.build_watches), and whether
-# the resource is cluster-scoped; alert details read these KubeClient methods.
-WATCHED: Mapping[str, ApiCall] = {
-    "pods": ApiCall("list", _PODS),
-    "nodes": ApiCall("list", _NODES, cluster_scoped=True),
-    "deployments": ApiCall("list", "deployments", _APPS),
-}
+
+# What the alert watches may list and watch: every resource some detector reads, as the
+# resources table describes it. A config watches those its enabled detectors read
+# (`watched_resources`, as opsbot.app starts them). Alert details read these KubeClient methods.
+WATCHED: Mapping[ResourceName, ApiCall] = {name: _list_call(RESOURCES[name]) for name in ALERT_RESOURCES}
 ALERT_DETAIL_METHODS = ("read_pod_log", "list_events")
 
 WATCHES = "alert watches"
@@ -278,7 +280,8 @@ def cluster_requirements(settings: Settings, cluster: str) -> ClusterRequirement
     watch_scopes: list[str | None] = [*settings.watch.namespaces] if settings.watch.namespaces else [None]
 
     if settings.alerts.enabled:
-        for call in WATCHED.values():
+        for resource in watched_resources(enabled_kinds(settings.alerts)):
+            call = WATCHED[resource]
             # Without nodes only node alerts are lost; without pods or deployments, most.
             severity: Severity = "warning" if call.cluster_scoped else "error"
             for namespace in [None] if call.cluster_scoped else watch_scopes:

@@ -3,18 +3,52 @@ at alert priority (command replies go first)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
 
+import aiohttp
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from opsbot.alerts.cards import digest_card, enrichment_reply, incident_card
 from opsbot.alerts.incidents import Incident
 from opsbot.alerts.service import Enrichment
 from opsbot.core.reply import TextLike
-from opsbot.slack.outbox import Outbox, Priority
+from opsbot.errors import ChatError
+from opsbot.slack.outbox import Outbox, OutboxClosedError, Priority
 from opsbot.slack.render import mrkdwn, render
 
 ROOT_EVENT_TYPE = "opsbot_incident"
+
+# What Slack or the network does to a call that is not opsbot's fault (the outbox has
+# already retried what was worth retrying), and the outbox refusing work at shutdown.
+_OPERATIONAL: tuple[type[Exception], ...] = (
+    SlackApiError,
+    SlackRequestError,
+    aiohttp.ClientError,
+    TimeoutError,
+    ConnectionError,
+    OutboxClosedError,
+)
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _operational(call: Callable[_P, Awaitable[_R]]) -> Callable[_P, Coroutine[Any, Any, _R]]:
+    """Operational failures leave as ChatError: the alert pipeline logs them in one line and
+    reports anything else as a bug."""
+
+    @functools.wraps(call)
+    async def wrapped(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return await call(*args, **kwargs)
+        except _OPERATIONAL as exc:
+            raise ChatError(f"Slack call failed: {exc}") from exc
+
+    return wrapped
 
 
 class SlackAlertPublisher:
@@ -25,6 +59,7 @@ class SlackAlertPublisher:
     def backlog(self, channel: str) -> int:
         return self._outbox.pending(channel)
 
+    @_operational
     async def post_root(self, incident: Incident) -> str | None:
         rendered = render(incident_card(incident))
         result = await self._outbox.post(
@@ -40,6 +75,7 @@ class SlackAlertPublisher:
         ts = result.get("ts")
         return ts if isinstance(ts, str) else None
 
+    @_operational
     async def find_root(self, incident: Incident) -> str | None:
         """The ts of this incident's root if it is already in the channel, else None."""
         response = await self._client.conversations_history(
@@ -56,6 +92,7 @@ class SlackAlertPublisher:
                 return ts if isinstance(ts, str) else None
         return None
 
+    @_operational
     async def update_root(self, incident: Incident) -> None:
         if not incident.root:
             return
@@ -64,13 +101,14 @@ class SlackAlertPublisher:
             incident.channel, incident.root, text=rendered.text, blocks=rendered.blocks
         )
 
+    @_operational
     async def reply(self, incident: Incident, text: TextLike) -> None:
-        """A line in the incident's thread. A `str` is plain text; the alert service's
-        own lines still carry emoji codes, which plain text keeps as they are."""
+        """A line in the incident's thread (neutral text)."""
         await self._outbox.post(
             incident.channel, text=mrkdwn(text), thread_ts=incident.root, priority=Priority.ALERT
         )
 
+    @_operational
     async def post_enrichment(self, incident: Incident, enrichment: Enrichment) -> None:
         container = incident.affected[0].container if incident.affected else None
         reply = enrichment_reply(
@@ -90,6 +128,7 @@ class SlackAlertPublisher:
             priority=Priority.ALERT,
         )
 
+    @_operational
     async def post_digest(self, channel: str, incidents: list[Incident]) -> str | None:
         rendered = render(digest_card(incidents))
         result = await self._outbox.post(
@@ -98,6 +137,7 @@ class SlackAlertPublisher:
         ts = result.get("ts")
         return ts if isinstance(ts, str) else None
 
+    @_operational
     async def update_digest(self, channel: str, ts: str, incidents: list[Incident]) -> None:
         rendered = render(digest_card(incidents))
         await self._outbox.update(channel, ts, text=rendered.text, blocks=rendered.blocks)

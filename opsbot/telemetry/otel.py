@@ -29,7 +29,7 @@ from opentelemetry.util.re import parse_env_headers
 from opsbot import __version__
 from opsbot.errors import ConfigError
 from opsbot.logs import redact_text
-from opsbot.telemetry import Attribute, Span
+from opsbot.telemetry.api import Attribute, Span
 
 TRACES_PATH = "v1/traces"
 

@@ -20,7 +20,7 @@ from sentry_sdk.utils import BadDsn
 from opsbot import __version__
 from opsbot.errors import ConfigError
 from opsbot.logs import redact_value
-from opsbot.telemetry import Attribute
+from opsbot.telemetry.api import Attribute
 
 if TYPE_CHECKING:
     from sentry_sdk._types import Event, Hint

@@ -21,6 +21,7 @@ import pytest
 from kubernetes.client import ApiClient
 from structlog.testing import capture_logs
 
+from opsbot.core.resources import ResourceName
 from opsbot.kube.watch import (
     LineSplitter,
     ResourceWatch,
@@ -119,7 +120,7 @@ def pod_requests(server: FakeKubeServer, *, watch: bool | None = None) -> list[R
 
 @contextmanager
 def watching(
-    api: ApiClient, resource: str = "pods", namespace: str | None = NS, **options: Any
+    api: ApiClient, resource: ResourceName = "pods", namespace: str | None = NS, **options: Any
 ) -> Iterator[tuple[ResourceWatch, WatchRunner, Events]]:
     events = Events()
     options.setdefault("backoff_max", 2.0)

@@ -68,10 +68,19 @@ def imports(path: Path, *, runtime_only: bool = False) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                names.add(".".join([*base, *([node.module] if node.module else [])]))
-            elif node.module:
-                names.add(node.module)
+                source = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                source = node.module or ""
+            # `from opsbot.alerts.detectors import pods` imports the submodule, not just the package.
+            submodules = [f"{source}.{alias.name}" for alias in node.names if is_module(f"{source}.{alias.name}")]
+            names.update(submodules or [source])
     return {name for name in names if name == "opsbot" or name.startswith("opsbot.")}
+
+
+def is_module(dotted: str) -> bool:
+    relative = Path(*dotted.split("."))
+    root = PACKAGE.parent
+    return (root / relative).with_suffix(".py").is_file() or (root / relative / "__init__.py").is_file()
 
 
 def package_edges() -> dict[str, set[str]]:
@@ -190,9 +199,6 @@ SLACK_PACKAGE = "slack"
 MARKUP_ALLOWED = {
     # Reads what Slack delivers (undoes `<@U1>`, `<#C1|x>`, `<!here>` in what people type).
     "commands/text.py",
-    # Two thread lines of the alert service still carry emoji codes; that module is being
-    # restructured separately (its publisher already accepts neutral text).
-    "alerts/service.py",
 }
 _EMOJI_CODE = re.compile(r"(?<![\w:]):[a-z0-9_+\-]+:(?![\w:])")
 _NOT_EMOJI = {":memory:"}  # sqlite's in-memory database

@@ -14,13 +14,7 @@ from typing import Any
 
 import pytest
 
-from opsbot.alerts.detectors import (
-    DEFAULT_ENABLED,
-    RECENT_TERMINATION,
-    detect_crash_loop,
-    detect_oom_killed,
-    observe,
-)
+from opsbot.alerts.detectors import DEFAULT_ENABLED, RECENT_TERMINATION, detect, observe
 from opsbot.alerts.findings import AlertKind, Observation, Severity, Workload
 from opsbot.alerts.owners import DEFAULT_OWNERS, LabelOwnerResolver
 from tests.support.fake_kube.builders import (
@@ -321,13 +315,10 @@ def test_oom_caused_crashloop_is_reported_as_crashloop_when_oom_alerts_are_off()
 
 
 def test_detectors_compose_but_also_work_alone() -> None:
-    assert detect_crash_loop(RUNNING, OOM_CRASHLOOP_2, cluster=CLUSTER, now=NOW) == ()
-    assert (
-        len(detect_crash_loop(RUNNING, OOM_CRASHLOOP_2, cluster=CLUSTER, now=NOW, oom_takes_precedence=False))
-        == 1
-    )
-    assert len(detect_oom_killed(RUNNING, OOM_CRASHLOOP_2, cluster=CLUSTER, now=NOW)) == 1
-    assert detect_oom_killed(RUNNING, None, cluster=CLUSTER, now=NOW) == ()
+    assert detect(CLBO, RUNNING, OOM_CRASHLOOP_2, cluster=CLUSTER, now=NOW) == ()
+    assert len(detect(CLBO, RUNNING, OOM_CRASHLOOP_2, cluster=CLUSTER, now=NOW, enabled={CLBO})) == 1
+    assert len(detect(OOM, RUNNING, OOM_CRASHLOOP_2, cluster=CLUSTER, now=NOW)) == 1
+    assert detect(OOM, RUNNING, None, cluster=CLUSTER, now=NOW) == ()
 
 
 def test_oom_kill_already_got_over_is_reported_on_first_sight_only_while_recent() -> None:

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 import yaml
 
+from opsbot.alerts.detectors import DETECTORS
 from opsbot.commands.catalog import build_registry
 from opsbot.config import Settings, parse_settings
+from opsbot.core.resources import RESOURCES
 from opsbot.doctor.requirements import (
     ALERT_DETAIL_METHODS,
     ALERT_DETAILS,
@@ -28,7 +30,6 @@ from opsbot.doctor.requirements import (
     required_scopes,
 )
 from opsbot.kube import client as kube_client
-from opsbot.kube.watch import build_watches
 from opsbot.ports import api_calls
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,6 +86,12 @@ def test_node_watch_is_only_a_warning() -> None:
     found = needed(settings(watch={"namespaces": ["web"]}))
     nodes = found[("watch", "nodes", None, "")]
     assert nodes.severity == "warning" and nodes.cluster_scoped and nodes.scope == "cluster-scoped"
+
+
+def test_a_resource_no_enabled_detector_reads_is_not_watched_so_not_required() -> None:
+    found = needed(settings(alerts={"default_channel": "C0ALERTS01", "kinds": {"NodeNotReady": False}}))
+    assert ("watch", "nodes", None, "") not in found
+    assert found[("watch", "pods", None, "")].needed_by == (WATCHES,)
 
 
 def test_alerts_off_need_no_watch_and_say_so() -> None:
@@ -391,13 +398,15 @@ def test_every_declared_method_exists_on_the_port() -> None:
     assert declared <= set(api_calls())
 
 
-def test_watched_resources_match_the_watches_the_bot_starts() -> None:
-    default = inspect.signature(build_watches).parameters["resources"].default
-    assert set(default) == set(WATCHED)
+def test_watched_resources_are_what_the_detectors_read_as_the_resources_table_says() -> None:
+    assert set(WATCHED) == {spec.resource for spec in DETECTORS}
+    for name, call in WATCHED.items():
+        resource = RESOURCES[name]
+        assert (call.resource, call.group, call.cluster_scoped) == (name, resource.group, not resource.namespaced)
 
 
 def test_alert_details_use_the_methods_listed() -> None:
-    assert client_calls(PACKAGE / "alerts" / "service.py", {"kube"}) == set(ALERT_DETAIL_METHODS)
+    assert client_calls(PACKAGE / "alerts" / "enrichment.py", {"kube"}) == set(ALERT_DETAIL_METHODS)
 
 
 @pytest.mark.parametrize("module", ["requirements", "report"])

@@ -280,7 +280,7 @@ async def test_the_alert_consumer_reports_a_failed_event_and_goes_on() -> None:
         handled.append(event.type)
         done.set()
 
-    service.handle = handle  # type: ignore[method-assign]
+    service.pipeline.handle = handle  # type: ignore[method-assign]
     queue: asyncio.Queue[Any] = asyncio.Queue()
     for kind in ("BROKEN", "ADDED"):
         queue.put_nowait(SimpleNamespace(cluster="prod", resource="pods", type=kind))
