@@ -53,7 +53,7 @@ class ChatMethods(SocketModeLink):
             event = dict(public, channel=channel, event_ts=ts, channel_type=self._channel_type(channel))
             if thread_ts is not None and truthy(args.get("reply_broadcast")):
                 event["subtype"] = "thread_broadcast"
-            self._spawn(self._echo(event, channel))
+            self._spawn_echo(event, channel)
         return {"ok": True, "channel": channel, "ts": ts, "message": public}
 
     def _bot_message(self, channel_arg: Any, ts_arg: Any) -> tuple[str, dict[str, Any]]:
@@ -94,7 +94,7 @@ class ChatMethods(SocketModeLink):
                 "message": public,
                 "previous_message": previous,
             }
-            self._spawn(self._echo(event, channel))
+            self._spawn_echo(event, channel)
         return {"ok": True, "channel": channel, "ts": ts, "text": msg["text"], "message": public}
 
     async def _chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -96,6 +96,7 @@ class EmulatorCore:
         self._limits: dict[str, RateLimit] = {}
         self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
         self._connections_error: str | None = None
+        self._echoes = 0  # echoes spawned and not yet delivered (or dropped)
         # Bot scopes of the installed app; Slack reports them in `x-oauth-scopes` on every
         # Web API response to a bot-token call. Assign a set to take some away.
         self.granted_scopes: set[str] = set(manifest_bot_scopes())

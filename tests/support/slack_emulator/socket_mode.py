@@ -145,20 +145,29 @@ class SocketModeLink(EmulatorCore):
         await self._changed()
         return env
 
+    def _spawn_echo(self, event: dict[str, Any], channel: str) -> None:
+        """Echo the bot's own activity in the background (counted until it is on its way)."""
+        self._echoes += 1
+        self._spawn(self._echo(event, channel))
+
     async def _echo(self, event: dict[str, Any], channel: str) -> None:
         """Deliver the event Slack sends for the bot's own activity (bots must ignore it)."""
-        if self.hello_count == 0:
-            return  # no Socket Mode client in this test
-        # If nobody connects in time the echo is dropped, as Slack drops it after retries.
-        with contextlib.suppress(AssertionError, ConnectionError):
-            await self._deliver(
-                "events_api",
-                self._event_callback(event),
-                accepts_response_payload=False,
-                channel=channel,
-                user=self.bot_user_id,
-                echo=True,
-            )
+        try:
+            if self.hello_count == 0:
+                return  # no Socket Mode client in this test
+            # If nobody connects in time the echo is dropped, as Slack drops it after retries.
+            with contextlib.suppress(AssertionError, ConnectionError):
+                await self._deliver(
+                    "events_api",
+                    self._event_callback(event),
+                    accepts_response_payload=False,
+                    channel=channel,
+                    user=self.bot_user_id,
+                    echo=True,
+                )
+        finally:
+            self._echoes -= 1
+            await self._changed()
 
     async def _handle_link(self, request: web.Request) -> web.StreamResponse:
         """The Socket Mode websocket: one-time ticket, hello, envelopes out, acks in."""

@@ -155,6 +155,24 @@ class Waiting(EmulatorCore):
             lambda: f"{self.open_connections} sockets still open after {timeout}s",
         )
 
+    def delivered(self) -> bool:
+        """No echo is on its way and every envelope sent over a socket still open is acked."""
+        open_ids = {c.conn_id for c in self._conns if not c.ws.closed}
+        return not self._echoes and all(
+            e.envelope_id in self.acks or e.connection_id not in open_ids for e in self.envelopes
+        )
+
+    async def wait_delivered(self, timeout: float = 5.0) -> None:
+        """Until delivered() holds: everything sent so far reached the client and was acked."""
+        await self._wait_until(
+            lambda: True if self.delivered() else None,
+            timeout,
+            lambda: (
+                f"not delivered within {timeout}s: {self._echoes} echoes on their way, unacked "
+                f"{[(e.type, e.envelope_id) for e in self.envelopes if e.envelope_id not in self.acks]}"
+            ),
+        )
+
     async def settle(self, timeout: float = 1.0) -> bool:
         """Wait until pending echoes are delivered and acked; False if that timed out.
 
