@@ -249,6 +249,15 @@ class Bot:
             except Exception as exc:
                 log.warning("cluster_client_unavailable", cluster=name, error=str(exc)[:300])
 
+    async def idle(self) -> None:
+        """Return once everything received from Slack is handled and every reply it caused
+        (audit mirror lines included) is sent."""
+        while True:
+            await self.frontend.idle()
+            if not self._mirror_tasks:
+                return
+            await asyncio.wait(set(self._mirror_tasks))
+
     async def connected(self) -> bool:
         return bool(await self._socket.client.is_connected())
 

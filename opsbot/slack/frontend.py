@@ -8,6 +8,7 @@ go (the request's thread, an ephemeral reply, a card update).
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -40,6 +41,7 @@ from opsbot.telemetry import NOOP_ERRORS, ErrorReporter
 log = structlog.get_logger("opsbot.slack")
 
 Respond = Callable[..., Awaitable[Any]]
+Listener = Callable[..., Awaitable[None]]
 
 
 class Responder(Protocol):
@@ -199,15 +201,47 @@ class SlackFrontend:
         self._tasks: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(max_concurrent)
         self.accepting = True
+        # Listener calls under way; `_quiet` is set when none is and no request task runs.
+        self._listening = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
 
     # wiring ---------------------------------------------------------------
 
     def register(self, app: AsyncApp) -> None:
-        app.event("app_mention")(self._on_mention)
-        app.event("message")(self._on_message)
-        app.command(self._slash_command)(self._on_slash)
-        app.action(_APPROVAL_ACTIONS)(self._on_approval_click)
-        app.action(_INCIDENT_ACTIONS)(self._on_incident_click)
+        app.event("app_mention")(self._counted(self._on_mention))
+        app.event("message")(self._counted(self._on_message))
+        app.command(self._slash_command)(self._counted(self._on_slash))
+        app.action(_APPROVAL_ACTIONS)(self._counted(self._on_approval_click))
+        app.action(_INCIDENT_ACTIONS)(self._counted(self._on_incident_click))
+
+    def _counted(self, listener: Listener) -> Listener:
+        """`listener`, counted while it runs (the part after ack() included), for idle()."""
+
+        @functools.wraps(listener)  # Bolt reads the wrapped listener's argument names
+        async def counted(*args: Any, **kwargs: Any) -> None:
+            self._listening += 1
+            self._quiet.clear()
+            try:
+                await listener(*args, **kwargs)
+            finally:
+                self._listening -= 1
+                self._check_quiet()
+
+        return counted
+
+    def _check_quiet(self, _task: object = None) -> None:
+        if not self._listening and not self._tasks:
+            self._quiet.set()
+
+    async def idle(self) -> None:
+        """Return once every listener call and request task has finished and the outbox
+        has nothing queued or being sent."""
+        while True:
+            await self._quiet.wait()
+            await self._outbox.idle()
+            if self._quiet.is_set():
+                return
 
     @property
     def in_flight(self) -> int:
@@ -359,7 +393,9 @@ class SlackFrontend:
             return
         task = asyncio.create_task(self._serve(request, responder), name=f"request:{request.request_id}")
         self._tasks.add(task)
+        self._quiet.clear()
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._check_quiet)
 
     async def _serve(self, request: ChatRequest, responder: Responder) -> None:
         async with self._limit:

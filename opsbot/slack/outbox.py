@@ -115,6 +115,10 @@ class Outbox:
         self.errors: dict[str, int] = {}
         self._queued: dict[int, float] = {}  # sequence → time.monotonic() when queued
         self._replays: set[asyncio.Task[None]] = set()
+        # Jobs submitted and not yet finished (queued or being sent); `_settled` is set at 0.
+        self._unfinished = 0
+        self._settled = asyncio.Event()
+        self._settled.set()
 
     # public API ----------------------------------------------------------
 
@@ -198,6 +202,14 @@ class Outbox:
         """Messages waiting for one channel (queued plus the one being sent)."""
         return self._pending.get(channel, 0)
 
+    async def idle(self) -> None:
+        """Return once nothing is queued or being sent, journal replays included."""
+        while self._replays or self._unfinished:
+            if self._replays:
+                await asyncio.wait(set(self._replays))
+            else:
+                await self._settled.wait()
+
     def depth(self) -> int:
         return sum(queue.qsize() for queue in self._queues.values())
 
@@ -221,6 +233,7 @@ class Outbox:
             while not queue.empty():
                 left.append(queue.get_nowait())
                 queue.task_done()
+                self._finished()
         for task in self._workers.values():
             task.cancel()
         await asyncio.gather(*self._workers.values(), return_exceptions=True)
@@ -324,6 +337,8 @@ class Outbox:
         self._queued[job.sequence] = job.queued_at
         queue.put_nowait(job)
         self._pending[channel] = self._pending.get(channel, 0) + 1
+        self._unfinished += 1
+        self._settled.clear()
         worker = self._workers.get(channel)
         if worker is None or worker.done():
             self._workers[channel] = asyncio.create_task(self._work(channel), name=f"outbox:{channel}")
@@ -352,6 +367,12 @@ class Outbox:
                 self._current.pop(channel, None)
                 self._pending[channel] -= 1
                 queue.task_done()
+                self._finished()
+
+    def _finished(self) -> None:
+        self._unfinished -= 1
+        if not self._unfinished:
+            self._settled.set()
 
     async def _send(self, channel: str, bucket: TokenBucket, job: _Job) -> dict[str, Any]:
         def wait(state: RetryCallState) -> float:

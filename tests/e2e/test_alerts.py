@@ -88,6 +88,7 @@ async def test_crashloop_posts_one_root_in_the_routed_channel_with_context_in_it
     }
     context = await slack.wait_for_post(thread_ts=root.ts)
     assert "panic: db connection refused" in block_text(context)
+    await alerting.settle()
     assert roots(slack, ALERTS) == []
 
 
@@ -139,6 +140,7 @@ async def test_mute_silences_the_thread(alerting: BotHarness) -> None:
     assert "CrashLoopBackOff deployment/shop" in mutes
     recover(kube, "web", pod)
     await slack.wait_for_post(lambda p: p.ts == root.ts and "Resolved" in p.text, method="chat.update")
+    await alerting.settle()  # the thread reply would follow the root's update
     thread = [p for p in slack.posts if p.thread_ts == root.ts and p.method == "chat.postMessage"]
     assert not any("Resolved after" in p.text for p in thread), "a muted incident says nothing in its thread"
     assert muted in thread
@@ -170,6 +172,7 @@ async def test_restart_button_goes_through_the_confirm_flow(alerting: BotHarness
     card = await slack.wait_for_post(
         lambda p: "Confirm: restart deployment/shop" in p.text, thread_ts=root.ts
     )
+    await alerting.settle()
     assert not [r for r in kube.writes() if r.method == "PATCH"]
     await slack.click(
         ALICE,
@@ -195,10 +198,14 @@ async def test_dropped_watches_and_410_neither_duplicate_nor_miss_alerts(alertin
     await slack.wait_for_post(lambda p: "deployment/b" in p.text, channel=ALERTS, method="chat.postMessage")
     kube.drop_watches()
     kube.compact()
-    await asyncio.sleep(0)  # let the relist happen; it must not re-post anything
-    await slack.settle(1.5)
+    # The relist must not re-post a or b. Sentinel: a later crash, whose root comes after
+    # any root the relist would have posted (one consumer, one paced queue per channel).
+    kube.add_deployment("web", "z", replicas=1)
+    crash(kube, "web", next(n for n in pod_names(kube, "web") if n.startswith("z-")))
+    await slack.wait_for_post(lambda p: "deployment/z" in p.text, channel=ALERTS, method="chat.postMessage")
+    await alerting.settle()
     titles = [p.text for p in roots(slack, ALERTS)]
-    assert len(titles) == 2, titles
+    assert len(titles) == 3, titles
 
 
 async def test_restarting_the_bot_mid_incident_posts_no_duplicate_and_still_resolves_the_original(
@@ -211,9 +218,14 @@ async def test_restarting_the_bot_mid_incident_posts_no_duplicate_and_still_reso
         crash(kube, "web", pod)
         root = await slack.wait_for_post(channel=ALERTS, method="chat.postMessage")
         await slack.wait_for_post(thread_ts=root.ts)  # enrichment done
-    async with running_bot(slack, kube, settings, alert_flush_interval=0.2):
-        await slack.settle(1.5)
-        assert len(roots(slack, ALERTS)) == 1
+    # Sentinel: a crash the next start lists after shop's pod, so its root comes after any
+    # duplicate of shop's (one consumer, one paced queue per channel).
+    kube.add_deployment("web", "zz", replicas=1)
+    crash(kube, "web", next(n for n in pod_names(kube, "web") if n.startswith("zz-")))
+    async with running_bot(slack, kube, settings, alert_flush_interval=0.2) as bot:
+        await slack.wait_for_post(lambda p: "deployment/zz" in p.text, channel=ALERTS, method="chat.postMessage")
+        await BotHarness(slack, kube, bot).settle()
+        assert [p.ts for p in roots(slack, ALERTS) if "deployment/shop" in p.text] == [root.ts]
         recover(kube, "web", pod)
         await slack.wait_for_post(lambda p: p.ts == root.ts and "Resolved" in p.text, method="chat.update")
 
@@ -224,13 +236,11 @@ async def test_problems_present_at_startup_are_alerted_once(
     kube.add_deployment("web", "shop", replicas=2)
     for pod in pod_names(kube, "web"):
         crash(kube, "web", pod)
-    async with running_bot(slack, kube, alert_settings(kubeconfig), alert_flush_interval=0.2):
-        await slack.wait_for_post(channel=ALERTS, method="chat.postMessage")
-        await slack.settle(1.0)
+    async with running_bot(slack, kube, alert_settings(kubeconfig), alert_flush_interval=0.2) as bot:
+        # Both pods are in one incident once a root (or its update) shows two of them.
+        await slack.wait_for_post(lambda p: p.channel == ALERTS and "Affected pods (2)" in block_text(p))
+        await BotHarness(slack, kube, bot).settle()
     assert len(roots(slack, ALERTS)) == 1
-    assert "Affected pods (2)" in block_text(roots(slack, ALERTS)[0]) or any(
-        "Affected pods (2)" in block_text(p) for p in slack.posts if p.method == "chat.update"
-    )
 
 
 async def test_storm_of_crashing_pods_is_paced_folded_and_fully_accounted_for(
@@ -260,7 +270,7 @@ async def test_storm_of_crashing_pods_is_paced_folded_and_fully_accounted_for(
                 await asyncio.sleep(0.1)
 
         await asyncio.wait_for(all_accounted(), timeout=30)
-        await slack.settle(2.0)
+        await BotHarness(slack, kube, bot).settle(timeout=30)
         handled_429s = bot.outbox.rate_limited
     posted = [p for p in slack.posts if p.method == "chat.postMessage" and p.channel == ALERTS]
     assert len(posted) <= 8, [p.text for p in posted]
@@ -288,11 +298,12 @@ async def test_root_posted_but_not_recorded_before_a_crash_is_found_not_reposted
     record["root"] = None  # as if the process died right after posting
     store.put_incident(record["id"], record["key"], record["state"], record["channel"], record)
     store.close()
-    async with running_bot(slack, kube, settings, alert_flush_interval=0.2):
-        await slack.settle(1.5)
-        assert len(roots(slack, ALERTS)) == 1
+    async with running_bot(slack, kube, settings, alert_flush_interval=0.2) as bot:
         recover(kube, "web", pod)
         await slack.wait_for_post(lambda p: p.ts == root.ts and "Resolved" in p.text, method="chat.update")
+        # A re-posted root would have gone out before the resolution (same incident, same chain).
+        await BotHarness(slack, kube, bot).settle()
+        assert len(roots(slack, ALERTS)) == 1
 
 
 async def test_node_not_ready_is_alerted_and_resolves_when_it_is_ready_again(alerting: BotHarness) -> None:

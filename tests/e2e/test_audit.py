@@ -100,6 +100,7 @@ async def test_mutating_actions_are_mirrored_to_the_audit_channel(
         )
         done = await slack.wait_for_post(lambda p: "succeeded" in p.text, channel="C0AUDIT001")
         assert f"<@{ALICE}>" in done.text and "scale deployment/api in web on test" in done.text
+        await harness.settle()
     mirrored = [p.text for p in slack.posts if p.channel == "C0AUDIT001"]
     assert not any("pods -n web" in text for text in mirrored), "reads are not mirrored"
     assert any("requested" in text for text in mirrored)

@@ -35,6 +35,7 @@ async def test_invalid_input_is_refused_before_any_api_call(
     harness.kube.clear_requests()
     reply = await harness.ask(command)
     assert expected in block_text(reply)
+    await harness.settle()
     assert harness.kube.requests == []
 
 
@@ -54,6 +55,7 @@ async def test_huge_text_is_refused_without_parsing(harness: BotHarness) -> None
     harness.kube.clear_requests()
     reply = await harness.ask("pods " + "x" * 30_000)
     assert "too long" in block_text(reply)
+    await harness.settle()
     assert harness.kube.requests == []
 
 

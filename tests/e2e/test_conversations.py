@@ -33,6 +33,7 @@ async def test_slash_command_answers_only_the_caller(harness: BotHarness) -> Non
     reply = await harness.slack.wait_for_post(method="response_url")
     assert reply.args.get("response_type") == "ephemeral"
     assert "opsbot commands" in block_text(reply)
+    await harness.settle()
     assert not [p for p in harness.slack.posts if p.method == "chat.postMessage"]
 
 
@@ -40,14 +41,14 @@ async def test_redelivered_event_is_answered_once(harness: BotHarness) -> None:
     sent = await harness.mention("help")
     await harness.slack.wait_for_post(thread_ts=sent.ts)
     await harness.slack.redeliver(sent)
-    await harness.slack.settle()
+    await harness.settle()
     assert len([p for p in harness.slack.posts if p.thread_ts == sent.ts]) == 1
 
 
 async def test_bot_ignores_its_own_and_other_bots_messages(harness: BotHarness) -> None:
     await harness.slack.message(None, "D0OTHER01", "pods", channel_type="im", bot_id="B0OTHERBOT")
     await harness.slack.message("U0OTHERBOT", "D0OTHER01", "pods", channel_type="im", subtype="bot_message")
-    await harness.slack.settle()
+    await harness.settle()
     assert harness.slack.posts == []
 
 
@@ -55,7 +56,7 @@ async def test_bot_replies_do_not_trigger_more_replies(harness: BotHarness) -> N
     """The emulator echoes every bot post back as a message event, as Slack does."""
     sent = await harness.slack.dm(ALICE, "help")
     await harness.slack.wait_for_post(channel=sent.channel)
-    await harness.slack.settle()
+    await harness.settle()
     assert len(harness.slack.posts) == 1
 
 

@@ -55,6 +55,7 @@ async def test_scale_is_planned_with_a_dry_run_that_stores_nothing(dry: BotHarne
     text = block_text(card)
     assert "replicas 3 → 0" in text and "every pod of this deployment will be stopped" in text
     assert "server-side dry run" in text and has_card(card)
+    await dry.settle()
     (patch,) = patches(dry)
     assert patch.path == SCALE_PATH and patch.query["dryRun"] == ["All"]
     assert patch.json() == {"spec": {"replicas": 0}}
@@ -80,12 +81,12 @@ async def test_restart_is_planned_with_a_dry_run_that_starts_no_rollout(dry: Bot
     text = block_text(card)
     assert "3 pod(s) will be replaced" in text and all(f"`{pod}`" in text for pod in pods)
     assert RESTARTED_AT in text and has_card(card)
+    await dry.settle()
     (patch,) = patches(dry)
     assert patch.path == DEPLOYMENT_PATH and patch.query["dryRun"] == ["All"]
     assert patch.content_type.startswith("application/strategic-merge-patch+json")
     template = stored_deployment(dry)["spec"]["template"]
     assert RESTARTED_AT not in (template["metadata"].get("annotations") or {})
-    await dry.slack.settle(0.3)
     assert dry.kube.list("replicasets", "web") == replicasets  # no new ReplicaSet
     assert sorted(p["metadata"]["name"] for p in dry.kube.list("pods", "web")) == pods
 

@@ -112,6 +112,7 @@ async def test_a_confirmed_action_runs_as_its_requester(acting: BotHarness) -> N
     card = await acting.ask("scale deploy/api 1 -n web", user=BOB)
     await click(acting, card, CONFIRM_ACTION, BOB)
     await acting.slack.wait_for_post(lambda p: "Scaled deployment/api from 3 to 1" in p.text)
+    await acting.settle()
     (patch,) = requests_to(acting, SCALE_PATH, "PATCH")
     assert patch.user == f"slack:{BOB}" and "opsbot:users" in patch.groups
     assert all(r.user == f"slack:{BOB}" for r in acting.kube.requests)
@@ -121,6 +122,7 @@ async def test_an_approved_action_runs_as_the_requester_not_the_approver(acting:
     card = await acting.ask("scale deploy/api 2 -n prod", user=BOB)
     await click(acting, card, APPROVE_ACTION, ALICE)
     await acting.slack.wait_for_post(lambda p: "Scaled deployment/api from 3 to 2" in p.text)
+    await acting.settle()
     (patch,) = [r for r in acting.kube.writes() if r.path.endswith("/deployments/api/scale")]
     assert patch.user == f"slack:{BOB}"
     assert not [r for r in acting.kube.requests if r.user == f"slack:{ALICE}"]

@@ -56,6 +56,7 @@ async def test_short_logs_are_shown_inline(harness: BotHarness) -> None:
     harness.kube.set_log("default", "api-1", ["starting", "listening on :8080"])
     reply = await harness.ask("logs api-1")
     assert "listening on :8080" in block_text(reply)
+    await harness.settle()
     assert harness.slack.files == []
 
 

@@ -18,6 +18,7 @@ from opsbot.config import Secrets, Settings, parse_settings
 from opsbot.telemetry import Telemetry
 from tests.support.fake_kube import FakeKubeServer
 from tests.support.slack_emulator import Post, Sent, SlackEmulator
+from tests.support.slack_fixtures import settled
 
 CHANNEL = "C0OPS0001"
 ALICE = "U0ALICE01"
@@ -87,6 +88,12 @@ class BotHarness:
             after=before,
             timeout=timeout,
         )
+
+    async def settle(self, timeout: float = 15.0) -> None:
+        """Until Slack has delivered everything and the bot has finished handling it,
+        replies included; AssertionError after `timeout`. Await before asserting that
+        something did NOT happen."""
+        await settled(self.slack, self.bot.idle, timeout)
 
     async def click_button(self, card: Post, action_id: str, *, user: str = ALICE) -> None:
         """Click the card's button `action_id` as `user`, as Slack would send it."""

@@ -22,6 +22,7 @@ from tests.support.slack_emulator import SlackEmulator
 __all__ = [
     "bolt_app",
     "close_socket_mode_handler",
+    "settled",
     "slack",
     "socket_mode_app",
 ]
@@ -42,6 +43,32 @@ def bolt_app(emulator: SlackEmulator, **kwargs: Any) -> AsyncApp:
     """A bare AsyncApp whose Web API client points at the emulator."""
     client = AsyncWebClient(token=emulator.bot_token, base_url=emulator.base_url)
     return AsyncApp(client=client, **kwargs)
+
+
+async def settled(
+    emulator: SlackEmulator, idle: Callable[[], Awaitable[None]], timeout: float = 15.0
+) -> None:
+    """Wait until the app has received, acked and finished handling everything Slack sent.
+
+    `idle` is the app's own "finished handling" signal (e.g. `Bot.idle`). Handling can
+    post, and Slack echoes posts back, so this repeats until the emulator has nothing
+    unacked or on its way and the app stays idle. Why: a negative assertion ("nothing
+    was posted") made any earlier passes whether or not the bot would have posted.
+    Raises AssertionError after `timeout` seconds, so a hang fails the test.
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                await emulator.wait_delivered(timeout)
+                sent = len(emulator.envelopes)
+                await idle()
+                if emulator.delivered() and len(emulator.envelopes) == sent:
+                    return
+    except TimeoutError:
+        raise AssertionError(
+            f"not settled within {timeout}s: delivered={emulator.delivered()}, "
+            f"envelopes={len(emulator.envelopes)}, acks={len(emulator.acks)}"
+        ) from None
 
 
 async def close_socket_mode_handler(handler: AsyncSocketModeHandler) -> None:
