@@ -124,13 +124,6 @@ async def test_protected_namespace_needs_a_second_person(guarded: BotHarness) ->
     ]
 
 
-@pytest.mark.xfail(
-    reason="known bug (opsbot/approvals/service.py, _apply_click): it reads the approval, awaits the "
-    "approver's display name (users.info), then applies the click to the copy it read, so two approvals "
-    "arriving together both start the execution; the second usually stops at the replicas "
-    "precondition, under load it scales again. A race: strict=False so a lucky run does not fail.",
-    strict=False,
-)
 async def test_two_approvals_at_once_run_the_action_once(guarded: BotHarness) -> None:
     slack = guarded.slack
     card = await guarded.ask("scale deploy/api 1 -n prod", user=ALICE)
