@@ -207,11 +207,11 @@ async def test_check_config_reports_a_denied_scale_with_the_rule_to_add_and_exit
     result = await doctor(slack, write_config(tmp_path, kubeconfig))
     assert result.returncode == 2
     failed = [line for line in checks(result.stdout, "Cluster test") if line.startswith("✗")]
-    assert failed == ["✗ may not patch deployments/scale (apps) in namespace web: needed by scale"]
+    assert failed == ["✗ namespace web: 1 permission(s) missing: patch deployments/scale (apps) for scale"]
     fix = fix_after(result.stdout, failed[0])
     assert fix.startswith(
-        'add {apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["patch"]} '
-        "to opsbot's Role in namespace web (manifests/base/role.yaml;"
+        'grant {apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["patch"]} '
+        "with the Role opsbot-operate in namespace web: enable manifests/components/operate/"
     )
     assert result.stdout.rstrip().endswith("1 check(s) failed")
 
@@ -222,9 +222,10 @@ async def test_check_config_fails_when_a_watched_namespace_is_not_readable(
     kube.deny("list", "pods", namespace="web")
     result = await doctor(slack, write_config(tmp_path, kubeconfig))
     assert result.returncode == 2
-    line = "✗ may not list pods in namespace web: needed by alert watches, pods, status, restart"
+    line = "✗ namespace web: 1 permission(s) missing: list pods for alert watches, pods, status, restart"
     assert line in checks(result.stdout, "Cluster test")
-    assert 'add {apiGroups: [""], resources: ["pods"], verbs: ["list"]}' in fix_after(result.stdout, line)
+    fix = fix_after(result.stdout, line)
+    assert fix.startswith('add {apiGroups: [""], resources: ["pods"], verbs: ["list"]} to opsbot\'s Role')
     assert any(
         c.startswith("✓ namespace default: ") and "pods get/list/watch" in c
         for c in checks(result.stdout, "Cluster test")
@@ -239,7 +240,8 @@ async def test_check_config_missing_node_access_is_only_a_warning(
     assert result.returncode == 0, result.stdout
     warnings = [line for line in checks(result.stdout, "Cluster test") if not line.startswith("✓")]
     assert warnings == [
-        "! may not get/list/watch nodes (cluster-scoped): needed by alert watches, nodes, status, describe"
+        "! cluster-scoped: 3 permission(s) missing: get/list/watch nodes for alert watches, nodes, "
+        "status, describe"
     ]
     fix = fix_after(result.stdout, warnings[0])
     assert fix.startswith("enable manifests/components/cluster-wide/ (uncomment it under `components:` in")
@@ -340,7 +342,9 @@ async def test_check_config_checks_impersonation_of_each_group(
     result = await doctor(slack, config)
     assert result.returncode == 2
     cluster = checks(result.stdout, "Cluster test")
-    line = "✗ may not impersonate groups 'slack:S0SRE0001' (cluster-scoped): needed by impersonation"
+    line = (
+        "✗ cluster-scoped: 1 permission(s) missing: impersonate groups 'slack:S0SRE0001' for impersonation"
+    )
     assert line in cluster
     fix = fix_after(result.stdout, line)
     assert 'resourceNames: ["slack:S0SRE0001"]}' in fix and "manifests/components/impersonation/" in fix

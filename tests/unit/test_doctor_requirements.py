@@ -269,11 +269,25 @@ def test_permissions_for_several_reasons_are_asked_once_with_every_reason() -> N
 # -- fixes -------------------------------------------------------------------------------
 
 
-def test_fix_for_a_namespaced_permission_names_the_rule_and_the_base_role() -> None:
-    permission = Permission("patch", "deployments", "apps", "scale", namespace="web")
+def test_fix_for_a_namespaced_read_names_the_rule_and_the_base_role() -> None:
+    permission = Permission("list", "pods", namespace="web", needed_by=("pods", "restart"))
     fix = fix_for([permission])
-    assert 'add {apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["patch"]}' in fix
+    assert fix.startswith('add {apiGroups: [""], resources: ["pods"], verbs: ["list"]}')
     assert "manifests/base/role.yaml" in fix and "namespace web" in fix
+    assert "operate" not in fix
+
+
+def test_fix_for_what_only_writes_need_names_the_operate_component() -> None:
+    permissions = [
+        Permission(verb, "deployments", "apps", "scale", namespace="web", needed_by=("scale",))
+        for verb in ("patch", "get")
+    ]
+    fix = fix_for(permissions)
+    assert fix.startswith(
+        'grant {apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["get", "patch"]} '
+        "with the Role opsbot-operate in namespace web: enable manifests/components/operate/"
+    )
+    assert "metadata.namespace: web" in fix and "manifests/base/role.yaml" not in fix
 
 
 def test_fix_for_several_verbs_is_one_rule() -> None:

@@ -4,7 +4,7 @@ manifests/ is a base (the bot) plus optional kustomize Components:
 
     manifests/kustomization.yaml          default install = base/ (components commented out)
     manifests/base/                       the bot
-    manifests/components/<name>/          cluster-wide, impersonation, monitoring
+    manifests/components/<name>/          operate, cluster-wide, impersonation, monitoring
     manifests/overlays/everything/        base + every component (worked example)
 
 Everything here runs offline: Kubernetes objects are validated against the JSON
@@ -33,13 +33,18 @@ import kubernetes_validate.utils
 import pytest
 import yaml
 
-from opsbot.config import load_settings
+from opsbot.commands.catalog import build_registry
+from opsbot.config import load_settings, parse_settings
+from opsbot.doctor.requirements import ALERT_DETAIL_METHODS, WATCHED, cluster_requirements, commands_kube_uses
 from opsbot.health import STALE_AFTER_SECONDS
+from opsbot.policy.settings import Group
+from opsbot.ports import ApiCall, api_calls
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
 BASE = MANIFESTS / "base"
 COMPONENTS = MANIFESTS / "components"
+OPERATE = COMPONENTS / "operate"
 CLUSTER_WIDE = COMPONENTS / "cluster-wide"
 IMPERSONATION = COMPONENTS / "impersonation"
 MONITORING = COMPONENTS / "monitoring"
@@ -52,7 +57,7 @@ EVERYTHING_CONFIG_FILE = EVERYTHING / "config.yaml"
 
 # What `kubectl apply -k` is pointed at; components are only ever included.
 ENTRY_POINTS = (MANIFESTS, BASE, EVERYTHING)
-COMPONENT_DIRS = (CLUSTER_WIDE, IMPERSONATION, MONITORING)
+COMPONENT_DIRS = (OPERATE, CLUSTER_WIDE, IMPERSONATION, MONITORING)
 
 # Newest Kubernetes minor kubernetes-validate 1.37 ships schemas for.
 KUBERNETES_VERSION = "1.37"
@@ -444,19 +449,26 @@ def test_each_optional_part_is_a_component_with_only_its_own_files(directory: Pa
 
 @pytest.mark.parametrize("directory", COMPONENT_DIRS, ids=lambda p: p.name)
 def test_component_objects_name_their_namespace_or_are_cluster_scoped(directory: Path) -> None:
-    """The base's namespace transformer never reaches a component's objects."""
+    """The base's namespace transformer never reaches a component's objects: they name
+    opsbot's namespace, or (RBAC in the workloads' namespaces) a watched one, like the base's Role."""
+    watched = set(config()["watch"]["namespaces"])
     for doc in docs_of(directory):
         if doc["kind"] in CLUSTER_SCOPED_KINDS:
             assert "namespace" not in doc["metadata"], doc["metadata"]
+        elif doc["kind"] in {"Role", "RoleBinding"}:
+            assert doc["metadata"]["namespace"] in watched, doc["metadata"]
         else:
             assert doc["metadata"]["namespace"] == OPSBOT_NAMESPACE, doc["metadata"]
 
 
-def test_everything_overlay_is_the_base_with_every_component() -> None:
+def test_everything_overlay_is_the_base_with_every_component_but_the_writes() -> None:
+    """Its config turns impersonation on: writes run as the Slack user, so no operate component."""
     overlay = kustomization(EVERYTHING)
     assert (overlay["apiVersion"], overlay["kind"]) == KUSTOMIZATION
     assert [(EVERYTHING / entry).resolve() for entry in overlay["resources"]] == [BASE]
-    assert [(EVERYTHING / entry).resolve() for entry in overlay["components"]] == list(COMPONENT_DIRS)
+    components = [(EVERYTHING / entry).resolve() for entry in overlay["components"]]
+    assert components == [d for d in COMPONENT_DIRS if d != OPERATE]
+    assert load_settings(EVERYTHING_CONFIG_FILE).impersonation.roles is None  # every role
 
 
 def test_everything_overlay_config_is_the_base_config_with_impersonation_enabled() -> None:
@@ -635,24 +647,134 @@ def test_rbac_grants_no_create_delete_exec_or_escalation() -> None:
             assert resource not in forbidden_resources, role["metadata"]["name"]
 
 
+# -- what the code needs, derived from its declarations ---------------------------------
+# Every command declares the KubePort methods it calls (CommandSpec.kube), every KubePort
+# method its RBAC rule (@requires in opsbot/ports.py), and the doctor lists what the alert
+# watches and alert details use: the Roles below must grant exactly that.
+
+Grants = dict[tuple[str, str], set[str]]
+
+
+def _path(call: ApiCall) -> str:
+    return f"{call.resource}/{call.subresource}" if call.subresource else call.resource
+
+
+def grants_of(calls: Iterable[ApiCall]) -> Grants:
+    found: Grants = {}
+    for call in calls:
+        found.setdefault((call.group, _path(call)), set()).add(call.verb)
+    return found
+
+
+def command_calls(group: Group, *, everywhere: bool | None = None) -> list[ApiCall]:
+    """The API calls of the commands in `group` (only their `everywhere` uses, or only the others)."""
+    specs = {spec.name: spec for spec in build_registry().specs()}
+    return [
+        call
+        for name, uses in commands_kube_uses().items()
+        if specs[name].group is group
+        for use in uses
+        if everywhere is None or use.everywhere == everywhere
+        for call in api_calls()[use.method]
+    ]
+
+
+def alert_calls() -> list[ApiCall]:
+    """The watches (list + watch) and the alert details."""
+    watches = [
+        ApiCall(verb, c.resource, c.group, c.subresource, c.cluster_scoped)
+        for c in WATCHED.values()
+        for verb in (c.verb, "watch")
+    ]
+    details = [call for method in ALERT_DETAIL_METHODS for call in api_calls()[method]]
+    return [*watches, *details]
+
+
+def needed_namespaced_reads() -> Grants:
+    """Per watched namespace: the read commands (not their all-namespace uses), the watches
+    and the alert details."""
+    calls = [*command_calls(Group.READ, everywhere=False), *alert_calls()]
+    return grants_of(call for call in calls if not call.cluster_scoped)
+
+
+def needed_writes() -> Grants:
+    return grants_of(command_calls(Group.WRITE))
+
+
+def needed_cluster_reads() -> Grants:
+    """The same reads in every namespace, plus the cluster-scoped and all-namespace ones."""
+    return grants_of([*command_calls(Group.READ), *alert_calls()])
+
+
+def roles_in(directory: Path, kind: str) -> list[Doc]:
+    return [doc for doc in docs_of(directory) if doc["kind"] == kind]
+
+
+def test_every_command_that_touches_a_cluster_is_a_read_or_a_write() -> None:
+    specs = {spec.name: spec for spec in build_registry().specs()}
+    assert {specs[name].group for name in commands_kube_uses()} == {Group.READ, Group.WRITE}
+    writes = command_calls(Group.WRITE)
+    assert writes and not any(call.cluster_scoped for call in writes)
+    assert command_calls(Group.WRITE, everywhere=True) == []
+
+
 def test_role_grants_only_what_the_commands_need() -> None:
-    expected = {
-        ("", "pods"): {"get", "list", "watch"},
-        ("", "pods/log"): {"get"},
-        ("", "events"): {"get", "list", "watch"},
-        ("apps", "deployments"): {"get", "list", "watch", "patch"},
-        ("apps", "deployments/scale"): {"get", "patch", "update"},
-        ("apps", "replicasets"): {"get", "list", "watch"},
-        ("apps", "statefulsets"): {"get", "list", "watch"},
-        ("apps", "daemonsets"): {"get", "list", "watch"},
-        ("batch", "jobs"): {"get", "list"},
-    }
-    roles = [doc for doc in base_resources() if doc["kind"] == "Role"]
+    """The base Role: reads only, exactly what the read commands, watches and alert details call."""
+    roles = roles_in(BASE, "Role")
     assert roles
     for role in roles:
-        assert grants(role) == expected, role["metadata"]
-    # Namespaced Roles live in the base only.
-    assert [doc for doc in all_resources() if doc["kind"] == "Role"] == roles
+        assert grants(role) == needed_namespaced_reads(), role["metadata"]
+        assert not {verb for verbs in grants(role).values() for verb in verbs} - {"get", "list", "watch"}
+    # Namespaced Roles live in the base (reads) and the operate component (writes) only.
+    assert [doc for doc in all_resources() if doc["kind"] == "Role"] == [*roles, *roles_in(OPERATE, "Role")]
+
+
+def test_operate_component_grants_exactly_what_the_write_commands_need() -> None:
+    (role,) = roles_in(OPERATE, "Role")
+    assert role["metadata"]["name"] == "opsbot-operate"
+    assert grants(role) == needed_writes()
+    assert "update" not in json.dumps(role["rules"])
+    (binding,) = roles_in(OPERATE, "RoleBinding")
+    assert binding["metadata"]["namespace"] == role["metadata"]["namespace"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "opsbot-operate",
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": OPSBOT_NAMESPACE}
+    ]
+    # It says plainly what the grants imply.
+    text = (OPERATE / "kustomization.yaml").read_text()
+    assert "every Secret" in text and "outage" in text and "policy.bindings" in text
+
+
+def test_cluster_wide_component_grants_the_reads_in_every_namespace() -> None:
+    """The `everywhere` uses (nodes, the pods on a node), `-A`, all-namespace watches, and the
+    namespaced reads for namespaces without a Role of their own: nothing more."""
+    (cluster_role,) = roles_in(CLUSTER_WIDE, "ClusterRole")
+    assert grants(cluster_role) == needed_cluster_reads()
+    assert grants_of(command_calls(Group.READ, everywhere=True)).keys() <= grants(cluster_role).keys()
+
+
+def test_every_permission_the_doctor_can_ask_for_is_granted_by_a_manifest() -> None:
+    """Anything check-config may find missing has a manifest that grants it."""
+    admin_everywhere = parse_settings(
+        {
+            "clusters": {"prod": {"in_cluster": True}},
+            "alerts": {"default_channel": "C0ALERTS01"},
+            "channels": {"C0WEB00001": {"namespace": "default"}},
+            "policy": {"bindings": [{"role": "admin", "users": ["U0ADMIN01"]}]},
+        }
+    )
+    namespaced = grants(the("Role", docs_of(BASE)))
+    for key, verbs in grants(the("Role", docs_of(OPERATE))).items():
+        namespaced.setdefault(key, set()).update(verbs)
+    cluster_wide = grants(the("ClusterRole", docs_of(CLUSTER_WIDE)))
+    for permission in cluster_requirements(admin_everywhere, "prod").permissions:
+        key = (permission.group, permission.resource_path)
+        granted = namespaced if permission.namespace is not None else cluster_wide
+        assert permission.verb in granted.get(key, set()), permission
 
 
 def test_role_is_bound_to_the_opsbot_service_account_in_every_watched_namespace() -> None:
@@ -688,14 +810,7 @@ def test_cluster_wide_component_only_adds_read_only_cluster_rbac_for_opsbot() ->
 
     cluster_role = the("ClusterRole", [doc for _, doc in docs])
     assert cluster_role["metadata"]["name"] == "opsbot-cluster-read"
-    assert grants(cluster_role) == {
-        ("", "nodes"): {"get", "list", "watch"},
-        ("", "pods"): {"get", "list", "watch"},
-        ("", "events"): {"get", "list", "watch"},
-        ("", "pods/log"): {"get"},
-        ("apps", "deployments"): {"get", "list", "watch"},
-        ("apps", "replicasets"): {"get", "list", "watch"},
-    }
+    assert not {verb for verbs in grants(cluster_role).values() for verb in verbs} - {"get", "list", "watch"}
 
     binding = the("ClusterRoleBinding", [doc for _, doc in docs])
     assert binding["roleRef"] == {
