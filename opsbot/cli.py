@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     check = sub.add_parser(
         "check-config",
-        help="check the config, the Slack tokens and scopes, and every cluster's permissions",
+        help="check the config, the Slack tokens, scopes and channels, and every cluster's permissions",
     )
     check.add_argument(
         "--config", default=os.environ.get("OPSBOT_CONFIG", DEFAULT_CONFIG), help="path to config.yaml"

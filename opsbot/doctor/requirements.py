@@ -35,6 +35,7 @@ from opsbot.commands.catalog import build_registry
 from opsbot.commands.router import build_policy
 from opsbot.commands.spec import ALL_NAMESPACES, KubeUse
 from opsbot.config import Settings
+from opsbot.doctor.placeholders import slack_ids
 from opsbot.policy.settings import ALL, BUILTIN_ROLES, RoleSettings
 from opsbot.ports import ApiCall, api_calls
 
@@ -141,6 +142,24 @@ class ScopeNeed:
 
 # -- Slack ---------------------------------------------------------------------------
 
+CHANNEL_CHECK = (
+    "check-config: that the alert and audit channels exist and opsbot is in them (conversations.info)"
+)
+
+
+def posting_channels(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """The channels opsbot posts to on its own (alerts, the audit mirror) → their key paths.
+
+    It can only post where it is a member, and nobody would notice until an alert went
+    missing: `opsbot check-config` asks Slack about each (conversations.info).
+    """
+    found: dict[str, tuple[str, ...]] = {}
+    for slack_id in slack_ids(settings):
+        alert = slack_id.path.startswith("alerts.") and settings.alerts.enabled
+        if alert or slack_id.path == "approvals.audit_channel":
+            found[slack_id.value] = (*found.get(slack_id.value, ()), slack_id.path)
+    return found
+
 
 def required_scopes(settings: Settings) -> tuple[ScopeNeed, ...]:
     """The bot scopes of the Web API methods and events opsbot uses with this config."""
@@ -160,6 +179,10 @@ def required_scopes(settings: Settings) -> tuple[ScopeNeed, ...]:
         why = "after a restart, finding an alert already posted instead of posting it twice"
         needs.append(ScopeNeed("channels:history", f"{why} (conversations.history)", "warning"))
         needs.append(ScopeNeed("groups:history", f"{why} in private channels", "warning"))
+    if posting_channels(settings):
+        # Only the doctor asks; the bot runs without them (check-config then skips that check).
+        needs.append(ScopeNeed("channels:read", CHANNEL_CHECK, "warning"))
+        needs.append(ScopeNeed("groups:read", f"{CHANNEL_CHECK}, for private channels", "warning"))
     return tuple(needs)
 
 

@@ -25,6 +25,7 @@ from opsbot.doctor.requirements import (
     cluster_requirements,
     commands_kube_uses,
     fix_for,
+    posting_channels,
     required_scopes,
 )
 from opsbot.kube import client as kube_client
@@ -333,11 +334,41 @@ def test_scopes_follow_the_features() -> None:
     base = {need.scope for need in required_scopes(settings(alerts={"enabled": False}))}
     assert {"chat:write", "app_mentions:read", "im:history", "commands", "files:write", "users:read"} == base
     full = {need.scope for need in required_scopes(settings(**EVERYTHING_ON))}
-    assert full - base == {"usergroups:read", "channels:history", "groups:history"}
+    assert full - base == {
+        "usergroups:read",
+        "channels:history",
+        "groups:history",
+        "channels:read",
+        "groups:read",
+    }
+    audit_only = settings(alerts={"enabled": False}, approvals={"audit_channel": "C0AUDIT001"})
+    assert {need.scope for need in required_scopes(audit_only)} - base == {"channels:read", "groups:read"}
+
+
+def test_channel_scopes_are_only_for_the_doctor_so_only_warnings() -> None:
+    needs = {need.scope: need for need in required_scopes(settings())}
+    for scope in ("channels:read", "groups:read"):
+        assert needs[scope].severity == "warning"
+        assert needs[scope].needed_by.startswith("check-config: ")
+
+
+def test_posting_channels_are_the_alert_and_audit_channels_with_their_key_paths() -> None:
+    config = settings(
+        alerts={"default_channel": "C0ALERTS01", "rules": [{"channel": "C0PAY0001"}, {"channel": "C0ALERTS01"}]},
+        approvals={"audit_channel": "C0AUDIT001"},
+        channels={"C0WEB00001": {"namespace": "web"}},
+    )
+    assert posting_channels(config) == {
+        "C0AUDIT001": ("approvals.audit_channel",),
+        "C0ALERTS01": ("alerts.default_channel", "alerts.rules.1.channel"),
+        "C0PAY0001": ("alerts.rules.0.channel",),
+    }
+    quiet = settings(alerts={"enabled": False, "default_channel": "C0ALERTS01"})
+    assert posting_channels(quiet) == {}
 
 
 # Web API method (slack_sdk client attribute) -> the bot scope it needs.
-WEB_API_SCOPES = {
+WEB_API_SCOPES: dict[str, str | None] = {
     "chat_postMessage": "chat:write",
     "chat_update": "chat:write",
     "chat_postEphemeral": "chat:write",
@@ -345,7 +376,13 @@ WEB_API_SCOPES = {
     "users_info": "users:read",
     "usergroups_users_list": "usergroups:read",
     "conversations_history": "channels:history",
+    "conversations_info": "channels:read",
+    # The doctor's own questions: auth.test needs no scope, apps.connections.open the app
+    # token's connections:write (not a bot scope).
+    "auth_test": None,
+    "apps_connections_open": None,
 }
+NOT_METHODS = {"base_url"}
 
 
 def client_calls(path: Path, receivers: set[str]) -> set[str]:
@@ -365,10 +402,12 @@ def test_every_web_api_method_opsbot_calls_has_its_scope_required() -> None:
     called: set[str] = set()
     for path in (PACKAGE / "slack").rglob("*.py"):
         called |= client_calls(path, {"_client", "client"})
+    called |= client_calls(PACKAGE / "doctor" / "checks.py", {"bot", "app"}) - NOT_METHODS
+    assert "conversations_info" in called
     unknown = called - set(WEB_API_SCOPES)
     assert not unknown, f"map these Web API methods to their scope (and require it): {unknown}"
     wanted = {need.scope for need in required_scopes(settings(**EVERYTHING_ON))}
-    assert {WEB_API_SCOPES[method] for method in called} <= wanted
+    assert {WEB_API_SCOPES[method] for method in called} - {None} <= wanted
 
 
 # -- drift guards: the tables match the code ----------------------------------------------
@@ -414,7 +453,7 @@ def test_alert_details_use_the_methods_listed() -> None:
     assert client_calls(PACKAGE / "alerts" / "service.py", {"kube"}) == set(ALERT_DETAIL_METHODS)
 
 
-@pytest.mark.parametrize("module", ["requirements", "report"])
+@pytest.mark.parametrize("module", ["requirements", "placeholders", "report"])
 def test_the_doctors_decisions_do_no_io(module: str) -> None:
     tree = ast.parse((PACKAGE / "doctor" / f"{module}.py").read_text(encoding="utf-8"))
     imported = {
