@@ -181,8 +181,18 @@ def container() -> Doc:
     return only
 
 
+def network_policies() -> dict[str, Doc]:
+    return {doc["metadata"]["name"]: doc for doc in base_resources() if doc["kind"] == "NetworkPolicy"}
+
+
 def network_policy() -> Doc:
-    return the("NetworkPolicy")
+    """Ingress to the health port; egress to DNS and Slack."""
+    return network_policies()["opsbot"]
+
+
+def apiserver_policy() -> Doc:
+    """Egress to the API server."""
+    return network_policies()["opsbot-apiserver"]
 
 
 def config() -> Doc:
@@ -496,7 +506,7 @@ def test_kustomize_build_renders_valid_labelled_objects(kustomize: tuple[str, ..
     kinds = by_kind(rendered)
     assert "Secret" not in kinds
     assert len(kinds["Deployment"]) == 1
-    assert len(kinds["NetworkPolicy"]) == 1
+    assert sorted(d["metadata"]["name"] for d in kinds["NetworkPolicy"]) == ["opsbot", "opsbot-apiserver"]
 
 
 def test_default_install_renders_exactly_the_base(kustomize: tuple[str, ...]) -> None:
@@ -511,7 +521,7 @@ def test_rendered_base_puts_opsbot_objects_in_its_namespace_and_rbac_in_watched_
     for kind in ("Role", "RoleBinding"):
         assert {d["metadata"]["namespace"] for d in kinds[kind]} == watched
     for kind in ("ServiceAccount", "Deployment", "ConfigMap", "NetworkPolicy", "PersistentVolumeClaim"):
-        assert [d["metadata"]["namespace"] for d in kinds[kind]] == [OPSBOT_NAMESPACE], kind
+        assert {d["metadata"]["namespace"] for d in kinds[kind]} == {OPSBOT_NAMESPACE}, kind
     assert not set(kinds) & {"ClusterRole", "ClusterRoleBinding", "Service", "ServiceMonitor"}
     # The generated ConfigMap gets a content hash; the Deployment must follow it.
     (config_map,) = kinds["ConfigMap"]
@@ -522,8 +532,9 @@ def test_rendered_base_puts_opsbot_objects_in_its_namespace_and_rbac_in_watched_
     config_volume = next(v for v in volumes if v["name"] == "config")
     assert config_volume["configMap"]["name"] == config_map["metadata"]["name"]
     assert rendered_deployment["spec"]["selector"] == deployment()["spec"]["selector"]
-    (rendered_policy,) = kinds["NetworkPolicy"]
-    assert rendered_policy["spec"] == network_policy()["spec"]
+    assert {d["metadata"]["name"]: d["spec"] for d in kinds["NetworkPolicy"]} == {
+        name: doc["spec"] for name, doc in network_policies().items()
+    }
 
 
 @pytest.mark.parametrize("combo", component_combinations(), ids=combination_id)
@@ -875,39 +886,61 @@ def test_base_config_leaves_impersonation_off() -> None:
 # --- NetworkPolicy -----------------------------------------------------------------
 
 
-def test_network_policy_selects_the_bot_pod_in_the_opsbot_namespace() -> None:
-    policy = network_policy()
-    assert "namespace" not in policy["metadata"], "filled in by the base's namespace transformer"
-    selector = policy["spec"]["podSelector"]
-    assert set(selector) == {"matchLabels"}
-    assert selector["matchLabels"].items() <= pod_labels().items()
-    assert selector["matchLabels"] == deployment()["spec"]["selector"]["matchLabels"]
+PRIVATE_IPV4 = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"]
+NODELOCAL_DNS = "169.254.20.10/32"
+
+
+def all_egress() -> list[Doc]:
+    return [rule for policy in network_policies().values() for rule in policy["spec"].get("egress", [])]
+
+
+def test_network_policies_select_the_bot_pod_in_the_opsbot_namespace() -> None:
+    assert sorted(network_policies()) == ["opsbot", "opsbot-apiserver"]
+    for policy in network_policies().values():
+        assert "namespace" not in policy["metadata"], "filled in by the base's namespace transformer"
+        selector = policy["spec"]["podSelector"]
+        assert set(selector) == {"matchLabels"}
+        assert selector["matchLabels"] == deployment()["spec"]["selector"]["matchLabels"]
+        assert selector["matchLabels"].items() <= pod_labels().items()
 
 
 def test_network_policy_restricts_ingress_and_egress() -> None:
     assert sorted(network_policy()["spec"]["policyTypes"]) == ["Egress", "Ingress"]
+    # The API server policy only adds egress; it must not open ingress.
+    assert apiserver_policy()["spec"]["policyTypes"] == ["Egress"]
+    assert "ingress" not in apiserver_policy()["spec"]
 
 
-def test_network_policy_lets_in_only_the_health_port_used_by_probes_and_scraping() -> None:
+def test_network_policy_lets_only_prometheus_in_and_only_to_the_health_port() -> None:
     ingress = network_policy()["spec"]["ingress"]
-    assert ingress == [{"ports": [{"protocol": "TCP", "port": HEALTH_PORT}]}]
+    assert ingress == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": HEALTH_PORT}],
+        }
+    ]
     health = next(p for p in container()["ports"] if p["name"] == "health")
     assert health["containerPort"] == HEALTH_PORT
     assert load_settings(CONFIG_FILE).health.port == HEALTH_PORT
+    text = (BASE / "networkpolicy.yaml").read_text()
+    assert "kubelet" in text and "probes" in text
 
 
-def test_network_policy_allows_dns_only_to_kube_dns_over_udp_and_tcp() -> None:
-    egress = network_policy()["spec"]["egress"]
-    dns_rules = [
-        rule for rule in egress if ("UDP", 53) in port_rules([rule]) or ("TCP", 53) in port_rules([rule])
-    ]
+def test_network_policy_allows_dns_to_kube_dns_and_nodelocal_dnscache_over_udp_and_tcp() -> None:
+    dns_rules = [rule for rule in all_egress() if {("UDP", 53), ("TCP", 53)} & port_rules([rule])]
     assert dns_rules == [
         {
             "to": [
                 {
                     "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
                     "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                }
+                },
+                {"ipBlock": {"cidr": NODELOCAL_DNS}},
             ],
             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
         }
@@ -915,24 +948,83 @@ def test_network_policy_allows_dns_only_to_kube_dns_over_udp_and_tcp() -> None:
 
 
 def test_network_policy_allows_egress_only_to_dns_the_api_server_and_slack() -> None:
-    egress = network_policy()["spec"]["egress"]
+    egress = all_egress()
     assert port_rules(egress) == {("UDP", 53), ("TCP", 53), ("TCP", 443), ("TCP", 6443)}
     for rule in egress:
         assert rule.get("ports"), f"a rule without ports allows every port: {rule}"
+        assert rule.get("to"), f"a rule without `to` allows every address: {rule}"
         assert all("endPort" not in port for port in rule["ports"])
-    # To any address (NetworkPolicy cannot name hosts), but only these ports.
-    anywhere = [port_rules([rule]) for rule in egress if "to" not in rule]
-    assert {("TCP", 443), ("TCP", 6443)} in anywhere, "API server: Service port and endpoint port"
-    assert {("TCP", 443)} in anywhere, "Slack: Web API and Socket Mode websocket"
-    assert len(anywhere) == 2
+        listed = [(port["protocol"], port["port"]) for port in rule["ports"]]
+        assert len(listed) == len(set(listed)), f"a port listed twice: {rule}"
+    # Slack: HTTPS to public addresses only - no path to in-cluster/in-VPC services or metadata.
+    (slack,) = network_policy()["spec"]["egress"][1:]
+    assert slack == {
+        "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [*PRIVATE_IPV4, "169.254.0.0/16"]}}],
+        "ports": [{"protocol": "TCP", "port": 443}],
+    }
+    # The API server: its own policy, to private addresses only until narrowed.
+    assert apiserver_policy()["spec"]["egress"] == [
+        {
+            "to": [{"ipBlock": {"cidr": cidr}} for cidr in PRIVATE_IPV4],
+            "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}],
+        }
+    ]
+    # Nothing but the API server rule reaches 6443; no rule anywhere allows every address.
+    assert all(("TCP", 6443) not in port_rules([r]) for r in network_policy()["spec"]["egress"])
+    for rule in egress:
+        for peer in rule["to"]:
+            if "ipBlock" in peer and peer["ipBlock"]["cidr"] in ("0.0.0.0/0", "::/0"):
+                assert peer["ipBlock"].get("except"), rule
+
+
+def commented_patches() -> list[Doc]:
+    """The `patches:` example in manifests/kustomization.yaml, uncommented."""
+    lines = (MANIFESTS / "kustomization.yaml").read_text().splitlines()
+    start = lines.index("# patches:")
+    block: list[str] = []
+    for line in lines[start:]:
+        if not line.startswith("#"):
+            break
+        block.append(line[2:] if line.startswith("# ") else line[1:])
+    patches: list[Doc] = yaml.safe_load("\n".join(block))["patches"]
+    return patches
+
+
+def test_the_documented_patches_narrow_the_api_server_and_prometheus_rules(
+    kustomize: tuple[str, ...], tmp_path: Path
+) -> None:
+    copy = tmp_path / "manifests"
+    shutil.copytree(MANIFESTS, copy)
+    root = kustomization(MANIFESTS)
+    root["patches"] = commented_patches()
+    (copy / "kustomization.yaml").write_text(yaml.safe_dump(root))
+    policies = {d["metadata"]["name"]: d for d in render(kustomize, copy) if d["kind"] == "NetworkPolicy"}
+    assert policies["opsbot-apiserver"]["spec"]["egress"] == [
+        {"to": [{"ipBlock": {"cidr": "10.0.0.10/32"}}], "ports": [{"protocol": "TCP", "port": 6443}]}
+    ]
+    (ingress,) = policies["opsbot"]["spec"]["ingress"]
+    assert ingress["from"][0]["namespaceSelector"] == {
+        "matchLabels": {"kubernetes.io/metadata.name": "observability"}
+    }
+    assert ingress["ports"] == [{"protocol": "TCP", "port": HEALTH_PORT}]
+    # The rest is unchanged.
+    assert policies["opsbot"]["spec"]["egress"] == network_policy()["spec"]["egress"]
 
 
 def test_network_policy_documents_cni_support_and_how_to_narrow_its_rules() -> None:
     text = (BASE / "networkpolicy.yaml").read_text()
     assert "CNI" in text
     assert "kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes" in text
-    assert "ipBlock" in text
+    assert "NodeLocal DNSCache" in text and "169.254.20.10" in text
     assert "proxy" in text
+    assert "manifests/kustomization.yaml" in text
+
+
+def test_readme_says_what_the_network_policy_allows() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("NetworkPolicy") :]
+    for fact in ("169.254.20.10", "opsbot-apiserver", "6443", "monitoring", "kubelet", "patches:"):
+        assert fact in section, fact
 
 
 # --- monitoring component ------------------------------------------------------------
