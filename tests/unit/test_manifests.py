@@ -16,10 +16,13 @@ in `kubectl`) and skip when there is none.
 
 from __future__ import annotations
 
+import configparser
 import functools
+import importlib.metadata
 import inspect
 import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -32,7 +35,10 @@ import kubernetes_validate
 import kubernetes_validate.utils
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
+import opsbot
 from opsbot.commands.catalog import build_registry
 from opsbot.config import load_settings, parse_settings
 from opsbot.doctor.requirements import ALERT_DETAIL_METHODS, WATCHED, cluster_requirements, commands_kube_uses
@@ -1409,3 +1415,129 @@ def test_build_context_excludes_virtualenv_caches_and_git() -> None:
         if line.strip() and not line.startswith("#")
     }
     assert {".venv", ".git", ".pytest_cache", ".mypy_cache", ".ruff_cache"} <= ignored
+
+
+# --- the image `make image` builds is the image the manifests run ----------------------
+
+CONSTRAINTS = ROOT / "constraints.txt"
+
+
+def make(*args: str) -> subprocess.CompletedProcess[str]:
+    """`make` in the project, outside any make running these tests."""
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+
+
+def build_stage() -> list[Instruction]:
+    return containerfile_stages()[0]
+
+
+def pins() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, sep, version = line.partition("==")
+        assert sep and version and ";" not in line, f"not an exact pin: {line!r}"
+        found[canonicalize_name(name)] = version
+    return found
+
+
+def test_make_image_builds_the_tag_the_manifests_run_with_the_package_version() -> None:
+    result = make("-n", "image", "ENGINE=podman")
+    assert result.returncode == 0, result.stderr
+    (command,) = [line for line in result.stdout.splitlines() if " build " in line]
+    words = command.split()
+    assert words[:2] == ["podman", "build"]
+    assert words[words.index("-t") + 1] == container()["image"]
+    assert words[words.index("-f") + 1] == "Containerfile"
+    assert f"VERSION={opsbot.__version__}" in words
+    assert container()["image"].endswith(f":{opsbot.__version__}")
+    # `push` pushes that very tag.
+    pushed = make("-n", "push", "ENGINE=podman").stdout.splitlines()[-1]
+    assert pushed == f"podman push {container()['image']}"
+
+
+def test_make_image_without_a_container_engine_says_so_in_one_line() -> None:
+    result = make("image", "ENGINE=")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "neither podman nor docker is installed" in lines[0], result.stderr
+
+
+def test_containerfile_version_label_is_the_package_version() -> None:
+    final = dict(final_stage())
+    assert final["ARG"] == f"VERSION={opsbot.__version__}"
+    labels = " ".join(arg for kw, arg in final_stage() if kw == "LABEL")
+    assert 'org.opencontainers.image.version="${VERSION}"' in labels
+
+
+def test_containerfile_and_make_install_with_the_constraints_file() -> None:
+    copies = " ".join(arg for kw, arg in build_stage() if kw == "COPY")
+    assert "constraints.txt" in copies.split()
+    (wheel,) = [arg for kw, arg in build_stage() if kw == "RUN" and "pip wheel" in arg]
+    assert "--constraint constraints.txt" in wheel
+    # The Makefile's virtualenv: every pip install of it is constrained, and a changed
+    # constraints.txt rebuilds it.
+    result = make("-n", "-W", "constraints.txt", ".venv/.installed")
+    assert result.returncode == 0, result.stderr
+    installs = [line for line in result.stdout.splitlines() if "pip install" in line]
+    assert len(installs) == 2 and all("--constraint constraints.txt" in line for line in installs)
+    assert "\nlock:" in (ROOT / "Makefile").read_text()
+
+
+def test_constraints_pin_every_declared_dependency_within_its_range() -> None:
+    pinned = pins()
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    declared = parser["options"]["install_requires"].split("\n")
+    for extra in ("test", "otel", "sentry"):
+        declared += parser["options.extras_require"][extra].split("\n")
+    for line in filter(None, (d.strip() for d in declared)):
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        assert name in pinned, f"{name} is not pinned in constraints.txt (run `make lock`)"
+        assert requirement.specifier.contains(pinned[name], prereleases=True), (line, pinned[name])
+    assert "opsbot" not in pinned
+
+
+def test_the_virtualenv_make_built_has_exactly_the_pinned_versions() -> None:
+    if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+        pytest.skip("not running in the project's .venv")
+    for name, version in pins().items():
+        assert importlib.metadata.version(name) == version, name
+
+
+def test_containerfile_exposes_the_health_port() -> None:
+    exposed = [arg for kw, arg in final_stage() if kw == "EXPOSE"]
+    assert exposed == [str(HEALTH_PORT)]
+    assert "future" not in CONTAINERFILE.read_text()
+
+
+def test_the_documented_images_override_points_the_deployment_elsewhere(
+    kustomize: tuple[str, ...], tmp_path: Path
+) -> None:
+    lines = (MANIFESTS / "kustomization.yaml").read_text().splitlines()
+    block = []
+    for line in lines[lines.index("# images:") :]:
+        if not line.startswith("#"):
+            break
+        block.append(line[2:])
+    images = yaml.safe_load("\n".join(block))["images"]
+    assert images[0]["name"] == container()["image"].rsplit(":", 1)[0]
+    copy = tmp_path / "manifests"
+    shutil.copytree(MANIFESTS, copy)
+    root = kustomization(MANIFESTS)
+    root["images"] = images
+    (copy / "kustomization.yaml").write_text(yaml.safe_dump(root))
+    (rendered,) = [d for d in render(kustomize, copy) if d["kind"] == "Deployment"]
+    (rendered_container,) = rendered["spec"]["template"]["spec"]["containers"]
+    assert rendered_container["image"] == f"{images[0]['newName']}:{images[0]['newTag']}"
