@@ -27,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     check = sub.add_parser(
         "check-config",
         parents=[with_config],
-        help="check the config, the Slack tokens and scopes, and every cluster's permissions",
+        help="check the config, the Slack tokens, scopes and channels, and every cluster's permissions",
     )
     check.add_argument(
         "--offline", action="store_true", help="validate the config and environment only; reach nothing"

@@ -59,7 +59,9 @@ class HealthSettings(Strict):
 
 
 class StoreSettings(Strict):
-    path: str = "/var/lib/opsbot/opsbot.db"
+    # Relative: in the working directory, so running locally writes nothing elsewhere. The
+    # Deployment's config (manifests/base/config.yaml) puts it on the state volume instead.
+    path: str = "opsbot.db"
 
 
 class Settings(Strict):

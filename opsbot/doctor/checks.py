@@ -1,10 +1,14 @@
 """The I/O of `opsbot check-config`: read the config, ask Slack, ask every cluster.
 
-Slack: auth.test with the bot token (who we are, and the granted scopes from the
-``x-oauth-scopes`` response header), apps.connections.open with the app token (it may
-open Socket Mode connections; the websocket itself is never opened). Clusters: built
-like the bot builds them (`ClusterDirectory`), GET /version, then one
-SelfSubjectAccessReview per required permission; nothing is listed, read or changed.
+Config: it loads, names no placeholder id left from the example (`placeholders`), and
+every kubeconfig file it relies on exists. Slack: auth.test with the bot token (who we
+are, and the granted scopes from the ``x-oauth-scopes`` response header),
+conversations.info for each channel opsbot posts to on its own (it exists, opsbot is a
+member), apps.connections.open with the app token (it may open Socket Mode connections;
+the websocket itself is never opened). Without tokens Slack is "not checked" and the
+clusters still are. Clusters: built like the bot builds them (`ClusterDirectory`),
+GET /version, then one SelfSubjectAccessReview per required permission; nothing is
+listed, read or changed.
 
 No token value ever reaches a line: messages are built from Slack's error codes, and
 every line is scrubbed of both tokens before it is returned.
@@ -12,7 +16,9 @@ every line is scrubbed of both tokens before it is returned.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import WebClient
@@ -20,8 +26,15 @@ from slack_sdk.web import WebClient
 from opsbot.commands.catalog import build_registry
 from opsbot.commands.router import build_policy
 from opsbot.config import Secrets, Settings, load_secrets, load_settings
+from opsbot.doctor.placeholders import is_placeholder, placeholder_fix, placeholders
 from opsbot.doctor.report import Check, Section, permission_checks, scope_checks
-from opsbot.doctor.requirements import SLACK_MANIFEST, cluster_requirements, required_scopes
+from opsbot.doctor.requirements import (
+    SCOPE_FIX,
+    SLACK_MANIFEST,
+    cluster_requirements,
+    posting_channels,
+    required_scopes,
+)
 from opsbot.errors import ConfigError, KubeError, UnauthorizedError
 from opsbot.kube.client import KubeClient
 from opsbot.kube.directory import ClusterDirectory
@@ -48,7 +61,8 @@ _REJECTED = frozenset(
 def diagnose(
     path: str, *, offline: bool, environ: Mapping[str, str], kubeconfig: str | None
 ) -> list[Section]:
-    """Every section of the checklist; Slack and clusters only once config and env are sound."""
+    """Every section of the checklist. Slack and the clusters are checked once the config
+    loads; Slack only with tokens, the clusters whatever Slack says."""
     config = Section("Config")
     settings: Settings | None = None
     try:
@@ -56,15 +70,31 @@ def diagnose(
     except ConfigError as exc:
         for problem in exc.problems:
             config.add("fail", problem, f"edit {path} (config.example.yaml documents every setting)")
+    no_kubeconfig: set[str] = set()
     if settings is not None:
         unknown = build_policy(settings.policy, build_registry()).unknown_verbs()
         for problem in unknown:
             config.add("fail", problem, f"edit {path}: use command names, read, write or '*'")
-        if not unknown:
+        problems = [
+            Check(
+                "fail",
+                f"{slack_id.path}: {slack_id.value} is a placeholder from the example config, "
+                f"not a real {slack_id.kind} id",
+                f"edit {path}: {placeholder_fix(slack_id.kind)}",
+            )
+            for slack_id in placeholders(settings)
+        ]
+        for cluster, check in kubeconfig_checks(settings, kubeconfig):
+            no_kubeconfig.add(cluster)
+            problems.append(check)
+        if not unknown and not problems:
             config.add(
                 "ok",
                 f"{path}: valid ({len(settings.clusters)} cluster(s), default {settings.primary_cluster!r})",
             )
+        config.checks.extend(problems)
+        if unknown:
+            settings = None  # the policy cannot be built: nothing below would be right
     secrets: Secrets | None = None
     try:
         secrets = load_secrets(environ)
@@ -77,12 +107,50 @@ def diagnose(
     if offline:
         config.add("info", "--offline: Slack and clusters not checked")
         return sections
-    if settings is None or secrets is None or any(c.status == "fail" for c in config.checks):
+    if settings is None:
         config.add("info", "Slack and clusters not checked: fix the problems above first")
         return sections
-    sections.append(check_slack(settings, secrets))
-    sections.extend(check_clusters(settings, kubeconfig))
+    if secrets is None:
+        slack = Section("Slack")
+        slack.add("info", "not checked: the Slack tokens are missing or malformed (see Config)")
+        sections.append(slack)
+    else:
+        sections.append(check_slack(settings, secrets))
+    sections.extend(check_clusters(settings, kubeconfig, no_kubeconfig=no_kubeconfig))
     return sections
+
+
+def kubeconfig_checks(settings: Settings, environ_kubeconfig: str | None) -> list[tuple[str, Check]]:
+    """(cluster, failure) for each cluster whose kubeconfig file is not there.
+
+    The file comes from ``clusters.NAME.kubeconfig``, else $KUBECONFIG (a list, like
+    kubectl's), else ~/.kube/config: what `opsbot.kube.client.build_api_client` loads.
+    """
+    found: list[tuple[str, Check]] = []
+    for name, cluster in settings.clusters.items():
+        if cluster.in_cluster:
+            continue
+        if cluster.kubeconfig:
+            paths = [cluster.kubeconfig]
+            text = f"clusters.{name}.kubeconfig: {cluster.kubeconfig} does not exist"
+            fix = (
+                f"point it at cluster {name}'s kubeconfig file, or remove it to use $KUBECONFIG or "
+                "~/.kube/config"
+            )
+        elif environ_kubeconfig:
+            paths = [p for p in environ_kubeconfig.split(os.pathsep) if p]
+            text = f"clusters.{name}: no file named by $KUBECONFIG ({environ_kubeconfig}) exists"
+            fix = f"set KUBECONFIG to an existing kubeconfig file, or set clusters.{name}.kubeconfig"
+        else:
+            paths = ["~/.kube/config"]
+            text = f"clusters.{name}: no kubeconfig set and ~/.kube/config does not exist"
+            fix = (
+                f"set clusters.{name}.kubeconfig (or $KUBECONFIG) to its kubeconfig file, or use "
+                "in_cluster: true where opsbot runs inside that cluster"
+            )
+        if not any(Path(os.path.expanduser(p)).is_file() for p in paths):
+            found.append((name, Check("fail", text, fix)))
+    return found
 
 
 # -- Slack --------------------------------------------------------------------------------
@@ -161,6 +229,7 @@ def check_slack(settings: Settings, secrets: Secrets) -> Section:
             f"in workspace {response.get('team')} ({response.get('team_id')})",
         )
         granted = _header(response.headers, "x-oauth-scopes")
+        scopes: frozenset[str] | None = None
         if granted is None:
             section.add(
                 "warn",
@@ -170,6 +239,7 @@ def check_slack(settings: Settings, secrets: Secrets) -> Section:
         else:
             scopes = frozenset(scope.strip() for scope in granted.split(",") if scope.strip())
             section.checks.extend(scope_checks(scopes, required_scopes(settings)))
+        section.checks.extend(channel_checks(bot, settings, scopes, bot_user))
     app = WebClient(base_url=url, timeout=SLACK_TIMEOUT_SECONDS)
     try:
         app.apps_connections_open(app_token=secrets.app_token)
@@ -180,6 +250,76 @@ def check_slack(settings: Settings, secrets: Secrets) -> Section:
     else:
         section.add("ok", "SLACK_APP_TOKEN: apps.connections.open OK (Socket Mode can connect)")
     return _scrubbed(section, secrets)
+
+
+def channel_checks(
+    bot: WebClient, settings: Settings, scopes: frozenset[str] | None, bot_user: str
+) -> list[Check]:
+    """Each channel opsbot posts to on its own exists, is not archived, and has opsbot in it."""
+    channels = {c: paths for c, paths in posting_channels(settings).items() if not is_placeholder(c)}
+    if not channels:
+        return []
+    if scopes is not None and "channels:read" not in scopes:
+        return [Check("info", "alert and audit channels not checked: that needs the channels:read scope")]
+    invite = f"/invite @{bot_user}"
+    checks: list[Check] = []
+    for channel, paths in channels.items():
+        where = ", ".join(paths)
+        try:
+            info = bot.conversations_info(channel=channel).get("channel") or {}
+        except SlackApiError as exc:
+            code = _api_error(exc)
+            if code == "channel_not_found":
+                checks.append(
+                    Check(
+                        "fail",
+                        f"{where}: channel {channel} not found",
+                        "use the channel's id (in Slack: the channel's name → About → Channel ID); a "
+                        f"private channel is visible to opsbot only once it is a member: {invite} there",
+                    )
+                )
+            elif code == "missing_scope":
+                checks.append(
+                    Check(
+                        "warn",
+                        f"{where}: channel {channel} not checked: conversations.info needs channels:read "
+                        "(groups:read for a private channel)",
+                        SCOPE_FIX,
+                    )
+                )
+            else:
+                checks.append(
+                    Check(
+                        "warn",
+                        f"{where}: channel {channel} not checked (conversations.info: {code})",
+                        "run check-config again in a minute",
+                    )
+                )
+            continue
+        except Exception as exc:
+            checks.append(_unreachable(str(bot.base_url), exc))
+            break
+        name = f"#{info['name']}" if info.get("name") else channel
+        label = f"{name} ({channel})" if name != channel else channel
+        if info.get("is_archived"):
+            checks.append(
+                Check(
+                    "fail",
+                    f"{where}: {label} is archived, so opsbot cannot post there",
+                    f"unarchive it, or name another channel in {where}",
+                )
+            )
+        elif not info.get("is_member"):
+            checks.append(
+                Check(
+                    "fail",
+                    f"{where}: opsbot is not a member of {label}, so it cannot post there",
+                    f"invite it: type {invite} in {name}",
+                )
+            )
+        else:
+            checks.append(Check("ok", f"{where}: {label} exists and opsbot is a member"))
+    return checks
 
 
 def _scrubbed(section: Section, secrets: Secrets) -> Section:
@@ -198,10 +338,20 @@ def _scrubbed(section: Section, secrets: Secrets) -> Section:
 # -- clusters -----------------------------------------------------------------------------
 
 
-def check_clusters(settings: Settings, kubeconfig: str | None) -> list[Section]:
+def check_clusters(
+    settings: Settings, kubeconfig: str | None, *, no_kubeconfig: frozenset[str] | set[str] = frozenset()
+) -> list[Section]:
     directory = ClusterDirectory(settings.clusters, environ_kubeconfig=kubeconfig)
+    sections: list[Section] = []
     try:
-        return [check_cluster(settings, directory, name) for name in directory.names()]
+        for name in directory.names():
+            if name in no_kubeconfig:
+                section = Section(f"Cluster {name}")
+                section.add("info", "not checked: its kubeconfig file is missing (see Config)")
+                sections.append(section)
+            else:
+                sections.append(check_cluster(settings, directory, name))
+        return sections
     finally:
         directory.close()
 

@@ -123,9 +123,11 @@ def _granted_summary(permissions: Sequence[Permission]) -> str:
 
 
 def permission_checks(answers: Sequence[tuple[Permission, bool]]) -> list[Check]:
-    """Per scope: one ✓ line for what is allowed, then one line per missing rule.
+    """Per scope (a namespace, all namespaces, cluster-scoped): one ✓ line for what is
+    allowed, and one line with one fix for everything missing there.
 
-    Missing verbs on the same resource (``get/list/watch nodes``) share one line and one fix.
+    Missing verbs on the same resource (``get/list/watch nodes``) are listed together; the
+    line is a failure if anything missing is needed, a warning if all of it is optional.
     """
     scopes: dict[str, list[tuple[Permission, bool]]] = {}
     for permission, allowed in answers:
@@ -137,14 +139,19 @@ def permission_checks(answers: Sequence[tuple[Permission, bool]]) -> list[Check]
             checks.append(
                 Check("ok", f"{scope}: {len(granted)} permission(s) granted: {_granted_summary(granted)}")
             )
-        missing: dict[tuple[object, ...], list[Permission]] = {}
-        for permission, ok in items:
-            if not ok:
-                missing.setdefault((*permission.target, permission.severity), []).append(permission)
-        for same in missing.values():
-            first = same[0]
+        missing = [permission for permission, ok in items if not ok]
+        if not missing:
+            continue
+        status = _status("error" if any(p.severity == "error" for p in missing) else "warning")
+        targets: dict[tuple[object, ...], list[Permission]] = {}
+        for permission in missing:
+            targets.setdefault(permission.target, []).append(permission)
+        parts = []
+        for same in targets.values():
             verbs = "/".join(sorted({p.verb for p in same}))
             needed_by = ", ".join(dict.fromkeys(reason for p in same for reason in p.needed_by))
-            text = f"may not {first.describe(verb=verbs)}: needed by {needed_by}"
-            checks.append(Check(_status(first.severity), text, fix_for(same)))
+            optional = status == "fail" and all(p.severity == "warning" for p in same)
+            parts.append(f"{same[0].label(verbs)} for {needed_by}{' (optional)' if optional else ''}")
+        text = f"{scope}: {len(missing)} permission(s) missing: {'; '.join(parts)}"
+        checks.append(Check(status, text, fix_for(missing)))
     return checks

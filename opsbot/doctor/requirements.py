@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from fnmatch import fnmatchcase
+from functools import cache
 from typing import Literal
 
 from opsbot.alerts.detectors import ALERT_RESOURCES, watched_resources
@@ -39,12 +40,14 @@ from opsbot.commands.router import build_policy
 from opsbot.commands.spec import ALL_NAMESPACES, KubeUse
 from opsbot.config import Settings
 from opsbot.core.resources import RESOURCES, ResourceName, WatchedResource
+from opsbot.doctor.placeholders import slack_ids
 from opsbot.policy.settings import ALL, BUILTIN_ROLES, RoleSettings
 from opsbot.ports import ApiCall, api_calls
 
 Severity = Literal["error", "warning"]
 
 BASE_ROLE = "manifests/base/role.yaml"
+OPERATE = "manifests/components/operate/"
 CLUSTER_WIDE = "manifests/components/cluster-wide/"
 IMPERSONATION = "manifests/components/impersonation/"
 ENABLE_COMPONENT = "uncomment it under `components:` in manifests/kustomization.yaml"
@@ -102,16 +105,11 @@ class Permission:
             return f"namespace {self.namespace}"
         return "cluster-scoped" if self.cluster_scoped else "all namespaces"
 
-    def describe(self, verb: str = "") -> str:
-        """E.g. ``patch deployments/scale (apps) in namespace web`` (`verb`: e.g. ``get/list``)."""
+    def label(self, verb: str = "") -> str:
+        """E.g. ``patch deployments/scale (apps)`` (`verb`: e.g. ``get/list``)."""
         group = f" ({self.group})" if self.group else ""
         named = f" {self.name!r}" if self.name else ""
-        where = (
-            f"in namespace {self.namespace}"
-            if self.namespace is not None
-            else ("(cluster-scoped)" if self.cluster_scoped else "in all namespaces")
-        )
-        return f"{verb or self.verb} {self.resource_path}{group}{named} {where}"
+        return f"{verb or self.verb} {self.resource_path}{group}{named}"
 
     @property
     def target(self) -> tuple[str, str, str | None, bool, str]:
@@ -146,6 +144,24 @@ class ScopeNeed:
 
 # -- Slack ---------------------------------------------------------------------------
 
+CHANNEL_CHECK = (
+    "check-config: that the alert and audit channels exist and opsbot is in them (conversations.info)"
+)
+
+
+def posting_channels(settings: Settings) -> dict[str, tuple[str, ...]]:
+    """The channels opsbot posts to on its own (alerts, the audit mirror) → their key paths.
+
+    It can only post where it is a member, and nobody would notice until an alert went
+    missing: `opsbot check-config` asks Slack about each (conversations.info).
+    """
+    found: dict[str, tuple[str, ...]] = {}
+    for slack_id in slack_ids(settings):
+        alert = slack_id.path.startswith("alerts.") and settings.alerts.enabled
+        if alert or slack_id.path == "approvals.audit_channel":
+            found[slack_id.value] = (*found.get(slack_id.value, ()), slack_id.path)
+    return found
+
 
 def required_scopes(settings: Settings) -> tuple[ScopeNeed, ...]:
     """The bot scopes of the Web API methods and events opsbot uses with this config."""
@@ -165,6 +181,10 @@ def required_scopes(settings: Settings) -> tuple[ScopeNeed, ...]:
         why = "after a restart, finding an alert already posted instead of posting it twice"
         needs.append(ScopeNeed("channels:history", f"{why} (conversations.history)", "warning"))
         needs.append(ScopeNeed("groups:history", f"{why} in private channels", "warning"))
+    if posting_channels(settings):
+        # Only the doctor asks; the bot runs without them (check-config then skips that check).
+        needs.append(ScopeNeed("channels:read", CHANNEL_CHECK, "warning"))
+        needs.append(ScopeNeed("groups:read", f"{CHANNEL_CHECK}, for private channels", "warning"))
     return tuple(needs)
 
 
@@ -191,25 +211,62 @@ def config_namespaces(settings: Settings, cluster: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+@cache
+def write_commands() -> frozenset[str]:
+    """The mutating commands: what only they need comes from the operate component."""
+    return frozenset(spec.name for spec in build_registry().specs() if spec.mutating)
+
+
+def for_writes_only(permission: Permission) -> bool:
+    """Needed by `scale`/`restart` and nothing else (so not by the base's read-only Role)."""
+    return bool(permission.needed_by) and set(permission.needed_by) <= write_commands()
+
+
+def _rules(permissions: Sequence[Permission]) -> str:
+    """One RBAC rule per target, its verbs merged: ``{…verbs: ["get", "list"]}, {…}``."""
+    targets: dict[tuple[str, str, str | None, bool, str], list[Permission]] = {}
+    for permission in permissions:
+        targets.setdefault(permission.target, []).append(permission)
+    return ", ".join(same[0].rule(sorted({p.verb for p in same})) for same in targets.values())
+
+
 def fix_for(missing: Sequence[Permission]) -> str:
-    """What to apply or edit so that `missing` (one target, one or more verbs) are granted."""
-    first = missing[0]
-    rule = first.rule(sorted({permission.verb for permission in missing}))
-    if first.verb == "impersonate":
-        return (
-            f"add {rule} to the ClusterRole in {IMPERSONATION} and enable that component "
+    """What to apply or edit so that `missing` (one scope: a namespace, all namespaces or
+    cluster-scoped) are granted: the rules, and the manifest each belongs in."""
+    namespaced = [p for p in missing if p.namespace is not None]
+    reads = [p for p in namespaced if not for_writes_only(p)]
+    writes = [p for p in namespaced if for_writes_only(p)]
+    cluster = [p for p in missing if p.namespace is None and p.verb != "impersonate"]
+    impersonate = [p for p in missing if p.verb == "impersonate"]
+    fixes: list[str] = []
+    if reads:
+        namespace = reads[0].namespace
+        fixes.append(
+            f"add {_rules(reads)} to opsbot's Role in namespace {namespace} ({BASE_ROLE}; every other "
+            f"namespace needs its own Role + RoleBinding: copy both with metadata.namespace: {namespace})"
+        )
+    if writes:
+        namespace = writes[0].namespace
+        fixes.append(
+            f"grant {_rules(writes)} with the Role opsbot-operate in namespace {namespace}: enable "
+            f"{OPERATE} ({ENABLE_COMPONENT}; read what it implies there), which ships it for namespace "
+            f"default - for other namespaces copy its role.yaml and rolebinding.yaml with "
+            f"metadata.namespace: {namespace}"
+        )
+    if cluster:
+        fix = (
+            f"enable {CLUSTER_WIDE} ({ENABLE_COMPONENT}); if it is enabled, add {_rules(cluster)} "
+            "to its ClusterRole"
+        )
+        if any(not p.cluster_scoped and WATCHES in p.needed_by for p in cluster):
+            fix += ", or list the namespaces to watch in watch.namespaces"
+        fixes.append(fix)
+    if impersonate:
+        fixes.append(
+            f"add {_rules(impersonate)} to the ClusterRole in {IMPERSONATION} and enable that component "
             f"({ENABLE_COMPONENT}), or set impersonation.enabled: false"
         )
-    if first.namespace is None:
-        fix = f"enable {CLUSTER_WIDE} ({ENABLE_COMPONENT}); if it is enabled, add {rule} to its ClusterRole"
-        if not first.cluster_scoped and any(WATCHES in p.needed_by for p in missing):
-            fix += ", or list the namespaces to watch in watch.namespaces"
-        return fix
-    return (
-        f"add {rule} to opsbot's Role in namespace {first.namespace} ({BASE_ROLE}; every "
-        f"other namespace needs its own Role + RoleBinding: copy both with metadata.namespace: "
-        f"{first.namespace})"
-    )
+    return "; and ".join(fixes)
 
 
 class _Collector:

@@ -89,10 +89,16 @@ def translate(
                         f"or turn impersonation off.",
                         cluster=cluster,
                     )
+                # Writes come from the opt-in operate component, reads from the base Role.
+                where = (
+                    "manifests/components/operate/"
+                    if found["verb"] in ("patch", "update")
+                    else "manifests/base/role.yaml"
+                )
                 return ForbiddenError(
                     f"opsbot's service account may not *{found['verb']}* `{found['resource']}`{group} "
                     f"{scope} on cluster `{cluster}`. Grant it in opsbot's Role "
-                    f"(see manifests/base/role.yaml) or use a namespace it covers.",
+                    f"(see {where}) or use a namespace it covers.",
                     cluster=cluster,
                 )
             return ForbiddenError(f"forbidden{place}: {message[:300]}", cluster=cluster)

@@ -23,8 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 TOKENS = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1"}
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, unset: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_") and k not in unset}
     environment.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "opsbot", *args],
@@ -77,15 +79,79 @@ def test_check_config_names_the_key_path_of_each_problem(tmp_path: Path) -> None
     assert "Traceback" not in result.stderr
 
 
-def test_check_config_offline_accepts_the_example_without_reaching_anything() -> None:
+def test_check_config_offline_refuses_the_unedited_example_naming_each_placeholder() -> None:
     result = run_cli("check-config", "--offline", "--config", "config.example.yaml", env=TOKENS)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert checks(result.stdout, "Config") == [
-        "✓ config.example.yaml: valid (2 cluster(s), default 'prod')",
+    assert result.returncode == 2, result.stdout + result.stderr
+    config = checks(result.stdout, "Config")
+    assert not any(line.endswith("valid (2 cluster(s), default 'prod')") for line in config)
+    failed = [line for line in config if line.startswith("✗")]
+    assert failed == [
+        "✗ channels.CEXAMPLEWEB: CEXAMPLEWEB is a placeholder from the example config, not a real channel id",
+        "✗ channels.CEXAMPLEPAYMENTS: CEXAMPLEPAYMENTS is a placeholder from the example config, "
+        "not a real channel id",
+        "✗ approvals.audit_channel: CEXAMPLEAUDIT is a placeholder from the example config, "
+        "not a real channel id",
+        "✗ alerts.default_channel: CEXAMPLEALERTS is a placeholder from the example config, "
+        "not a real channel id",
+        "✗ alerts.rules.0.channel: CEXAMPLEPAYALERTS is a placeholder from the example config, "
+        "not a real channel id",
+        "✗ policy.bindings.0.users: UEXAMPLEADMIN is a placeholder from the example config, not a real user id",
+        "✗ policy.bindings.1.usergroups: SEXAMPLESRE is a placeholder from the example config, "
+        "not a real user group id",
+        "✗ policy.bindings.2.users: UEXAMPLEWEBDEV is a placeholder from the example config, "
+        "not a real user id",
+        "✗ policy.bindings.3.channels: CEXAMPLEWEB is a placeholder from the example config, "
+        "not a real channel id",
+        "✗ policy.channels.CEXAMPLEPAYMENTS: CEXAMPLEPAYMENTS is a placeholder from the example config, "
+        "not a real channel id",
+        "✗ clusters.staging.kubeconfig: /etc/opsbot/kubeconfig does not exist",
+    ]
+    assert fix_after(result.stdout, failed[3]) == (
+        "edit config.example.yaml: replace it with your own channel id "
+        "(in Slack, the channel's name → About → Channel ID)"
+    )
+    assert fix_after(result.stdout, failed[-1]).startswith("point it at cluster staging's kubeconfig file")
+    assert config[-2:] == [
         "✓ SLACK_BOT_TOKEN and SLACK_APP_TOKEN are set (Slack API https://slack.com/api/)",
         "· --offline: Slack and clusters not checked",
     ]
     assert "Slack" not in titles(result.stdout)
+
+
+def test_check_config_offline_accepts_an_edited_config(tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "staging.kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    text = (
+        (ROOT / "config.example.yaml")
+        .read_text(encoding="utf-8")
+        .replace("/etc/opsbot/kubeconfig", str(kubeconfig))
+    )
+    edited = tmp_path / "config.yaml"
+    edited.write_text(re.sub(r"\b([CUS])EXAMPLE", r"\g<1>0MINE", text), encoding="utf-8")
+    result = run_cli("check-config", "--offline", "--config", str(edited), env=TOKENS)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert checks(result.stdout, "Config")[0] == f"✓ {edited}: valid (2 cluster(s), default 'prod')"
+
+
+def test_check_config_names_a_missing_kubeconfig_from_the_environment(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"clusters": {"dev": {}}, "alerts": {"enabled": False}}))
+    missing = tmp_path / "nope.kubeconfig"
+    result = run_cli(
+        "check-config", "--offline", "--config", str(config), env={**TOKENS, "KUBECONFIG": str(missing)}
+    )
+    assert result.returncode == 2
+    line = f"✗ clusters.dev: no file named by $KUBECONFIG ({missing}) exists"
+    assert line in checks(result.stdout, "Config")
+    home = tmp_path / "home"
+    home.mkdir()
+    environment = {k: v for k, v in TOKENS.items()} | {"HOME": str(home)}
+    result = run_cli(
+        "check-config", "--offline", "--config", str(config), env=environment, unset=("KUBECONFIG",)
+    )
+    assert "✗ clusters.dev: no kubeconfig set and ~/.kube/config does not exist" in checks(
+        result.stdout, "Config"
+    )
 
 
 def test_check_config_reports_policy_verbs_that_are_not_commands(tmp_path: Path) -> None:
@@ -131,17 +197,24 @@ def write_config(tmp_path: Path, kubeconfig: Path, **overrides: Any) -> Path:
     return config
 
 
-async def doctor(slack: SlackEmulator, config: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """`opsbot check-config` as a real process, while this test's loop serves the emulator."""
+async def doctor(
+    slack: SlackEmulator, config: Path, *, tokens: bool = True, alert_channel: bool = True, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`opsbot check-config` as a real process, while this test's loop serves the emulator.
+
+    `alert_channel`: `write_config`'s alert channel exists, with opsbot in it."""
+    if alert_channel:
+        slack.add_channel("C0ALERTS01", "alerts")
     environment = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
-    environment.update(
-        {
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_APP_TOKEN": slack.app_token,
-            "SLACK_API_URL": slack.base_url,
-            "PYTHONIOENCODING": "utf-8",
-        }
-    )
+    environment["PYTHONIOENCODING"] = "utf-8"
+    if tokens:
+        environment.update(
+            {
+                "SLACK_BOT_TOKEN": slack.bot_token,
+                "SLACK_APP_TOKEN": slack.app_token,
+                "SLACK_API_URL": slack.base_url,
+            }
+        )
     environment.update(env)
     args = [sys.executable, "-m", "opsbot", "check-config", "--config", str(config)]
     process = await asyncio.create_subprocess_exec(
@@ -187,7 +260,8 @@ async def test_check_config_all_good_ticks_every_line_and_exits_0(
     assert every and all(line.startswith("✓ ") for line in every), every
     assert "✓ SLACK_BOT_TOKEN: auth.test OK: bot @opsbot (UBOT0001) in workspace Emulator (T0000001)" in every
     assert "✓ SLACK_APP_TOKEN: apps.connections.open OK (Socket Mode can connect)" in every
-    assert any(line.startswith("✓ bot scopes: all 8 needed are granted (chat:write,") for line in every)
+    assert any(line.startswith("✓ bot scopes: all 10 needed are granted (chat:write,") for line in every)
+    assert "✓ alerts.default_channel: #alerts (C0ALERTS01) exists and opsbot is a member" in every
     cluster = checks(result.stdout, "Cluster test")
     assert cluster[0] == f"✓ reached {kube.url} (Kubernetes v1.36.0) as system:serviceaccount:opsbot:opsbot"
     assert cluster[1].startswith(
@@ -207,11 +281,11 @@ async def test_check_config_reports_a_denied_scale_with_the_rule_to_add_and_exit
     result = await doctor(slack, write_config(tmp_path, kubeconfig))
     assert result.returncode == 2
     failed = [line for line in checks(result.stdout, "Cluster test") if line.startswith("✗")]
-    assert failed == ["✗ may not patch deployments/scale (apps) in namespace web: needed by scale"]
+    assert failed == ["✗ namespace web: 1 permission(s) missing: patch deployments/scale (apps) for scale"]
     fix = fix_after(result.stdout, failed[0])
     assert fix.startswith(
-        'add {apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["patch"]} '
-        "to opsbot's Role in namespace web (manifests/base/role.yaml;"
+        'grant {apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["patch"]} '
+        "with the Role opsbot-operate in namespace web: enable manifests/components/operate/"
     )
     assert result.stdout.rstrip().endswith("1 check(s) failed")
 
@@ -222,9 +296,10 @@ async def test_check_config_fails_when_a_watched_namespace_is_not_readable(
     kube.deny("list", "pods", namespace="web")
     result = await doctor(slack, write_config(tmp_path, kubeconfig))
     assert result.returncode == 2
-    line = "✗ may not list pods in namespace web: needed by alert watches, pods, status, restart"
+    line = "✗ namespace web: 1 permission(s) missing: list pods for alert watches, pods, status, restart"
     assert line in checks(result.stdout, "Cluster test")
-    assert 'add {apiGroups: [""], resources: ["pods"], verbs: ["list"]}' in fix_after(result.stdout, line)
+    fix = fix_after(result.stdout, line)
+    assert fix.startswith('add {apiGroups: [""], resources: ["pods"], verbs: ["list"]} to opsbot\'s Role')
     assert any(
         c.startswith("✓ namespace default: ") and "pods get/list/watch" in c
         for c in checks(result.stdout, "Cluster test")
@@ -239,7 +314,8 @@ async def test_check_config_missing_node_access_is_only_a_warning(
     assert result.returncode == 0, result.stdout
     warnings = [line for line in checks(result.stdout, "Cluster test") if not line.startswith("✓")]
     assert warnings == [
-        "! may not get/list/watch nodes (cluster-scoped): needed by alert watches, nodes, status, describe"
+        "! cluster-scoped: 3 permission(s) missing: get/list/watch nodes for alert watches, nodes, "
+        "status, describe"
     ]
     fix = fix_after(result.stdout, warnings[0])
     assert fix.startswith("enable manifests/components/cluster-wide/ (uncomment it under `components:` in")
@@ -340,7 +416,7 @@ async def test_check_config_checks_impersonation_of_each_group(
     result = await doctor(slack, config)
     assert result.returncode == 2
     cluster = checks(result.stdout, "Cluster test")
-    line = "✗ may not impersonate groups 'slack:S0SRE0001' (cluster-scoped): needed by impersonation"
+    line = "✗ cluster-scoped: 1 permission(s) missing: impersonate groups 'slack:S0SRE0001' for impersonation"
     assert line in cluster
     fix = fix_after(result.stdout, line)
     assert 'resourceNames: ["slack:S0SRE0001"]}' in fix and "manifests/components/impersonation/" in fix
@@ -397,3 +473,79 @@ async def test_opsbot_run_answers_in_slack_logs_json_without_tokens_and_exits_0_
     assert summary and summary[0]["command"] == "pods" and summary[0]["cluster"] == "test"
     assert {"request_id", "user", "channel", "namespace", "outcome", "duration_ms"} <= set(summary[0])
     assert any(line.get("event") == "stopped" for line in lines)
+
+
+# -- channels opsbot posts to, and checking without Slack tokens -----------------------------
+
+
+async def test_check_config_fails_when_opsbot_is_not_in_the_alert_or_audit_channel(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path
+) -> None:
+    slack.add_channel("C0ALERTS01", "alerts", member=False)
+    config = write_config(tmp_path, kubeconfig, approvals={"audit_channel": "C0AUDIT001"})
+    result = await doctor(slack, config, alert_channel=False)
+    assert result.returncode == 2
+    slack_checks = checks(result.stdout, "Slack")
+    line = "✗ alerts.default_channel: opsbot is not a member of #alerts (C0ALERTS01), so it cannot post there"
+    assert line in slack_checks
+    assert fix_after(result.stdout, line) == "invite it: type /invite @opsbot in #alerts"
+    missing = "✗ approvals.audit_channel: channel C0AUDIT001 not found"
+    assert missing in slack_checks
+    assert "/invite @opsbot there" in fix_after(result.stdout, missing)
+    assert [call for call, _ in slack.calls].count("conversations.info") == 2
+    assert all(line.startswith("✓") for line in checks(result.stdout, "Cluster test"))
+
+
+async def test_check_config_names_each_key_of_a_shared_channel_and_skips_placeholders(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path
+) -> None:
+    alerts = {"default_channel": "C0ALERTS01", "rules": [{"channel": "C0ALERTS01"}, {"channel": "CEXAMPLEX"}]}
+    result = await doctor(slack, write_config(tmp_path, kubeconfig, alerts=alerts))
+    assert result.returncode == 2  # the placeholder, in Config
+    assert (
+        "✓ alerts.default_channel, alerts.rules.0.channel: #alerts (C0ALERTS01) exists and opsbot is a member"
+        in checks(result.stdout, "Slack")
+    )
+    assert any(
+        line.startswith("✗ alerts.rules.1.channel: CEXAMPLEX is a placeholder")
+        for line in checks(result.stdout, "Config")
+    )
+    asked = [args.get("channel") for call, args in slack.calls if call == "conversations.info"]
+    assert asked == ["C0ALERTS01"]
+
+
+async def test_check_config_without_channels_read_skips_the_channel_check_with_a_warning(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path
+) -> None:
+    slack.granted_scopes.discard("channels:read")
+    result = await doctor(slack, write_config(tmp_path, kubeconfig))
+    assert result.returncode == 0, result.stdout
+    slack_checks = checks(result.stdout, "Slack")
+    assert any(
+        line.startswith("! bot scope channels:read is missing: needed for check-config: ")
+        for line in slack_checks
+    )
+    assert "· alert and audit channels not checked: that needs the channels:read scope" in slack_checks
+    assert "conversations.info" not in [call for call, _ in slack.calls]
+
+
+async def test_check_config_without_slack_tokens_still_checks_the_clusters(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path
+) -> None:
+    kube.deny("list", "pods", namespace="web")
+    result = await doctor(slack, write_config(tmp_path, kubeconfig), tokens=False)
+    assert result.returncode == 2
+    assert titles(result.stdout) == ["Config", "Slack", "Cluster test"]
+    assert checks(result.stdout, "Slack") == [
+        "· not checked: the Slack tokens are missing or malformed (see Config)"
+    ]
+    config = checks(result.stdout, "Config")
+    assert config[0] == f"✓ {tmp_path / 'config.yaml'}: valid (1 cluster(s), default 'test')"
+    assert any(line.startswith("✗ SLACK_BOT_TOKEN is not set") for line in config)
+    cluster = checks(result.stdout, "Cluster test")
+    assert cluster[0].startswith("✓ reached ")
+    assert (
+        "✗ namespace web: 1 permission(s) missing: list pods for alert watches, pods, status, restart"
+        in cluster
+    )
+    assert slack.calls == []

@@ -76,3 +76,14 @@ def test_swapped_tokens_are_caught_and_repr_hides_them() -> None:
     )
     assert secrets.slack_api_url == "http://127.0.0.1:1/api/"
     assert "secret" not in repr(secrets)
+
+
+def test_the_default_store_stays_in_the_working_directory() -> None:
+    """Running locally (`make run`, `opsbot console`) must not write outside the working
+    directory unless configured: only the manifests' config points at the state volume."""
+    default = Path(parse_settings({"clusters": {"a": {}}, "alerts": {"enabled": False}}).store.path)
+    assert not default.is_absolute() and ".." not in default.parts
+    example = Path(load_settings(ROOT / "config.example.yaml").store.path)
+    assert not example.is_absolute() and ".." not in example.parts
+    in_cluster = load_settings(ROOT / "manifests" / "base" / "config.yaml").store.path
+    assert in_cluster == "/var/lib/opsbot/opsbot.db"

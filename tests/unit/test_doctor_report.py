@@ -39,11 +39,44 @@ def test_allowed_permissions_are_summed_up_per_scope_and_refusals_listed() -> No
     checks = permission_checks(answers)
     assert [(c.status, c.text) for c in checks] == [
         ("ok", "namespace web: 2 permission(s) granted: pods list/watch"),
-        ("fail", "may not patch deployments/scale (apps) in namespace web: needed by scale"),
-        ("warn", f"may not list/watch nodes (cluster-scoped): needed by nodes, {WATCHES}"),
+        ("fail", "namespace web: 1 permission(s) missing: patch deployments/scale (apps) for scale"),
+        ("warn", f"cluster-scoped: 2 permission(s) missing: list/watch nodes for nodes, {WATCHES}"),
     ]
     assert '{apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["patch"]}' in checks[1].fix
+    assert "manifests/components/operate/" in checks[1].fix
     assert 'verbs: ["list", "watch"]' in checks[2].fix
+
+
+def test_everything_missing_in_one_namespace_is_one_line_with_one_fix() -> None:
+    answers = [
+        (Permission("list", "pods", namespace="web", needed_by=(WATCHES, "pods")), False),
+        (Permission("watch", "pods", namespace="web", needed_by=(WATCHES,)), False),
+        (Permission("get", "pods", "", "log", namespace="web", severity="warning", needed_by=("x",)), False),
+        (Permission("patch", "deployments", "apps", "scale", namespace="web", needed_by=("scale",)), False),
+        (Permission("list", "events", namespace="web", needed_by=("events",)), True),
+        (Permission("list", "pods", namespace="db", needed_by=("pods",)), False),
+    ]
+    checks = permission_checks(answers)
+    assert [(c.status, c.text) for c in checks] == [
+        ("ok", "namespace web: 1 permission(s) granted: events list"),
+        (
+            "fail",
+            f"namespace web: 4 permission(s) missing: list/watch pods for {WATCHES}, pods; "
+            "get pods/log for x (optional); patch deployments/scale (apps) for scale",
+        ),
+        ("fail", "namespace db: 1 permission(s) missing: list pods for pods"),
+    ]
+    fix = checks[1].fix
+    # The reads go into the base Role, the write into the operate component: one fix says both.
+    assert fix.startswith(
+        'add {apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"]}, '
+        '{apiGroups: [""], resources: ["pods/log"], verbs: ["get"]} '
+        "to opsbot's Role in namespace web (manifests/base/role.yaml;"
+    )
+    assert (
+        '; and grant {apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["patch"]} '
+        "with the Role opsbot-operate in namespace web: enable manifests/components/operate/"
+    ) in fix
 
 
 def sections() -> list[Section]:

@@ -27,6 +27,7 @@ from opsbot.doctor.requirements import (
     cluster_requirements,
     commands_kube_uses,
     fix_for,
+    posting_channels,
     required_scopes,
 )
 from opsbot.kube import client as kube_client
@@ -276,11 +277,25 @@ def test_permissions_for_several_reasons_are_asked_once_with_every_reason() -> N
 # -- fixes -------------------------------------------------------------------------------
 
 
-def test_fix_for_a_namespaced_permission_names_the_rule_and_the_base_role() -> None:
-    permission = Permission("patch", "deployments", "apps", "scale", namespace="web")
+def test_fix_for_a_namespaced_read_names_the_rule_and_the_base_role() -> None:
+    permission = Permission("list", "pods", namespace="web", needed_by=("pods", "restart"))
     fix = fix_for([permission])
-    assert 'add {apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["patch"]}' in fix
+    assert fix.startswith('add {apiGroups: [""], resources: ["pods"], verbs: ["list"]}')
     assert "manifests/base/role.yaml" in fix and "namespace web" in fix
+    assert "operate" not in fix
+
+
+def test_fix_for_what_only_writes_need_names_the_operate_component() -> None:
+    permissions = [
+        Permission(verb, "deployments", "apps", "scale", namespace="web", needed_by=("scale",))
+        for verb in ("patch", "get")
+    ]
+    fix = fix_for(permissions)
+    assert fix.startswith(
+        'grant {apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["get", "patch"]} '
+        "with the Role opsbot-operate in namespace web: enable manifests/components/operate/"
+    )
+    assert "metadata.namespace: web" in fix and "manifests/base/role.yaml" not in fix
 
 
 def test_fix_for_several_verbs_is_one_rule() -> None:
@@ -317,20 +332,51 @@ EVERYTHING_ON = {
 }
 
 
-def test_the_app_manifest_grants_every_scope_opsbot_can_need() -> None:
+def test_the_app_manifest_asks_for_exactly_the_scopes_opsbot_can_need() -> None:
+    """Every scope some config needs, and nothing else (least privilege in Slack, too)."""
     wanted = {need.scope for need in required_scopes(settings(**EVERYTHING_ON))}
-    assert wanted - manifest_scopes() == set()
+    assert manifest_scopes() == wanted
 
 
 def test_scopes_follow_the_features() -> None:
     base = {need.scope for need in required_scopes(settings(alerts={"enabled": False}))}
     assert {"chat:write", "app_mentions:read", "im:history", "commands", "files:write", "users:read"} == base
     full = {need.scope for need in required_scopes(settings(**EVERYTHING_ON))}
-    assert full - base == {"usergroups:read", "channels:history", "groups:history"}
+    assert full - base == {
+        "usergroups:read",
+        "channels:history",
+        "groups:history",
+        "channels:read",
+        "groups:read",
+    }
+    audit_only = settings(alerts={"enabled": False}, approvals={"audit_channel": "C0AUDIT001"})
+    assert {need.scope for need in required_scopes(audit_only)} - base == {"channels:read", "groups:read"}
+
+
+def test_channel_scopes_are_only_for_the_doctor_so_only_warnings() -> None:
+    needs = {need.scope: need for need in required_scopes(settings())}
+    for scope in ("channels:read", "groups:read"):
+        assert needs[scope].severity == "warning"
+        assert needs[scope].needed_by.startswith("check-config: ")
+
+
+def test_posting_channels_are_the_alert_and_audit_channels_with_their_key_paths() -> None:
+    config = settings(
+        alerts={"default_channel": "C0ALERTS01", "rules": [{"channel": "C0PAY0001"}, {"channel": "C0ALERTS01"}]},
+        approvals={"audit_channel": "C0AUDIT001"},
+        channels={"C0WEB00001": {"namespace": "web"}},
+    )
+    assert posting_channels(config) == {
+        "C0AUDIT001": ("approvals.audit_channel",),
+        "C0ALERTS01": ("alerts.default_channel", "alerts.rules.1.channel"),
+        "C0PAY0001": ("alerts.rules.0.channel",),
+    }
+    quiet = settings(alerts={"enabled": False, "default_channel": "C0ALERTS01"})
+    assert posting_channels(quiet) == {}
 
 
 # Web API method (slack_sdk client attribute) -> the bot scope it needs.
-WEB_API_SCOPES = {
+WEB_API_SCOPES: dict[str, str | None] = {
     "chat_postMessage": "chat:write",
     "chat_update": "chat:write",
     "chat_postEphemeral": "chat:write",
@@ -338,7 +384,13 @@ WEB_API_SCOPES = {
     "users_info": "users:read",
     "usergroups_users_list": "usergroups:read",
     "conversations_history": "channels:history",
+    "conversations_info": "channels:read",
+    # The doctor's own questions: auth.test needs no scope, apps.connections.open the app
+    # token's connections:write (not a bot scope).
+    "auth_test": None,
+    "apps_connections_open": None,
 }
+NOT_METHODS = {"base_url"}
 
 
 def client_calls(path: Path, receivers: set[str]) -> set[str]:
@@ -358,10 +410,12 @@ def test_every_web_api_method_opsbot_calls_has_its_scope_required() -> None:
     called: set[str] = set()
     for path in (PACKAGE / "slack").rglob("*.py"):
         called |= client_calls(path, {"_client", "client"})
+    called |= client_calls(PACKAGE / "doctor" / "checks.py", {"bot", "app"}) - NOT_METHODS
+    assert "conversations_info" in called
     unknown = called - set(WEB_API_SCOPES)
     assert not unknown, f"map these Web API methods to their scope (and require it): {unknown}"
     wanted = {need.scope for need in required_scopes(settings(**EVERYTHING_ON))}
-    assert {WEB_API_SCOPES[method] for method in called} <= wanted
+    assert {WEB_API_SCOPES[method] for method in called} - {None} <= wanted
 
 
 # -- drift guards: the tables match the code ----------------------------------------------
@@ -409,7 +463,7 @@ def test_alert_details_use_the_methods_listed() -> None:
     assert client_calls(PACKAGE / "alerts" / "enrichment.py", {"kube"}) == set(ALERT_DETAIL_METHODS)
 
 
-@pytest.mark.parametrize("module", ["requirements", "report"])
+@pytest.mark.parametrize("module", ["requirements", "placeholders", "report"])
 def test_the_doctors_decisions_do_no_io(module: str) -> None:
     tree = ast.parse((PACKAGE / "doctor" / f"{module}.py").read_text(encoding="utf-8"))
     imported = {

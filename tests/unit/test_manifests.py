@@ -4,7 +4,7 @@ manifests/ is a base (the bot) plus optional kustomize Components:
 
     manifests/kustomization.yaml          default install = base/ (components commented out)
     manifests/base/                       the bot
-    manifests/components/<name>/          cluster-wide, impersonation, monitoring
+    manifests/components/<name>/          operate, cluster-wide, impersonation, monitoring
     manifests/overlays/everything/        base + every component (worked example)
 
 Everything here runs offline: Kubernetes objects are validated against the JSON
@@ -16,10 +16,13 @@ in `kubectl`) and skip when there is none.
 
 from __future__ import annotations
 
+import configparser
 import functools
+import importlib.metadata
 import inspect
 import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -32,14 +35,22 @@ import kubernetes_validate
 import kubernetes_validate.utils
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
-from opsbot.config import load_settings
+import opsbot
+from opsbot.commands.catalog import build_registry
+from opsbot.config import load_settings, parse_settings
+from opsbot.doctor.requirements import ALERT_DETAIL_METHODS, WATCHED, cluster_requirements, commands_kube_uses
 from opsbot.health import STALE_AFTER_SECONDS
+from opsbot.policy.settings import Group
+from opsbot.ports import ApiCall, api_calls
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
 BASE = MANIFESTS / "base"
 COMPONENTS = MANIFESTS / "components"
+OPERATE = COMPONENTS / "operate"
 CLUSTER_WIDE = COMPONENTS / "cluster-wide"
 IMPERSONATION = COMPONENTS / "impersonation"
 MONITORING = COMPONENTS / "monitoring"
@@ -52,7 +63,7 @@ EVERYTHING_CONFIG_FILE = EVERYTHING / "config.yaml"
 
 # What `kubectl apply -k` is pointed at; components are only ever included.
 ENTRY_POINTS = (MANIFESTS, BASE, EVERYTHING)
-COMPONENT_DIRS = (CLUSTER_WIDE, IMPERSONATION, MONITORING)
+COMPONENT_DIRS = (OPERATE, CLUSTER_WIDE, IMPERSONATION, MONITORING)
 
 # Newest Kubernetes minor kubernetes-validate 1.37 ships schemas for.
 KUBERNETES_VERSION = "1.37"
@@ -176,8 +187,18 @@ def container() -> Doc:
     return only
 
 
+def network_policies() -> dict[str, Doc]:
+    return {doc["metadata"]["name"]: doc for doc in base_resources() if doc["kind"] == "NetworkPolicy"}
+
+
 def network_policy() -> Doc:
-    return the("NetworkPolicy")
+    """Ingress to the health port; egress to DNS and Slack."""
+    return network_policies()["opsbot"]
+
+
+def apiserver_policy() -> Doc:
+    """Egress to the API server."""
+    return network_policies()["opsbot-apiserver"]
 
 
 def config() -> Doc:
@@ -444,19 +465,26 @@ def test_each_optional_part_is_a_component_with_only_its_own_files(directory: Pa
 
 @pytest.mark.parametrize("directory", COMPONENT_DIRS, ids=lambda p: p.name)
 def test_component_objects_name_their_namespace_or_are_cluster_scoped(directory: Path) -> None:
-    """The base's namespace transformer never reaches a component's objects."""
+    """The base's namespace transformer never reaches a component's objects: they name
+    opsbot's namespace, or (RBAC in the workloads' namespaces) a watched one, like the base's Role."""
+    watched = set(config()["watch"]["namespaces"])
     for doc in docs_of(directory):
         if doc["kind"] in CLUSTER_SCOPED_KINDS:
             assert "namespace" not in doc["metadata"], doc["metadata"]
+        elif doc["kind"] in {"Role", "RoleBinding"}:
+            assert doc["metadata"]["namespace"] in watched, doc["metadata"]
         else:
             assert doc["metadata"]["namespace"] == OPSBOT_NAMESPACE, doc["metadata"]
 
 
-def test_everything_overlay_is_the_base_with_every_component() -> None:
+def test_everything_overlay_is_the_base_with_every_component_but_the_writes() -> None:
+    """Its config turns impersonation on: writes run as the Slack user, so no operate component."""
     overlay = kustomization(EVERYTHING)
     assert (overlay["apiVersion"], overlay["kind"]) == KUSTOMIZATION
     assert [(EVERYTHING / entry).resolve() for entry in overlay["resources"]] == [BASE]
-    assert [(EVERYTHING / entry).resolve() for entry in overlay["components"]] == list(COMPONENT_DIRS)
+    components = [(EVERYTHING / entry).resolve() for entry in overlay["components"]]
+    assert components == [d for d in COMPONENT_DIRS if d != OPERATE]
+    assert load_settings(EVERYTHING_CONFIG_FILE).impersonation.roles is None  # every role
 
 
 def test_everything_overlay_config_is_the_base_config_with_impersonation_enabled() -> None:
@@ -484,7 +512,7 @@ def test_kustomize_build_renders_valid_labelled_objects(kustomize: tuple[str, ..
     kinds = by_kind(rendered)
     assert "Secret" not in kinds
     assert len(kinds["Deployment"]) == 1
-    assert len(kinds["NetworkPolicy"]) == 1
+    assert sorted(d["metadata"]["name"] for d in kinds["NetworkPolicy"]) == ["opsbot", "opsbot-apiserver"]
 
 
 def test_default_install_renders_exactly_the_base(kustomize: tuple[str, ...]) -> None:
@@ -499,7 +527,7 @@ def test_rendered_base_puts_opsbot_objects_in_its_namespace_and_rbac_in_watched_
     for kind in ("Role", "RoleBinding"):
         assert {d["metadata"]["namespace"] for d in kinds[kind]} == watched
     for kind in ("ServiceAccount", "Deployment", "ConfigMap", "NetworkPolicy", "PersistentVolumeClaim"):
-        assert [d["metadata"]["namespace"] for d in kinds[kind]] == [OPSBOT_NAMESPACE], kind
+        assert {d["metadata"]["namespace"] for d in kinds[kind]} == {OPSBOT_NAMESPACE}, kind
     assert not set(kinds) & {"ClusterRole", "ClusterRoleBinding", "Service", "ServiceMonitor"}
     # The generated ConfigMap gets a content hash; the Deployment must follow it.
     (config_map,) = kinds["ConfigMap"]
@@ -510,8 +538,9 @@ def test_rendered_base_puts_opsbot_objects_in_its_namespace_and_rbac_in_watched_
     config_volume = next(v for v in volumes if v["name"] == "config")
     assert config_volume["configMap"]["name"] == config_map["metadata"]["name"]
     assert rendered_deployment["spec"]["selector"] == deployment()["spec"]["selector"]
-    (rendered_policy,) = kinds["NetworkPolicy"]
-    assert rendered_policy["spec"] == network_policy()["spec"]
+    assert {d["metadata"]["name"]: d["spec"] for d in kinds["NetworkPolicy"]} == {
+        name: doc["spec"] for name, doc in network_policies().items()
+    }
 
 
 @pytest.mark.parametrize("combo", component_combinations(), ids=combination_id)
@@ -635,24 +664,134 @@ def test_rbac_grants_no_create_delete_exec_or_escalation() -> None:
             assert resource not in forbidden_resources, role["metadata"]["name"]
 
 
+# -- what the code needs, derived from its declarations ---------------------------------
+# Every command declares the KubePort methods it calls (CommandSpec.kube), every KubePort
+# method its RBAC rule (@requires in opsbot/ports.py), and the doctor lists what the alert
+# watches and alert details use: the Roles below must grant exactly that.
+
+Grants = dict[tuple[str, str], set[str]]
+
+
+def _path(call: ApiCall) -> str:
+    return f"{call.resource}/{call.subresource}" if call.subresource else call.resource
+
+
+def grants_of(calls: Iterable[ApiCall]) -> Grants:
+    found: Grants = {}
+    for call in calls:
+        found.setdefault((call.group, _path(call)), set()).add(call.verb)
+    return found
+
+
+def command_calls(group: Group, *, everywhere: bool | None = None) -> list[ApiCall]:
+    """The API calls of the commands in `group` (only their `everywhere` uses, or only the others)."""
+    specs = {spec.name: spec for spec in build_registry().specs()}
+    return [
+        call
+        for name, uses in commands_kube_uses().items()
+        if specs[name].group is group
+        for use in uses
+        if everywhere is None or use.everywhere == everywhere
+        for call in api_calls()[use.method]
+    ]
+
+
+def alert_calls() -> list[ApiCall]:
+    """The watches (list + watch) and the alert details."""
+    watches = [
+        ApiCall(verb, c.resource, c.group, c.subresource, c.cluster_scoped)
+        for c in WATCHED.values()
+        for verb in (c.verb, "watch")
+    ]
+    details = [call for method in ALERT_DETAIL_METHODS for call in api_calls()[method]]
+    return [*watches, *details]
+
+
+def needed_namespaced_reads() -> Grants:
+    """Per watched namespace: the read commands (not their all-namespace uses), the watches
+    and the alert details."""
+    calls = [*command_calls(Group.READ, everywhere=False), *alert_calls()]
+    return grants_of(call for call in calls if not call.cluster_scoped)
+
+
+def needed_writes() -> Grants:
+    return grants_of(command_calls(Group.WRITE))
+
+
+def needed_cluster_reads() -> Grants:
+    """The same reads in every namespace, plus the cluster-scoped and all-namespace ones."""
+    return grants_of([*command_calls(Group.READ), *alert_calls()])
+
+
+def roles_in(directory: Path, kind: str) -> list[Doc]:
+    return [doc for doc in docs_of(directory) if doc["kind"] == kind]
+
+
+def test_every_command_that_touches_a_cluster_is_a_read_or_a_write() -> None:
+    specs = {spec.name: spec for spec in build_registry().specs()}
+    assert {specs[name].group for name in commands_kube_uses()} == {Group.READ, Group.WRITE}
+    writes = command_calls(Group.WRITE)
+    assert writes and not any(call.cluster_scoped for call in writes)
+    assert command_calls(Group.WRITE, everywhere=True) == []
+
+
 def test_role_grants_only_what_the_commands_need() -> None:
-    expected = {
-        ("", "pods"): {"get", "list", "watch"},
-        ("", "pods/log"): {"get"},
-        ("", "events"): {"get", "list", "watch"},
-        ("apps", "deployments"): {"get", "list", "watch", "patch"},
-        ("apps", "deployments/scale"): {"get", "patch", "update"},
-        ("apps", "replicasets"): {"get", "list", "watch"},
-        ("apps", "statefulsets"): {"get", "list", "watch"},
-        ("apps", "daemonsets"): {"get", "list", "watch"},
-        ("batch", "jobs"): {"get", "list"},
-    }
-    roles = [doc for doc in base_resources() if doc["kind"] == "Role"]
+    """The base Role: reads only, exactly what the read commands, watches and alert details call."""
+    roles = roles_in(BASE, "Role")
     assert roles
     for role in roles:
-        assert grants(role) == expected, role["metadata"]
-    # Namespaced Roles live in the base only.
-    assert [doc for doc in all_resources() if doc["kind"] == "Role"] == roles
+        assert grants(role) == needed_namespaced_reads(), role["metadata"]
+        assert not {verb for verbs in grants(role).values() for verb in verbs} - {"get", "list", "watch"}
+    # Namespaced Roles live in the base (reads) and the operate component (writes) only.
+    assert [doc for doc in all_resources() if doc["kind"] == "Role"] == [*roles, *roles_in(OPERATE, "Role")]
+
+
+def test_operate_component_grants_exactly_what_the_write_commands_need() -> None:
+    (role,) = roles_in(OPERATE, "Role")
+    assert role["metadata"]["name"] == "opsbot-operate"
+    assert grants(role) == needed_writes()
+    assert "update" not in json.dumps(role["rules"])
+    (binding,) = roles_in(OPERATE, "RoleBinding")
+    assert binding["metadata"]["namespace"] == role["metadata"]["namespace"]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "opsbot-operate",
+    }
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": OPSBOT_NAMESPACE}
+    ]
+    # It says plainly what the grants imply.
+    text = (OPERATE / "kustomization.yaml").read_text()
+    assert "every Secret" in text and "outage" in text and "policy.bindings" in text
+
+
+def test_cluster_wide_component_grants_the_reads_in_every_namespace() -> None:
+    """The `everywhere` uses (nodes, the pods on a node), `-A`, all-namespace watches, and the
+    namespaced reads for namespaces without a Role of their own: nothing more."""
+    (cluster_role,) = roles_in(CLUSTER_WIDE, "ClusterRole")
+    assert grants(cluster_role) == needed_cluster_reads()
+    assert grants_of(command_calls(Group.READ, everywhere=True)).keys() <= grants(cluster_role).keys()
+
+
+def test_every_permission_the_doctor_can_ask_for_is_granted_by_a_manifest() -> None:
+    """Anything check-config may find missing has a manifest that grants it."""
+    admin_everywhere = parse_settings(
+        {
+            "clusters": {"prod": {"in_cluster": True}},
+            "alerts": {"default_channel": "C0ALERTS01"},
+            "channels": {"C0WEB00001": {"namespace": "default"}},
+            "policy": {"bindings": [{"role": "admin", "users": ["U0ADMIN01"]}]},
+        }
+    )
+    namespaced = grants(the("Role", docs_of(BASE)))
+    for key, verbs in grants(the("Role", docs_of(OPERATE))).items():
+        namespaced.setdefault(key, set()).update(verbs)
+    cluster_wide = grants(the("ClusterRole", docs_of(CLUSTER_WIDE)))
+    for permission in cluster_requirements(admin_everywhere, "prod").permissions:
+        key = (permission.group, permission.resource_path)
+        granted = namespaced if permission.namespace is not None else cluster_wide
+        assert permission.verb in granted.get(key, set()), permission
 
 
 def test_role_is_bound_to_the_opsbot_service_account_in_every_watched_namespace() -> None:
@@ -688,14 +827,7 @@ def test_cluster_wide_component_only_adds_read_only_cluster_rbac_for_opsbot() ->
 
     cluster_role = the("ClusterRole", [doc for _, doc in docs])
     assert cluster_role["metadata"]["name"] == "opsbot-cluster-read"
-    assert grants(cluster_role) == {
-        ("", "nodes"): {"get", "list", "watch"},
-        ("", "pods"): {"get", "list", "watch"},
-        ("", "events"): {"get", "list", "watch"},
-        ("", "pods/log"): {"get"},
-        ("apps", "deployments"): {"get", "list", "watch"},
-        ("apps", "replicasets"): {"get", "list", "watch"},
-    }
+    assert not {verb for verbs in grants(cluster_role).values() for verb in verbs} - {"get", "list", "watch"}
 
     binding = the("ClusterRoleBinding", [doc for _, doc in docs])
     assert binding["roleRef"] == {
@@ -760,39 +892,61 @@ def test_base_config_leaves_impersonation_off() -> None:
 # --- NetworkPolicy -----------------------------------------------------------------
 
 
-def test_network_policy_selects_the_bot_pod_in_the_opsbot_namespace() -> None:
-    policy = network_policy()
-    assert "namespace" not in policy["metadata"], "filled in by the base's namespace transformer"
-    selector = policy["spec"]["podSelector"]
-    assert set(selector) == {"matchLabels"}
-    assert selector["matchLabels"].items() <= pod_labels().items()
-    assert selector["matchLabels"] == deployment()["spec"]["selector"]["matchLabels"]
+PRIVATE_IPV4 = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"]
+NODELOCAL_DNS = "169.254.20.10/32"
+
+
+def all_egress() -> list[Doc]:
+    return [rule for policy in network_policies().values() for rule in policy["spec"].get("egress", [])]
+
+
+def test_network_policies_select_the_bot_pod_in_the_opsbot_namespace() -> None:
+    assert sorted(network_policies()) == ["opsbot", "opsbot-apiserver"]
+    for policy in network_policies().values():
+        assert "namespace" not in policy["metadata"], "filled in by the base's namespace transformer"
+        selector = policy["spec"]["podSelector"]
+        assert set(selector) == {"matchLabels"}
+        assert selector["matchLabels"] == deployment()["spec"]["selector"]["matchLabels"]
+        assert selector["matchLabels"].items() <= pod_labels().items()
 
 
 def test_network_policy_restricts_ingress_and_egress() -> None:
     assert sorted(network_policy()["spec"]["policyTypes"]) == ["Egress", "Ingress"]
+    # The API server policy only adds egress; it must not open ingress.
+    assert apiserver_policy()["spec"]["policyTypes"] == ["Egress"]
+    assert "ingress" not in apiserver_policy()["spec"]
 
 
-def test_network_policy_lets_in_only_the_health_port_used_by_probes_and_scraping() -> None:
+def test_network_policy_lets_only_prometheus_in_and_only_to_the_health_port() -> None:
     ingress = network_policy()["spec"]["ingress"]
-    assert ingress == [{"ports": [{"protocol": "TCP", "port": HEALTH_PORT}]}]
+    assert ingress == [
+        {
+            "from": [
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+                    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": HEALTH_PORT}],
+        }
+    ]
     health = next(p for p in container()["ports"] if p["name"] == "health")
     assert health["containerPort"] == HEALTH_PORT
     assert load_settings(CONFIG_FILE).health.port == HEALTH_PORT
+    text = (BASE / "networkpolicy.yaml").read_text()
+    assert "kubelet" in text and "probes" in text
 
 
-def test_network_policy_allows_dns_only_to_kube_dns_over_udp_and_tcp() -> None:
-    egress = network_policy()["spec"]["egress"]
-    dns_rules = [
-        rule for rule in egress if ("UDP", 53) in port_rules([rule]) or ("TCP", 53) in port_rules([rule])
-    ]
+def test_network_policy_allows_dns_to_kube_dns_and_nodelocal_dnscache_over_udp_and_tcp() -> None:
+    dns_rules = [rule for rule in all_egress() if {("UDP", 53), ("TCP", 53)} & port_rules([rule])]
     assert dns_rules == [
         {
             "to": [
                 {
                     "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
                     "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                }
+                },
+                {"ipBlock": {"cidr": NODELOCAL_DNS}},
             ],
             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
         }
@@ -800,24 +954,83 @@ def test_network_policy_allows_dns_only_to_kube_dns_over_udp_and_tcp() -> None:
 
 
 def test_network_policy_allows_egress_only_to_dns_the_api_server_and_slack() -> None:
-    egress = network_policy()["spec"]["egress"]
+    egress = all_egress()
     assert port_rules(egress) == {("UDP", 53), ("TCP", 53), ("TCP", 443), ("TCP", 6443)}
     for rule in egress:
         assert rule.get("ports"), f"a rule without ports allows every port: {rule}"
+        assert rule.get("to"), f"a rule without `to` allows every address: {rule}"
         assert all("endPort" not in port for port in rule["ports"])
-    # To any address (NetworkPolicy cannot name hosts), but only these ports.
-    anywhere = [port_rules([rule]) for rule in egress if "to" not in rule]
-    assert {("TCP", 443), ("TCP", 6443)} in anywhere, "API server: Service port and endpoint port"
-    assert {("TCP", 443)} in anywhere, "Slack: Web API and Socket Mode websocket"
-    assert len(anywhere) == 2
+        listed = [(port["protocol"], port["port"]) for port in rule["ports"]]
+        assert len(listed) == len(set(listed)), f"a port listed twice: {rule}"
+    # Slack: HTTPS to public addresses only - no path to in-cluster/in-VPC services or metadata.
+    (slack,) = network_policy()["spec"]["egress"][1:]
+    assert slack == {
+        "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": [*PRIVATE_IPV4, "169.254.0.0/16"]}}],
+        "ports": [{"protocol": "TCP", "port": 443}],
+    }
+    # The API server: its own policy, to private addresses only until narrowed.
+    assert apiserver_policy()["spec"]["egress"] == [
+        {
+            "to": [{"ipBlock": {"cidr": cidr}} for cidr in PRIVATE_IPV4],
+            "ports": [{"protocol": "TCP", "port": 443}, {"protocol": "TCP", "port": 6443}],
+        }
+    ]
+    # Nothing but the API server rule reaches 6443; no rule anywhere allows every address.
+    assert all(("TCP", 6443) not in port_rules([r]) for r in network_policy()["spec"]["egress"])
+    for rule in egress:
+        for peer in rule["to"]:
+            if "ipBlock" in peer and peer["ipBlock"]["cidr"] in ("0.0.0.0/0", "::/0"):
+                assert peer["ipBlock"].get("except"), rule
+
+
+def commented_patches() -> list[Doc]:
+    """The `patches:` example in manifests/kustomization.yaml, uncommented."""
+    lines = (MANIFESTS / "kustomization.yaml").read_text().splitlines()
+    start = lines.index("# patches:")
+    block: list[str] = []
+    for line in lines[start:]:
+        if not line.startswith("#"):
+            break
+        block.append(line[2:] if line.startswith("# ") else line[1:])
+    patches: list[Doc] = yaml.safe_load("\n".join(block))["patches"]
+    return patches
+
+
+def test_the_documented_patches_narrow_the_api_server_and_prometheus_rules(
+    kustomize: tuple[str, ...], tmp_path: Path
+) -> None:
+    copy = tmp_path / "manifests"
+    shutil.copytree(MANIFESTS, copy)
+    root = kustomization(MANIFESTS)
+    root["patches"] = commented_patches()
+    (copy / "kustomization.yaml").write_text(yaml.safe_dump(root))
+    policies = {d["metadata"]["name"]: d for d in render(kustomize, copy) if d["kind"] == "NetworkPolicy"}
+    assert policies["opsbot-apiserver"]["spec"]["egress"] == [
+        {"to": [{"ipBlock": {"cidr": "10.0.0.10/32"}}], "ports": [{"protocol": "TCP", "port": 6443}]}
+    ]
+    (ingress,) = policies["opsbot"]["spec"]["ingress"]
+    assert ingress["from"][0]["namespaceSelector"] == {
+        "matchLabels": {"kubernetes.io/metadata.name": "observability"}
+    }
+    assert ingress["ports"] == [{"protocol": "TCP", "port": HEALTH_PORT}]
+    # The rest is unchanged.
+    assert policies["opsbot"]["spec"]["egress"] == network_policy()["spec"]["egress"]
 
 
 def test_network_policy_documents_cni_support_and_how_to_narrow_its_rules() -> None:
     text = (BASE / "networkpolicy.yaml").read_text()
     assert "CNI" in text
     assert "kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes" in text
-    assert "ipBlock" in text
+    assert "NodeLocal DNSCache" in text and "169.254.20.10" in text
     assert "proxy" in text
+    assert "manifests/kustomization.yaml" in text
+
+
+def test_readme_says_what_the_network_policy_allows() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("NetworkPolicy") :]
+    for fact in ("169.254.20.10", "opsbot-apiserver", "6443", "monitoring", "kubelet", "patches:"):
+        assert fact in section, fact
 
 
 # --- monitoring component ------------------------------------------------------------
@@ -1064,24 +1277,12 @@ def test_slack_app_subscribes_to_mentions_and_direct_messages() -> None:
 
 
 def test_slack_app_requests_exactly_the_bot_scopes_opsbot_uses() -> None:
+    """No scope the code does not call (equality with the doctor's table is in
+    tests/unit/test_doctor_requirements.py); in particular none for DMs it never opens or
+    reactions it never adds."""
     scopes = slack_manifest()["oauth_config"]["scopes"]["bot"]
     assert len(scopes) == len(set(scopes))
-    assert set(scopes) == {
-        "app_mentions:read",
-        "chat:write",
-        "commands",
-        "files:write",
-        "im:history",
-        "im:read",
-        "im:write",
-        "reactions:write",
-        "users:read",
-        "channels:read",
-        "channels:history",
-        "groups:history",
-        "groups:read",
-        "usergroups:read",
-    }
+    assert not set(scopes) & {"im:read", "im:write", "reactions:write", "chat:write.public", "channels:join"}
     assert "user" not in slack_manifest()["oauth_config"]["scopes"]
 
 
@@ -1214,3 +1415,129 @@ def test_build_context_excludes_virtualenv_caches_and_git() -> None:
         if line.strip() and not line.startswith("#")
     }
     assert {".venv", ".git", ".pytest_cache", ".mypy_cache", ".ruff_cache"} <= ignored
+
+
+# --- the image `make image` builds is the image the manifests run ----------------------
+
+CONSTRAINTS = ROOT / "constraints.txt"
+
+
+def make(*args: str) -> subprocess.CompletedProcess[str]:
+    """`make` in the project, outside any make running these tests."""
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+
+
+def build_stage() -> list[Instruction]:
+    return containerfile_stages()[0]
+
+
+def pins() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for line in CONSTRAINTS.read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, sep, version = line.partition("==")
+        assert sep and version and ";" not in line, f"not an exact pin: {line!r}"
+        found[canonicalize_name(name)] = version
+    return found
+
+
+def test_make_image_builds_the_tag_the_manifests_run_with_the_package_version() -> None:
+    result = make("-n", "image", "ENGINE=podman")
+    assert result.returncode == 0, result.stderr
+    (command,) = [line for line in result.stdout.splitlines() if " build " in line]
+    words = command.split()
+    assert words[:2] == ["podman", "build"]
+    assert words[words.index("-t") + 1] == container()["image"]
+    assert words[words.index("-f") + 1] == "Containerfile"
+    assert f"VERSION={opsbot.__version__}" in words
+    assert container()["image"].endswith(f":{opsbot.__version__}")
+    # `push` pushes that very tag.
+    pushed = make("-n", "push", "ENGINE=podman").stdout.splitlines()[-1]
+    assert pushed == f"podman push {container()['image']}"
+
+
+def test_make_image_without_a_container_engine_says_so_in_one_line() -> None:
+    result = make("image", "ENGINE=")
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "neither podman nor docker is installed" in lines[0], result.stderr
+
+
+def test_containerfile_version_label_is_the_package_version() -> None:
+    final = dict(final_stage())
+    assert final["ARG"] == f"VERSION={opsbot.__version__}"
+    labels = " ".join(arg for kw, arg in final_stage() if kw == "LABEL")
+    assert 'org.opencontainers.image.version="${VERSION}"' in labels
+
+
+def test_containerfile_and_make_install_with_the_constraints_file() -> None:
+    copies = " ".join(arg for kw, arg in build_stage() if kw == "COPY")
+    assert "constraints.txt" in copies.split()
+    (wheel,) = [arg for kw, arg in build_stage() if kw == "RUN" and "pip wheel" in arg]
+    assert "--constraint constraints.txt" in wheel
+    # The Makefile's virtualenv: every pip install of it is constrained, and a changed
+    # constraints.txt rebuilds it.
+    result = make("-n", "-W", "constraints.txt", ".venv/.installed")
+    assert result.returncode == 0, result.stderr
+    installs = [line for line in result.stdout.splitlines() if "pip install" in line]
+    assert len(installs) == 2 and all("--constraint constraints.txt" in line for line in installs)
+    assert "\nlock:" in (ROOT / "Makefile").read_text()
+
+
+def test_constraints_pin_every_declared_dependency_within_its_range() -> None:
+    pinned = pins()
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    declared = parser["options"]["install_requires"].split("\n")
+    for extra in ("test", "otel", "sentry"):
+        declared += parser["options.extras_require"][extra].split("\n")
+    for line in filter(None, (d.strip() for d in declared)):
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        assert name in pinned, f"{name} is not pinned in constraints.txt (run `make lock`)"
+        assert requirement.specifier.contains(pinned[name], prereleases=True), (line, pinned[name])
+    assert "opsbot" not in pinned
+
+
+def test_the_virtualenv_make_built_has_exactly_the_pinned_versions() -> None:
+    if Path(sys.prefix).resolve() != (ROOT / ".venv").resolve():
+        pytest.skip("not running in the project's .venv")
+    for name, version in pins().items():
+        assert importlib.metadata.version(name) == version, name
+
+
+def test_containerfile_exposes_the_health_port() -> None:
+    exposed = [arg for kw, arg in final_stage() if kw == "EXPOSE"]
+    assert exposed == [str(HEALTH_PORT)]
+    assert "future" not in CONTAINERFILE.read_text()
+
+
+def test_the_documented_images_override_points_the_deployment_elsewhere(
+    kustomize: tuple[str, ...], tmp_path: Path
+) -> None:
+    lines = (MANIFESTS / "kustomization.yaml").read_text().splitlines()
+    block = []
+    for line in lines[lines.index("# images:") :]:
+        if not line.startswith("#"):
+            break
+        block.append(line[2:])
+    images = yaml.safe_load("\n".join(block))["images"]
+    assert images[0]["name"] == container()["image"].rsplit(":", 1)[0]
+    copy = tmp_path / "manifests"
+    shutil.copytree(MANIFESTS, copy)
+    root = kustomization(MANIFESTS)
+    root["images"] = images
+    (copy / "kustomization.yaml").write_text(yaml.safe_dump(root))
+    (rendered,) = [d for d in render(kustomize, copy) if d["kind"] == "Deployment"]
+    (rendered_container,) = rendered["spec"]["template"]["spec"]["containers"]
+    assert rendered_container["image"] == f"{images[0]['newName']}:{images[0]['newTag']}"

@@ -148,9 +148,10 @@ class EmulatorCore:
         self._usergroups[usergroup_id] = list(users)
 
     def add_channel(
-        self, channel_id: str, name: str, *, is_private: bool = False, is_im: bool = False
+        self, channel_id: str, name: str, *, is_private: bool = False, is_im: bool = False, member: bool = True
     ) -> None:
-        """Register a channel (ids starting with "D" are DMs)."""
+        """Register a channel (ids starting with "D" are DMs); `member`: is the bot in it
+        (conversations.info's ``is_member``)."""
         is_im = is_im or channel_id.startswith("D")
         self._channels[channel_id] = {
             "id": channel_id,
@@ -161,7 +162,7 @@ class EmulatorCore:
             "is_mpim": False,
             "is_private": is_private or is_im,
             "is_archived": False,
-            "is_member": True,
+            "is_member": member,
             "created": int(time.time()),
         }
         self._messages.setdefault(channel_id, {})
