@@ -111,6 +111,7 @@ class GitServer:
         self.reject_pushes: str | None = None
         self.anonymous_reads = False
         self._commit_listeners: list[Callable[[str], None]] = []
+        self._notified = ""
         self._httpd: WSGIServer | None = None
         self._thread: threading.Thread | None = None
         self.commit(files, "Initial fleet layout")
@@ -169,8 +170,14 @@ class GitServer:
         self._commit_listeners.append(listener)
 
     def _notify(self, sha: str) -> None:
+        self._notified = sha
         for listener in list(self._commit_listeners):
             listener(sha)
+
+    def _notify_if_moved(self) -> None:
+        head = self.head()
+        if head != self._notified:
+            self._notify(head)
 
     # -- users -------------------------------------------------------------------------
 
@@ -210,6 +217,12 @@ class GitServer:
                     return b"non-fast-forward"
                 return super()._on_update(ref_name, old_sha, new_sha)
 
+            def _report_status(self, status: Any) -> None:
+                # Listeners (the test Flux) run before the client hears the push succeeded,
+                # so a test sees the push's effects as soon as the push returns.
+                server._notify_if_moved()
+                super()._report_status(status)
+
         return Receive
 
     def _app(self) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
@@ -226,13 +239,8 @@ class GitServer:
                 start_response("401 Unauthorized", [("WWW-Authenticate", 'Basic realm="fleet"')])
                 return [b"authentication required\n"]
             self.requests.append(GitRequest(method, path, user, 200))
-            before = self.head()
             with self.lock:
-                body = list(git(environ, start_response))
-            after = self.head()
-            if after != before:
-                self._notify(after)
-            return body
+                return list(git(environ, start_response))
 
         return app
 
