@@ -146,7 +146,7 @@ class GitRepository:
                     f"the git server refused opsbot's credentials while {doing} {where}."
                 ) from None
             raise GitError(f"git failed while {doing} {where}: {detail}") from None
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, EOFError, ValueError, KeyError) as exc:
             detail = self._credentials.scrub(f"{type(exc).__name__}: {exc}")
             raise GitUnavailableError(f"git failed while {doing} {where} ({detail}).") from None
         except Exception as exc:

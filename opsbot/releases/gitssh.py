@@ -57,6 +57,15 @@ class ParamikoSSHVendor(SSHVendor):
         self._known_hosts = known_hosts_file
         self._timeout = timeout
 
+    @staticmethod
+    def _key(path: str) -> paramiko.PKey:
+        try:
+            return paramiko.PKey.from_path(path)
+        except (OSError, paramiko.SSHException, ValueError) as exc:
+            raise GitAuthError(
+                f"the SSH key file `{path}` cannot be loaded ({type(exc).__name__})."
+            ) from None
+
     def run_command(
         self,
         host: str,
@@ -68,6 +77,7 @@ class ParamikoSSHVendor(SSHVendor):
         ssh_command: str | None = None,
         protocol_version: int | None = None,
     ) -> Any:
+        pkey = self._key(key_filename) if key_filename else None
         client = paramiko.SSHClient()
         if self._known_hosts:
             client.load_host_keys(self._known_hosts)
@@ -79,7 +89,7 @@ class ParamikoSSHVendor(SSHVendor):
                 host,
                 port=port or 22,
                 username=username or "git",
-                key_filename=key_filename,
+                pkey=pkey,
                 timeout=self._timeout,
                 allow_agent=False,
                 look_for_keys=False,
@@ -89,9 +99,11 @@ class ParamikoSSHVendor(SSHVendor):
             raise GitAuthError(f"the SSH server `{host}` refused the key.") from None
         except paramiko.SSHException as exc:
             client.close()
-            raise GitAuthError(
-                f"SSH to `{host}` failed: {type(exc).__name__} (is its host key known?)."
-            ) from None
+            if "known_hosts" in str(exc) or isinstance(exc, paramiko.BadHostKeyException):
+                raise GitAuthError(
+                    f"the host key of `{host}` is not in known_hosts (or has changed)."
+                ) from None
+            raise GitUnavailableError(f"SSH to `{host}` failed ({type(exc).__name__}).") from None
         except OSError as exc:
             client.close()
             raise GitUnavailableError(
