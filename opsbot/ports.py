@@ -120,6 +120,33 @@ class KubePort(Protocol):
         `dry_run`: server-side dry run, nothing is stored."""
         ...
 
+    # Delivery (opsbot.releases): direct promote / rollback, and following Flux.
+    @requires(ApiCall("patch", "deployments", "apps"))
+    def set_deployment_image(
+        self, namespace: str, name: str, container: str, image: str, *, dry_run: bool = False
+    ) -> KubeObject:
+        """Set one container's image like `kubectl set image` (a strategic merge patch of
+        that container, matched by name); returns the Deployment."""
+        ...
+
+    @requires(ApiCall("patch", "deployments", "apps"))
+    def json_patch_deployment(
+        self, namespace: str, name: str, operations: list[dict[str, Any]], *, dry_run: bool = False
+    ) -> KubeObject:
+        """Apply an RFC 6902 JSON patch (`kubectl rollout undo` replaces `/spec/template`);
+        returns the Deployment."""
+        ...
+
+    @requires(ApiCall("get", "kustomizations", "kustomize.toolkit.fluxcd.io"))
+    def get_flux_kustomization(self, namespace: str, name: str) -> KubeObject:
+        """A Flux `Kustomization` (kustomize.toolkit.fluxcd.io/v1) with its status."""
+        ...
+
+    @requires(ApiCall("get", "helmreleases", "helm.toolkit.fluxcd.io"))
+    def get_flux_helmrelease(self, namespace: str, name: str) -> KubeObject:
+        """A Flux `HelmRelease` (helm.toolkit.fluxcd.io/v2) with its status."""
+        ...
+
 
 def api_calls() -> Mapping[str, tuple[ApiCall, ...]]:
     """Every `KubePort` method → the permissions its request needs."""

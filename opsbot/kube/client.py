@@ -46,6 +46,7 @@ class KubeClient:
         self._authz = k8s.AuthorizationV1Api(calls)
         self._authn = k8s.AuthenticationV1Api(calls)
         self._version = k8s.VersionApi(calls)
+        self._custom = k8s.CustomObjectsApi(calls)
         # One number: urllib3's *total* deadline for the request (connect + every read).
         self._timeout = timeout
 
@@ -248,6 +249,59 @@ class KubeClient:
             what=f"deployment `{name}`",
             namespace=namespace,
             dry_run="All" if dry_run else None,
+        )
+
+    def set_deployment_image(
+        self, namespace: str, name: str, container: str, image: str, *, dry_run: bool = False
+    ) -> KubeObject:
+        patch = {"spec": {"template": {"spec": {"containers": [{"name": container, "image": image}]}}}}
+        return self._json(
+            self._apps.patch_namespaced_deployment,
+            name,
+            namespace,
+            patch,
+            what=f"deployment `{name}`",
+            namespace=namespace,
+            dry_run="All" if dry_run else None,
+            _content_type="application/strategic-merge-patch+json",
+        )
+
+    def json_patch_deployment(
+        self, namespace: str, name: str, operations: list[dict[str, Any]], *, dry_run: bool = False
+    ) -> KubeObject:
+        return self._json(
+            self._apps.patch_namespaced_deployment,
+            name,
+            namespace,
+            operations,
+            what=f"deployment `{name}`",
+            namespace=namespace,
+            dry_run="All" if dry_run else None,
+            _content_type="application/json-patch+json",
+        )
+
+    def get_flux_kustomization(self, namespace: str, name: str) -> KubeObject:
+        return self._json(
+            self._custom.get_namespaced_custom_object,
+            "kustomize.toolkit.fluxcd.io",
+            "v1",
+            namespace,
+            "kustomizations",
+            name,
+            what=f"Flux Kustomization `{name}`",
+            namespace=namespace,
+        )
+
+    def get_flux_helmrelease(self, namespace: str, name: str) -> KubeObject:
+        return self._json(
+            self._custom.get_namespaced_custom_object,
+            "helm.toolkit.fluxcd.io",
+            "v2",
+            namespace,
+            "helmreleases",
+            name,
+            what=f"Flux HelmRelease `{name}`",
+            namespace=namespace,
         )
 
     # self-checks (`opsbot check-config`) ----------------------------------

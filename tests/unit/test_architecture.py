@@ -22,7 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"ports", "telemetry"}),  # the boundaries the core talks to; tracing/error reporting
     frozenset({"core"}),  # neutral vocabulary: requests, replies, plans, audit records, readers
     frozenset({"policy"}),  # who may do what, rate limits
-    frozenset({"alerts", "approvals"}),  # features
+    frozenset({"alerts", "approvals", "releases"}),  # features (releases: pure decisions + git I/O in releases.git)
     frozenset({"commands"}),  # the command registry (incidents/mutes read the alert pipeline)
     frozenset({"slack", "store"}),  # edges that need no config
     frozenset({"config"}),  # aggregates every feature's settings section

@@ -105,6 +105,28 @@ class CheckingKube:
         deployment["spec"]["template"] = {"metadata": {"annotations": annotations}}
         return deployment
 
+    def set_deployment_image(
+        self, namespace: str, name: str, container: str, image: str, *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        assert dry_run, "a real write was attempted while routing a command"
+        self._check(namespace, name)
+        return self.get_deployment(namespace, name)
+
+    def json_patch_deployment(
+        self, namespace: str, name: str, operations: list[dict[str, Any]], *, dry_run: bool = False
+    ) -> dict[str, Any]:
+        assert dry_run, "a real write was attempted while routing a command"
+        self._check(namespace, name)
+        return self.get_deployment(namespace, name)
+
+    def get_flux_kustomization(self, namespace: str, name: str) -> dict[str, Any]:
+        self._check(namespace, name)
+        return {"metadata": {"name": name}}
+
+    def get_flux_helmrelease(self, namespace: str, name: str) -> dict[str, Any]:
+        self._check(namespace, name)
+        return {"metadata": {"name": name}}
+
 
 class Directory:
     def __init__(self, kube: CheckingKube) -> None:

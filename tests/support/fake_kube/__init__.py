@@ -6,7 +6,11 @@ objects and kubelet-style status patches. It reproduces what
 ``/work/shared/docs/kubernetes-facts.md`` lists: Status errors, RBAC messages,
 selectors, pagination, patch flavours, watch/bookmark/410 semantics, logs, and
 synchronous mini controllers (Deployment -> ReplicaSet -> Pods, StatefulSet,
-DaemonSet, GC, a kubelet that starts bare pods).
+DaemonSet, GC, a kubelet that starts bare pods; paused Deployments hold rollouts and a
+rollback reuses the old ReplicaSet as the next revision). Flux's ``Kustomization``
+(kustomize.toolkit.fluxcd.io/v1) and ``HelmRelease`` (helm.toolkit.fluxcd.io/v2) are
+served like CRDs (status subresource, no strategic merge patch); ``tests/support/fake_flux.py``
+writes their status.
 
 Typical use::
 

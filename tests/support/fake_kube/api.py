@@ -306,6 +306,8 @@ class Api:
             return Reply(200, entry.raw)
         if verb == "patch":
             ptype = self._patch_type(req)
+            if ptype == "strategic" and rt.custom:
+                raise errors.strategic_merge_on_custom_resource()
             body = _json_body(req)
             entry = world.patch(
                 rt, ns, name, ptype, body, subresource=sub or None, dry_run=self._dry_run(req)

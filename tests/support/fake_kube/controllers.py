@@ -28,6 +28,7 @@ STATEFULSETS = resolve("statefulsets")
 DAEMONSETS = resolve("daemonsets")
 
 REVISION = "deployment.kubernetes.io/revision"
+REVISION_HISTORY = "deployment.kubernetes.io/revision-history"
 HASH = builders.TEMPLATE_HASH_LABEL
 _DONE_PHASES = ("Failed", "Succeeded")
 
@@ -352,8 +353,14 @@ class Controllers:
         return [e for e in self.store.entries(REPLICASETS, dep.namespace) if owned_by(e.obj, uid)]
 
     def sync_deployment(self, dep: Entry) -> Entry:
-        """Roll the deployment to its current template and replica count."""
+        """Roll the deployment to its current template and replica count.
+
+        A paused Deployment keeps its ReplicaSets (a template change waits for the resume)
+        and reports ``Progressing=Unknown, reason=DeploymentPaused`` like the real controller.
+        """
         spec = dep.obj.get("spec") or {}
+        if spec.get("paused"):
+            return self._sync_paused(dep)
         desired = int(spec.get("replicas", 1))
         template = copy.deepcopy(spec.get("template") or {})
         tpl_hash = builders.pod_template_hash(template)
@@ -396,6 +403,10 @@ class Controllers:
             ann["deployment.kubernetes.io/desired-replicas"] = str(desired)
             ann["deployment.kubernetes.io/max-replicas"] = str(desired + surge)
             if int(ann.get(REVISION, "0")) < max_rev:
+                # A rollback to an old template: that ReplicaSet becomes the newest
+                # revision and remembers the number it had (revision-history).
+                history = [h for h in ann.get(REVISION_HISTORY, "").split(",") if h]
+                ann[REVISION_HISTORY] = ",".join([*history, ann.get(REVISION, "0")])
                 ann[REVISION] = str(max_rev + 1)
             if obj["spec"].get("replicas") != desired:
                 obj["spec"]["replicas"] = desired
@@ -420,6 +431,15 @@ class Controllers:
         obj["metadata"].setdefault("annotations", {})[REVISION] = rev
         dep = self._update(DEPLOYMENTS, dep, obj)
         return self.refresh_deployment_status(dep, rollout=True)
+
+    def _sync_paused(self, dep: Entry) -> Entry:
+        dep = self.refresh_deployment_status(dep, rollout=False)
+        obj = dep.copy()
+        conds = obj.setdefault("status", {}).setdefault("conditions", [])
+        _set_condition(
+            conds, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused", builders.rfc3339()
+        )
+        return self._update(DEPLOYMENTS, dep, obj)
 
     def _cleanup_history(self, dep: Entry, new_rs: Entry) -> None:
         limit = int((dep.obj.get("spec") or {}).get("revisionHistoryLimit", 10))

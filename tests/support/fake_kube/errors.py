@@ -174,6 +174,16 @@ def unsupported_media_type(content_type: str) -> FakeKubeError:
     )
 
 
+def strategic_merge_on_custom_resource() -> FakeKubeError:
+    """415 for a strategic merge patch on a custom resource (CRDs have no patch strategy)."""
+    return FakeKubeError(
+        415,
+        "UnsupportedMediaType",
+        "the body of the request was in an unknown format - accepted media types include: "
+        "application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml",
+    )
+
+
 def generic(code: int, message: str, reason: str | None = None) -> FakeKubeError:
     """Any other code (injected faults, kubelet proxy errors)."""
     return FakeKubeError(code, reason if reason is not None else REASON_BY_CODE.get(code, ""), message)

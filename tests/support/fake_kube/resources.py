@@ -93,6 +93,8 @@ class ResourceType:
     tracks_generation: bool = False
     # Virtual kinds (reviews) are never stored.
     virtual: bool = False
+    # Custom resources (CRDs): no strategic merge patch, like the real server.
+    custom: bool = False
     extra_fields: Mapping[str, FieldGetter] = field(default_factory=dict)
 
     @property
@@ -239,6 +241,32 @@ RESOURCES: tuple[ResourceType, ...] = (
         subresources=frozenset({"status"}),
         tracks_generation=True,
         extra_fields={"status.successful": _path("status", "succeeded")},
+    ),
+    # Flux's kinds, served from CRDs on a cluster that runs Flux (status subresource,
+    # generation tracked on spec changes; strategic merge patch refused).
+    ResourceType(
+        "kustomize.toolkit.fluxcd.io",
+        "v1",
+        "kustomizations",
+        "kustomization",
+        "Kustomization",
+        namespaced=True,
+        subresources=frozenset({"status"}),
+        short_names=("ks",),
+        tracks_generation=True,
+        custom=True,
+    ),
+    ResourceType(
+        "helm.toolkit.fluxcd.io",
+        "v2",
+        "helmreleases",
+        "helmrelease",
+        "HelmRelease",
+        namespaced=True,
+        subresources=frozenset({"status"}),
+        short_names=("hr",),
+        tracks_generation=True,
+        custom=True,
     ),
     ResourceType(
         "authorization.k8s.io",
