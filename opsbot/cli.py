@@ -130,6 +130,7 @@ def run(path: str) -> int:
         return _fail(exc.problems)
     from opsbot import logs
     from opsbot.app import run_bot
+    from opsbot.slack.link import SlackSetupError
 
     logs.configure(settings.logging.format, settings.logging.level)
     try:
@@ -138,6 +139,8 @@ def run(path: str) -> int:
         return 130
     except ConfigError as exc:
         return _fail(exc.problems)
+    except SlackSetupError as exc:
+        return _fail([str(exc)])
 
 
 if __name__ == "__main__":

@@ -93,6 +93,14 @@ class BotStatus(Protocol):
         """Whether the Socket Mode link to Slack is up right now."""
         ...
 
+    def link_problem(self) -> str | None:
+        """Why the Slack link is not usable (connecting, retrying after what), or None."""
+        ...
+
+    def unusable_clusters(self) -> Mapping[str, str]:
+        """Configured clusters opsbot cannot use → why (the others are served all the same)."""
+        ...
+
 
 class Metrics:
     """The metrics of one Bot, in a registry of its own."""
@@ -310,9 +318,14 @@ class HealthServer:
 
     async def _readyz(self, request: web.Request) -> web.Response:
         reasons = await readiness_problems(self._bot)
+        # One broken cluster does not stop the bot from serving the others: reported, not unready.
+        degraded = [f"cluster {name} is unusable: {why}" for name, why in self._bot.unusable_clusters().items()]
+        body: dict[str, object] = {"status": "not ready" if reasons else "ready"}
         if reasons:
-            return web.json_response({"status": "not ready", "reasons": reasons}, status=503)
-        return web.json_response({"status": "ready"})
+            body["reasons"] = reasons
+        if degraded:
+            body["degraded"] = degraded
+        return web.json_response(body, status=503 if reasons else 200)
 
     async def _metrics_handler(self, request: web.Request) -> web.Response:
         self._metrics.link_up = await self._bot.connected()
@@ -327,7 +340,7 @@ async def readiness_problems(bot: BotStatus) -> list[str]:
     if not bot.accepting:
         reasons.append("shutting down")
     if not await bot.connected():
-        reasons.append("the Socket Mode link to Slack is down")
+        reasons.append(bot.link_problem() or "the Socket Mode link to Slack is down")
     if bot.alerts is not None:
         watches = bot.watch_health()
         if watches is None:

@@ -10,6 +10,8 @@
 - When the websocket closes without Slack's ``disconnect`` message, slack_sdk only
   notices at its next ping (up to ``ping_interval`` later). `SocketLink` waits on the
   connection itself and reconnects at once.
+- Once running, nothing is fatal: a token revoked later is logged and shown by /readyz
+  while the link keeps retrying (a restart would not help, and the bot stays observable).
 """
 
 from __future__ import annotations
@@ -112,12 +114,10 @@ class SocketLink:
         check_bot_token: Callable[[], Awaitable[Any]],
         *,
         max_backoff: float = 30.0,
-        on_fatal: Callable[[SlackSetupError], None] | None = None,
     ) -> None:
         self._socket = socket
         self._check_bot_token = check_bot_token
         self._wait = wait_exponential_jitter(initial=0.25, max=max_backoff, jitter=0.25)
-        self._on_fatal = on_fatal
         self.state = LinkState()
         self.reconnects = 0
         self._keeper: asyncio.Task[None] | None = None
@@ -145,8 +145,13 @@ class SocketLink:
             self._keeper = None
         self.state.up = False
 
-    async def _retrying(self, call: Callable[[], Awaitable[Any]], *, which: str, what: str) -> None:
+    async def _retrying(
+        self, call: Callable[[], Awaitable[Any]], *, which: str, what: str, fatal: bool = True
+    ) -> None:
+        """Call until it succeeds. A permanent refusal raises SlackSetupError when `fatal`, else it
+        is logged (once per distinct reason) and retried like any failure."""
         self.state.attempt = 0
+        reported = ""
         while True:
             self.state.attempt += 1
             try:
@@ -154,11 +159,14 @@ class SocketLink:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                fatal = permanent_refusal(exc, which)
-                if fatal is not None:
-                    raise fatal from None
+                refusal = permanent_refusal(exc, which)
+                if refusal is not None and fatal:
+                    raise refusal from None
                 delay = self._backoff(self.state.attempt)
-                self.state.last_error = describe_failure(exc)
+                self.state.last_error = str(refusal) if refusal is not None else describe_failure(exc)
+                if refusal is not None and reported != self.state.last_error:
+                    log.error("slack_refused", step=what, error=self.state.last_error)
+                reported = self.state.last_error
                 self.state.retry_at = time.monotonic() + delay
                 log.warning(
                     "slack_unavailable", step=what, attempt=self.state.attempt, error=self.state.last_error,
@@ -187,14 +195,8 @@ class SocketLink:
                 continue  # replaced meanwhile (Slack's `disconnect` message): watch the new one
             self.state.up = False
             log.info("slack_link_closed_reconnecting")
-            try:
-                await self._retrying(
-                    lambda: self._socket.connect_to_new_endpoint(force=True), which="app", what="reconnect"
-                )
-            except SlackSetupError as fatal:
-                log.error("slack_link_refused", error=str(fatal))
-                if self._on_fatal is not None:
-                    self._on_fatal(fatal)
-                return
+            await self._retrying(
+                lambda: self._socket.connect_to_new_endpoint(force=True), which="app", what="reconnect", fatal=False
+            )
             self.state.up = True
             self.reconnects += 1

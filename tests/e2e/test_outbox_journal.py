@@ -11,7 +11,7 @@ from typing import Any
 import pytest_asyncio
 from slack_sdk.web.async_client import AsyncWebClient
 
-from opsbot.app import Bot
+from opsbot.app import build_bot
 from opsbot.config import Secrets
 from opsbot.slack.outbox import REPLAY_MAX_AGE_SECONDS, Outbox, OutboxClosedError
 from opsbot.slack.settings import OutboxSettings
@@ -122,7 +122,7 @@ async def test_replies_queued_when_the_bot_stops_arrive_in_their_threads_after_t
     # One message per 20 s: the second and third replies are still queued at shutdown.
     slow = make_settings(kubeconfig, outbox={"per_channel_per_second": 0.05, "burst": 1})
     secrets = Secrets(bot_token=slack.bot_token, app_token=slack.app_token, slack_api_url=slack.base_url)
-    first = Bot(slow, secrets)
+    first = build_bot(slow, secrets)
     await first.start()
     try:
         await slack.wait_connected(1)

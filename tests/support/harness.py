@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opsbot.app import Bot
+from opsbot.app import Bot, Options, build_bot
 from opsbot.config import Secrets, Settings, parse_settings
 from opsbot.telemetry import Telemetry
 from tests.support.fake_kube import FakeKubeServer
@@ -146,14 +146,13 @@ async def running_bot(
     telemetry: Telemetry | None = None,
 ) -> AsyncIterator[Bot]:
     secrets = Secrets(bot_token=slack.bot_token, app_token=slack.app_token, slack_api_url=slack.base_url)
-    bot = Bot(
-        settings,
-        secrets,
+    options = Options(
         alert_flush_interval=alert_flush_interval,
         approval_sweep_interval=approval_sweep_interval,
         ping_interval=ping_interval,
         telemetry=telemetry,
     )
+    bot = build_bot(settings, secrets, options)
     expected = slack.hello_count + 1
     await bot.start()
     try:

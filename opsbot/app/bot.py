@@ -1,0 +1,168 @@
+"""The running Slack bot: starts its parts in order, keeps them running, stops them cleanly.
+
+Start: the health port first (so /healthz answers and /readyz says why it is not ready
+while Slack is unreachable), then the Slack link (tokens checked, transient failures
+retried), then what the last run left (unsent replies, interrupted actions), then the
+watches. Stop: the reverse, finishing work in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+from types import TracebackType
+
+import structlog
+
+from opsbot import __version__
+from opsbot.app.parts import BotParts
+from opsbot.app.status import BotStatusView
+from opsbot.app.watching import Watching
+from opsbot.config import Secrets, Settings
+from opsbot.health import HealthServer, Metrics
+from opsbot.kube.watch import WatchRunner
+from opsbot.slack.frontend import CardSurface
+
+log = structlog.get_logger("opsbot")
+
+
+class Bot:
+    """Owns the lifecycle of its parts (built by `opsbot.app.build_bot`); no I/O here."""
+
+    def __init__(self, parts: BotParts) -> None:
+        self.parts = parts
+        self.settings: Settings = parts.settings
+        self._secrets: Secrets = parts.secrets
+        self.telemetry = parts.telemetry
+        self.clusters = parts.clusters
+        self.client = parts.client
+        self.store = parts.store
+        self.outbox = parts.outbox
+        self.router = parts.router
+        self.approvals = parts.approvals
+        self.auditor = parts.auditor
+        self.alerts = parts.alerts
+        self.frontend = parts.frontend
+        self.app = parts.app
+        self.link = parts.link
+        # Socket Mode "hello" messages: one per connection, so reconnects = hellos - 1.
+        self.socket_hellos = 0
+        parts.socket.client.message_listeners.append(self._on_socket_message)
+        self.status = BotStatusView(self)
+        self.metrics = Metrics(self.status)
+        self.router.metrics = self.metrics
+        self.health: HealthServer | None = (
+            HealthServer(self.status, self.settings.health, self.metrics) if self.settings.health.enabled else None
+        )
+        self.watching = Watching(parts)
+        self._background: list[asyncio.Task[None]] = []
+
+    @property
+    def watches(self) -> WatchRunner | None:
+        return self.watching.runner
+
+    async def start(self) -> None:
+        """Start everything; raises SlackSetupError if Slack refuses a token for good."""
+        log.info(
+            "starting",
+            version=__version__,
+            clusters=list(self.settings.clusters),
+            slack_api=self._secrets.slack_api_url,
+            **self.telemetry.describe,
+        )
+        if self.health is not None:
+            await self.health.start()
+        # Building an API client costs ~1 s of CPU (the generated API classes); do it
+        # now, beside the Slack handshake, so the first command does not pay for it.
+        warm_up = asyncio.get_running_loop().run_in_executor(self.parts.pool, self.watching.warm_up)
+        try:
+            await self.link.start()
+        finally:
+            await warm_up
+        # Everything built so far lives as long as the process: keep it out of the
+        # garbage collector's full passes, which otherwise walk it on every burst.
+        gc.collect()
+        gc.freeze()
+        # What the last run could not send goes out before anything new.
+        await self.outbox.replay()
+        await self.approvals.fail_interrupted(CardSurface(self.outbox))
+        self._background.append(asyncio.create_task(self._sweep_approvals(), name="approval-sweeper"))
+        if self.alerts is not None:
+            self._background.extend(await self.watching.start_alerts(self.alerts))
+        log.info("connected")
+
+    async def idle(self) -> None:
+        """Return once everything received from Slack is handled and every reply it caused
+        (audit mirror lines included) is sent."""
+        mirror = self.parts.audit_mirror
+        while True:
+            await self.frontend.idle()
+            if mirror is None or not mirror.tasks:
+                return
+            await asyncio.wait(set(mirror.tasks))
+
+    async def connected(self) -> bool:
+        return bool(await self.parts.socket.client.is_connected())
+
+    async def _on_socket_message(self, client: object, message: dict[str, object], raw: str | None) -> None:
+        if message.get("type") == "hello":
+            self.socket_hellos += 1
+
+    async def _sweep_approvals(self) -> None:
+        surface = CardSurface(self.outbox)
+        while True:
+            await asyncio.sleep(self.parts.options.approval_sweep_interval)
+            try:
+                await self.approvals.expire_overdue(surface)
+            except Exception as exc:
+                log.exception("approval_sweep_failed")
+                self.telemetry.errors.capture(exc, where="approval_sweep")
+
+    async def stop(self, grace: float = 20.0) -> None:
+        """Stop taking work, finish what is in flight, flush the outbox, then exit."""
+        self.frontend.accepting = False
+        await self._close_socket()
+        finished = await self.frontend.drain(grace)
+        if not finished:
+            log.warning("shutdown_with_requests_in_flight", in_flight=self.frontend.in_flight)
+        await self.watching.stop()
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        if self.alerts is not None:
+            await self.alerts.drain()
+        await self.outbox.close(timeout=5.0)
+        if self.health is not None:
+            await self.health.stop()
+        self.store.close()
+        self.parts.pool.shutdown(wait=False, cancel_futures=True)
+        close = getattr(self.clusters, "close", None)
+        if callable(close):
+            close()
+        # Last: spans of the shutdown itself (final flushes, replies) are exported too.
+        # Blocking (it waits for the exporters), so off the loop.
+        await asyncio.get_running_loop().run_in_executor(None, self.telemetry.shutdown)
+        log.info("stopped")
+
+    async def _close_socket(self) -> None:
+        await self.link.stop()
+        client = self.parts.socket.client
+        # Stop the receiver before closing the websocket, or slack_sdk logs the close it causes
+        # as a receive error. These are the public task attributes of its websockets
+        # SocketModeClient (it has no method that stops them without closing first).
+        readers = [task for task in (client.message_receiver, client.current_session_monitor) if task]
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.parts.socket.close_async()
+
+    async def __aenter__(self) -> Bot:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()

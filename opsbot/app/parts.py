@@ -1,0 +1,221 @@
+"""Composition: every part of the Slack bot built from Settings, wired, and nothing started.
+
+`build_parts` is the one place that knows how the parts fit together; `Bot` only owns
+their lifecycle. Opening the store is the only I/O here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, ParamSpec, TypeVar
+
+from slack_bolt.adapter.socket_mode.websockets import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from opsbot.alerts.incidents import IncidentBook, IncidentPolicy
+from opsbot.alerts.mutes import Mute, MuteList
+from opsbot.alerts.routing import AlertRouter, enabled_kinds
+from opsbot.alerts.service import AlertService
+from opsbot.approvals.service import ApprovalService
+from opsbot.commands.actions import ActionRunner
+from opsbot.commands.router import CommandRouter
+from opsbot.config import Secrets, Settings
+from opsbot.core.audit import Auditor, AuditRecord, mirror_line
+from opsbot.core.clock import SystemClock
+from opsbot.kube.directory import ClusterDirectory
+from opsbot.ports import KubeDirectory, RunBlocking
+from opsbot.slack.alerts import SlackAlertPublisher
+from opsbot.slack.frontend import SlackFrontend
+from opsbot.slack.link import SocketLink
+from opsbot.slack.outbox import Outbox, Priority
+from opsbot.slack.render import mrkdwn
+from opsbot.slack.users import UserGroups, UserNames
+from opsbot.store.approvals import SqliteApprovals
+from opsbot.store.sqlite import SqliteStore, open_store
+from opsbot.telemetry import Telemetry
+from opsbot.wiring import build_router
+
+ALERT_FLUSH_SECONDS = 2.0
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+class PoolRunner:
+    """`RunBlocking` over the bot's bounded pool."""
+
+    def __init__(self, pool: Executor) -> None:
+        self._pool = pool
+
+    async def __call__(self, function: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, functools.partial(function, *args, **kwargs))
+
+
+class AuditMirror:
+    """Posts approval steps and executions to the audit channel, without making the audit wait."""
+
+    def __init__(self, outbox: Outbox, channel: str) -> None:
+        self._outbox = outbox
+        self._channel = channel
+        self.tasks: set[asyncio.Task[dict[str, Any]]] = set()
+
+    def __call__(self, record: AuditRecord) -> None:
+        task = asyncio.create_task(
+            self._outbox.post(self._channel, text=mrkdwn(mirror_line(record)), priority=Priority.ALERT),
+            name="audit-mirror",
+        )
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+
+@dataclass(frozen=True)
+class Options:
+    """How the parts behave beyond the config: intervals tests shorten, a directory tests supply."""
+
+    clusters: KubeDirectory | None = None
+    environ_kubeconfig: str | None = None
+    ping_interval: float = 10.0
+    alert_flush_interval: float = ALERT_FLUSH_SECONDS
+    approval_sweep_interval: float = 15.0
+    telemetry: Telemetry | None = None
+
+
+@dataclass
+class BotParts:
+    settings: Settings
+    secrets: Secrets
+    options: Options
+    telemetry: Telemetry
+    clock: SystemClock
+    clusters: KubeDirectory
+    pool: ThreadPoolExecutor
+    client: AsyncWebClient
+    store: SqliteStore
+    outbox: Outbox
+    router: CommandRouter
+    approvals: ApprovalService
+    auditor: Auditor
+    audit_mirror: AuditMirror | None
+    alerts: AlertService | None
+    frontend: SlackFrontend
+    app: AsyncApp
+    socket: AsyncSocketModeHandler
+    link: SocketLink
+
+
+def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotParts:
+    """Build and wire every part; nothing is started or connected."""
+    telemetry = options.telemetry or Telemetry()
+    tracer, errors = telemetry.tracer, telemetry.errors
+    clock = SystemClock()
+    clusters = options.clusters or ClusterDirectory(settings.clusters, environ_kubeconfig=options.environ_kubeconfig)
+    pool = ThreadPoolExecutor(max_workers=settings.commands.workers, thread_name_prefix="opsbot-kube")
+    # Bolt builds its own Web API client from the token (handing it one as well makes it warn
+    # at every start); we point that one at the configured API URL and use it everywhere.
+    app = AsyncApp(token=secrets.bot_token, request_verification_enabled=False, logger=None)
+    client = app.client
+    client.base_url = secrets.slack_api_url
+    router = build_router(settings, clusters, pool, clock.now, tracer=tracer, errors=errors)
+    store = open_store(settings.store.path)
+    # Unsent messages are journaled in the store at shutdown and replayed at start.
+    outbox = Outbox(client, settings.outbox, journal=store)
+    approvals = ApprovalService(
+        SqliteApprovals(store),
+        ActionRunner(router.registry, clusters, pool, clock.now),
+        clock,
+        timedelta(minutes=settings.approvals.expire_after_minutes),
+        tracer=tracer,
+        errors=errors,
+    )
+    channel = settings.approvals.audit_channel
+    audit_mirror = AuditMirror(outbox, channel) if channel else None
+    auditor = Auditor(store, mirror=audit_mirror)
+    router.auditor = auditor
+    approvals.auditor = auditor
+    user_names = UserNames(client)
+    approvals.names = user_names.name
+    alerts = (
+        _alerts(settings, store, outbox, client, clusters, clock, options, telemetry, PoolRunner(pool))
+        if settings.alerts.enabled
+        else None
+    )
+    router.alerts = alerts
+    frontend = SlackFrontend(
+        router,
+        approvals,
+        outbox,
+        slash_command=settings.slack.command,
+        max_concurrent=settings.commands.workers * 4,
+        incidents=alerts,
+        user_names=user_names,
+        usergroups=UserGroups(
+            client, frozenset(g for binding in settings.policy.bindings for g in binding.usergroups)
+        ),
+        errors=errors,
+    )
+    frontend.register(app)
+    socket = AsyncSocketModeHandler(app, secrets.app_token, ping_interval=options.ping_interval)
+    link = SocketLink(socket.client, client.auth_test)
+    return BotParts(
+        settings=settings,
+        secrets=secrets,
+        options=options,
+        telemetry=telemetry,
+        clock=clock,
+        clusters=clusters,
+        pool=pool,
+        client=client,
+        store=store,
+        outbox=outbox,
+        router=router,
+        approvals=approvals,
+        auditor=auditor,
+        audit_mirror=audit_mirror,
+        alerts=alerts,
+        frontend=frontend,
+        app=app,
+        socket=socket,
+        link=link,
+    )
+
+
+def _alerts(
+    settings: Settings,
+    store: SqliteStore,
+    outbox: Outbox,
+    client: AsyncWebClient,
+    clusters: KubeDirectory,
+    clock: SystemClock,
+    options: Options,
+    telemetry: Telemetry,
+    run_blocking: RunBlocking,
+) -> AlertService:
+    alerts = settings.alerts
+    mutes = MuteList([Mute.from_dict(data) for data in store.mutes(now=time.time())])
+    policy = IncidentPolicy(
+        resolve_after=timedelta(minutes=alerts.resolve_after_minutes),
+        cooldown=timedelta(minutes=alerts.cooldown_minutes),
+    )
+    return AlertService(
+        IncidentBook(policy, AlertRouter(alerts).route),
+        store,
+        SlackAlertPublisher(outbox, client),
+        clusters,
+        clock,
+        mutes=mutes,
+        enabled=enabled_kinds(alerts),
+        run_blocking=run_blocking,
+        enrichment_lines=alerts.enrichment_log_lines,
+        digest_threshold=alerts.digest_threshold,
+        flush_interval=options.alert_flush_interval,
+        tracer=telemetry.tracer,
+        errors=telemetry.errors,
+    )
