@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ParamSpec, Protocol, TypeVar
 
-KubeObject = dict[str, Any]
+from opsbot.core.kubeobjects import KubeObject as KubeObject  # the vocabulary lives in core
+from opsbot.core.rows import DeploymentRow, NodeRow, PodRow
 
 _Method = TypeVar("_Method", bound=Callable[..., Any])
 _P = ParamSpec("_P")
@@ -63,6 +64,18 @@ class KubePort(Protocol):
     def list_pods(
         self, namespace: str | None, *, selector: str | None = None, field_selector: str | None = None
     ) -> list[KubeObject]: ...
+
+    @requires(ApiCall("list", "pods"))
+    def pod_rows(self, namespace: str | None, *, selector: str | None = None) -> list[PodRow]:
+        """What `pods` shows of each pod: from the watch cache when one covers the namespace,
+        else a paged list turned into rows page by page (no whole decoded list is kept)."""
+        ...
+
+    @requires(ApiCall("list", "deployments", "apps"))
+    def deployment_rows(self, namespace: str | None, *, selector: str | None = None) -> list[DeploymentRow]: ...
+
+    @requires(ApiCall("list", "nodes", cluster_scoped=True))
+    def node_rows(self) -> list[NodeRow]: ...
 
     @requires(ApiCall("get", "pods"))
     def get_pod(self, namespace: str, name: str) -> KubeObject: ...

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from opsbot.core.durations import short_duration
-from opsbot.ports import KubeObject
+
+KubeObject = dict[str, Any]
+_DIGITS = re.compile(r"(\d+)")
+"""A Kubernetes object as the API server sends it: a plain JSON dict (no generated models)."""
 
 
 def parse_time(value: object) -> datetime | None:
@@ -233,6 +237,11 @@ def owner(obj: KubeObject) -> tuple[str, str] | None:
         if ref.get("controller"):
             return str(ref.get("kind")), str(ref.get("name"))
     return None
+
+
+def natural_key(name: str) -> tuple[str | int, ...]:
+    """Sort key that orders the numbers in names by value: `node-2` before `node-10`."""
+    return tuple(int(part) if part.isdigit() else part for part in _DIGITS.split(name))
 
 
 def clip(text: str, limit: int) -> str:

@@ -69,7 +69,7 @@ def label_selector(value: str) -> str:
     """Accept what kubectl accepts for -l; reject anything else before the API sees it."""
     if len(value) > 1024:
         raise InvalidNameError("label selector is too long")
-    requirements = _split_requirements(value)
+    requirements = split_requirements(value)
     if not requirements:
         raise InvalidNameError("label selector is empty")
     for requirement in requirements:
@@ -81,7 +81,7 @@ def label_selector(value: str) -> str:
     return ",".join(requirement.strip() for requirement in requirements)
 
 
-def _split_requirements(value: str) -> list[str]:
+def split_requirements(value: str) -> list[str]:
     parts: list[str] = []
     depth = 0
     current: list[str] = []

@@ -8,13 +8,14 @@ KubeError whose message names the object, the namespace and the cluster.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from kubernetes import client as k8s
 
+from opsbot.core.rows import DeploymentRow, NodeRow, PodRow, deployment_row, node_row, pod_row
 from opsbot.errors import (
     KubeError,
     NotFoundError,
@@ -98,19 +99,25 @@ class KubeClient:
             )
         return decoded
 
+    def _pages(
+        self, call: Callable[..., Any], *args: Any, what: str, namespace: str | None, **kwargs: Any
+    ) -> Iterator[list[KubeObject]]:
+        """A list, one page (``limit=500``) at a time: callers keep what they need of each page."""
+        token: str | None = None
+        while True:
+            page = self._json(call, *args, what=what, namespace=namespace, limit=500, _continue=token, **kwargs)
+            yield page.get("items") or []
+            token = (page.get("metadata") or {}).get("continue") or None
+            if not token:
+                return
+
     def _items(
         self, call: Callable[..., Any], *args: Any, what: str, namespace: str | None, **kwargs: Any
     ) -> list[KubeObject]:
         items: list[KubeObject] = []
-        token: str | None = None
-        while True:
-            page = self._json(
-                call, *args, what=what, namespace=namespace, limit=500, _continue=token, **kwargs
-            )
-            items.extend(page.get("items") or [])
-            token = (page.get("metadata") or {}).get("continue") or None
-            if not token:
-                return items
+        for page in self._pages(call, *args, what=what, namespace=namespace, **kwargs):
+            items.extend(page)
+        return items
 
     # KubePort ----------------------------------------------------------
 
@@ -127,6 +134,42 @@ class KubeClient:
         if namespace is None:
             return self._items(everywhere, what=what, namespace=None, **kwargs)
         return self._items(namespaced, namespace, what=what, namespace=namespace, **kwargs)
+
+    def _scoped_pages(
+        self,
+        everywhere: Callable[..., Any],
+        namespaced: Callable[..., Any],
+        namespace: str | None,
+        *,
+        what: str,
+        **kwargs: Any,
+    ) -> Iterator[list[KubeObject]]:
+        if namespace is None:
+            return self._pages(everywhere, what=what, namespace=None, **kwargs)
+        return self._pages(namespaced, namespace, what=what, namespace=namespace, **kwargs)
+
+    def pod_rows(self, namespace: str | None, *, selector: str | None = None) -> list[PodRow]:
+        pages = self._scoped_pages(
+            self._core.list_pod_for_all_namespaces,
+            self._core.list_namespaced_pod,
+            namespace,
+            what="pods",
+            label_selector=selector,
+        )
+        return [pod_row(pod) for page in pages for pod in page]
+
+    def deployment_rows(self, namespace: str | None, *, selector: str | None = None) -> list[DeploymentRow]:
+        pages = self._scoped_pages(
+            self._apps.list_deployment_for_all_namespaces,
+            self._apps.list_namespaced_deployment,
+            namespace,
+            what="deployments",
+            label_selector=selector,
+        )
+        return [deployment_row(deployment) for page in pages for deployment in page]
+
+    def node_rows(self) -> list[NodeRow]:
+        return [node_row(node) for page in self._pages(self._core.list_node, what="nodes", namespace=None) for node in page]
 
     def list_pods(
         self, namespace: str | None, *, selector: str | None = None, field_selector: str | None = None

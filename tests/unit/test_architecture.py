@@ -19,8 +19,8 @@ FORBIDDEN = ("slack_sdk", "slack_bolt", "kubernetes", "aiohttp", "urllib3", "web
 # Lowest first. A package may import packages of its own layer or below, never above.
 LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"errors", "logs", "__init__"}),  # leaves (`opsbot/__init__.py`: the version)
+    frozenset({"core"}),  # neutral vocabulary: requests, replies, plans, audit records, objects, rows
     frozenset({"ports", "telemetry"}),  # the boundaries the core talks to; tracing/error reporting
-    frozenset({"core"}),  # neutral vocabulary: requests, replies, plans, audit records, readers
     frozenset({"policy"}),  # who may do what, rate limits
     frozenset({"alerts", "approvals", "releases"}),  # features (releases: pure decisions + git I/O in releases.git)
     frozenset({"commands"}),  # the command registry (incidents/mutes read the alert pipeline)

@@ -49,6 +49,18 @@ class CheckingKube:
         self._check(namespace, selector=selector)
         return []
 
+    def pod_rows(self, namespace: str | None, *, selector: str | None = None) -> list[Any]:
+        self._check(namespace, selector=selector)
+        return []
+
+    def deployment_rows(self, namespace: str | None, *, selector: str | None = None) -> list[Any]:
+        self._check(namespace, selector=selector)
+        return []
+
+    def node_rows(self) -> list[Any]:
+        self._check()
+        return []
+
     def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
         self._check(namespace, name)
         return {"metadata": {"name": name, "namespace": namespace}}

@@ -4,33 +4,27 @@ from __future__ import annotations
 
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import CLUSTER, CommandSpec, Invocation, KubeUse
-from opsbot.core import kubeobjects as fmt
+from opsbot.core.kubeobjects import natural_key
 from opsbot.core.reply import Reply, Strong, Table, Text, on_cluster
+from opsbot.core.rows import age_text
 
 
 def nodes(invocation: Invocation, ctx: CommandContext) -> Reply:
-    items = sorted(ctx.kube.list_nodes(), key=fmt.name_of)
+    items = sorted(ctx.kube.node_rows(), key=lambda node: natural_key(node.name))
     place = on_cluster(ctx.cluster)
     if not items:
         return Reply("Nodes", (Text("No nodes."),), where=place)
     rows = [
-        (
-            fmt.name_of(node),
-            fmt.node_status(node),
-            fmt.node_roles(node),
-            fmt.age(fmt.meta(node).get("creationTimestamp"), ctx.now),
-            fmt.node_version(node),
-            fmt.node_pressure(node),
-        )
-        for node in items
+        (node.name, node.status, node.roles, age_text(node.created, ctx.now), node.version, node.pressure)
+        for node in items[: ctx.settings.max_rows]
     ]
-    not_ready = sum(1 for node in items if not fmt.node_status(node).startswith("Ready"))
+    not_ready = sum(1 for node in items if not node.ready)
     summary = Text(Strong(str(len(items))), " nodes")
     summary += Text(", ", Strong(str(not_ready)), " not ready") if not_ready else ", all ready"
     columns: tuple[str, ...] = ("NAME", "STATUS", "ROLES", "AGE", "VERSION", "PRESSURE")
     return Reply(
         "Nodes",
-        (Text(summary), Table.first(columns, rows, ctx.settings.max_rows)),
+        (Text(summary), Table(columns, tuple(rows), total=len(items))),
         where=place,
         tone="warning" if not_ready else "info",
     )
@@ -45,6 +39,6 @@ COMMANDS = (
         examples=("nodes",),
         options=(CLUSTER,),
         aliases=("node", "no"),
-        kube=(KubeUse("list_nodes", everywhere=True),),
+        kube=(KubeUse("node_rows", everywhere=True),),
     ),
 )

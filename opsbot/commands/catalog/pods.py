@@ -4,33 +4,24 @@ from __future__ import annotations
 
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import LIST_OPTIONS, CommandSpec, Invocation, KubeUse
-from opsbot.core import kubeobjects as fmt
+from opsbot.core.kubeobjects import natural_key
 from opsbot.core.reply import Mono, Reply, Strong, Table, Text, where
+from opsbot.core.rows import PodRow, age_text
 
 
 def pods(invocation: Invocation, ctx: CommandContext) -> Reply:
     selector = invocation.value("selector")
-    items = ctx.kube.list_pods(ctx.namespace, selector=selector)
-    rows_with_health = [(fmt.pod_is_healthy(pod), pod) for pod in items]
-    rows_with_health.sort(key=lambda pair: (pair[0], fmt.namespace_of(pair[1]), fmt.name_of(pair[1])))
-    unhealthy = sum(1 for healthy, _ in rows_with_health if not healthy)
+    items = sorted(ctx.kube.pod_rows(ctx.namespace, selector=selector), key=_order)
+    unhealthy = sum(1 for row in items if not row.healthy)
     all_namespaces = ctx.namespace is None
     columns: tuple[str, ...] = ("NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE")
     if all_namespaces:
         columns = ("NAMESPACE", *columns)
-    limit = ctx.settings.max_rows
     rows: list[tuple[str, ...]] = []
     # Only the rows shown are formatted; the rest are counted ("… and N more").
-    for _healthy, pod in rows_with_health[:limit]:
-        row = (
-            fmt.name_of(pod),
-            fmt.pod_ready(pod),
-            fmt.pod_status(pod),
-            fmt.pod_restarts(pod, ctx.now),
-            fmt.age(fmt.meta(pod).get("creationTimestamp"), ctx.now),
-            str(fmt.spec(pod).get("nodeName") or "<none>"),
-        )
-        rows.append((fmt.namespace_of(pod), *row) if all_namespaces else row)
+    for pod in items[: ctx.settings.max_rows]:
+        row = (pod.name, pod.ready, pod.status, pod.restarts_text(ctx.now), age_text(pod.created, ctx.now), pod.node)
+        rows.append((pod.namespace, *row) if all_namespaces else row)
     selected = Text(" matching ", Mono(selector)) if selector else Text()
     if not items:
         return Reply("Pods", (Text("No pods", selected, "."),), where=where(ctx.cluster, ctx.namespace))
@@ -45,6 +36,10 @@ def pods(invocation: Invocation, ctx: CommandContext) -> Reply:
     )
 
 
+def _order(row: PodRow) -> tuple[bool, tuple[str | int, ...], tuple[str | int, ...]]:
+    return (row.healthy, natural_key(row.namespace), natural_key(row.name))
+
+
 COMMANDS = (
     CommandSpec(
         "pods",
@@ -54,6 +49,6 @@ COMMANDS = (
         examples=("pods -n web", "pods -A", "pods -n web -l app=api"),
         options=LIST_OPTIONS,
         aliases=("pod", "po", "get-pods"),
-        kube=(KubeUse("list_pods"),),
+        kube=(KubeUse("pod_rows"),),
     ),
 )

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
 
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import ALL_NAMESPACES, CLUSTER, NAMESPACE, CommandSpec, Invocation, KubeUse
-from opsbot.core import kubeobjects as fmt
 from opsbot.core.reply import Fields, Icon, Part, Reply, Strong, Table, Text, TextLike, where
 from opsbot.errors import ForbiddenError
-from opsbot.ports import KubeObject
 
 
 def status(invocation: Invocation, ctx: CommandContext) -> Reply:
@@ -19,39 +16,36 @@ def status(invocation: Invocation, ctx: CommandContext) -> Reply:
     pairs: list[tuple[str, TextLike]] = []
     tone: str = "info"
     try:
-        node_items = ctx.kube.list_nodes()
-        ready = sum(1 for node in node_items if fmt.node_status(node).startswith("Ready"))
-        pairs.append(("Nodes ready", f"{ready}/{len(node_items)}"))
-        if ready < len(node_items):
+        nodes = ctx.kube.node_rows()
+        ready = sum(1 for node in nodes if node.ready)
+        pairs.append(("Nodes ready", f"{ready}/{len(nodes)}"))
+        if ready < len(nodes):
             tone = "warning"
     except ForbiddenError:
         pairs.append(("Nodes", "not visible (needs the cluster-wide overlay)"))
-    pod_items = ctx.kube.list_pods(ctx.namespace)
-    phases = Counter(str(fmt.status(pod).get("phase", "Unknown")) for pod in pod_items)
-    unhealthy = [pod for pod in pod_items if not fmt.pod_is_healthy(pod)]
-    pairs.append(("Pods", f"{len(pod_items)} ({', '.join(f'{n} {p}' for p, n in phases.most_common())})"))
+    pods = ctx.kube.pod_rows(ctx.namespace)
+    phases = Counter(pod.phase for pod in pods)
+    unhealthy = [pod for pod in pods if not pod.healthy]
+    hour_ago = ctx.now.timestamp() - 3600
+    restarted = sum(1 for pod in pods if pod.last_restart is not None and pod.last_restart >= hour_ago)
+    pairs.append(("Pods", f"{len(pods)} ({', '.join(f'{n} {p}' for p, n in phases.most_common())})"))
     pairs.append(("Pods not ready", str(len(unhealthy))))
-    restarted = [pod for pod in pod_items if _restarted_within(pod, ctx.now, 3600)]
-    pairs.append(("Restarted in the last hour", str(len(restarted))))
-    deployment_items = ctx.kube.list_deployments(ctx.namespace)
-    degraded = [
-        d
-        for d in deployment_items
-        if int(fmt.status(d).get("availableReplicas") or 0) < int(fmt.spec(d).get("replicas", 1))
-    ]
-    pairs.append(("Deployments below desired", f"{len(degraded)}/{len(deployment_items)}"))
+    pairs.append(("Restarted in the last hour", str(restarted)))
+    deployments = ctx.kube.deployment_rows(ctx.namespace)
+    degraded = [deployment for deployment in deployments if deployment.degraded]
+    pairs.append(("Deployments below desired", f"{len(degraded)}/{len(deployments)}"))
     parts.append(Fields(tuple(pairs)))
     if unhealthy:
         tone = "warning"
         rows = [
-            (fmt.namespace_of(pod), fmt.name_of(pod), fmt.pod_status(pod), fmt.pod_restarts(pod, ctx.now))
-            for pod in sorted(unhealthy, key=lambda p: -fmt.restart_count(p))
+            (pod.namespace, pod.name, pod.status, pod.restarts_text(ctx.now))
+            for pod in sorted(unhealthy, key=lambda pod: -pod.restarts)
         ]
         parts.append(Text(Strong("Pods that are not ready")))
         parts.append(Table.first(("NAMESPACE", "POD", "STATUS", "RESTARTS"), rows, 15))
     if degraded:
         tone = "warning"
-        degraded_rows = [(fmt.namespace_of(d), fmt.name_of(d), fmt.deployment_ready(d)) for d in degraded]
+        degraded_rows = [(d.namespace, d.name, d.ready) for d in degraded]
         parts.append(Text(Strong("Deployments below desired availability")))
         parts.append(Table.first(("NAMESPACE", "DEPLOYMENT", "READY"), degraded_rows, 15))
     if tone == "info":
@@ -64,16 +58,6 @@ def status(invocation: Invocation, ctx: CommandContext) -> Reply:
     )
 
 
-def _restarted_within(pod: KubeObject, now: datetime, seconds: int) -> bool:
-    for container in fmt.container_statuses(pod):
-        finished = fmt.parse_time(
-            ((container.get("lastState") or {}).get("terminated") or {}).get("finishedAt")
-        )
-        if finished and (now - finished).total_seconds() <= seconds:
-            return True
-    return False
-
-
 COMMANDS = (
     CommandSpec(
         "status",
@@ -83,6 +67,6 @@ COMMANDS = (
         examples=("status", "status -n web"),
         options=(NAMESPACE, ALL_NAMESPACES, CLUSTER),
         aliases=("health",),
-        kube=(KubeUse("list_nodes", everywhere=True), KubeUse("list_pods"), KubeUse("list_deployments")),
+        kube=(KubeUse("node_rows", everywhere=True), KubeUse("pod_rows"), KubeUse("deployment_rows")),
     ),
 )

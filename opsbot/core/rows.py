@@ -1,0 +1,133 @@
+"""What list commands show of an object, computed once per change instead of once per command.
+
+A row is a small tuple of strings and numbers: the watch caches keep one per object and
+update it as the object changes, and a live list (a namespace no watch covers) turns
+each page's items into rows at once, so no command ever holds a whole decoded list.
+Ages and "restarted 2m ago" depend on the moment of the answer, so rows keep times
+(epoch seconds), never durations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import NamedTuple
+
+from opsbot.core import kubeobjects as fmt
+from opsbot.core.durations import short_duration
+from opsbot.core.kubeobjects import KubeObject
+
+
+def _epoch(value: object) -> float | None:
+    moment = fmt.parse_time(value)
+    return moment.timestamp() if moment is not None else None
+
+
+def _labels(obj: KubeObject) -> Mapping[str, str]:
+    labels = fmt.meta(obj).get("labels")
+    return labels if isinstance(labels, dict) else {}
+
+
+class PodRow(NamedTuple):
+    namespace: str
+    name: str
+    labels: Mapping[str, str]
+    node: str
+    phase: str
+    healthy: bool
+    ready: str  # "1/2"
+    status: str  # the STATUS column of `kubectl get pods`
+    restarts: int
+    last_restart: float | None  # when a container last terminated (epoch seconds)
+    created: float | None
+
+    def restarts_text(self, now: datetime) -> str:
+        """kubectl style: `5 (3m ago)`."""
+        if self.restarts and self.last_restart is not None:
+            return f"{self.restarts} ({short_duration(max(0, int(now.timestamp() - self.last_restart)))} ago)"
+        return str(self.restarts)
+
+
+def pod_row(pod: KubeObject) -> PodRow:
+    last: float | None = None
+    for container in fmt.container_statuses(pod):
+        finished = _epoch(((container.get("lastState") or {}).get("terminated") or {}).get("finishedAt"))
+        if finished is not None and (last is None or finished > last):
+            last = finished
+    meta = fmt.meta(pod)
+    return PodRow(
+        namespace=fmt.namespace_of(pod),
+        name=fmt.name_of(pod),
+        labels=_labels(pod),
+        node=str(fmt.spec(pod).get("nodeName") or "<none>"),
+        phase=str(fmt.status(pod).get("phase", "Unknown")),
+        healthy=fmt.pod_is_healthy(pod),
+        ready=fmt.pod_ready(pod),
+        status=fmt.pod_status(pod),
+        restarts=fmt.restart_count(pod),
+        last_restart=last,
+        created=_epoch(meta.get("creationTimestamp")),
+    )
+
+
+class DeploymentRow(NamedTuple):
+    namespace: str
+    name: str
+    labels: Mapping[str, str]
+    desired: int
+    ready: str  # "ready/desired"
+    updated: int
+    available: int
+    images: str
+    created: float | None
+
+    @property
+    def degraded(self) -> bool:
+        return self.available < self.desired
+
+
+def deployment_row(deployment: KubeObject) -> DeploymentRow:
+    state = fmt.status(deployment)
+    return DeploymentRow(
+        namespace=fmt.namespace_of(deployment),
+        name=fmt.name_of(deployment),
+        labels=_labels(deployment),
+        desired=int(fmt.spec(deployment).get("replicas", 1) or 0),
+        ready=fmt.deployment_ready(deployment),
+        updated=int(state.get("updatedReplicas") or 0),
+        available=int(state.get("availableReplicas") or 0),
+        images=fmt.images(deployment),
+        created=_epoch(fmt.meta(deployment).get("creationTimestamp")),
+    )
+
+
+class NodeRow(NamedTuple):
+    name: str
+    labels: Mapping[str, str]
+    status: str  # "Ready", "NotReady,SchedulingDisabled"
+    roles: str
+    version: str
+    pressure: str
+    created: float | None
+
+    @property
+    def ready(self) -> bool:
+        return self.status.startswith("Ready")
+
+
+def node_row(node: KubeObject) -> NodeRow:
+    return NodeRow(
+        name=fmt.name_of(node),
+        labels=_labels(node),
+        status=fmt.node_status(node),
+        roles=fmt.node_roles(node),
+        version=fmt.node_version(node),
+        pressure=fmt.node_pressure(node),
+        created=_epoch(fmt.meta(node).get("creationTimestamp")),
+    )
+
+
+def age_text(created: float | None, now: datetime) -> str:
+    if created is None:
+        return "<unknown>"
+    return short_duration(max(0, int(now.timestamp() - created)))
