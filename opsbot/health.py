@@ -341,15 +341,11 @@ async def readiness_problems(bot: BotStatus) -> list[str]:
         reasons.append("shutting down")
     if not await bot.connected():
         reasons.append(bot.link_problem() or "the Socket Mode link to Slack is down")
-    if bot.alerts is not None:
-        watches = bot.watch_health()
-        if watches is None:
-            reasons.append("the watches have not started")
-        else:
-            for health in watches:
-                if health.state != "forbidden" and not health.synced:
-                    scope = health.namespace or "all namespaces"
-                    reasons.append(
-                        f"watch of {health.resource} in {scope} on {health.cluster} has not synced"
-                    )
+    watches = bot.watch_health()
+    if watches is None and bot.alerts is not None:
+        reasons.append("the watches have not started")
+    for health in watches or ():
+        if health.state != "forbidden" and not health.synced:
+            scope = health.namespace or "all namespaces"
+            reasons.append(f"watch of {health.resource} in {scope} on {health.cluster} has not synced")
     return reasons

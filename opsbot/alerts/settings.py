@@ -10,6 +10,9 @@ from opsbot.core.settings import Strict
 
 class WatchSettings(Strict):
     namespaces: list[str] | None = None  # None: all namespaces (needs the cluster-wide overlay)
+    # Keep pods, deployments and nodes in memory (watched, also with alerts off) and answer
+    # `pods`, `deployments`, `nodes` and `status` from there; anything else lists live.
+    cache: bool = True
 
 
 class RouteMatch(Strict):

@@ -88,8 +88,7 @@ class Bot:
         await self.outbox.replay()
         await self.approvals.fail_interrupted(CardSurface(self.outbox))
         self._background.append(asyncio.create_task(self._sweep_approvals(), name="approval-sweeper"))
-        if self.alerts is not None:
-            self._background.extend(await self.watching.start_alerts(self.alerts))
+        self._background.extend(await self.watching.start(self.alerts))
         log.info("connected")
 
     async def idle(self) -> None:

@@ -30,6 +30,7 @@ from opsbot.config import Secrets, Settings
 from opsbot.core.audit import Auditor, AuditRecord, mirror_line
 from opsbot.core.clock import SystemClock
 from opsbot.kube.directory import ClusterDirectory
+from opsbot.kube.rows import WatchedRows
 from opsbot.ports import KubeDirectory, RunBlocking
 from opsbot.slack.alerts import SlackAlertPublisher
 from opsbot.slack.frontend import SlackFrontend
@@ -96,6 +97,7 @@ class BotParts:
     telemetry: Telemetry
     clock: SystemClock
     clusters: KubeDirectory
+    rows: WatchedRows
     pool: ThreadPoolExecutor
     client: AsyncWebClient
     store: SqliteStore
@@ -116,7 +118,10 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
     telemetry = options.telemetry or Telemetry()
     tracer, errors = telemetry.tracer, telemetry.errors
     clock = SystemClock()
-    clusters = options.clusters or ClusterDirectory(settings.clusters, environ_kubeconfig=options.environ_kubeconfig)
+    rows = WatchedRows()
+    clusters = options.clusters or ClusterDirectory(
+        settings.clusters, environ_kubeconfig=options.environ_kubeconfig, rows=rows if settings.watch.cache else None
+    )
     pool = ThreadPoolExecutor(max_workers=settings.commands.workers, thread_name_prefix="opsbot-kube")
     # Bolt builds its own Web API client from the token (handing it one as well makes it warn
     # at every start); we point that one at the configured API URL and use it everywhere.
@@ -171,6 +176,7 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
         telemetry=telemetry,
         clock=clock,
         clusters=clusters,
+        rows=rows,
         pool=pool,
         client=client,
         store=store,

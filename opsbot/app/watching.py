@@ -1,19 +1,39 @@
-"""The watches of every configured cluster, started once Slack is up, feeding the alert pipeline."""
+"""The watches of every configured cluster, started once Slack is up: they keep the command
+caches current and feed the alert pipeline."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Callable, Collection
 from typing import Any
 
 import structlog
 
 from opsbot.alerts.service import AlertService
 from opsbot.app.parts import BotParts
+from opsbot.core.resources import ResourceName
 from opsbot.kube.client import KubeClient
-from opsbot.kube.watch import ResourceWatch, WatchRunner, bridge, build_watches
+from opsbot.kube.watch import ResourceWatch, WatchEvent, WatchRunner, bridge, build_watches
 
 log = structlog.get_logger("opsbot")
+
+# What the command caches keep (see opsbot.kube.rows).
+CACHED: tuple[ResourceName, ...] = ("pods", "deployments", "nodes")
+
+
+def _drop(event: WatchEvent) -> None:
+    """Nothing consumes watch events (alerts off): the caches are all the watches are for."""
+
+
+def _only(resources: Collection[str], emit: Callable[[WatchEvent], None]) -> Callable[[WatchEvent], None]:
+    """Hand on events of `resources` only (the alert pipeline ignores the rest)."""
+
+    def forward(event: WatchEvent) -> None:
+        if event.resource in resources:
+            emit(event)
+
+    return forward
 
 
 class Watching:
@@ -36,13 +56,26 @@ class Watching:
             else:
                 self.unusable.pop(name, None)
 
-    async def start_alerts(self, alerts: AlertService) -> list[asyncio.Task[None]]:
-        """Restore incidents, start the watches the enabled detectors need; the consumer and
+    async def start(self, alerts: AlertService | None) -> list[asyncio.Task[None]]:
+        """Start the watches of every cluster: those the enabled detectors need, and pods,
+        deployments and nodes for the command caches (`watch.cache`). The alert consumer and
         ticker tasks are returned for the caller to own."""
-        restored = alerts.restore()
-        alerts.resume_unposted()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        emit = bridge(asyncio.get_running_loop(), queue)
+        settings = self._parts.settings
+        resources: set[ResourceName] = set(CACHED) if settings.watch.cache else set()
+        tasks: list[asyncio.Task[None]] = []
+        emit: Callable[[WatchEvent], None] = _drop
+        if alerts is not None:
+            restored = alerts.restore()
+            alerts.resume_unposted()
+            resources |= set(alerts.resources)
+            queue: asyncio.Queue[Any] = asyncio.Queue()
+            emit = _only(alerts.resources, bridge(asyncio.get_running_loop(), queue))
+            tasks = [
+                asyncio.create_task(alerts.consume(queue), name="alert-consumer"),
+                asyncio.create_task(alerts.run_ticker(), name="alert-ticker"),
+            ]
+        if not resources:
+            return tasks
         watches: list[ResourceWatch] = []
         for name in self._parts.clusters.names():
             try:
@@ -56,23 +89,22 @@ class Watching:
                 build_watches(
                     kube.api_client,
                     name,
-                    self._parts.settings.watch.namespaces,
+                    settings.watch.namespaces,
                     emit,
                     stop=self._stop,
-                    resources=alerts.resources,
+                    resources=sorted(resources),
                     errors=self._parts.telemetry.errors,
                 )
             )
-        for cluster, resource in {(watch.cluster, watch.resource) for watch in watches}:
-            count = sum(1 for watch in watches if (watch.cluster, watch.resource) == (cluster, resource))
-            alerts.expect_initial_lists(cluster, resource, count)
+        if alerts is not None:
+            for cluster, resource in {(w.cluster, w.resource) for w in watches if w.resource in alerts.resources}:
+                count = sum(1 for watch in watches if (watch.cluster, watch.resource) == (cluster, resource))
+                alerts.expect_initial_lists(cluster, resource, count)
+            log.info("alerts_started", restored_incidents=restored)
+        self._parts.rows.add(watches)
         self.runner = WatchRunner(watches, errors=self._parts.telemetry.errors)
-        tasks = [
-            asyncio.create_task(alerts.consume(queue), name="alert-consumer"),
-            asyncio.create_task(alerts.run_ticker(), name="alert-ticker"),
-        ]
         self.runner.start()
-        log.info("alerts_started", restored_incidents=restored, watches=len(watches))
+        log.info("watches_started", watches=len(watches), resources=sorted(resources))
         return tasks
 
     async def stop(self) -> None:

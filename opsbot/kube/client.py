@@ -21,8 +21,9 @@ from opsbot.errors import (
     NotFoundError,
     TemporaryKubeError,
 )
-from opsbot.kube.errors import translate as translate  # re-exported for the watch
+from opsbot.kube.errors import translate
 from opsbot.kube.impersonation import ImpersonatingApiClient
+from opsbot.kube.rows import RowSource
 from opsbot.ports import Identity, KubeObject
 
 
@@ -36,8 +37,12 @@ class KubeClient:
         *,
         timeout: float,
         identity: Identity | None = None,
+        rows: RowSource | None = None,
     ) -> None:
         self._cluster = cluster
+        # Cached rows answer only for opsbot's own identity: an impersonated request must
+        # meet the person's RBAC, which only the API server knows.
+        self._cached = rows if identity is None else None
         self.api_client = api_client
         self.identity = identity
         self._request_seconds = timeout
@@ -64,6 +69,10 @@ class KubeClient:
         if identity is None or identity == self.identity:
             return self
         return KubeClient(self._cluster, self.api_client, timeout=self._request_seconds, identity=identity)
+
+    def uncached(self) -> KubeClient:
+        """This client listing live even where a watch cache could answer (tests, benchmarks)."""
+        return KubeClient(self._cluster, self.api_client, timeout=self._request_seconds, identity=self.identity)
 
     # helpers -----------------------------------------------------------
 
@@ -149,6 +158,9 @@ class KubeClient:
         return self._pages(namespaced, namespace, what=what, namespace=namespace, **kwargs)
 
     def pod_rows(self, namespace: str | None, *, selector: str | None = None) -> list[PodRow]:
+        cached = self._cached.pod_rows(self._cluster, namespace, selector) if self._cached else None
+        if cached is not None:
+            return cached
         pages = self._scoped_pages(
             self._core.list_pod_for_all_namespaces,
             self._core.list_namespaced_pod,
@@ -159,6 +171,9 @@ class KubeClient:
         return [pod_row(pod) for page in pages for pod in page]
 
     def deployment_rows(self, namespace: str | None, *, selector: str | None = None) -> list[DeploymentRow]:
+        cached = self._cached.deployment_rows(self._cluster, namespace, selector) if self._cached else None
+        if cached is not None:
+            return cached
         pages = self._scoped_pages(
             self._apps.list_deployment_for_all_namespaces,
             self._apps.list_namespaced_deployment,
@@ -169,6 +184,9 @@ class KubeClient:
         return [deployment_row(deployment) for page in pages for deployment in page]
 
     def node_rows(self) -> list[NodeRow]:
+        cached = self._cached.node_rows(self._cluster) if self._cached else None
+        if cached is not None:
+            return cached
         return [node_row(node) for page in self._pages(self._core.list_node, what="nodes", namespace=None) for node in page]
 
     def list_pods(

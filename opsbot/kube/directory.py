@@ -12,6 +12,7 @@ from kubernetes import config as k8s_config
 from opsbot.config import ClusterSettings
 from opsbot.errors import ClusterUnreachableError
 from opsbot.kube.client import KubeClient
+from opsbot.kube.rows import RowSource
 from opsbot.ports import Identity
 
 
@@ -80,9 +81,14 @@ class ClusterDirectory:
     """Named clusters from the config; clients are built on first use and reused."""
 
     def __init__(
-        self, clusters: dict[str, ClusterSettings], *, environ_kubeconfig: str | None = None
+        self,
+        clusters: dict[str, ClusterSettings],
+        *,
+        environ_kubeconfig: str | None = None,
+        rows: RowSource | None = None,
     ) -> None:
         self._settings = clusters
+        self._rows = rows
         self._environ_kubeconfig = environ_kubeconfig
         self._clients: dict[str, KubeClient] = {}
         self._lock = threading.Lock()
@@ -109,7 +115,7 @@ class ClusterDirectory:
                     f"cluster `{cluster}` is not usable: {type(exc).__name__}: {str(exc)[:200]}",
                     cluster=cluster,
                 ) from None
-            client = KubeClient(cluster, api_client, timeout=settings.request_timeout_seconds)
+            client = KubeClient(cluster, api_client, timeout=settings.request_timeout_seconds, rows=self._rows)
             self._clients[cluster] = client
             return client
 

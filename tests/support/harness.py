@@ -35,8 +35,10 @@ def make_settings(kubeconfig: Path, **overrides: Any) -> Settings:
         "default_namespace": "default",
         # Fast pacing so conversations are quick; pacing itself has its own tests.
         "outbox": {"per_channel_per_second": 50, "burst": 20},
-        # Command tests see only their own API requests; alert tests turn this on.
+        # Command tests see only their own API requests (no watches): alert tests turn alerts
+        # on, cache tests the command cache.
         "alerts": {"enabled": False, "default_channel": ALERTS},
+        "watch": {"cache": False},
         "store": {"path": str(kubeconfig.parent / "opsbot.db")},
         # Tests run many bots at once: any free loopback port.
         "health": {"host": "127.0.0.1", "port": 0},

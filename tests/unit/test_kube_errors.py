@@ -7,7 +7,7 @@ import json
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from opsbot.kube.client import translate
+from opsbot.kube.errors import translate
 
 
 def forbidden(verb: str, resource: str, group: str, namespace: str) -> ApiException:

@@ -17,13 +17,23 @@ everything cached and emitted. Events (the ``events`` resource) are cached whole
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from opsbot.core.resources import RESOURCES, ResourceName, WatchEventType
+from opsbot.core.rows import deployment_row, node_row, pod_row
 from opsbot.ports import KubeObject
+
+# What list commands show of each object, kept up to date by the watch (see `WatchCache.rows`).
+ROWS: Mapping[ResourceName, Callable[[KubeObject], tuple[Any, ...]]] = {
+    "pods": pod_row,
+    "deployments": deployment_row,
+    "nodes": node_row,
+}
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -189,9 +199,10 @@ class LineSplitter:
 
 
 class WatchCache:
-    """The decoding and reconciling state of one watch: ``{uid: last version}`` + resume RV.
+    """The decoding and reconciling state of one watch: ``{uid: last version}`` + resume RV,
+    and for pods, deployments and nodes the row list commands show of each (`rows`).
 
-    Not thread-safe; one ResourceWatch thread owns it.
+    One ResourceWatch thread owns it and is its only writer; `rows` may be read from any thread.
     """
 
     def __init__(self, cluster: str, resource: ResourceName) -> None:
@@ -202,6 +213,25 @@ class WatchCache:
         watched = RESOURCES[resource]
         self._kind, self._api_version = watched.kind, watched.api_version
         self._project = watched.projected
+        self._row = ROWS.get(resource)
+        self._rows: dict[str, tuple[Any, ...]] = {}
+        self._rows_lock = threading.Lock()
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """A snapshot of every object's row (see `opsbot.core.rows`); safe from any thread."""
+        with self._rows_lock:
+            return list(self._rows.values())
+
+    def _keep_row(self, uid: str, obj: KubeObject) -> None:
+        if self._row is not None:
+            row = self._row(obj)
+            with self._rows_lock:
+                self._rows[uid] = row
+
+    def _drop_row(self, uid: str) -> None:
+        if self._row is not None:
+            with self._rows_lock:
+                self._rows.pop(uid, None)
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -219,6 +249,7 @@ class WatchCache:
             self.resource_version = rv
 
     def _store(self, uid: str, rv: str | None, obj: KubeObject) -> None:
+        self._keep_row(uid, obj)
         kept = project(obj) if self._project else obj
         self._objects[uid] = _Stored(rv, _encode(kept))
 
@@ -260,6 +291,7 @@ class WatchCache:
             if cached is None:
                 return None  # already gone (a relist saw it missing) or never known
             del self._objects[uid]
+            self._drop_row(uid)
             slim(obj)
             return self._event("DELETED", obj, cached.decode())
         if etype not in ("ADDED", "MODIFIED"):
@@ -270,6 +302,7 @@ class WatchCache:
         if slim(obj) or self._project:
             self._store(uid, rv, obj)
         else:
+            self._keep_row(uid, obj)
             self._objects[uid] = _Stored(rv, bytes(line), wrapped=True)
         return self._event(etype, obj, cached.decode() if cached is not None else None)
 
@@ -309,6 +342,7 @@ class WatchCache:
         events: list[WatchEvent] = []
         for uid in [uid for uid in self._objects if uid not in seen]:
             last = self._objects.pop(uid)
+            self._drop_row(uid)
             events.append(self._event("DELETED", last.decode(), last.decode(), relist))
         self.resource_version = resource_version
         events.append(self._event("SYNCED", None, None, relist))

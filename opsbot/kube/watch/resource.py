@@ -28,7 +28,7 @@ from tenacity import RetryCallState, Retrying, wait_exponential_jitter
 
 from opsbot.core.resources import RESOURCES, ResourceName
 from opsbot.errors import ForbiddenError, KubeError, TemporaryKubeError
-from opsbot.kube.client import translate
+from opsbot.kube.errors import translate
 from opsbot.kube.watch.cache import LineSplitter, WatchCache, WatchEvent, WatchExpired, WatchStreamError
 from opsbot.kube.watch.health import WatchHealth, WatchState
 from opsbot.kube.watch.stream import STREAM_ERRORS, close_response, read_chunks, shut_down
@@ -131,6 +131,16 @@ class ResourceWatch:
     def resource_version(self) -> str | None:
         """Where the next watch resumes (the last resourceVersion seen, events and bookmarks)."""
         return self._cache.resource_version
+
+    @property
+    def current(self) -> bool:
+        """Its cache mirrors the cluster: listed, and the watch stream is open (not backing off)."""
+        with self._lock:
+            return self._synced and self._state == "watching"
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Every cached object's row (pods, deployments, nodes; see `WatchCache.rows`)."""
+        return self._cache.rows()
 
     @property
     def finished(self) -> bool:

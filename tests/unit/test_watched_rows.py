@@ -1,0 +1,100 @@
+"""Command caches: what the watches keep as rows, and which asks they may answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from opsbot.core.resources import ResourceName
+from opsbot.core.rows import PodRow
+from opsbot.kube.rows import WatchedRows
+from opsbot.kube.watch import WatchCache
+from tests.support.fake_kube.builders import crashloop_status, pod
+
+
+def line(kind: str, obj: dict[str, Any]) -> bytes:
+    return orjson.dumps({"type": kind, "object": obj})
+
+
+def with_uid(obj: dict[str, Any], uid: str, rv: str) -> dict[str, Any]:
+    obj["metadata"]["uid"] = uid
+    obj["metadata"]["resourceVersion"] = rv
+    return obj
+
+
+def test_the_cache_keeps_one_row_per_pod_and_follows_changes_and_deletes() -> None:
+    cache = WatchCache("prod", "pods")
+    cache.apply_line(line("ADDED", with_uid(pod("api-1", "web", labels={"app": "api"}), "u1", "1")))
+    cache.apply_line(line("ADDED", with_uid(pod("api-2", "web"), "u2", "2")))
+    crashing = with_uid(pod("api-1", "web", labels={"app": "api"}), "u1", "3")
+    crashing["status"] = crashloop_status(crashing, "app", restarts=4)
+    cache.apply_line(line("MODIFIED", crashing))
+    rows = {row.name: row for row in cache.rows() if isinstance(row, PodRow)}
+    assert rows["api-1"].status == "CrashLoopBackOff" and rows["api-1"].restarts == 4
+    assert not rows["api-1"].healthy and rows["api-2"].healthy
+    assert rows["api-1"].labels == {"app": "api"}
+    cache.apply_line(line("DELETED", with_uid(pod("api-2", "web"), "u2", "4")))
+    assert [row.name for row in cache.rows()] == ["api-1"]
+
+
+def test_a_relist_drops_the_rows_of_pods_that_vanished() -> None:
+    cache = WatchCache("prod", "pods")
+    seen: set[str] = set()
+    cache.reconcile_page(
+        {"items": [with_uid(pod("a", "web"), "ua", "1"), with_uid(pod("b", "web"), "ub", "1")]},
+        seen,
+        relist=False,
+    )
+    cache.reconcile_end(seen, "5", relist=False)
+    seen = set()
+    cache.reconcile_page({"items": [with_uid(pod("a", "web"), "ua", "1")]}, seen, relist=True)
+    cache.reconcile_end(seen, "9", relist=True)
+    assert [row.name for row in cache.rows()] == ["a"]
+
+
+class Watch:
+    def __init__(
+        self, resource: ResourceName, namespace: str | None, rows: list[Any], current: bool = True
+    ) -> None:
+        self.cluster = "prod"
+        self.resource = resource
+        self.namespace = namespace
+        self.current = current
+        self._rows = rows
+
+    def rows(self) -> list[Any]:
+        return self._rows
+
+
+def pod_rows(*names: tuple[str, str]) -> list[Any]:
+    return [
+        PodRow(ns, name, {"app": name.split("-")[0]}, "n", "Running", True, "1/1", "Running", 0, None, None)
+        for ns, name in names
+    ]
+
+
+def test_an_all_namespace_watch_answers_any_namespace_and_filters_by_selector() -> None:
+    rows = WatchedRows()
+    rows.add([Watch("pods", None, pod_rows(("web", "api-1"), ("web", "db-1"), ("pay", "api-2")))])
+    web = rows.pod_rows("prod", "web", None)
+    assert web is not None and [row.name for row in web] == ["api-1", "db-1"]
+    api = rows.pod_rows("prod", None, "app=api")
+    assert api is not None and [row.name for row in api] == ["api-1", "api-2"]
+    assert rows.pod_rows("other-cluster", "web", None) is None
+
+
+def test_a_namespaced_watch_answers_only_its_namespace() -> None:
+    rows = WatchedRows()
+    rows.add([Watch("pods", "web", pod_rows(("web", "api-1")))])
+    assert rows.pod_rows("prod", "web", None) is not None
+    assert rows.pod_rows("prod", "pay", None) is None
+    assert rows.pod_rows("prod", None, None) is None  # -A: no watch sees every namespace
+
+
+def test_a_watch_that_is_not_current_answers_nothing() -> None:
+    """Listing, backing off after a drop, forbidden: its cache may be stale, so list live."""
+    rows = WatchedRows()
+    rows.add([Watch("pods", None, pod_rows(("web", "api-1")), current=False)])
+    assert rows.pod_rows("prod", "web", None) is None
+    assert rows.missed == 1 and rows.served == 0
