@@ -35,7 +35,7 @@ def test_the_cache_keeps_one_row_per_pod_and_follows_changes_and_deletes() -> No
     assert not rows["api-1"].healthy and rows["api-2"].healthy
     assert rows["api-1"].labels == {"app": "api"}
     cache.apply_line(line("DELETED", with_uid(pod("api-2", "web"), "u2", "4")))
-    assert [row.name for row in cache.rows()] == ["api-1"]
+    assert [row[1] for row in cache.rows()] == ["api-1"]
 
 
 def test_a_relist_drops_the_rows_of_pods_that_vanished() -> None:
@@ -50,7 +50,7 @@ def test_a_relist_drops_the_rows_of_pods_that_vanished() -> None:
     seen = set()
     cache.reconcile_page({"items": [with_uid(pod("a", "web"), "ua", "1")]}, seen, relist=True)
     cache.reconcile_end(seen, "9", relist=True)
-    assert [row.name for row in cache.rows()] == ["a"]
+    assert [row[1] for row in cache.rows()] == ["a"]
 
 
 class Watch:
