@@ -16,6 +16,7 @@ from typing import Protocol
 import structlog
 
 from opsbot.commands.context import AlertsView, CommandContext
+from opsbot.commands.heavy import HeavyReads, OnWait
 from opsbot.commands.registry import Registry
 from opsbot.commands.settings import CommandsSettings, Scopes
 from opsbot.commands.spec import Invocation
@@ -93,12 +94,13 @@ class CommandRouter:
         self.tracer = tracer
         self.errors = errors
         self._limiter = RateLimiter(rate_limit)
+        self._heavy = HeavyReads(commands.max_heavy_reads)
 
     @property
     def registry(self) -> Registry:
         return self._registry
 
-    async def handle(self, request: ChatRequest) -> RouterResult:
+    async def handle(self, request: ChatRequest, *, on_wait: OnWait | None = None) -> RouterResult:
         """Answer one request, inside an `opsbot.command` span (no message text: the command
         line only once it parsed as a command)."""
         attributes = {
@@ -107,9 +109,9 @@ class CommandRouter:
             "opsbot.source": request.source,
         }
         with self.tracer.span("opsbot.command", **attributes) as span:
-            return await self._handle(request, span)
+            return await self._handle(request, span, on_wait)
 
-    async def _handle(self, request: ChatRequest, span: Span) -> RouterResult:
+    async def _handle(self, request: ChatRequest, span: Span, on_wait: OnWait | None) -> RouterResult:
         started = time.perf_counter()
         bound = log.bind(
             request_id=request.request_id,
@@ -143,7 +145,11 @@ class CommandRouter:
             if isinstance(decision, Denied):
                 outcome = "denied"
                 return _error_reply("Not allowed", decision.reason)
-            result = await self._run(invocation, request, scope, decision)
+            if invocation.spec.heavy is not None and invocation.spec.heavy(invocation):
+                async with self._heavy.slot(on_wait):
+                    result = await self._run(invocation, request, scope, decision)
+            else:
+                result = await self._run(invocation, request, scope, decision)
             if isinstance(result, ActionPlan):
                 outcome = "planned"
             return result

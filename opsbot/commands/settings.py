@@ -40,6 +40,9 @@ class CommandsSettings(Strict):
     max_rows: int = Field(default=40, ge=5, le=200)
     max_text_length: int = Field(default=2000, ge=100, le=40_000)
     workers: int = Field(default=8, ge=1, le=64)
+    # Whole-cluster reads (`pods -A`, `status -A`, `nodes` …) answered at once; more wait in line
+    # and are told so. Bounds memory and CPU when many people ask at the same moment.
+    max_heavy_reads: int = Field(default=2, ge=1, le=32)
     # Plan `scale`/`restart` with a server-side dry run (dryRun=All): the card shows the
     # cluster's own answer, and a refusal (RBAC, admission webhook, quota) is reported
     # before Confirm instead of after. Needs the same `patch` permission as the action.

@@ -46,6 +46,16 @@ CLUSTER = Option("cluster", ("--cluster",), metavar="NAME", help="cluster (defau
 HELP = Option("help", ("-h", "--help"), takes_value=False, help="show usage")
 
 LIST_OPTIONS = (NAMESPACE, ALL_NAMESPACES, SELECTOR, CLUSTER)
+
+
+def every_namespace(invocation: Invocation) -> bool:
+    """`heavy` for list commands: a read across all namespaces."""
+    return invocation.flag("all_namespaces")
+
+
+def always(invocation: Invocation) -> bool:
+    """`heavy` for commands that always read a whole cluster."""
+    return True
 ONE_OBJECT = (NAMESPACE, CLUSTER)
 
 
@@ -114,6 +124,9 @@ class CommandSpec:
     """False for commands that touch no cluster or namespace (help, mutes, audit …)."""
     on_loop: bool = False
     """Quick handlers over in-process state (no API calls) run on the event loop."""
+    heavy: Callable[[Invocation], bool] | None = None
+    """Whether this invocation reads a whole cluster (e.g. `-A`): such reads take turns
+    (`commands.max_heavy_reads` at once)."""
     help: str = ""
     """More than the summary, for `help NAME`."""
 

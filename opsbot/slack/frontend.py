@@ -397,13 +397,24 @@ class SlackFrontend:
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(self._check_quiet)
 
+    def _waiting_notice(self, request: ChatRequest, responder: Responder) -> Callable[[Reply], Awaitable[None]]:
+        """Says "you're in line" where the answer will come; a failure to say it changes nothing."""
+
+        async def send(reply: Reply) -> None:
+            try:
+                await responder.send(reply)
+            except Exception:
+                log.warning("waiting_notice_failed", request_id=request.request_id, exc_info=True)
+
+        return send
+
     async def _serve(self, request: ChatRequest, responder: Responder) -> None:
         async with self._limit:
             try:
                 if self._user_names is not None:
                     request = replace(request, user_name=await self._user_names.name(request.user_id))
                 request = replace(request, usergroups=await self._usergroups_of(request.user_id))
-                result = await self._router.handle(request)
+                result = await self._router.handle(request, on_wait=self._waiting_notice(request, responder))
                 if isinstance(result, ActionPlan):
                     approval = self._approvals.open(
                         result, request, approval_policy_for(self._router.policy, result)

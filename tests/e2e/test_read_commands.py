@@ -207,3 +207,22 @@ async def test_a_server_that_is_not_kubernetes_is_named_as_such(
         assert "without a Kubernetes Status" in text and "not found" not in text.lower().replace(
             "404 not found", ""
         )
+
+
+async def test_big_reads_take_turns_and_the_one_waiting_is_told(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path
+) -> None:
+    settings = make_settings(kubeconfig, commands={"max_heavy_reads": 1})
+    kube.add_namespace("web")
+    kube.add_deployment("web", "api", replicas=2)
+    kube.delay(r"/api/v1/pods$", 1.0)
+    async with running_bot(slack, kube, settings) as bot:
+        harness = BotHarness(slack, kube, bot)
+        first = await harness.mention("pods -A")
+        second = await harness.mention("pods -A", user="U0BOB0001")
+        notice = await slack.wait_for_post(lambda p: "you're in line" in p.text.lower(), thread_ts=second.ts)
+        assert "you're next" in block_text(notice)
+        answers = [await slack.wait_for_post(lambda p: "api-" in block_text(p), thread_ts=s.ts) for s in (first, second)]
+        assert len(answers) == 2
+        await harness.settle()
+        assert not any("in line" in p.text.lower() for p in slack.posts if p.thread_ts == first.ts)

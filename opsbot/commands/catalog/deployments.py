@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from opsbot.commands.context import CommandContext
-from opsbot.commands.spec import LIST_OPTIONS, CommandSpec, Invocation, KubeUse
+from opsbot.commands.spec import LIST_OPTIONS, CommandSpec, Invocation, KubeUse, every_namespace
 from opsbot.core.kubeobjects import clip, natural_key
 from opsbot.core.reply import Reply, Strong, Table, Text, where
 from opsbot.core.rows import age_text
@@ -54,5 +54,6 @@ COMMANDS = (
         options=LIST_OPTIONS,
         aliases=("deploy", "deployment"),
         kube=(KubeUse("deployment_rows"),),
+        heavy=every_namespace,
     ),
 )

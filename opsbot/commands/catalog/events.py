@@ -6,7 +6,16 @@ from datetime import datetime
 
 from opsbot.commands.context import CommandContext
 from opsbot.commands.kinds import KIND_WORDS
-from opsbot.commands.spec import ALL_NAMESPACES, CLUSTER, NAMESPACE, CommandSpec, Invocation, KubeUse, Option
+from opsbot.commands.spec import (
+    ALL_NAMESPACES,
+    CLUSTER,
+    NAMESPACE,
+    CommandSpec,
+    Invocation,
+    KubeUse,
+    Option,
+    every_namespace,
+)
 from opsbot.core import kubeobjects as fmt
 from opsbot.core import validation
 from opsbot.core.durations import short_duration
@@ -95,5 +104,6 @@ COMMANDS = (
         ),
         aliases=("event", "ev"),
         kube=(KubeUse("list_events"),),
+        heavy=every_namespace,
     ),
 )

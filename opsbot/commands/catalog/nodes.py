@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from opsbot.commands.context import CommandContext
-from opsbot.commands.spec import CLUSTER, CommandSpec, Invocation, KubeUse
+from opsbot.commands.spec import CLUSTER, CommandSpec, Invocation, KubeUse, always
 from opsbot.core.kubeobjects import natural_key
 from opsbot.core.reply import Reply, Strong, Table, Text, on_cluster
 from opsbot.core.rows import age_text
@@ -40,5 +40,6 @@ COMMANDS = (
         options=(CLUSTER,),
         aliases=("node", "no"),
         kube=(KubeUse("node_rows", everywhere=True),),
+        heavy=always,
     ),
 )

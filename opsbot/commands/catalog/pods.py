@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from opsbot.commands.context import CommandContext
-from opsbot.commands.spec import LIST_OPTIONS, CommandSpec, Invocation, KubeUse
+from opsbot.commands.spec import LIST_OPTIONS, CommandSpec, Invocation, KubeUse, every_namespace
 from opsbot.core.kubeobjects import natural_key
 from opsbot.core.reply import Mono, Reply, Strong, Table, Text, where
 from opsbot.core.rows import PodRow, age_text
@@ -50,5 +50,6 @@ COMMANDS = (
         options=LIST_OPTIONS,
         aliases=("pod", "po", "get-pods"),
         kube=(KubeUse("pod_rows"),),
+        heavy=every_namespace,
     ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from opsbot.commands.context import CommandContext
-from opsbot.commands.spec import ALL_NAMESPACES, CLUSTER, NAMESPACE, CommandSpec, Invocation, KubeUse
+from opsbot.commands.spec import ALL_NAMESPACES, CLUSTER, NAMESPACE, CommandSpec, Invocation, KubeUse, always
 from opsbot.core.reply import Fields, Icon, Part, Reply, Strong, Table, Text, TextLike, where
 from opsbot.errors import ForbiddenError
 
@@ -68,5 +68,6 @@ COMMANDS = (
         options=(NAMESPACE, ALL_NAMESPACES, CLUSTER),
         aliases=("health",),
         kube=(KubeUse("node_rows", everywhere=True), KubeUse("pod_rows"), KubeUse("deployment_rows")),
+        heavy=always,
     ),
 )
