@@ -218,7 +218,39 @@ class ApprovalService:
             self._repository.put(updated)
             log.info("approval_" + updated.status.value, approval_id=updated.id, action=updated.plan.summary)
             self._audit(updated, event)
+        else:
+            self._audit_refusal(approval, event, effects)
         await self._perform(updated, effects, surface)
+
+    def _audit_refusal(self, approval: Approval, event: Event, effects: tuple[Effect, ...]) -> None:
+        """A click that changed nothing (self-approval, a viewer approving, someone else
+        cancelling, a late or repeated click): logged and audited as a denial."""
+        user = getattr(event, "user", None)
+        refusals = [effect for effect in effects if isinstance(effect, Notify) and effect.user == user]
+        if user is None or not refusals:
+            return
+        reason = refusals[0].text.plain()
+        action = type(event).__name__.lower()
+        log.info("approval_click_refused", approval_id=approval.id, user=user, action=action, reason=reason[:300])
+        if self.auditor is None:
+            return
+        plan = approval.plan
+        self.auditor.record(
+            AuditRecord(
+                at=self._clock.now(),
+                kind="denied",
+                user_id=user,
+                user_name=self._names.get(user, ""),
+                channel=approval.channel,
+                thread=approval.thread,
+                command=f"{action} {plan.summary}",
+                cluster=plan.cluster,
+                namespace=plan.namespace,
+                target=plan.target,
+                outcome=f"refused: {reason}"[:300],
+                request_id=approval.id,
+            )
+        )
 
     def _audit(self, approval: Approval, event: Event) -> None:
         if self.auditor is None:

@@ -243,7 +243,7 @@ class CommandRouter:
         if cluster not in scopes.clusters:
             known = ", ".join(f"`{name}`" for name in sorted(scopes.clusters))
             raise InvalidNameError(f"unknown cluster {cluster[:40]!r}; configured clusters: {known}")
-        if invocation.flag("all_namespaces"):
+        if invocation.flag("all_namespaces") or not invocation.spec.namespaced:
             namespace: str | None = None
         else:
             namespace = (

@@ -122,6 +122,9 @@ class CommandSpec:
     aliases: tuple[str, ...] = ()
     uses_cluster: bool = True
     """False for commands that touch no cluster or namespace (help, mutes, audit …)."""
+    namespaced: bool = True
+    """False for commands about cluster-scoped objects (nodes): no namespace is resolved, and the
+    policy checks them like an all-namespace read."""
     on_loop: bool = False
     """Quick handlers over in-process state (no API calls) run on the event loop."""
     heavy: Callable[[Invocation], bool] | None = None

@@ -139,10 +139,30 @@ class Text:
             joined.append(item)
         return cls(*joined)
 
+    def plain(self) -> str:
+        """The words without formatting, for logs and the audit trail (icons dropped)."""
+        return "".join(_plain(span) for span in self.spans).strip()
+
     def lines(self) -> list[Text]:
         """The paragraph cut at its line breaks; a strong or emphasised run broken across
         lines becomes one run per line (chat markup does not span lines)."""
         return [Text(*line) for line in _split_lines(self.spans)]
+
+
+def _plain(span: Span) -> str:
+    if isinstance(span, str):
+        return span
+    if isinstance(span, (Strong, Emphasis)):
+        return "".join(_plain(inner) for inner in span.spans)
+    if isinstance(span, Mono):
+        return f"`{span.text}`"
+    if isinstance(span, Link):
+        return span.label or span.url
+    if isinstance(span, Mention):
+        return f"@{span.user_id}"
+    if isinstance(span, ChannelRef):
+        return f"#{span.channel_id}"
+    return ""
 
 
 def _split_lines(spans: Sequence[Span]) -> list[list[Span]]:

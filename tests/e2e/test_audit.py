@@ -104,3 +104,17 @@ async def test_mutating_actions_are_mirrored_to_the_audit_channel(
     mirrored = [p.text for p in slack.posts if p.channel == "C0AUDIT001"]
     assert not any("pods -n web" in text for text in mirrored), "reads are not mirrored"
     assert any("requested" in text for text in mirrored)
+
+
+async def test_the_audit_reads_as_short_lines_and_cluster_scoped_commands_name_no_namespace(
+    harness: BotHarness,
+) -> None:
+    await harness.ask("nodes", user=ALICE)
+    await harness.ask("pods -n web", user=ALICE)
+    reply = await harness.ask("audit --last 3", user=ALICE)
+    lines = [line for line in block_text(reply).split("\n") if line.startswith(("•", "    →"))]
+    assert lines and all(len(line) <= 200 for line in lines)
+    nodes = next(line for line in lines if "`nodes`" in line)
+    assert nodes.endswith("on test")
+    pods = next(line for line in lines if "pods -n web" in line)
+    assert pods.endswith("on test/web")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from opsbot.approvals.machine import Approval, ApprovalPolicy
 from opsbot.approvals.service import ApprovalService, InMemoryApprovals
 from opsbot.console.render import plain
+from opsbot.core.audit import Auditor
 from opsbot.core.plan import ActionPlan
 from opsbot.core.reply import Text
 from opsbot.core.request import ChatRequest
@@ -60,3 +61,32 @@ async def test_two_approvals_racing_through_a_slow_name_lookup_execute_once() ->
     )
     assert executed == [PLAN]
     assert any("already" in plain(text) for _user, text in surface.notices)
+
+
+class AuditLog:
+    def __init__(self) -> None:
+        self.records: list[dict[str, object]] = []
+
+    def append_audit(self, at: float, user_id: str, kind: str, data: dict[str, object]) -> None:
+        self.records.append(data)
+
+    def audit_records(self, *, user_id: str | None = None, last: int = 20) -> list[dict[str, object]]:
+        return self.records[-last:]
+
+
+async def test_refused_clicks_are_audited_as_denials() -> None:
+    """Approving your own request, cancelling someone else's: nothing changes, and the trail says so."""
+    async def execute(plan: ActionPlan) -> str:
+        return "done"
+
+    trail = AuditLog()
+    service = ApprovalService(InMemoryApprovals(), execute, Clock(), timedelta(minutes=15))
+    service.auditor = Auditor(trail)
+    request = ChatRequest("r1", "UREQ", "C1", "scale deploy/api 1", "mention")
+    approval = service.open(PLAN, request, ApprovalPolicy(requester_may_confirm=False, approvals_required=1))
+    await service.approve(approval.id, "UREQ", Surface(), allowed=True)
+    await service.cancel(approval.id, "UOTHER", Surface())
+    denied = [record for record in trail.records if record["kind"] == "denied"]
+    assert [(r["user_id"], str(r["command"]).split()[0]) for r in denied] == [("UREQ", "approve"), ("UOTHER", "cancel")]
+    assert "cannot approve your own request" in str(denied[0]["outcome"])
+    assert service.get(approval.id) is not None and service.get(approval.id).status.value == "pending"  # type: ignore[union-attr]

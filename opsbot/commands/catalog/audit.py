@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import CommandSpec, Invocation, Option
 from opsbot.core import validation
-from opsbot.core.reply import Mention, Reply, Table, Text
+from opsbot.core.reply import Emphasis, Mention, Mono, Reply, Strong, Text
 from opsbot.errors import InvalidNameError, UsageError
 from opsbot.policy.settings import Group
 
@@ -29,20 +30,31 @@ def audit(invocation: Invocation, ctx: CommandContext) -> Reply:
     who = Text(" by ", Mention(user)) if user else Text()
     if not records:
         return Reply(Text("Audit", who), (Text("No audit records."),))
-    rows = tuple(
-        (
-            str(record.get("at", ""))[:19].replace("T", " "),
-            str(record.get("user_id", "")),
-            str(record.get("kind", "")),
-            str(record.get("command", ""))[:60],
-            str(record.get("cluster") or "-"),
-            str(record.get("namespace") or "-"),
-            str(record.get("outcome", ""))[:50],
-        )
-        for record in records
-    )
-    table = Table(("WHEN (UTC)", "USER", "KIND", "COMMAND / ACTION", "CLUSTER", "NAMESPACE", "OUTCOME"), rows)
-    return Reply(Text("Audit", who, f": last {len(records)}"), (table,))
+    lines = [_line(record) for record in records]
+    return Reply(Text("Audit", who, f": last {len(records)}"), (Text.join("\n", lines), Text(Emphasis("Times in UTC."))))
+
+
+def _line(record: Mapping[str, object]) -> Text:
+    """One record as two short lines: when, who, what and where; then the outcome."""
+    when = str(record.get("at", ""))[:16].replace("T", " ")
+    name = str(record.get("user_name") or "")
+    who = Text(name, " (", Mono(str(record.get("user_id", ""))), ")") if name else Text(Mono(str(record.get("user_id", ""))))
+    place = "/".join(str(part) for part in (record.get("cluster"), record.get("namespace")) if part)
+    where = f" on {place}" if place else ""
+    outcome = shorten(str(record.get("outcome", "")), 160)
+    return Text(
+        "• ", Strong(when), " · ", who, " · ", str(record.get("kind", "")), " · ",
+        Mono(shorten(str(record.get("command", "")), 80)), where, "\n    → ", outcome,
+    )  # fmt: skip
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return (cut if len(cut) > limit // 2 else text[: limit - 1]) + "…"
 
 
 COMMANDS = (

@@ -41,5 +41,6 @@ COMMANDS = (
         aliases=("node", "no"),
         kube=(KubeUse("node_rows", everywhere=True),),
         heavy=always,
+        namespaced=False,
     ),
 )
