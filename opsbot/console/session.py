@@ -23,6 +23,7 @@ from opsbot.config import Settings
 from opsbot.console.render import plain, render_text
 from opsbot.core.audit import AuditLog, Auditor
 from opsbot.core.clock import SystemClock
+from opsbot.core.durations import count
 from opsbot.core.plan import ActionPlan
 from opsbot.core.reply import Reply, Text
 from opsbot.core.request import ChatRequest
@@ -84,7 +85,7 @@ def _next_steps(approval: Approval) -> str:
     short = approval.id[:SHORT_ID]
     if approval.policy.second_person_required:
         return (
-            f"[{short}] needs {approval.policy.approvals_required} approval(s) by someone else: "
+            f"[{short}] needs {count(approval.policy.approvals_required, 'approval')} by someone else: "
             f"`:as <their user id>` then `:approve {short}` or `:reject {short}`; `:cancel {short}` drops it."
         )
     return f"[{short}] `:confirm {short}` runs it, `:cancel {short}` drops it."

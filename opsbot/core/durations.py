@@ -32,3 +32,8 @@ def short_duration(seconds: int) -> str:
 def since(delta: timedelta) -> str:
     """A `timedelta` the same way (negative ones as 0s)."""
     return short_duration(max(0, int(delta.total_seconds())))
+
+
+def count(number: int, noun: str, plural: str | None = None) -> str:
+    """`1 pod`, `3 pods`, `0 pods` (`plural` for irregular nouns)."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"

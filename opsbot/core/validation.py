@@ -131,9 +131,12 @@ def duration_seconds(value: str) -> int:
 
 
 def bounded_int(value: str, *, what: str, low: int, high: int) -> int:
-    if not re.fullmatch(r"\d{1,9}", value.strip()):
-        raise InvalidNameError(f"{what} must be a whole number, got {_show(value)}")
-    number = int(value)
+    """A whole number in ASCII digits (not `３` or `٣`, which Python's int() would accept)."""
+    allowed = f"a whole number from {low} to {high}"
+    text = value.strip()
+    if not re.fullmatch(r"[0-9]{1,9}", text, flags=re.ASCII):
+        raise InvalidNameError(f"{what} must be {allowed}, got {_show(value)}")
+    number = int(text)
     if number < low or number > high:
-        raise InvalidNameError(f"{what} must be between {low} and {high}, got {number}")
+        raise InvalidNameError(f"{what} must be {allowed}, got {number}")
     return number

@@ -26,6 +26,7 @@ from slack_sdk.web import WebClient
 from opsbot.commands.catalog import build_registry
 from opsbot.commands.router import build_policy
 from opsbot.config import Secrets, Settings, load_secrets, load_settings
+from opsbot.core.durations import count
 from opsbot.doctor.placeholders import is_placeholder, placeholder_fix, placeholders
 from opsbot.doctor.report import Check, Section, permission_checks, scope_checks
 from opsbot.doctor.requirements import (
@@ -90,7 +91,7 @@ def diagnose(
         if not unknown and not problems:
             config.add(
                 "ok",
-                f"{path}: valid ({len(settings.clusters)} cluster(s), default {settings.primary_cluster!r})",
+                f"{path}: valid ({count(len(settings.clusters), 'cluster')}, default {settings.primary_cluster!r})",
             )
         config.checks.extend(problems)
         if unknown:

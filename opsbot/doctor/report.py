@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from opsbot.core.durations import count
 from opsbot.doctor.requirements import SCOPE_FIX, Permission, ScopeNeed, fix_for
 
 Status = Literal["ok", "warn", "fail", "info"]
@@ -74,9 +75,9 @@ def render(sections: Sequence[Section], *, encoding: str | None = "utf-8") -> st
         status: sum(1 for s in sections for c in s.checks if c.status == status)
         for status in ("fail", "warn")
     }
-    summary = f"{counts['fail']} check(s) failed" if counts["fail"] else "all checks passed"
+    summary = f"{count(counts['fail'], 'check')} failed" if counts["fail"] else "all checks passed"
     if counts["warn"]:
-        summary += f", {counts['warn']} warning(s)"
+        summary += f", {count(counts['warn'], 'warning')}"
     lines.extend(("", summary))
     text = "\n".join(lines) + "\n"
     if marks is ASCII_MARKS:
@@ -137,7 +138,7 @@ def permission_checks(answers: Sequence[tuple[Permission, bool]]) -> list[Check]
         granted = [permission for permission, ok in items if ok]
         if granted:
             checks.append(
-                Check("ok", f"{scope}: {len(granted)} permission(s) granted: {_granted_summary(granted)}")
+                Check("ok", f"{scope}: {count(len(granted), 'permission')} granted: {_granted_summary(granted)}")
             )
         missing = [permission for permission, ok in items if not ok]
         if not missing:
@@ -152,6 +153,6 @@ def permission_checks(answers: Sequence[tuple[Permission, bool]]) -> list[Check]
             needed_by = ", ".join(dict.fromkeys(reason for p in same for reason in p.needed_by))
             optional = status == "fail" and all(p.severity == "warning" for p in same)
             parts.append(f"{same[0].label(verbs)} for {needed_by}{' (optional)' if optional else ''}")
-        text = f"{scope}: {len(missing)} permission(s) missing: {'; '.join(parts)}"
+        text = f"{scope}: {count(len(missing), 'permission')} missing: {'; '.join(parts)}"
         checks.append(Check(status, text, fix_for(missing)))
     return checks

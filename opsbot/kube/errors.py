@@ -89,6 +89,16 @@ def translate(
                         f"or turn impersonation off.",
                         cluster=cluster,
                     )
+                if not found["namespace"]:
+                    # Cluster-scoped objects (nodes) and reads across all namespaces: a Role cannot
+                    # grant them, only the cluster-wide component's ClusterRole can.
+                    return ForbiddenError(
+                        f"opsbot's service account may not *{found['verb']}* `{found['resource']}`{group} "
+                        f"{scope} on cluster `{cluster}`: a namespaced install cannot. Enable "
+                        "manifests/components/cluster-wide/ (read-only ClusterRole), or ask about one "
+                        "namespace (`-n NAMESPACE`).",
+                        cluster=cluster,
+                    )
                 # Writes come from the opt-in operate component, reads from the base Role.
                 where = (
                     "manifests/components/operate/"

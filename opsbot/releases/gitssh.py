@@ -46,8 +46,19 @@ class _Channel:
         return bool(self._channel.recv_ready())
 
     def close(self, timeout: int | None = None) -> None:
-        self._channel.close()
-        self._client.close()
+        # Half-close and wait for the server to finish (it closes when it has read everything):
+        # closing the transport at once could drop the end of a pack still in paramiko's buffers,
+        # and the server would see a truncated push.
+        try:
+            self._channel.shutdown_write()
+            self._channel.settimeout(timeout or 30)
+            while self._channel.recv(65536):
+                pass
+        except (OSError, EOFError, paramiko.SSHException):
+            pass
+        finally:
+            self._channel.close()
+            self._client.close()
 
 
 class ParamikoSSHVendor(SSHVendor):

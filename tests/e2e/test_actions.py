@@ -123,7 +123,7 @@ async def test_restart_patches_the_pod_template_like_kubectl(harness: BotHarness
     harness.kube.add_deployment("web", "api", replicas=2)
     old_pods = {p["metadata"]["name"] for p in harness.kube.list("pods", "web")}
     card = await harness.ask("restart deploy/api -n web")
-    assert "2 pod(s) will be replaced" in block_text(card)
+    assert "2 pods will be replaced" in block_text(card)
     await click(harness, card, CONFIRM_ACTION)
     await harness.slack.wait_for_post(lambda p: "Restarted deployment/api" in p.text)
     deployment = harness.kube.get("deployments", "web", "api")

@@ -83,7 +83,7 @@ def test_check_config_offline_refuses_the_unedited_example_naming_each_placehold
     result = run_cli("check-config", "--offline", "--config", "config.example.yaml", env=TOKENS)
     assert result.returncode == 2, result.stdout + result.stderr
     config = checks(result.stdout, "Config")
-    assert not any(line.endswith("valid (2 cluster(s), default 'prod')") for line in config)
+    assert not any(line.endswith("valid (2 clusters, default 'prod')") for line in config)
     failed = [line for line in config if line.startswith("✗")]
     assert failed == [
         "✗ channels.CEXAMPLEWEB: CEXAMPLEWEB is a placeholder from the example config, not a real channel id",
@@ -130,7 +130,7 @@ def test_check_config_offline_accepts_an_edited_config(tmp_path: Path) -> None:
     edited.write_text(re.sub(r"\b([CUS])EXAMPLE", r"\g<1>0MINE", text), encoding="utf-8")
     result = run_cli("check-config", "--offline", "--config", str(edited), env=TOKENS)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert checks(result.stdout, "Config")[0] == f"✓ {edited}: valid (2 cluster(s), default 'prod')"
+    assert checks(result.stdout, "Config")[0] == f"✓ {edited}: valid (2 clusters, default 'prod')"
 
 
 def test_check_config_names_a_missing_kubeconfig_from_the_environment(tmp_path: Path) -> None:
@@ -265,7 +265,7 @@ async def test_check_config_all_good_ticks_every_line_and_exits_0(
     cluster = checks(result.stdout, "Cluster test")
     assert cluster[0] == f"✓ reached {kube.url} (Kubernetes v1.36.0) as system:serviceaccount:opsbot:opsbot"
     assert cluster[1].startswith(
-        "✓ namespace default: 12 permission(s) granted: deployments get/list/patch/watch, "
+        "✓ namespace default: 12 permissions granted: deployments get/list/patch/watch, "
     )
     assert "deployments/scale get/patch" in cluster[1]
     assert result.stdout.rstrip().endswith("all checks passed")
@@ -281,13 +281,13 @@ async def test_check_config_reports_a_denied_scale_with_the_rule_to_add_and_exit
     result = await doctor(slack, write_config(tmp_path, kubeconfig))
     assert result.returncode == 2
     failed = [line for line in checks(result.stdout, "Cluster test") if line.startswith("✗")]
-    assert failed == ["✗ namespace web: 1 permission(s) missing: patch deployments/scale (apps) for scale"]
+    assert failed == ["✗ namespace web: 1 permission missing: patch deployments/scale (apps) for scale"]
     fix = fix_after(result.stdout, failed[0])
     assert fix.startswith(
         'grant {apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["patch"]} '
         "with the Role opsbot-operate in namespace web: enable manifests/components/operate/"
     )
-    assert result.stdout.rstrip().endswith("1 check(s) failed")
+    assert result.stdout.rstrip().endswith("1 check failed")
 
 
 async def test_check_config_fails_when_a_watched_namespace_is_not_readable(
@@ -296,7 +296,7 @@ async def test_check_config_fails_when_a_watched_namespace_is_not_readable(
     kube.deny("list", "pods", namespace="web")
     result = await doctor(slack, write_config(tmp_path, kubeconfig))
     assert result.returncode == 2
-    line = "✗ namespace web: 1 permission(s) missing: list pods for alert watches, pods, status, restart"
+    line = "✗ namespace web: 1 permission missing: list pods for alert watches, pods, status, restart"
     assert line in checks(result.stdout, "Cluster test")
     fix = fix_after(result.stdout, line)
     assert fix.startswith('add {apiGroups: [""], resources: ["pods"], verbs: ["list"]} to opsbot\'s Role')
@@ -314,13 +314,13 @@ async def test_check_config_missing_node_access_is_only_a_warning(
     assert result.returncode == 0, result.stdout
     warnings = [line for line in checks(result.stdout, "Cluster test") if not line.startswith("✓")]
     assert warnings == [
-        "! cluster-scoped: 3 permission(s) missing: get/list/watch nodes for alert watches, nodes, "
+        "! cluster-scoped: 3 permissions missing: get/list/watch nodes for alert watches, nodes, "
         "status, describe"
     ]
     fix = fix_after(result.stdout, warnings[0])
     assert fix.startswith("enable manifests/components/cluster-wide/ (uncomment it under `components:` in")
     assert 'add {apiGroups: [""], resources: ["nodes"], verbs: ["get", "list", "watch"]}' in fix
-    assert result.stdout.rstrip().endswith("all checks passed, 1 warning(s)")
+    assert result.stdout.rstrip().endswith("all checks passed, 1 warning")
 
 
 async def test_check_config_reports_a_missing_slack_scope_with_the_fix(
@@ -416,7 +416,7 @@ async def test_check_config_checks_impersonation_of_each_group(
     result = await doctor(slack, config)
     assert result.returncode == 2
     cluster = checks(result.stdout, "Cluster test")
-    line = "✗ cluster-scoped: 1 permission(s) missing: impersonate groups 'slack:S0SRE0001' for impersonation"
+    line = "✗ cluster-scoped: 1 permission missing: impersonate groups 'slack:S0SRE0001' for impersonation"
     assert line in cluster
     fix = fix_after(result.stdout, line)
     assert 'resourceNames: ["slack:S0SRE0001"]}' in fix and "manifests/components/impersonation/" in fix
@@ -540,12 +540,12 @@ async def test_check_config_without_slack_tokens_still_checks_the_clusters(
         "· not checked: the Slack tokens are missing or malformed (see Config)"
     ]
     config = checks(result.stdout, "Config")
-    assert config[0] == f"✓ {tmp_path / 'config.yaml'}: valid (1 cluster(s), default 'test')"
+    assert config[0] == f"✓ {tmp_path / 'config.yaml'}: valid (1 cluster, default 'test')"
     assert any(line.startswith("✗ SLACK_BOT_TOKEN is not set") for line in config)
     cluster = checks(result.stdout, "Cluster test")
     assert cluster[0].startswith("✓ reached ")
     assert (
-        "✗ namespace web: 1 permission(s) missing: list pods for alert watches, pods, status, restart"
+        "✗ namespace web: 1 permission missing: list pods for alert watches, pods, status, restart"
         in cluster
     )
     assert slack.calls == []

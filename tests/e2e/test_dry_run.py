@@ -79,7 +79,7 @@ async def test_restart_is_planned_with_a_dry_run_that_starts_no_rollout(dry: Bot
     pods = sorted(p["metadata"]["name"] for p in dry.kube.list("pods", "web"))
     card = await dry.ask("restart deploy/api -n web")
     text = block_text(card)
-    assert "3 pod(s) will be replaced" in text and all(f"`{pod}`" in text for pod in pods)
+    assert "3 pods will be replaced" in text and all(f"`{pod}`" in text for pod in pods)
     assert RESTARTED_AT in text and has_card(card)
     await dry.settle()
     (patch,) = patches(dry)

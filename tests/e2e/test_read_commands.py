@@ -19,7 +19,7 @@ async def test_pods_shows_status_restarts_and_names_the_cluster(harness: BotHarn
     crashing_pod(harness)
     text = block_text(await harness.ask("pods -n web"))
     assert "cluster `test`" in text and "namespace `web`" in text
-    assert "*3* pods, *1* not ready" in text
+    assert "*3 pods*, *1* not ready" in text
     assert "CrashLoopBackOff" in text and "worker-0" in text
     assert text.index("worker-0") < text.index("api-")  # problems first
 
@@ -34,7 +34,7 @@ async def test_pods_filters_by_label_selector(harness: BotHarness) -> None:
 async def test_pods_all_namespaces_truncates_with_a_count(harness: BotHarness) -> None:
     harness.kube.create_many(builders.pod(f"p-{i:03d}", "web") for i in range(120))
     text = block_text(await harness.ask("pods -A"))
-    assert "*120* pods" in text
+    assert "*120 pods*" in text
     assert "… and 80 more." in text
     assert "NAMESPACE" in text
 
@@ -141,7 +141,7 @@ async def test_deployments_and_nodes_and_status(harness: BotHarness) -> None:
     deployments = block_text(await harness.ask("deployments -n web"))
     assert "ghcr.io/acme/api:1.2" in deployments and "2/2" in deployments
     nodes = block_text(await harness.ask("nodes"))
-    assert "*2* nodes, *1* not ready" in nodes and "NotReady" in nodes
+    assert "*2 nodes*, *1* not ready" in nodes and "NotReady" in nodes
     status = block_text(await harness.ask("status -n web"))
     assert "1/2" in status and "api-x" in status
 

@@ -107,6 +107,12 @@ class SshGitServer:
             if service == "git-receive-pack":
                 self.git._notify_if_moved()
             channel.send_exit_status(0)
+            # Closing the transport at once could drop the end of what we sent (still in
+            # paramiko's buffers): half-close and wait for the client to close its side.
+            channel.shutdown_write()
+            channel.settimeout(30)
+            while channel.recv(65536):
+                pass
             channel.close()
         except (paramiko.SSHException, EOFError, OSError):
             pass

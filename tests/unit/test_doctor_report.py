@@ -38,9 +38,9 @@ def test_allowed_permissions_are_summed_up_per_scope_and_refusals_listed() -> No
     ]
     checks = permission_checks(answers)
     assert [(c.status, c.text) for c in checks] == [
-        ("ok", "namespace web: 2 permission(s) granted: pods list/watch"),
-        ("fail", "namespace web: 1 permission(s) missing: patch deployments/scale (apps) for scale"),
-        ("warn", f"cluster-scoped: 2 permission(s) missing: list/watch nodes for nodes, {WATCHES}"),
+        ("ok", "namespace web: 2 permissions granted: pods list/watch"),
+        ("fail", "namespace web: 1 permission missing: patch deployments/scale (apps) for scale"),
+        ("warn", f"cluster-scoped: 2 permissions missing: list/watch nodes for nodes, {WATCHES}"),
     ]
     assert '{apiGroups: ["apps"], resources: ["deployments/scale"], verbs: ["patch"]}' in checks[1].fix
     assert "manifests/components/operate/" in checks[1].fix
@@ -58,13 +58,13 @@ def test_everything_missing_in_one_namespace_is_one_line_with_one_fix() -> None:
     ]
     checks = permission_checks(answers)
     assert [(c.status, c.text) for c in checks] == [
-        ("ok", "namespace web: 1 permission(s) granted: events list"),
+        ("ok", "namespace web: 1 permission granted: events list"),
         (
             "fail",
-            f"namespace web: 4 permission(s) missing: list/watch pods for {WATCHES}, pods; "
+            f"namespace web: 4 permissions missing: list/watch pods for {WATCHES}, pods; "
             "get pods/log for x (optional); patch deployments/scale (apps) for scale",
         ),
-        ("fail", "namespace db: 1 permission(s) missing: list pods for pods"),
+        ("fail", "namespace db: 1 permission missing: list pods for pods"),
     ]
     fix = checks[1].fix
     # The reads go into the base Role, the write into the operate component: one fix says both.
@@ -109,7 +109,7 @@ def test_render_groups_lines_and_puts_the_fix_under_each_problem() -> None:
         "      fix: enable the component",
         "  · alerts off",
         "",
-        "all checks passed, 1 warning(s)",
+        "all checks passed, 1 warning",
     ]
 
 
@@ -123,5 +123,5 @@ def test_render_falls_back_to_ascii_when_the_output_cannot_carry_the_marks() -> 
     text = render(failing, encoding="ascii")
     assert "  [x] SLACK_APP_TOKEN was rejected" in text
     assert "fix: Basic Information -> App-Level Tokens (xapp-...)" in text
-    assert text.endswith("1 check(s) failed\n")
+    assert text.endswith("1 check failed\n")
     text.encode("ascii")  # nothing left that would crash a print

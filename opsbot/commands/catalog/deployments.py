@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import LIST_OPTIONS, CommandSpec, Invocation, KubeUse, every_namespace
+from opsbot.core.durations import count
 from opsbot.core.kubeobjects import clip, natural_key
 from opsbot.core.reply import Reply, Strong, Table, Text, where
 from opsbot.core.rows import age_text
@@ -32,7 +33,7 @@ def deployments(invocation: Invocation, ctx: CommandContext) -> Reply:
             clip(deployment.images, 60),
         )
         rows.append((deployment.namespace, *row) if ctx.namespace is None else row)
-    summary = Text(Strong(str(len(items))), " deployments")
+    summary = Text(Strong(count(len(items), "deployment")))
     summary += (
         Text(", ", Strong(str(degraded)), " below desired availability") if degraded else ", all available"
     )

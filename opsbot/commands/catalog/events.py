@@ -18,7 +18,7 @@ from opsbot.commands.spec import (
 )
 from opsbot.core import kubeobjects as fmt
 from opsbot.core import validation
-from opsbot.core.durations import short_duration
+from opsbot.core.durations import count, short_duration
 from opsbot.core.reply import Reply, Strong, Table, Text, where
 from opsbot.errors import UsageError
 from opsbot.ports import KubeObject
@@ -65,7 +65,7 @@ def events(invocation: Invocation, ctx: CommandContext) -> Reply:
     warnings = sum(1 for event in items if event.get("type") == "Warning")
     return Reply(
         title,
-        (Text(Strong(str(len(items))), " events, ", Strong(str(warnings)), " warnings"), table),
+        (Text(Strong(count(len(items), "event")), ", ", Strong(count(warnings, "warning"))), table),
         where=place,
         tone="warning" if warnings else "info",
     )

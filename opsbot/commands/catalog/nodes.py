@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import CLUSTER, CommandSpec, Invocation, KubeUse, always
+from opsbot.core.durations import count
 from opsbot.core.kubeobjects import natural_key
 from opsbot.core.reply import Reply, Strong, Table, Text, on_cluster
 from opsbot.core.rows import age_text
@@ -19,7 +20,7 @@ def nodes(invocation: Invocation, ctx: CommandContext) -> Reply:
         for node in items[: ctx.settings.max_rows]
     ]
     not_ready = sum(1 for node in items if not node.ready)
-    summary = Text(Strong(str(len(items))), " nodes")
+    summary = Text(Strong(count(len(items), "node")))
     summary += Text(", ", Strong(str(not_ready)), " not ready") if not_ready else ", all ready"
     columns: tuple[str, ...] = ("NAME", "STATUS", "ROLES", "AGE", "VERSION", "PRESSURE")
     return Reply(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import LIST_OPTIONS, CommandSpec, Invocation, KubeUse, every_namespace
+from opsbot.core.durations import count
 from opsbot.core.kubeobjects import natural_key
 from opsbot.core.reply import Mono, Reply, Strong, Table, Text, where
 from opsbot.core.rows import PodRow, age_text
@@ -25,7 +26,7 @@ def pods(invocation: Invocation, ctx: CommandContext) -> Reply:
     selected = Text(" matching ", Mono(selector)) if selector else Text()
     if not items:
         return Reply("Pods", (Text("No pods", selected, "."),), where=where(ctx.cluster, ctx.namespace))
-    summary = Text(Strong(str(len(items))), " pods", selected)
+    summary = Text(Strong(count(len(items), "pod")), selected)
     summary += Text(", ", Strong(str(unhealthy)), " not ready") if unhealthy else ", all ready"
     hint = Text("Not-ready pods are listed first. Narrow with ", Mono("-n"), ", ", Mono("-l"), ".")
     return Reply(

@@ -6,6 +6,7 @@ from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import ONE_OBJECT, ActionContext, CommandSpec, Invocation, KubeUse
 from opsbot.commands.workloads import DRY_RUN_NOTE, deployment_target, dry_run
 from opsbot.core import kubeobjects as fmt
+from opsbot.core.durations import count
 from opsbot.core.plan import ActionPlan
 from opsbot.core.reply import Mono, Text, TextLike
 from opsbot.errors import InvalidRequestError, UsageError
@@ -39,7 +40,7 @@ def plan(invocation: Invocation, ctx: CommandContext) -> ActionPlan:
     names = sorted(fmt.name_of(pod) for pod in pods)
     strategy = (fmt.spec(deployment).get("strategy") or {}).get("type", "RollingUpdate")
     changes: list[TextLike] = [
-        f"rollout restart ({strategy}): {len(names)} pod(s) will be replaced",
+        f"rollout restart ({strategy}): {count(len(names), 'pod')} will be replaced",
     ]
     if names:
         shown = Text.join(", ", (Mono(pod) for pod in names[:8]))
