@@ -22,6 +22,7 @@ def build_router(
     now: Callable[[], datetime],
     *,
     registry: Registry | None = None,
+    rate_limited: bool = True,
     tracer: Tracer = NOOP_TRACER,
     errors: ErrorReporter = NOOP_ERRORS,
 ) -> CommandRouter:
@@ -34,7 +35,7 @@ def build_router(
         now,
         scopes=settings.scopes,
         commands=settings.commands,
-        rate_limit=settings.policy.rate_limit,
+        rate_limit=settings.policy.rate_limit if rate_limited else None,
         impersonation=settings.impersonation,
         tracer=tracer,
         errors=errors,

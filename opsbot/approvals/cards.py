@@ -46,6 +46,15 @@ _TITLES = {
     Status.EXPIRED: "Expired: {summary}",
     Status.REJECTED: "Rejected: {summary}",
 }
+_CHANGES_HEADING = {
+    Status.PENDING: "What will change",
+    Status.EXECUTING: "What is changing",
+    Status.SUCCEEDED: "What changed",
+    Status.FAILED: "What was to change",
+    Status.CANCELLED: "What would have changed",
+    Status.EXPIRED: "What would have changed",
+    Status.REJECTED: "What would have changed",
+}
 _APPROVAL_TITLE = "Approval needed: {summary}"
 
 
@@ -75,14 +84,15 @@ def approval_card(approval: Approval) -> Reply:
             stamp(approval.expires_at if pending else approval.created_at),
         ),
     )
-    changes = Text(Strong("What will change"), "\n", bullets(plan.change_lines))
+    changes = Text(Strong(_CHANGES_HEADING[approval.status]), "\n", bullets(plan.change_lines))
     parts: list[Text | Fields] = [changes, Fields(pairs)]
     if second_person:
         parts.append(approvals_line(approval))
     for step in approval.history:
         who = Text(" by ", Mention(step.user)) if step.user else Text()
         parts.append(Text(Emphasis(step.what.capitalize(), who, f" at {stamp(step.at)}")))
-    if approval.result:
+    # A success says what changed above; repeating the executor's sentence adds nothing.
+    if approval.result and approval.status is not Status.SUCCEEDED:
         parts.append(Text(approval.result))
     dangerous = plan.dangerous
     buttons: tuple[Button, ...] = ()

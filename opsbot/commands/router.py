@@ -20,7 +20,7 @@ from opsbot.commands.heavy import HeavyReads, OnWait
 from opsbot.commands.registry import Registry
 from opsbot.commands.settings import CommandsSettings, Scopes
 from opsbot.commands.spec import Invocation
-from opsbot.commands.text import normalize
+from opsbot.commands.text import normalize, visible
 from opsbot.commands.usage import usage_reply
 from opsbot.core import validation
 from opsbot.core.audit import Auditor, AuditRecord
@@ -73,7 +73,7 @@ class CommandRouter:
         *,
         scopes: Scopes,
         commands: CommandsSettings,
-        rate_limit: RateLimitSettings,
+        rate_limit: RateLimitSettings | None,
         impersonation: ImpersonationSettings,
         alerts: AlertsView | None = None,
         metrics: CommandMetrics | None = None,
@@ -93,7 +93,8 @@ class CommandRouter:
         self.metrics = metrics
         self.tracer = tracer
         self.errors = errors
-        self._limiter = RateLimiter(rate_limit)
+        # None: no per-person limit (the console: one person at a terminal, scripts included).
+        self._limiter = RateLimiter(rate_limit) if rate_limit is not None else None
         self._heavy = HeavyReads(commands.max_heavy_reads)
 
     @property
@@ -129,7 +130,7 @@ class CommandRouter:
                     "That message is too long to be a command",
                     f"Commands are at most {self._commands.max_text_length} characters.",
                 )
-            wait = self._limiter.allow(request.user_id, time.monotonic())
+            wait = self._limiter.allow(request.user_id, time.monotonic()) if self._limiter is not None else None
             if wait is not None:
                 outcome = "rate_limited"
                 return Reply("Slow down", (Text(rate_limited_message(wait)),), tone="warning")
@@ -161,19 +162,19 @@ class CommandRouter:
                 else Text()
             )
             return _error_reply(
-                Text("I don't know the command ", Mono(exc.word)),
+                Text("I don't know the command ", Mono(visible(exc.word))),
                 Text(hint, "Try ", Mono("help"), " for the list."),
             )
         except UsageError as exc:
             outcome = "usage_error"
             spec = self._registry.find(exc.command) if exc.command else None
             if spec is not None:
-                reply = usage_reply(spec, str(exc))
+                reply = usage_reply(spec, visible(str(exc)))
                 return Reply(reply.title, reply.parts, tone="error")
-            return _error_reply("I could not read that command", str(exc))
+            return _error_reply("I could not read that command", visible(str(exc)))
         except UserInputError as exc:
             outcome = "invalid_input"
-            return _error_reply("Invalid input", str(exc))
+            return _error_reply("Invalid input", visible(str(exc)))
         except KubeError as exc:
             outcome = type(exc).__name__.removesuffix("Error").lower()
             span.fail(outcome)

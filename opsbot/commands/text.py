@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import unicodedata
 
 from opsbot.errors import UsageError
 
@@ -70,3 +71,10 @@ def tokenize(text: str) -> list[str]:
         return list(lexer)
     except ValueError as exc:
         raise UsageError(f"could not read the command: {exc} (check your quotes)") from None
+
+
+def visible(text: str) -> str:
+    """What may be echoed back: control, format (zero-width, bidi) and odd space characters
+    dropped, so a reply never carries characters nobody can see."""
+    shown = "".join(ch for ch in text if ch == " " or unicodedata.category(ch)[0] not in "CZ")
+    return shown or "(invisible characters)"

@@ -43,8 +43,12 @@ def run_console(
     interactive = stdin.isatty() and stdout.isatty()
     colour = interactive and "NO_COLOR" not in os.environ
 
+    encoding = getattr(stdout, "encoding", None) or "utf-8"
+
     def write(text: str) -> None:
-        stdout.write(text.rstrip("\n") + "\n")
+        # A terminal or pipe that cannot carry ✓ or 🔴 gets a stand-in, not a crash.
+        line = text.rstrip("\n") + "\n"
+        stdout.write(line.encode(encoding, "replace").decode(encoding, "replace"))
         stdout.flush()
 
     session = ConsoleSession(settings, directory, who, write, audit_log=store, colour=colour)

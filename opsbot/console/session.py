@@ -37,6 +37,7 @@ SHORT_ID = 8
 
 META_HELP = """Console commands (everything else is an opsbot command, e.g. `pods -n web`):
   :as USER [GROUP ...]  act as a Slack user id (and user-group ids) to try the policy
+  :as                   back to the user the console started as
   :channel CHANNEL      pretend to type in a channel id (channel bindings apply)
   :whoami               who and where you are
   :pending              approvals waiting for a decision
@@ -104,11 +105,13 @@ class ConsoleSession:
     ) -> None:
         self.settings = settings
         self.who = who
+        self._default_user = who.user
         self._write = write
         self._clock = SystemClock()
         self._clusters = clusters
         self._pool = ThreadPoolExecutor(max_workers=settings.commands.workers, thread_name_prefix="opsbot-kube")
-        self.router = build_router(settings, clusters, self._pool, self._clock.now)
+        # One person at a terminal (or a piped script): the per-person rate limit is for chat.
+        self.router = build_router(settings, clusters, self._pool, self._clock.now, rate_limited=False)
         self.approvals = ApprovalService(
             InMemoryApprovals(),
             ActionRunner(self.router.registry, clusters, self._pool, self._clock.now),
@@ -186,7 +189,11 @@ class ConsoleSession:
             self._write(f"✗ unknown console command `:{verb}`; `:help` lists them")
 
     def _switch_user(self, args: list[str]) -> None:
-        if not args or not USER_ID.match(args[0]) or not all(USERGROUP_ID.match(g) for g in args[1:]):
+        if not args:
+            self.who.user, self.who.usergroups = self._default_user, frozenset()
+            self._write(f"now acting as {self.who.user} again")
+            return
+        if not USER_ID.match(args[0]) or not all(USERGROUP_ID.match(g) for g in args[1:]):
             self._write("✗ usage: `:as USER_ID [USERGROUP_ID ...]`, ids like U0123ABCD and S0123ABCD")
             return
         self.who.user = args[0]

@@ -65,3 +65,10 @@ async def test_hostile_markup_is_never_echoed_as_markup(harness: BotHarness) -> 
     reply = await harness.ask("<!here> psod<@U0EVIL> &")
     text = block_text(reply)
     assert "<!here>" not in text and "<@U0EVIL>" not in text
+
+
+async def test_junk_is_not_echoed_with_invisible_characters(harness: BotHarness) -> None:
+    reply = await harness.ask("ps\u200bod\u202e\u2066 -A")
+    text = block_text(reply)
+    assert "psod" in text
+    assert not any(ch in text for ch in "\u200b\u202e\u2066")

@@ -201,3 +201,43 @@ def test_opsbot_console_refuses_ids_that_are_not_slack_ids(tmp_path: Path) -> No
     assert result.returncode == 2
     assert "--as: 'alice' is not a Slack user id" in result.stderr
     assert "--channel: '#ops' is not a channel id" in result.stderr
+
+
+async def test_as_without_a_user_goes_back_to_the_console_user(console: Console) -> None:
+    await console.type(f":as {BOB}")
+    assert "now acting as console:tester again" in await console.type(":as")
+    assert console.session.who.user == "console:tester"
+
+
+def test_a_piped_script_is_not_rate_limited_and_survives_an_ascii_terminal(
+    kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path
+) -> None:
+    """Chat's per-person limit (default burst 5) does not stop a 12-line script; a pipe that
+    can only carry ASCII gets stand-ins for ✓ and the like instead of a crash."""
+    kube.add_namespace("web")
+    kube.add_deployment("web", "api", replicas=1)
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "clusters": {"test": {"kubeconfig": str(kubeconfig), "context": "fake"}},
+                "alerts": {"enabled": False},
+                "watch": {"cache": False},
+                "store": {"path": str(tmp_path / "console.db")},
+            }
+        )
+    )
+    script = "".join("pods -n web\n" for _ in range(12))
+    environment = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
+    environment["PYTHONIOENCODING"] = "ascii"
+    result = subprocess.run(
+        [sys.executable, "-m", "opsbot", "console", "--config", str(config)],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("api-") == 12
+    assert "Slow down" not in result.stdout and "UnicodeEncodeError" not in result.stderr

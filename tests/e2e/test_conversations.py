@@ -12,6 +12,9 @@ async def test_mention_is_answered_in_a_new_thread_under_the_message(harness: Bo
     reply = await harness.slack.wait_for_post(channel=CHANNEL, thread_ts=sent.ts)
     assert "opsbot commands" in block_text(reply)
     assert "pods" in block_text(reply) and "scale" in block_text(reply)
+    # Every summary in full, however long (a table would cut them at its column width).
+    for spec in harness.bot.router.registry.specs():
+        assert spec.summary in block_text(reply), spec.name
 
 
 async def test_mention_inside_a_thread_is_answered_in_that_thread(harness: BotHarness) -> None:

@@ -226,3 +226,16 @@ async def test_big_reads_take_turns_and_the_one_waiting_is_told(
         assert len(answers) == 2
         await harness.settle()
         assert not any("in line" in p.text.lower() for p in slack.posts if p.thread_ts == first.ts)
+
+
+async def test_logs_of_a_pod_that_has_not_started_say_why_there_are_none(harness: BotHarness) -> None:
+    harness.kube.create(builders.pod("starting-1", "web", phase="Pending"))
+    text = block_text(await harness.ask("logs starting-1 -n web"))
+    assert "No logs yet" in text and "has not started yet" in text and "ContainerCreating" in text
+    assert "Kubernetes rejected the request" not in text
+
+
+async def test_incidents_and_mutes_say_alerts_are_off(harness: BotHarness) -> None:
+    for command in ("incidents", "mutes", "unmute abc123"):
+        text = block_text(await harness.ask(command))
+        assert "Alerts are off" in text and "alerts.enabled" in text, command

@@ -5,8 +5,9 @@ from __future__ import annotations
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import CommandSpec, Invocation
 from opsbot.commands.usage import usage_reply
-from opsbot.core.reply import Mono, Reply, Table, Text
+from opsbot.core.reply import Mono, Reply, Strong, Text
 from opsbot.errors import UnknownCommandError
+from opsbot.policy.settings import Group
 
 
 def help_command(invocation: Invocation, ctx: CommandContext) -> Reply:
@@ -16,13 +17,16 @@ def help_command(invocation: Invocation, ctx: CommandContext) -> Reply:
         if spec is None:
             raise UnknownCommandError(invocation.args[0][:40], registry.suggestions(invocation.args[0]))
         return usage_reply(spec)
-    rows = tuple(
-        (spec.name, spec.summary + (" (asks to confirm)" if spec.mutating else "")) for spec in registry.specs()
-    )
+    sections: list[Text] = []
+    for group, heading in _HEADINGS.items():
+        specs = [spec for spec in registry.specs() if spec.group is group]
+        if specs:
+            lines = (Text(Mono(spec.name), " — ", spec.summary, " (asks to confirm)" if spec.mutating else "") for spec in specs)
+            sections.append(Text(Strong(heading), "\n", Text.join("\n", lines)))
     return Reply(
         "opsbot commands",
         (
-            Table(("COMMAND", "WHAT IT DOES"), rows),
+            *sections,
             Text(
                 "Mention me with a command (",
                 Mono("@opsbot pods -n web"),
@@ -34,6 +38,9 @@ def help_command(invocation: Invocation, ctx: CommandContext) -> Reply:
             ),
         ),
     )
+
+
+_HEADINGS = {Group.READ: "Look", Group.WRITE: "Change", Group.ADMIN: "Admin"}
 
 
 COMMANDS = (

@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 from opsbot.alerts.incidents import Incident
-from opsbot.commands.context import AlertsView, CommandContext
+from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import CLUSTER, NAMESPACE, CommandSpec, Invocation
 from opsbot.core.durations import short_duration
 from opsbot.core.reply import Icon, Mono, Reply, Strong, Table, Text
-from opsbot.errors import InvalidNameError, UsageError
+from opsbot.errors import InvalidNameError
 from opsbot.policy.settings import Group
 
-
-def _view(ctx: CommandContext) -> AlertsView:
-    if ctx.alerts is None:
-        raise UsageError("alerts are not enabled on this opsbot (alerts.enabled in the config)")
-    return ctx.alerts
+ALERTS_OFF = Reply(
+    "Alerts are off",
+    (Text("This opsbot watches for no incidents: ", Mono("alerts.enabled"), " is false in its config."),),
+)
 
 
 def incidents(invocation: Invocation, ctx: CommandContext) -> Reply:
     namespace = invocation.value("namespace")
     cluster = invocation.value("cluster")
+    view = ctx.alerts
+    if view is None:
+        return ALERTS_OFF
     items: list[Incident] = [
         incident
-        for incident in _view(ctx).open_incidents()
+        for incident in view.open_incidents()
         if (namespace is None or incident.namespace == namespace)
         and (cluster is None or incident.cluster == cluster)
     ]
@@ -50,7 +52,10 @@ def incidents(invocation: Invocation, ctx: CommandContext) -> Reply:
 
 
 def mutes(invocation: Invocation, ctx: CommandContext) -> Reply:
-    active = _view(ctx).active_mutes()
+    view = ctx.alerts
+    if view is None:
+        return ALERTS_OFF
+    active = view.active_mutes()
     if not active:
         return Reply("Mutes", (Text("Nothing is muted."),))
     rows = tuple(
@@ -72,7 +77,10 @@ def unmute(invocation: Invocation, ctx: CommandContext) -> Reply:
     mute_id = invocation.args[0]
     if not mute_id.isalnum() or len(mute_id) > 32:
         raise InvalidNameError(f"{mute_id[:40]!r} is not a mute id (see `mutes`)")
-    removed = _view(ctx).unmute(mute_id)
+    view = ctx.alerts
+    if view is None:
+        return ALERTS_OFF
+    removed = view.unmute(mute_id)
     if removed is None:
         return Reply(
             "No such mute",

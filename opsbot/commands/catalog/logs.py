@@ -6,7 +6,9 @@ from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import ONE_OBJECT, CommandSpec, Invocation, KubeUse, Option
 from opsbot.core import kubeobjects as fmt
 from opsbot.core import validation
-from opsbot.core.reply import Code, FileAttachment, Reply, Text, where
+from opsbot.core.kubeobjects import KubeObject
+from opsbot.core.reply import Code, FileAttachment, Mono, Reply, Strong, Text, where
+from opsbot.errors import InvalidRequestError
 
 
 def logs(invocation: Invocation, ctx: CommandContext) -> Reply:
@@ -24,18 +26,25 @@ def logs(invocation: Invocation, ctx: CommandContext) -> Reply:
     since = validation.duration_seconds(since_text) if since_text else None
     previous = invocation.flag("previous")
     namespace = ctx.single_namespace
-    text = ctx.kube.read_pod_log(
-        namespace,
-        pod,
-        container=container,
-        tail_lines=tail,
-        previous=previous,
-        since_seconds=since,
-        limit_bytes=settings.max_bytes,
-    )
-    lines = text.splitlines()
     label = f"{pod}" + (f" -c {container}" if container else "") + (" (previous)" if previous else "")
     place = where(ctx.cluster, namespace)
+    try:
+        text = ctx.kube.read_pod_log(
+            namespace,
+            pod,
+            container=container,
+            tail_lines=tail,
+            previous=previous,
+            since_seconds=since,
+            limit_bytes=settings.max_bytes,
+        )
+    except InvalidRequestError:
+        # The API server refuses logs of a container that never ran; say why from the pod itself.
+        why = _not_started(ctx.kube.get_pod(namespace, pod), container)
+        if why is None:
+            raise
+        return Reply(f"No logs yet for {label}", (why,), where=place, tone="warning")
+    lines = text.splitlines()
     if not lines:
         window = f" in the last {since_text}" if since_text else ""
         return Reply(f"Logs of {label}", (Text(f"No log lines{window}."),), where=place)
@@ -53,6 +62,43 @@ def logs(invocation: Invocation, ctx: CommandContext) -> Reply:
             filename=filename, content=text, title=f"{label} — {ctx.cluster}/{namespace}", preview=preview
         ),
     )
+
+
+def _not_started(pod: KubeObject, container: str | None) -> Text | None:
+    """Why a container has no logs, if it has not started: the pod's phase and the waiting reason."""
+    statuses = [*fmt.init_container_statuses(pod), *fmt.container_statuses(pod)]
+    chosen = [s for s in statuses if container is None or s.get("name") == container]
+    for status in chosen:
+        waiting = (status.get("state") or {}).get("waiting") or {}
+        if waiting and not (status.get("lastState") or {}).get("terminated"):
+            reason = str(waiting.get("reason") or "waiting")
+            message = str(waiting.get("message") or "")
+            phase = str(fmt.status(pod).get("phase") or "Pending")
+            line = Text(
+                "Container ",
+                Mono(str(status.get("name", ""))),
+                f" has not started yet (pod {phase}: ",
+                Strong(reason),
+                ").",
+            )
+            return (
+                line
+                + (Text("\n", message) if message else Text())
+                + Text(
+                    "\nTry ",
+                    Mono(f"describe pod {fmt.name_of(pod)}"),
+                    " or ",
+                    Mono(f"events --for pod/{fmt.name_of(pod)}"),
+                    ".",
+                )
+            )
+    if not statuses and str(fmt.status(pod).get("phase")) == "Pending":
+        return Text(
+            "The pod is Pending and not scheduled yet: no container has started. Try ",
+            Mono(f"describe pod {fmt.name_of(pod)}"),
+            ".",
+        )
+    return None
 
 
 COMMANDS = (
@@ -81,6 +127,6 @@ COMMANDS = (
         min_args=1,
         max_args=1,
         aliases=("log",),
-        kube=(KubeUse("read_pod_log"),),
+        kube=(KubeUse("read_pod_log"), KubeUse("get_pod")),
     ),
 )
