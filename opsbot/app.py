@@ -14,7 +14,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from types import TracebackType
@@ -26,6 +26,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from opsbot import __version__
+from opsbot.alertmanager.secrets import AlertmanagerSecrets
+from opsbot.alertmanager.service import CLICKS, AlertmanagerCollector, AlertmanagerService, ready_secrets
 from opsbot.alerts.incidents import IncidentBook, IncidentPolicy
 from opsbot.alerts.mutes import Mute, MuteList
 from opsbot.alerts.routing import AlertRouter, enabled_kinds
@@ -40,9 +42,11 @@ from opsbot.health import HealthServer, Metrics
 from opsbot.kube.client import KubeClient
 from opsbot.kube.directory import ClusterDirectory
 from opsbot.kube.watch import WatchHealth, WatchRunner, bridge, build_watches
+from opsbot.policy.settings import BUILTIN_ROLES
 from opsbot.ports import KubeDirectory
 from opsbot.slack.alerts import SlackAlertPublisher
 from opsbot.slack.frontend import CardSurface, SlackFrontend
+from opsbot.slack.notices import SlackNotices
 from opsbot.slack.outbox import Outbox, Priority
 from opsbot.slack.render import mrkdwn
 from opsbot.slack.users import UserGroups, UserNames
@@ -73,6 +77,7 @@ class Bot:
         alert_flush_interval: float = ALERT_FLUSH_SECONDS,
         approval_sweep_interval: float = SWEEP_INTERVAL_SECONDS,
         telemetry: Telemetry | None = None,
+        alertmanager_secrets: AlertmanagerSecrets | None = None,
     ) -> None:
         self.settings = settings
         # Tracing and error reporting; the Bot flushes and stops it in stop().
@@ -109,6 +114,7 @@ class Bot:
         self.approvals.auditor = self.auditor
         user_names = UserNames(self.client)
         self.approvals.names = user_names.name
+        self._alert_publisher: SlackAlertPublisher | None = None
         self.alerts = self._build_alerts() if settings.alerts.enabled else None
         self.router.alerts = self.alerts
         self.frontend = SlackFrontend(
@@ -139,6 +145,44 @@ class Bot:
         self._background: list[asyncio.Task[None]] = []
         self._watch_stop = threading.Event()
         self.watches: WatchRunner | None = None
+        self.alertmanager: AlertmanagerService | None = None
+        if settings.alertmanager.enabled and self.alerts is not None:
+            self.alertmanager = self._build_alertmanager(alertmanager_secrets, user_names.name)
+
+    def _build_alertmanager(
+        self, secrets: AlertmanagerSecrets | None, names: Callable[[str], Awaitable[str]]
+    ) -> AlertmanagerService:
+        """Alertmanager's alerts in the incident threads, remediations, silences (opsbot.alertmanager)."""
+        settings, registry, notices = self.settings, self.router.registry, SlackNotices(self.outbox, self.client)
+        roles = set(settings.policy.roles) | set(BUILTIN_ROLES)
+        assert self.alerts is not None
+        service = AlertmanagerService(
+            settings.alertmanager,
+            ready_secrets(settings.alertmanager, registry, roles, secrets, os.environ),
+            alerts=self.alerts,
+            store=self.store,
+            registry=registry,
+            policy=self.router.policy,
+            clusters=self.clusters,
+            pool=self._pool,
+            clock=self._clock,
+            scopes=settings.scopes,
+            commands=settings.commands,
+            run_plan=ActionRunner(registry, self.clusters, self._pool, self._clock.now),
+            run_blocking=self._run_blocking,
+            notify=notices.notify,
+            thread_link=notices.thread_link,
+            names=names,
+            auditor=self.auditor,
+            errors=self.telemetry.errors,
+        )
+        if self._alert_publisher is not None:
+            self._alert_publisher.card = service.card
+        if self.health is not None:
+            self.health.routes.extend(service.routes())
+        self.frontend.add_action(self.app, CLICKS, service.on_click)
+        self.metrics.registry.register(AlertmanagerCollector(service))
+        return service
 
     def _build_alerts(self) -> AlertService:
         alerts = self.settings.alerts
@@ -147,10 +191,11 @@ class Bot:
             resolve_after=timedelta(minutes=alerts.resolve_after_minutes),
             cooldown=timedelta(minutes=alerts.cooldown_minutes),
         )
+        self._alert_publisher = SlackAlertPublisher(self.outbox, self.client)
         return AlertService(
             IncidentBook(policy, AlertRouter(alerts).route),
             self.store,
-            SlackAlertPublisher(self.outbox, self.client),
+            self._alert_publisher,
             self.clusters,
             self._clock,
             mutes=mutes,
@@ -240,6 +285,10 @@ class Bot:
         self._background.append(asyncio.create_task(self._sweep_approvals(), name="approval-sweeper"))
         if self.alerts is not None:
             await self._start_alerts(self.alerts)
+        if self.alertmanager is not None:
+            # After the incidents are restored: a notification must find its thread.
+            self.router.silences = self.alertmanager.silence_commands(asyncio.get_running_loop())
+            await self.alertmanager.start()
         log.info("connected")
 
     def _warm_up_clusters(self) -> None:
@@ -254,6 +303,8 @@ class Bot:
         (audit mirror lines included) is sent."""
         while True:
             await self.frontend.idle()
+            if self.alertmanager is not None:
+                await self.alertmanager.idle()
             if not self._mirror_tasks:
                 return
             await asyncio.wait(set(self._mirror_tasks))
@@ -288,6 +339,8 @@ class Bot:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        if self.alertmanager is not None:
+            await self.alertmanager.stop()
         if self.alerts is not None:
             await self.alerts.drain()
         await self.outbox.close(timeout=5.0)
