@@ -162,6 +162,8 @@ class Intake:
         labels = dict(group_labels)
         key = group_identity(receiver, labels)
         group = self._state.group(key) or AlertGroup(key, receiver, group_key, labels)
+        # A group found by the reconcile learns Alertmanager's own URL from its first notification.
+        updated = bool(external_url) and external_url != group.external_url and bool(group.alerts)
         group = replace(
             group,
             group_key=group_key or group.group_key,
@@ -170,7 +172,6 @@ class Intake:
         )
         fired: list[AlertRecord] = []
         cleared: list[str] = []
-        updated = False
         for alert in alerts:
             group, change = group.merge(alert, now)
             record = group.alerts.get(alert.fingerprint)

@@ -65,6 +65,7 @@ class Remediations:
         notify: Notify_,
         names: Callable[[str], Awaitable[str]],
         thread_link: Callable[[str, str | None], Awaitable[str]],
+        incident: Callable[[str], Incident | None],
         follow: Callable[[Remediation], None],
         status_path: Callable[[str], str],
         auditor: Auditor | None = None,
@@ -81,6 +82,7 @@ class Remediations:
         self._notify = notify
         self._names = names
         self._thread_link = thread_link
+        self._incident = incident
         self._follow = follow
         self._status_path = status_path
         self.auditor = auditor
@@ -118,8 +120,9 @@ class Remediations:
         self._known[user] = await self._names(user)
         seen = self._state.remediation(remediation_id)
         link = ""
-        if seen is not None and seen.approval is not None and seen.kind == "signal":
-            link = await self._thread_link(seen.approval.channel, seen.approval.thread)
+        thread = self._incident(seen.incident_key) if seen is not None else None
+        if seen is not None and seen.kind == "signal" and thread is not None:
+            link = await self._thread_link(thread.channel, thread.root)
         # From here to the write there is no await: two clicks racing on the loop cannot both
         # see it pending, so the action runs (or the signal is queued) once.
         remediation = self._state.remediation(remediation_id)

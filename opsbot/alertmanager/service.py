@@ -117,6 +117,7 @@ class AlertmanagerService:
             notify=notify,
             names=names,
             thread_link=thread_link,
+            incident=alerts.book.get,
             follow=self.follower.follow,
             status_path=lambda rid: STATUS_PATH.replace("{id}", rid),
             auditor=auditor,
@@ -140,6 +141,8 @@ class AlertmanagerService:
         self.ready = False
         self.reconciles = 0
         self.reconcile_failures = 0
+        self.first_reconcile = asyncio.Event()
+        """Set once the reconcile at start has run (or failed): notifications alone follow."""
         self._loops: list[asyncio.Task[None]] = []
 
     # the HTTP side --------------------------------------------------------------------
@@ -262,7 +265,10 @@ class AlertmanagerService:
     async def _reconcile_loop(self) -> None:
         while True:
             with self._guard("alertmanager_reconcile"):
-                await self.reconcile()
+                try:
+                    await self.reconcile()
+                finally:
+                    self.first_reconcile.set()
                 await self.silencer.check(ask=True)
                 self.intake.forget_old_notifications()
             await asyncio.sleep(self.settings.reconcile_minutes * 60)
