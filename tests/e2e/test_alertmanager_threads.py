@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest_asyncio
 
+from opsbot.doctor.alertmanager import check_alertmanager
 from tests.support.alertmanager import WEBHOOK_TOKEN
 from tests.support.am_world import AmWorld, am_world
 from tests.support.fake_kube import FakeKubeServer
@@ -145,3 +148,21 @@ async def test_routing_rules_match_alert_labels(
         await world.root("CardDeclines", channel=payments)
         other = await world.root("DiskFull", channel=ALERTS)
         assert "info" in block_text(other)
+
+
+async def test_the_doctor_checks_rules_secrets_and_alertmanagers_receiver(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path
+) -> None:
+    async with am_world(slack, kube, kubeconfig, tmp_path) as world:
+        environ = {"ALERTMANAGER_WEBHOOK_TOKEN": WEBHOOK_TOKEN, "OPSBOT_SIGNAL_SECRET": "whsec_c2VjcmV0"}
+        section = await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(check_alertmanager, world.settings, environ, offline=False)
+        )
+        assert section is not None
+        lines = [(check.status, check.text) for check in section.checks]
+        assert [status for status, _ in lines] == ["ok", "ok", "ok"], lines
+        assert "receiver 'opsbot' sends to /alertmanager/webhook" in lines[2][1]
+        missing = check_alertmanager(world.settings, {}, offline=True)
+        assert missing is not None
+        assert any(c.status == "fail" and "ALERTMANAGER_WEBHOOK_TOKEN" in c.text for c in missing.checks)
+        assert WEBHOOK_TOKEN not in str(section.checks)
