@@ -121,6 +121,8 @@ class Settings(Strict):
             problems.append(
                 "alertmanager.enabled: Alertmanager's alerts go to the alert threads; enable alerts too"
             )
+        if self.alertmanager.enabled and not self.health.enabled:
+            problems.append("alertmanager.enabled: the receiver listens on the health port; enable health too")
         for index, remediation in enumerate(self.alertmanager.remediations):
             approvers = remediation.approvers_role
             if approvers is not None and approvers not in known_roles:

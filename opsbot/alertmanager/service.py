@@ -347,6 +347,11 @@ class AlertmanagerCollector(Collector):
         yield CounterMetricFamily(
             "opsbot_signals_delivered", "Signals delivered.", service.remediations.delivered
         )
+        yield CounterMetricFamily(
+            "opsbot_alertmanager_incidents_opened",
+            "Incidents (threads) opened for alert groups.",
+            intake.opened,
+        )
         yield GaugeMetricFamily(
             "opsbot_alertmanager_groups", "Alert groups known.", len(service.state.groups)
         )

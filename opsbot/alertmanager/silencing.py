@@ -104,17 +104,21 @@ class Silencer:
                 tuple(i for i, _ in made), request.user_id, who, until, tuple(f for _, f in made)
             )
             self._state.put_group(replace(group, silences=(*group.silences, note)[-10:]))
-            self._publishing.announce(
-                key,
-                Text(
-                    Icon.MUTED,
-                    " ",
-                    Mention(request.user_id),
-                    f" silenced {len(made)} alert(s) in Alertmanager until {clock_text(until, now)} (",
-                    Emphasis("unsilence ID"),
-                    " ends it early).",
-                ),
+            said = Text(
+                Icon.MUTED,
+                " ",
+                Mention(request.user_id),
+                f" silenced {len(made)} alert(s) in Alertmanager until {clock_text(until, now)} (",
+                Emphasis("unsilence ID"),
+                " ends it early).",
             )
+            # Asked in the alert's own thread (its Silence button): the answer is there already.
+            incident = self._book.get(key)
+            here = incident is not None and (request.channel_id, request.thread) == (
+                incident.channel,
+                incident.root,
+            )
+            self._publishing.announce(key, None if here else said)
         return SilenceOutcome(tuple(created), tuple(missing))
 
     async def _alerts_for(self, targets: Sequence[str]) -> tuple[list[tuple[str, dict[str, str]]], list[str]]:

@@ -60,6 +60,8 @@ async def test_silence_button_silences_the_alerts_full_label_set_in_alertmanager
     card = await world.card(root, "Silenced by")
     assert silence["id"][:8] in block_text(card) and "until" in block_text(card)
     assert silence["id"][:8] in block_text(answer)
+    await world.harness.settle()
+    assert not any("in Alertmanager until" in line for line in world.thread(root))  # answered there already
 
 
 async def test_unsilence_expires_it_and_the_card_says_so(world: AmWorld) -> None:
@@ -69,6 +71,7 @@ async def test_unsilence_expires_it_and_the_card_says_so(world: AmWorld) -> None
     (silence,) = await world.am.silences()
     assert silence["comment"].startswith("disk swap tonight") and silence["createdBy"] == "bob"
     await world.card(root, "Silenced by")
+    await world.reply(root, "silenced 1 alert(s) in Alertmanager until")  # asked elsewhere: the thread hears
     listing = await world.harness.ask("silences", user=BOB)
     assert silence["id"][:8] in block_text(listing)
     ended = await world.harness.ask(f"unsilence {silence['id'][:8]}", user=BOB)

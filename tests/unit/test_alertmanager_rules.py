@@ -179,3 +179,10 @@ def test_the_silence_command_reads_targets_duration_and_comment() -> None:
         parse_silence("silence for 2h")
     with pytest.raises(UsageError):
         parse_silence("silence a for soon")
+
+
+def test_signing_secrets_and_bearer_tokens_never_reach_a_log_line() -> None:
+    from opsbot.logs import redact_text
+
+    line = "signal failed: secret=whsec_c2VjcmV0MTIz+/= header Authorization: Bearer abc.def-123"
+    assert redact_text(line) == "signal failed: secret=whsec_[redacted] header Authorization: Bearer [redacted]"
