@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +22,7 @@ from opsbot.alertmanager.remediation import Remediation
 from opsbot.alertmanager.rules import Rendered, proposals
 from opsbot.alertmanager.settings import AlertmanagerSettings
 from opsbot.alertmanager.state import State
-from opsbot.alerts.incidents import Incident
+from opsbot.alerts.incidents import Incident, IncidentState
 from opsbot.alerts.publishing import Publishing
 from opsbot.approvals.machine import Approval, ApprovalPolicy
 from opsbot.core.plan import ActionPlan
@@ -30,6 +30,7 @@ from opsbot.core.reply import Icon, Mono, Reply, Text
 from opsbot.errors import OpsbotError
 from opsbot.policy import Policy
 from opsbot.ports import Clock
+from opsbot.telemetry import NOOP_ERRORS, ErrorReporter
 
 log = structlog.get_logger("opsbot.alertmanager")
 
@@ -45,6 +46,9 @@ class Proposer:
         planner: CommandPlanner,
         policy: Policy,
         clock: Clock,
+        *,
+        incident: Callable[[str], Incident | None],
+        errors: ErrorReporter = NOOP_ERRORS,
     ) -> None:
         self._settings = settings
         self._state = state
@@ -52,6 +56,8 @@ class Proposer:
         self._planner = planner
         self._policy = policy
         self._clock = clock
+        self._incident = incident
+        self._errors = errors
         self._proposing: set[tuple[str, str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -134,8 +140,16 @@ class Proposer:
             )
             if plan is not None:
                 remediation = replace(remediation, approval=self._approval(remediation, plan, incident, now))
-            group = self._state.group(key)
-            if group is None:
+            group, current = self._state.group(key), self._incident(key)
+            if (
+                group is None
+                or current is None
+                or current.id != incident.id
+                or current.state is not IncidentState.OPEN
+            ):
+                log.info(
+                    "remediation_dropped", rule=rule.name, reason="the incident resolved while it was planned"
+                )
                 return
             self._state.put_remediation(remediation)
             self._state.put_group(replace(group, remediations=(*group.remediations, remediation.id)))
@@ -157,6 +171,9 @@ class Proposer:
                     f", but it cannot be prepared: {problem}",
                 )
             self._publishing.announce(key, note)
+        except Exception as exc:
+            log.exception("remediation_proposal_failed", rule=rule_name)
+            self._errors.capture(exc, where="remediation_proposal", rule=rule_name)
         finally:
             self._proposing.discard(marker)
 

@@ -228,6 +228,13 @@ class Remediations:
         task.add_done_callback(lambda _: self._deliveries.pop(remediation.id, None))
 
     async def _deliver(self, remediation_id: str) -> None:
+        try:
+            await self._deliver_until_done(remediation_id)
+        except Exception as exc:  # a bug: the delivery stays pending and resumes at the next start
+            log.exception("signal_delivery_crashed", remediation=remediation_id)
+            self._errors.capture(exc, where="signal_delivery")
+
+    async def _deliver_until_done(self, remediation_id: str) -> None:
         while True:
             current = self._state.remediation(remediation_id)
             if current is None or current.delivery is None or current.delivery.state != "pending":

@@ -105,7 +105,16 @@ class AlertmanagerService:
         self.sender = SignalSender(settings.signal_targets, secrets.signal_secrets)
         self.follower = RolloutFollower(clusters, run_blocking, self._rollout_done)
         planner = CommandPlanner(registry, clusters, pool, clock.now, scopes=scopes, commands=commands)
-        self.proposer = Proposer(settings, self.state, alerts.publishing, planner, policy, clock)
+        self.proposer = Proposer(
+            settings,
+            self.state,
+            alerts.publishing,
+            planner,
+            policy,
+            clock,
+            incident=alerts.book.get,
+            errors=errors,
+        )
         self.remediations = Remediations(
             settings,
             self.state,

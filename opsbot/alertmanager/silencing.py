@@ -9,9 +9,10 @@ alert's thread. The card says "Silenced by @alice until 14:00 UTC"; when a silen
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import structlog
@@ -238,7 +239,12 @@ class SilenceCommands:
         self._loop = loop
 
     def _wait(self, call: Coroutine[Any, Any, _T]) -> _T:
-        return asyncio.run_coroutine_threadsafe(call, self._loop).result(CALL_TIMEOUT_SECONDS)
+        future = asyncio.run_coroutine_threadsafe(call, self._loop)
+        try:
+            return future.result(CALL_TIMEOUT_SECONDS)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise AlertmanagerError(f"no answer within {CALL_TIMEOUT_SECONDS:g} s", temporary=True) from None
 
     def silence(
         self, targets: Sequence[str], duration: timedelta, comment: str, request: ChatRequest
@@ -251,6 +257,3 @@ class SilenceCommands:
     def unsilence(self, silence_id: str, request: ChatRequest) -> Silence | None:
         return self._wait(self._silencer.unsilence(silence_id, request))
 
-
-def when(moment: datetime) -> str:
-    return moment.isoformat(timespec="minutes").replace("+00:00", "Z")
