@@ -198,3 +198,21 @@ async def test_a_restart_between_decision_and_delivery_sends_the_signal_once(
             assert first.webhook_id == second.webhook_id and second.valid
             assert len(world.downstream.delivered()) == 1
             assert len(world.roots()) == 1
+
+
+async def test_a_pending_proposal_survives_a_restart_and_runs_once(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path
+) -> None:
+    kube.add_namespace("web")
+    kube.add_deployment("web", "api", replicas=1)
+    async with am_world(slack, kube, kubeconfig, tmp_path) as world:
+        async with world.running():
+            card = await proposal(world, SATURATED, "Approve")
+        async with world.running():
+            await click(world, card, APPROVE, BOB)
+            await world.reply(card, "Scaled deployment/api from 1 to 3 replicas")
+            assert world.harness is not None
+            await world.harness.settle()
+            assert len(scale_writes(world.kube)) == 1
+            assert len(world.roots()) == 1
+            assert sum("Proposed:" in line for line in world.thread(card)) == 1
