@@ -18,7 +18,7 @@ VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"$$/\1/p' opsbot/__init__.py)
 IMAGE   ?= ghcr.io/opsbot/opsbot:$(VERSION)
 ENGINE  ?= $(shell command -v podman 2>/dev/null || command -v docker 2>/dev/null)
 
-.PHONY: run test lint unit e2e bench check-config image push lock clean
+.PHONY: run test lint unit e2e bench check-config image push lock clean alertmanager
 
 $(STAMP): setup.cfg pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
@@ -40,15 +40,28 @@ lint: $(STAMP)
 $(BIN)/kubectl: | $(STAMP)
 	$(BIN)/python scripts/fetch_kubectl.py $@
 
-test: lint $(BIN)/kubectl ## Lint, type-check and run the whole test suite
-	$(LOOPBACK) $(BIN)/pytest -q
+# The real Alertmanager for the Alertmanager tests: Debian's package, installed when missing and
+# this runs as root with apt; otherwise one line says how (those tests then skip, saying so too).
+ALERTMANAGER_BIN ?= /usr/bin/prometheus-alertmanager
+APT := DEBIAN_FRONTEND=noninteractive apt-get -qq -o Dpkg::Use-Pty=0
+alertmanager:
+	@if [ -x "$(ALERTMANAGER_BIN)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "make: installing prometheus-alertmanager (the Alertmanager tests run the real one)"; \
+	  { $(APT) update && $(APT) install -y --no-install-recommends prometheus-alertmanager; } >/dev/null 2>&1 \
+	    || echo "make: could not install prometheus-alertmanager; its tests will skip"; \
+	else echo "make: the Alertmanager tests will skip: install it with 'sudo apt-get install -y prometheus-alertmanager'"; fi
 
-bench: $(STAMP) ## Print the performance figures (several minutes)
+test: lint $(BIN)/kubectl alertmanager ## Lint, type-check and run the whole test suite
+	$(LOOPBACK) ALERTMANAGER_BIN=$(ALERTMANAGER_BIN) $(BIN)/pytest -q
+
+bench: $(STAMP) alertmanager ## Print the performance figures (several minutes)
 	$(LOOPBACK) $(BIN)/python -m bench.command_latency
 	$(LOOPBACK) $(BIN)/python -m bench.watch_throughput
 	$(LOOPBACK) $(BIN)/python -m bench.alert_latency
 	$(LOOPBACK) $(BIN)/python -m bench.alert_storm
 	$(LOOPBACK) $(BIN)/python -m bench.telemetry_overhead
+	$(LOOPBACK) $(BIN)/python -m bench.alertmanager
 
 image: ## Build the container image, tagged as the manifests run it (IMAGE=... for another tag)
 	$(if $(ENGINE),,$(error make image: neither podman nor docker is installed; install one, or set ENGINE=/path/to/it))

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
+from opsbot.alertmanager.settings import AlertmanagerSettings
 from opsbot.alerts.settings import AlertsSettings, WatchSettings
 from opsbot.approvals.settings import ApprovalsSettings
 from opsbot.commands.settings import ChannelBinding, CommandsSettings, Scopes
@@ -80,6 +81,7 @@ class Settings(Strict):
     health: HealthSettings = HealthSettings()
     policy: PolicySettings = PolicySettings()
     impersonation: ImpersonationSettings = ImpersonationSettings()
+    alertmanager: AlertmanagerSettings = AlertmanagerSettings()
 
     @model_validator(mode="after")
     def _references(self) -> Settings:
@@ -114,6 +116,19 @@ class Settings(Strict):
             if role not in known_roles:
                 problems.append(
                     f"impersonation.roles: unknown role {role!r} (known: {', '.join(sorted(known_roles))})"
+                )
+        if self.alertmanager.enabled and not self.alerts.enabled:
+            problems.append(
+                "alertmanager.enabled: Alertmanager's alerts go to the alert threads; enable alerts too"
+            )
+        if self.alertmanager.enabled and not self.health.enabled:
+            problems.append("alertmanager.enabled: the receiver listens on the health port; enable health too")
+        for index, remediation in enumerate(self.alertmanager.remediations):
+            approvers = remediation.approvers_role
+            if approvers is not None and approvers not in known_roles:
+                problems.append(
+                    f"alertmanager.remediations.{index}.approvers_role: unknown role {approvers!r} "
+                    f"(known: {', '.join(sorted(known_roles))})"
                 )
         if self.alerts.enabled and not self.alerts.default_channel and not self.alerts.rules:
             problems.append("alerts.default_channel: set a channel for alerts, or alerts.enabled: false")

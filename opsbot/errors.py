@@ -15,7 +15,8 @@
     │   └── TemporaryKubeError       worth retrying later
     │       ├── ClusterUnreachableError
     │       └── KubeTimeoutError
-    └── ChatError                    Slack refused or failed a call (after retries), or it was never sent
+    ├── ChatError                    Slack refused or failed a call (after retries), or it was never sent
+    └── AlertmanagerError            Alertmanager's API refused or failed (``temporary``: worth retrying)
 
 Messages are written for the person in the chat: they never include tokens or
 tracebacks, and they name the cluster whenever one is involved.
@@ -101,3 +102,12 @@ class ChatError(OpsbotError):
     Raised at the Slack boundary (``opsbot.slack.alerts``) in place of the library's
     errors, so that the core tells it apart from a bug without importing slack_sdk.
     """
+
+
+class AlertmanagerError(OpsbotError):
+    """A call to Alertmanager's API failed; ``status`` is its HTTP answer, if it gave one."""
+
+    def __init__(self, message: str, *, temporary: bool = False, status: int | None = None) -> None:
+        self.temporary = temporary
+        self.status = status
+        super().__init__(message)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 import structlog
@@ -29,6 +29,10 @@ log = structlog.get_logger("opsbot.health")
 
 HEARTBEAT_SECONDS = 1.0
 STALE_AFTER_SECONDS = 10.0
+# Routes other features add to this port (e.g. Alertmanager's receiver), and how large a body
+# they may receive (a notification about many alerts is big).
+Route = tuple[str, str, Callable[[web.Request], Awaitable[web.StreamResponse]]]
+MAX_BODY_BYTES = 16 * 1024 * 1024
 # Commands answer from the cache in milliseconds and from the API in up to the request timeout.
 COMMAND_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -269,9 +273,13 @@ class HealthServer:
         self._heartbeat: asyncio.Task[None] | None = None
         self.last_beat = time.monotonic()
         self.port: int | None = None
+        self.routes: list[Route] = []
+        """(method, path, handler) added by features before `start`; never exposed publicly."""
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        for method, path, handler in self.routes:
+            app.router.add_route(method, path, handler)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
         app.router.add_get("/metrics", self._metrics_handler)

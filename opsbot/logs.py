@@ -18,11 +18,13 @@ import structlog
 _TOKEN = re.compile(r"\b(xox[abposr]|xapp)-[A-Za-z0-9-]+")
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+")
 _TICKET = re.compile(r"(ticket=)[A-Za-z0-9-]+")
+_WEBHOOK_SECRET = re.compile(r"\bwhsec_[A-Za-z0-9+/=]+")  # Standard Webhooks signing secrets
 
 
 def redact_text(text: str) -> str:
     text = _TOKEN.sub(r"\1-[redacted]", text)
     text = _BEARER.sub(r"\1[redacted]", text)
+    text = _WEBHOOK_SECRET.sub("whsec_[redacted]", text)
     return _TICKET.sub(r"\1[redacted]", text)
 
 

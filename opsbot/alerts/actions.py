@@ -17,7 +17,15 @@ DESCRIBE_ACTION = ACTION_PREFIX + "describe"
 RESTART_ACTION = ACTION_PREFIX + "restart"
 MUTE_1H_ACTION = ACTION_PREFIX + "mute1h"
 MUTE_24H_ACTION = ACTION_PREFIX + "mute24h"
-ACTIONS = frozenset({LOGS_ACTION, DESCRIBE_ACTION, RESTART_ACTION, MUTE_1H_ACTION, MUTE_24H_ACTION})
+# Alertmanager groups: a silence in Alertmanager per firing alert (the `silence` command).
+SILENCE_1H_ACTION = ACTION_PREFIX + "silence1h"
+SILENCE_4H_ACTION = ACTION_PREFIX + "silence4h"
+SILENCE_24H_ACTION = ACTION_PREFIX + "silence24h"
+SILENCE_HOURS = {SILENCE_1H_ACTION: 1, SILENCE_4H_ACTION: 4, SILENCE_24H_ACTION: 24}
+MAX_SILENCED_AT_ONCE = 50
+ACTIONS = frozenset(
+    {LOGS_ACTION, DESCRIBE_ACTION, RESTART_ACTION, MUTE_1H_ACTION, MUTE_24H_ACTION, *SILENCE_HOURS}
+)
 MUTE_HOURS = {MUTE_1H_ACTION: 1.0, MUTE_24H_ACTION: 24.0}
 
 
@@ -72,4 +80,8 @@ def incident_command(action_id: str, incident: Incident) -> str | None:
             return f"describe deploy {incident.workload.name}{place}"
     if action_id == RESTART_ACTION and incident.workload.kind == "Deployment":
         return f"restart deploy/{incident.workload.name}{place}"
+    if action_id in SILENCE_HOURS and incident.kind is AlertKind.ALERTMANAGER:
+        firing = [item.name for item in incident.affected if not item.gone][:MAX_SILENCED_AT_ONCE]
+        if firing:
+            return f"silence {' '.join(firing)} for {SILENCE_HOURS[action_id]}h"
     return None

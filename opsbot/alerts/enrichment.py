@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import structlog
 
 from opsbot.alerts.detectors import detector
-from opsbot.alerts.findings import Finding
+from opsbot.alerts.findings import EXTERNAL_KINDS, Finding
 from opsbot.ports import KubeDirectory, KubeObject, RunBlocking
 
 log = structlog.get_logger("opsbot.alerts")
@@ -40,6 +40,8 @@ class Enricher:
 
     async def gather(self, finding: Finding) -> Enrichment | None:
         """None when the thread gets nothing: enrichment is off, or the finding is not about a pod."""
+        if finding.kind in EXTERNAL_KINDS:
+            return None  # no detector says which log: the source's own links do
         wanted = detector(finding.kind).container_log
         if self._lines <= 0 or wanted is None:
             return None

@@ -17,6 +17,12 @@ class AlertKind(StrEnum):
     NODE_NOT_READY = "NodeNotReady"
     ROLLOUT_FAILED = "RolloutFailed"
     ROLLOUT_COMPLETED = "RolloutCompleted"
+    # Not a detector's: alert groups that Alertmanager sends (opsbot.alertmanager).
+    ALERTMANAGER = "Alertmanager"
+
+
+EXTERNAL_KINDS: frozenset[AlertKind] = frozenset({AlertKind.ALERTMANAGER})
+"""Kinds whose findings come from outside opsbot (no detector, no watch): routed like the others."""
 
 
 class Severity(StrEnum):
@@ -54,10 +60,14 @@ class Finding:
     restart_count: int | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     observed_at: datetime | None = None
+    key: str | None = None
+    """The incident key when the source groups findings itself (an Alertmanager group)."""
 
     @property
     def incident_key(self) -> str:
-        """One incident per cluster + namespace + workload + kind of problem."""
+        """One incident per cluster + namespace + workload + kind of problem (or the source's `key`)."""
+        if self.key is not None:
+            return self.key
         return "/".join(
             (self.cluster, self.namespace or "-", self.workload.kind, self.workload.name, self.kind.value)
         )

@@ -263,6 +263,41 @@ class IncidentBook:
                 effects.append(Resolved(resolved))
         return effects
 
+    def clear(self, key: str, subjects: Iterable[str], now: datetime) -> list[IncidentEffect]:
+        """The source says these subjects are fine again (e.g. alerts Alertmanager resolved while
+        their group still fires): they count as gone; the incident stays open."""
+        incident = self._current.get(key)
+        names = set(subjects)
+        if incident is None or incident.state is not IncidentState.OPEN:
+            return []
+        affected = tuple(
+            replace(item, gone=True, healthy_since=item.healthy_since or now)
+            if item.name in names and not item.gone
+            else item
+            for item in incident.affected
+        )
+        if affected == incident.affected:
+            return []
+        updated = replace(incident, affected=affected, updated_at=now)
+        self._put(updated)
+        return [Changed(updated)]
+
+    def resolve_now(self, key: str, now: datetime) -> list[IncidentEffect]:
+        """Resolve at once, without the quiet period: the source said so (Alertmanager's
+        ``resolved``). Every subject counts as gone; a later finding reopens it as usual."""
+        incident = self._current.get(key)
+        if incident is None or incident.state is not IncidentState.OPEN:
+            return []
+        affected = tuple(
+            item if item.gone else replace(item, gone=True, healthy_since=item.healthy_since or now)
+            for item in incident.affected
+        )
+        resolved = replace(
+            incident, state=IncidentState.RESOLVED, resolved_at=now, updated_at=now, affected=affected
+        )
+        self._put(resolved)
+        return [Resolved(resolved)]
+
     # internals -------------------------------------------------------------------
 
     def _apply_finding(self, finding: Finding, now: datetime) -> IncidentEffect | None:

@@ -10,6 +10,7 @@ each failure is logged with its traceback and reported.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -92,6 +93,8 @@ class AlertPipeline:
         self._errors = errors
         self._listing: dict[tuple[str, ResourceName], _InitialList] = {}
         self.events_processed = 0
+        self.listeners: list[Callable[[ClusterEvent], None]] = []
+        """Called with every watch event first (e.g. to follow a rollout an action started)."""
         self.findings_by_kind: dict[str, int] = {}
         self.incidents_opened: dict[str, int] = {}  # by kind
 
@@ -165,6 +168,8 @@ class AlertPipeline:
 
     async def handle(self, event: ClusterEvent) -> None:
         self.events_processed += 1
+        for listener in self.listeners:
+            listener(event)
         now = self._clock.now()
         if event.resource not in SUBJECTS:
             return  # no detector reads it

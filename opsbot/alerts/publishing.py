@@ -160,15 +160,24 @@ class Publishing:
             lambda: self._announce(incident.key, Text(Icon.ALERT, f" Relapsed: {incident.reason} again.")),
         )
 
-    async def resolve(self, incident: Incident) -> None:
+    async def resolve(self, incident: Incident, text: Text | None = None) -> None:
+        """`text`: what the thread says (a source that resolves incidents itself words it)."""
         log.info(
             "incident_resolved",
             incident=incident.id,
             kind=incident.kind.value,
             duration_s=incident.duration.total_seconds(),
         )
-        text = Text(Icon.SUCCESS, f" Resolved after {since(incident.duration)}: every affected pod has recovered.")
+        if text is None:
+            text = Text(
+                Icon.SUCCESS, f" Resolved after {since(incident.duration)}: every affected pod has recovered."
+            )
         self._chain(incident.key, lambda: self._announce(incident.key, text))
+
+    def announce(self, key: str, text: Text | None = None) -> None:
+        """After the incident's earlier steps: update its root now and, with `text`, say it in
+        its thread (a source outside the book, e.g. Alertmanager, changed what the card shows)."""
+        self._chain(key, lambda: self._announce(key, text))
 
     async def flush(self) -> None:
         """Update every root (and digest) whose incident changed since the last flush."""
@@ -225,8 +234,8 @@ class Publishing:
             if enrichment is not None:
                 await self._guard(self._publisher.post_enrichment(posted, enrichment), "enrich", posted)
 
-    async def _announce(self, key: str, text: Text) -> None:
-        """Update the root (or digest) and say `text` in the incident's thread."""
+    async def _announce(self, key: str, text: Text | None) -> None:
+        """Update the root (or digest) and say `text` (if any) in the incident's thread."""
         incident = self._book.get(key)
         if incident is None:
             return
@@ -234,7 +243,7 @@ class Publishing:
             self._dirty[key] = incident
             return
         await self._guard(self._publisher.update_root(incident), "update_root", incident)
-        if not self.muted(incident):
+        if text is not None and not self.muted(incident):
             await self._guard(self._publisher.reply(incident, text), "reply", incident)
 
     # digests -----------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 
 from opsbot.alerts.detectors import DEFAULT_ENABLED
-from opsbot.alerts.findings import AlertKind, Finding
+from opsbot.alerts.findings import EXTERNAL_KINDS, AlertKind, Finding
 from opsbot.alerts.settings import AlertsSettings
 
 
@@ -28,7 +28,8 @@ class AlertRouter:
         )
 
     def route(self, finding: Finding) -> str | None:
-        if not self._settings.enabled or finding.kind not in self._kinds or self.excluded(finding.namespace):
+        known = finding.kind in self._kinds or finding.kind in EXTERNAL_KINDS
+        if not self._settings.enabled or not known or self.excluded(finding.namespace):
             return None
         for rule in self._settings.rules:
             match = rule.match

@@ -16,6 +16,7 @@ from types import TracebackType
 import structlog
 
 from opsbot import __version__
+from opsbot.alertmanager.service import AlertmanagerCollector
 from opsbot.app.parts import BotParts
 from opsbot.app.status import BotStatusView
 from opsbot.app.watching import Watching
@@ -55,6 +56,11 @@ class Bot:
         self.health: HealthServer | None = (
             HealthServer(self.status, self.settings.health, self.metrics) if self.settings.health.enabled else None
         )
+        self.alertmanager = parts.alertmanager
+        if self.alertmanager is not None:
+            if self.health is not None:
+                self.health.routes.extend(self.alertmanager.routes())
+            self.metrics.registry.register(AlertmanagerCollector(self.alertmanager))
         self.watching = Watching(parts)
         self._background: list[asyncio.Task[None]] = []
 
@@ -89,6 +95,10 @@ class Bot:
         await self.approvals.fail_interrupted(CardSurface(self.outbox))
         self._background.append(asyncio.create_task(self._sweep_approvals(), name="approval-sweeper"))
         self._background.extend(await self.watching.start(self.alerts))
+        if self.alertmanager is not None:
+            # After the incidents are restored: a notification must find its thread.
+            self.router.silences = self.alertmanager.silence_commands(asyncio.get_running_loop())
+            await self.alertmanager.start()
         log.info("connected")
 
     async def idle(self) -> None:
@@ -97,6 +107,8 @@ class Bot:
         mirror = self.parts.audit_mirror
         while True:
             await self.frontend.idle()
+            if self.alertmanager is not None:
+                await self.alertmanager.idle()
             if mirror is None or not mirror.tasks:
                 return
             await asyncio.wait(set(mirror.tasks))
@@ -129,6 +141,8 @@ class Bot:
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
+        if self.alertmanager is not None:
+            await self.alertmanager.stop()
         if self.alerts is not None:
             await self.alerts.drain()
         await self.outbox.close(timeout=5.0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -19,6 +20,8 @@ from slack_bolt.adapter.socket_mode.websockets import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from opsbot.alertmanager.secrets import AlertmanagerSecrets
+from opsbot.alertmanager.service import CLICKS, AlertmanagerService, ready_secrets
 from opsbot.alerts.incidents import IncidentBook, IncidentPolicy
 from opsbot.alerts.mutes import Mute, MuteList
 from opsbot.alerts.routing import AlertRouter, enabled_kinds
@@ -31,10 +34,12 @@ from opsbot.core.audit import Auditor, AuditRecord, mirror_line
 from opsbot.core.clock import SystemClock
 from opsbot.kube.directory import ClusterDirectory
 from opsbot.kube.rows import WatchedRows
+from opsbot.policy.settings import BUILTIN_ROLES
 from opsbot.ports import KubeDirectory, RunBlocking
 from opsbot.slack.alerts import SlackAlertPublisher
 from opsbot.slack.frontend import SlackFrontend
 from opsbot.slack.link import SocketLink
+from opsbot.slack.notices import SlackNotices
 from opsbot.slack.outbox import Outbox, Priority
 from opsbot.slack.render import mrkdwn
 from opsbot.slack.users import UserGroups, UserNames
@@ -83,6 +88,8 @@ class Options:
 
     clusters: KubeDirectory | None = None
     environ_kubeconfig: str | None = None
+    alertmanager_secrets: AlertmanagerSecrets | None = None
+    """Tests hand these in; the bot reads them from the environment."""
     ping_interval: float = 10.0
     alert_flush_interval: float = ALERT_FLUSH_SECONDS
     approval_sweep_interval: float = 15.0
@@ -107,6 +114,7 @@ class BotParts:
     auditor: Auditor
     audit_mirror: AuditMirror | None
     alerts: AlertService | None
+    alertmanager: AlertmanagerService | None
     frontend: SlackFrontend
     app: AsyncApp
     socket: AsyncSocketModeHandler
@@ -147,8 +155,9 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
     approvals.auditor = auditor
     user_names = UserNames(client)
     approvals.names = user_names.name
+    publisher = SlackAlertPublisher(outbox, client)
     alerts = (
-        _alerts(settings, store, outbox, client, clusters, clock, options, telemetry, PoolRunner(pool))
+        _alerts(settings, store, publisher, clusters, clock, options, telemetry, PoolRunner(pool))
         if settings.alerts.enabled
         else None
     )
@@ -167,6 +176,14 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
         errors=errors,
     )
     frontend.register(app)
+    alertmanager = (
+        _alertmanager(settings, options, alerts, store, router, clusters, pool, clock, auditor, telemetry, outbox, client)
+        if settings.alertmanager.enabled and alerts is not None
+        else None
+    )
+    if alertmanager is not None:
+        publisher.card = alertmanager.card
+        frontend.add_action(app, CLICKS, alertmanager.on_click)
     socket = AsyncSocketModeHandler(app, secrets.app_token, ping_interval=options.ping_interval)
     link = SocketLink(socket.client, client.auth_test)
     return BotParts(
@@ -186,6 +203,7 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
         auditor=auditor,
         audit_mirror=audit_mirror,
         alerts=alerts,
+        alertmanager=alertmanager,
         frontend=frontend,
         app=app,
         socket=socket,
@@ -196,8 +214,7 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
 def _alerts(
     settings: Settings,
     store: SqliteStore,
-    outbox: Outbox,
-    client: AsyncWebClient,
+    publisher: SlackAlertPublisher,
     clusters: KubeDirectory,
     clock: SystemClock,
     options: Options,
@@ -213,7 +230,7 @@ def _alerts(
     return AlertService(
         IncidentBook(policy, AlertRouter(alerts).route),
         store,
-        SlackAlertPublisher(outbox, client),
+        publisher,
         clusters,
         clock,
         mutes=mutes,
@@ -223,5 +240,45 @@ def _alerts(
         digest_threshold=alerts.digest_threshold,
         flush_interval=options.alert_flush_interval,
         tracer=telemetry.tracer,
+        errors=telemetry.errors,
+    )
+
+
+def _alertmanager(
+    settings: Settings,
+    options: Options,
+    alerts: AlertService,
+    store: SqliteStore,
+    router: CommandRouter,
+    clusters: KubeDirectory,
+    pool: ThreadPoolExecutor,
+    clock: SystemClock,
+    auditor: Auditor,
+    telemetry: Telemetry,
+    outbox: Outbox,
+    client: AsyncWebClient,
+) -> AlertmanagerService:
+    """Alertmanager's alerts in the incident threads, remediations, silences (opsbot.alertmanager)."""
+    registry = router.registry
+    notices = SlackNotices(outbox, client)
+    roles = set(settings.policy.roles) | set(BUILTIN_ROLES)
+    return AlertmanagerService(
+        settings.alertmanager,
+        ready_secrets(settings.alertmanager, registry, roles, options.alertmanager_secrets, os.environ),
+        alerts=alerts,
+        store=store,
+        registry=registry,
+        policy=router.policy,
+        clusters=clusters,
+        pool=pool,
+        clock=clock,
+        scopes=settings.scopes,
+        commands=settings.commands,
+        run_plan=ActionRunner(registry, clusters, pool, clock.now),
+        run_blocking=PoolRunner(pool),
+        notify=notices.notify,
+        thread_link=notices.thread_link,
+        names=UserNames(client).name,
+        auditor=auditor,
         errors=telemetry.errors,
     )

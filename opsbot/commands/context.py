@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opsbot.alerts.incidents import Incident
 from opsbot.alerts.mutes import Mute
 from opsbot.commands.settings import CommandsSettings
 from opsbot.core.request import ChatRequest
+from opsbot.core.silences import Silence, SilenceOutcome
 from opsbot.ports import KubePort
 
 if TYPE_CHECKING:
@@ -30,6 +32,19 @@ class AlertsView(Protocol):
     def unmute(self, mute_id: str) -> Mute | None: ...
 
 
+class SilencesView(Protocol):
+    """Alertmanager's silences, for the `silence` commands. Blocking (handlers run in the pool);
+    failures raise `opsbot.errors.AlertmanagerError`."""
+
+    def silence(
+        self, targets: Sequence[str], duration: timedelta, comment: str, request: ChatRequest
+    ) -> SilenceOutcome: ...
+
+    def silences(self) -> list[Silence]: ...
+
+    def unsilence(self, silence_id: str, request: ChatRequest) -> Silence | None: ...
+
+
 @dataclass(frozen=True)
 class CommandContext:
     request: ChatRequest
@@ -42,6 +57,7 @@ class CommandContext:
     registry: Registry
     alerts: AlertsView | None = None
     audit: AuditView | None = None
+    silences: SilencesView | None = None
 
     @property
     def single_namespace(self) -> str:

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import structlog
 
-from opsbot.commands.context import AlertsView, CommandContext
+from opsbot.commands.context import AlertsView, CommandContext, SilencesView
 from opsbot.commands.heavy import HeavyReads, OnWait
 from opsbot.commands.registry import Registry
 from opsbot.commands.settings import CommandsSettings, Scopes
@@ -89,6 +89,8 @@ class CommandRouter:
         self._commands = commands
         self._impersonation = impersonation
         self.alerts = alerts
+        self.silences: SilencesView | None = None
+        """Alertmanager's silences (the `silence` commands), when that feature is on."""
         self.auditor: Auditor | None = None
         self.metrics = metrics
         self.tracer = tracer
@@ -274,6 +276,7 @@ class CommandRouter:
             registry=self._registry,
             alerts=self.alerts,
             audit=self.auditor,
+            silences=self.silences,
         )
         spec = invocation.spec
         if spec.on_loop:

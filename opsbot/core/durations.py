@@ -37,3 +37,28 @@ def since(delta: timedelta) -> str:
 def count(number: int, noun: str, plural: str | None = None) -> str:
     """`1 pod`, `3 pods`, `0 pods` (`plural` for irregular nouns)."""
     return f"{number} {noun if number == 1 else plural or noun + 's'}"
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90s``, ``30m``, ``2h``, ``1h30m``, ``1d``, ``1w`` → a timedelta; ValueError otherwise."""
+    rest = text.strip().lower()
+    if not rest:
+        raise ValueError("empty duration")
+    total = 0
+    number = ""
+    for char in rest:
+        if char.isdigit():
+            number += char
+            if len(number) > 6:
+                raise ValueError(f"{text!r} is not a duration")
+        elif char in _UNIT_SECONDS and number:
+            total += int(number) * _UNIT_SECONDS[char]
+            number = ""
+        else:
+            raise ValueError(f"{text!r} is not a duration (e.g. 30m, 2h, 1h30m, 1d)")
+    if number:
+        raise ValueError(f"{text!r} needs a unit (s, m, h, d or w)")
+    if total <= 0:
+        raise ValueError(f"{text!r} is not a positive duration")
+    return timedelta(seconds=total)

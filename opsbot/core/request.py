@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Source = Literal["mention", "dm", "slash", "console", "button"]
+Source = Literal["mention", "dm", "slash", "console", "button", "alertmanager"]
 
 MessageId = str
 """An opaque reference to a posted message, as the front end knows it (in Slack: its ``ts``).
@@ -27,4 +27,16 @@ class ChatRequest:
     source: Source
     thread: MessageId | None = None
     user_name: str = ""
+    usergroups: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class ButtonClick:
+    """A click on a message's button, whatever the front end: who, where, which button."""
+
+    user_id: str
+    channel_id: str
+    message: MessageId | None
+    action_id: str
+    value: str
     usergroups: frozenset[str] = frozenset()

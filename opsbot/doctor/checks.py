@@ -27,6 +27,7 @@ from opsbot.commands.catalog import build_registry
 from opsbot.commands.router import build_policy
 from opsbot.config import Secrets, Settings, load_secrets, load_settings
 from opsbot.core.durations import count
+from opsbot.doctor.alertmanager import check_alertmanager
 from opsbot.doctor.placeholders import is_placeholder, placeholder_fix, placeholders
 from opsbot.doctor.report import Check, Section, permission_checks, scope_checks
 from opsbot.doctor.requirements import (
@@ -105,6 +106,9 @@ def diagnose(
     else:
         config.add("ok", f"SLACK_BOT_TOKEN and SLACK_APP_TOKEN are set (Slack API {secrets.slack_api_url})")
     sections = [config]
+    alertmanager = check_alertmanager(settings, environ, offline=offline) if settings is not None else None
+    if alertmanager is not None:
+        sections.append(alertmanager)
     if offline:
         config.add("info", "--offline: Slack and clusters not checked")
         return sections

@@ -15,7 +15,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from opsbot.alerts.cards import digest_card, enrichment_reply, incident_card
 from opsbot.alerts.incidents import Incident
 from opsbot.alerts.service import Enrichment
-from opsbot.core.reply import TextLike
+from opsbot.core.reply import Reply, TextLike
 from opsbot.errors import ChatError
 from opsbot.slack.outbox import Outbox, OutboxClosedError, Priority
 from opsbot.slack.render import mrkdwn, render
@@ -55,13 +55,15 @@ class SlackAlertPublisher:
     def __init__(self, outbox: Outbox, client: AsyncWebClient) -> None:
         self._outbox = outbox
         self._client = client
+        self.card: Callable[[Incident], Reply] = incident_card
+        """How a root looks; a feature with incidents of its own (Alertmanager) puts its renderer here."""
 
     def backlog(self, channel: str) -> int:
         return self._outbox.pending(channel)
 
     @_operational
     async def post_root(self, incident: Incident) -> str | None:
-        rendered = render(incident_card(incident))
+        rendered = render(self.card(incident))
         result = await self._outbox.post(
             incident.channel,
             text=rendered.text,
@@ -96,7 +98,7 @@ class SlackAlertPublisher:
     async def update_root(self, incident: Incident) -> None:
         if not incident.root:
             return
-        rendered = render(incident_card(incident))
+        rendered = render(self.card(incident))
         await self._outbox.update(
             incident.channel, incident.root, text=rendered.text, blocks=rendered.blocks
         )

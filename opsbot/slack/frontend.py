@@ -30,7 +30,7 @@ from opsbot.approvals.service import ApprovalService
 from opsbot.commands.router import CommandRouter
 from opsbot.core.plan import ActionPlan
 from opsbot.core.reply import Emphasis, Reply, Text
-from opsbot.core.request import ChatRequest, Source
+from opsbot.core.request import ButtonClick, ChatRequest, Source
 from opsbot.policy import Subject
 from opsbot.slack.dedupe import SeenKeys
 from opsbot.slack.outbox import Outbox, OutboxClosedError
@@ -214,6 +214,28 @@ class SlackFrontend:
         app.command(self._slash_command)(self._counted(self._on_slash))
         app.action(_APPROVAL_ACTIONS)(self._counted(self._on_approval_click))
         app.action(_INCIDENT_ACTIONS)(self._counted(self._on_incident_click))
+
+    def add_action(self, app: AsyncApp, pattern: re.Pattern[str], handler: Callable[[ButtonClick], Awaitable[None]]) -> None:
+        """Another feature's buttons (Alertmanager's Approve / Reject): acked at once, replays dropped,
+        each click handed over as a neutral `ButtonClick`."""
+
+        async def listener(ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
+            await ack()
+            action, user = (body.get("actions") or [{}])[0], str((body.get("user") or {}).get("id", ""))
+            container = body.get("container") or {}
+            if not self._fresh(body.get("trigger_id")):
+                return
+            channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id", ""))
+            click = ButtonClick(user, channel, str(container.get("message_ts") or "") or None,
+                                str(action.get("action_id", ""))[:255], str(action.get("value", ""))[:300],
+                                await self._usergroups_of(user))  # fmt: skip
+            try:
+                await handler(click)
+            except Exception as exc:
+                log.exception("button_click_failed", action=click.action_id, user=user)
+                self._errors.capture(exc, where="button_click", action=click.action_id[:64])
+
+        app.action(pattern)(self._counted(listener))
 
     def _counted(self, listener: Listener) -> Listener:
         """`listener`, counted while it runs (the part after ack() included), for idle()."""

@@ -54,6 +54,26 @@ CREATE TABLE IF NOT EXISTS audit (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_by_user ON audit (user_id, seq);
+-- Alertmanager (opsbot.alertmanager): notifications already handled, alert groups,
+-- remediations (the approval and what followed) and the signals still to deliver.
+CREATE TABLE IF NOT EXISTS am_notifications (key TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS am_notifications_by_age ON am_notifications (at);
+CREATE TABLE IF NOT EXISTS am_groups (key TEXT PRIMARY KEY, updated_at REAL NOT NULL, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS remediations (
+    id TEXT PRIMARY KEY,
+    incident_key TEXT NOT NULL,
+    closed TEXT NOT NULL,
+    updated_at REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS remediations_open ON remediations (closed, updated_at);
+CREATE TABLE IF NOT EXISTS signal_deliveries (
+    webhook_id TEXT PRIMARY KEY,
+    remediation_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS signal_deliveries_by_state ON signal_deliveries (state, updated_at);
 CREATE TRIGGER IF NOT EXISTS audit_is_append_only_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_is_append_only_delete BEFORE DELETE ON audit
@@ -170,6 +190,82 @@ class SqliteStore:
         with self._lock:
             rows = self._db.execute(
                 "SELECT data FROM approvals WHERE status = ? ORDER BY updated_at", (status,)
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    # alertmanager ------------------------------------------------------------
+
+    def first_notification(self, key: str, at: float) -> bool:
+        """Record a notification's key; False if it was recorded before (a retry or repeat)."""
+        with self._lock:
+            cursor = self._db.execute("INSERT OR IGNORE INTO am_notifications (key, at) VALUES (?, ?)", (key, at))
+        return cursor.rowcount > 0
+
+    def forget_notification(self, key: str) -> None:
+        """Undo `first_notification` (handling it failed: the retry must not count as a repeat)."""
+        with self._lock:
+            self._db.execute("DELETE FROM am_notifications WHERE key = ?", (key,))
+
+    def forget_notifications(self, before: float) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM am_notifications WHERE at < ?", (before,))
+
+    def put_am_group(self, key: str, data: Document) -> None:
+        payload = json.dumps(data, separators=(",", ":"), default=str)
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO am_groups (key, updated_at, data) VALUES (?, ?, ?)",
+                (key, time.time(), payload),
+            )
+
+    def am_groups(self) -> list[Document]:
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM am_groups ORDER BY updated_at").fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def put_remediation(
+        self, remediation_id: str, incident_key: str, closed: str, data: Document, *, delivery: tuple[str, str] | None
+    ) -> None:
+        """The remediation and, with `delivery` (webhook id, state), its signal's row, in one transaction."""
+        payload = json.dumps(data, separators=(",", ":"), default=str)
+        now = time.time()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO remediations (id, incident_key, closed, updated_at, data) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (remediation_id, incident_key, closed, now, payload),
+                )
+                if delivery is not None:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO signal_deliveries (webhook_id, remediation_id, state, updated_at) "
+                        "VALUES (?, ?, ?, ?)",
+                        (delivery[0], remediation_id, delivery[1], now),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def remediation(self, remediation_id: str) -> Document | None:
+        with self._lock:
+            row = self._db.execute("SELECT data FROM remediations WHERE id = ?", (remediation_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def open_remediations(self) -> list[Document]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT data FROM remediations WHERE closed = '' ORDER BY updated_at"
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def pending_deliveries(self) -> list[Document]:
+        """The remediations whose signal is still to be delivered."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT r.data FROM signal_deliveries d JOIN remediations r ON r.id = d.remediation_id "
+                "WHERE d.state = 'pending' ORDER BY d.updated_at"
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opsbot.alertmanager.secrets import AlertmanagerSecrets
 from opsbot.app import Bot, Options, build_bot
 from opsbot.config import Secrets, Settings, parse_settings
 from opsbot.telemetry import Telemetry
@@ -146,6 +147,7 @@ async def running_bot(
     approval_sweep_interval: float = 15.0,
     ping_interval: float = 10.0,
     telemetry: Telemetry | None = None,
+    alertmanager_secrets: AlertmanagerSecrets | None = None,
 ) -> AsyncIterator[Bot]:
     secrets = Secrets(bot_token=slack.bot_token, app_token=slack.app_token, slack_api_url=slack.base_url)
     options = Options(
@@ -153,6 +155,7 @@ async def running_bot(
         approval_sweep_interval=approval_sweep_interval,
         ping_interval=ping_interval,
         telemetry=telemetry,
+        alertmanager_secrets=alertmanager_secrets,
     )
     bot = build_bot(settings, secrets, options)
     expected = slack.hello_count + 1

@@ -24,7 +24,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"policy"}),  # who may do what, rate limits
     frozenset({"alerts", "approvals", "releases"}),  # features (releases: pure decisions + git I/O in releases.git)
     frozenset({"commands"}),  # the command registry (incidents/mutes read the alert pipeline)
-    frozenset({"slack", "store"}),  # edges that need no config
+    frozenset({"slack", "store", "alertmanager"}),  # edges that need no config; Alertmanager in the loop
     frozenset({"config"}),  # aggregates every feature's settings section
     frozenset({"kube", "wiring"}),  # the Kubernetes edge; the core built from Settings
     frozenset({"health", "console", "doctor"}),  # operability and front ends other than Slack

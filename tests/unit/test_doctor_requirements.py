@@ -385,6 +385,7 @@ WEB_API_SCOPES: dict[str, str | None] = {
     "usergroups_users_list": "usergroups:read",
     "conversations_history": "channels:history",
     "conversations_info": "channels:read",
+    "chat_getPermalink": None,  # links to alert threads in Alertmanager silences and signals
     # The doctor's own questions: auth.test needs no scope, apps.connections.open the app
     # token's connections:write (not a bot scope).
     "auth_test": None,

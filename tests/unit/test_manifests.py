@@ -54,6 +54,7 @@ OPERATE = COMPONENTS / "operate"
 CLUSTER_WIDE = COMPONENTS / "cluster-wide"
 IMPERSONATION = COMPONENTS / "impersonation"
 MONITORING = COMPONENTS / "monitoring"
+ALERTMANAGER = COMPONENTS / "alertmanager"
 EVERYTHING = MANIFESTS / "overlays" / "everything"
 CONTAINERFILE = ROOT / "Containerfile"
 SLACK_APP_MANIFEST = ROOT / "slack-app-manifest.yaml"
@@ -63,7 +64,7 @@ EVERYTHING_CONFIG_FILE = EVERYTHING / "config.yaml"
 
 # What `kubectl apply -k` is pointed at; components are only ever included.
 ENTRY_POINTS = (MANIFESTS, BASE, EVERYTHING)
-COMPONENT_DIRS = (OPERATE, CLUSTER_WIDE, IMPERSONATION, MONITORING)
+COMPONENT_DIRS = (OPERATE, CLUSTER_WIDE, IMPERSONATION, MONITORING, ALERTMANAGER)
 
 # Newest Kubernetes minor kubernetes-validate 1.37 ships schemas for.
 KUBERNETES_VERSION = "1.37"
@@ -478,12 +479,13 @@ def test_component_objects_name_their_namespace_or_are_cluster_scoped(directory:
 
 
 def test_everything_overlay_is_the_base_with_every_component_but_the_writes() -> None:
-    """Its config turns impersonation on: writes run as the Slack user, so no operate component."""
+    """Its config turns impersonation on: writes run as the Slack user, so no operate component;
+    Alertmanager needs its own config section and Secret, so it is left to its component."""
     overlay = kustomization(EVERYTHING)
     assert (overlay["apiVersion"], overlay["kind"]) == KUSTOMIZATION
     assert [(EVERYTHING / entry).resolve() for entry in overlay["resources"]] == [BASE]
     components = [(EVERYTHING / entry).resolve() for entry in overlay["components"]]
-    assert components == [d for d in COMPONENT_DIRS if d != OPERATE]
+    assert components == [d for d in COMPONENT_DIRS if d not in (OPERATE, ALERTMANAGER)]
     assert load_settings(EVERYTHING_CONFIG_FILE).impersonation.roles is None  # every role
 
 
@@ -571,8 +573,8 @@ def test_any_combination_of_components_renders_in_one_build(
     assert {d["roleRef"]["name"] for d in kinds.get("ClusterRoleBinding", [])} == expected_roles
     assert ("impersonate" in json.dumps(rendered)) == (IMPERSONATION in combo)
     monitored = MONITORING in combo
-    assert [d["metadata"]["name"] for d in kinds.get("Service", [])] == (
-        ["opsbot-metrics"] if monitored else []
+    assert sorted(d["metadata"]["name"] for d in kinds.get("Service", [])) == (
+        (["opsbot-alertmanager"] if ALERTMANAGER in combo else []) + (["opsbot-metrics"] if monitored else [])
     )
     assert len(kinds.get("ServiceMonitor", [])) == int(monitored)
     # The base is untouched by any component.
@@ -1541,3 +1543,40 @@ def test_the_documented_images_override_points_the_deployment_elsewhere(
     (rendered,) = [d for d in render(kustomize, copy) if d["kind"] == "Deployment"]
     (rendered_container,) = rendered["spec"]["template"]["spec"]["containers"]
     assert rendered_container["image"] == f"{images[0]['newName']}:{images[0]['newTag']}"
+
+
+# --- alertmanager component ------------------------------------------------------------
+
+
+def test_alertmanager_component_exposes_the_receiver_port_to_alertmanager_only() -> None:
+    """The receiver's routes live on the health port (opsbot.health routes); the Service and the
+    policy follow the config's port, and the kustomization's example URL the code's path."""
+    from opsbot.alertmanager.receiver import STATUS_PATH, WEBHOOK_PATH
+
+    service = the("Service", docs_of(ALERTMANAGER))
+    assert service["spec"]["selector"] == deployment()["spec"]["selector"]["matchLabels"]
+    assert service["spec"]["ports"] == [{"name": "receiver", "protocol": "TCP", "port": HEALTH_PORT, "targetPort": "health"}]
+    policy = the("NetworkPolicy", docs_of(ALERTMANAGER))
+    assert policy["spec"]["podSelector"] == network_policy()["spec"]["podSelector"]
+    alertmanager_pods = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "alertmanager"}},
+    }
+    assert policy["spec"]["ingress"] == [{"from": [alertmanager_pods], "ports": [{"protocol": "TCP", "port": HEALTH_PORT}]}]
+    assert policy["spec"]["egress"] == [{"to": [alertmanager_pods], "ports": [{"protocol": "TCP", "port": 9093}]}]
+    text = (ALERTMANAGER / "kustomization.yaml").read_text()
+    assert f"opsbot-alertmanager.opsbot.svc:{HEALTH_PORT}{WEBHOOK_PATH}" in text
+    assert STATUS_PATH in text
+
+
+def test_alertmanager_secrets_come_from_optional_secret_key_refs_named_in_the_code() -> None:
+    from opsbot.alertmanager.secrets import API_TOKEN_ENV, WEBHOOK_TOKEN_ENV
+    from opsbot.alertmanager.settings import DEFAULT_SIGNAL_SECRET_ENV
+
+    env = {e["name"]: e for e in container()["env"]}
+    keys = {WEBHOOK_TOKEN_ENV: "webhook-token", DEFAULT_SIGNAL_SECRET_ENV: "signal-secret", API_TOKEN_ENV: "api-token"}
+    for name, key in keys.items():
+        assert env[name]["valueFrom"] == {
+            "secretKeyRef": {"name": "opsbot-alertmanager", "key": key, "optional": True}
+        }, name
+        assert f"--from-literal={key}=" in (ALERTMANAGER / "kustomization.yaml").read_text() or key == "api-token"

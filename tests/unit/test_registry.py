@@ -22,16 +22,16 @@ def test_every_catalog_module_is_discovered() -> None:
     names = {spec.name for spec in REGISTRY.specs()}
     assert names == {
         "help", "pods", "logs", "describe", "events", "deployments", "nodes", "status",
-        "scale", "restart", "incidents", "mutes", "unmute", "audit",
+        "scale", "restart", "incidents", "mutes", "unmute", "audit", "silence", "silences", "unsilence",
     }  # fmt: skip
 
 
 def test_policy_groups_come_from_the_specs() -> None:
     groups = REGISTRY.verb_groups()
-    assert groups.write == {"scale", "restart", "unmute"}
+    assert groups.write == {"scale", "restart", "unmute", "silence", "unsilence"}
     assert groups.admin == {"audit"}
     assert "pods" in groups.read and "help" in groups.read
-    assert groups.unscoped == {"help", "incidents", "mutes", "unmute", "audit"}
+    assert groups.unscoped == {"help", "incidents", "mutes", "unmute", "audit", "silence", "silences", "unsilence"}
 
 
 def test_built_in_roles_name_groups_not_commands() -> None:

@@ -137,6 +137,7 @@ class WebApi(ChatMethods):
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.info": self._conversations_info,
             "conversations.history": self._conversations_history,
+            "chat.getPermalink": self._chat_get_permalink,
             "conversations.replies": self._conversations_replies,
             "files.getUploadURLExternal": self._files_get_upload_url,
             "files.completeUploadExternal": self._files_complete_upload,
@@ -178,6 +179,14 @@ class WebApi(ChatMethods):
         if info is None:
             raise ApiError("channel_not_found")
         return {"ok": True, "channel": dict(info)}
+
+    async def _chat_get_permalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel") or "")
+        ts = str(args.get("message_ts") or "")
+        if channel not in self._channels or ts not in self._messages.get(channel, {}):
+            raise ApiError("message_not_found")
+        link = f"https://{self.team_name.lower()}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        return {"ok": True, "channel": channel, "permalink": link}
 
     async def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args.get("channel") or "")
