@@ -23,7 +23,7 @@ from opsbot.app.watching import Watching
 from opsbot.config import Secrets, Settings
 from opsbot.health import HealthServer, Metrics
 from opsbot.kube.watch import WatchRunner
-from opsbot.slack.frontend import CardSurface
+from opsbot.slack.surfaces import CardSurface
 
 log = structlog.get_logger("opsbot")
 
