@@ -4,6 +4,23 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CONFIG ?= config.yaml
 STAMP  := $(VENV)/.installed
+
+# The Python asked for must be >= 3.11, and the virtualenv must have been built with it: a
+# .venv left by another Python (say `make test PYTHON=python3.10` once) is rebuilt, not reused.
+PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifeq ($(PY_VERSION),)
+$(error $(PYTHON) was not found: install Python >= 3.11 (with venv) or pass PYTHON=python3.11)
+endif
+ifneq ($(shell $(PYTHON) -c 'import sys; print(sys.version_info >= (3, 11))'),True)
+$(error opsbot needs Python >= 3.11 and $(PYTHON) is $(PY_VERSION): pass PYTHON=python3.11 (or newer))
+endif
+VENV_VERSION := $(shell [ -x $(BIN)/python ] && $(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifneq ($(VENV_VERSION),)
+ifneq ($(VENV_VERSION),$(PY_VERSION))
+$(info make: $(VENV) was built with Python $(VENV_VERSION), not $(PY_VERSION): rebuilding it)
+$(shell rm -rf $(VENV))
+endif
+endif
 # Every dependency's version, resolved once by `make lock`; the virtualenv below and
 # the image (Containerfile) both install with it, so they get the same versions.
 CONSTRAINTS := constraints.txt
