@@ -161,6 +161,37 @@ class KubePort(Protocol):
         ...
 
 
+_COORDINATION = "coordination.k8s.io"
+
+
+class LeasePort(Protocol):
+    """Leader election with a `coordination.k8s.io/v1` Lease (one per cluster, in opsbot's
+    namespace): reads, and writes guarded by resourceVersion (ConflictError when someone else
+    wrote first)."""
+
+    @requires(ApiCall("get", "leases", _COORDINATION))
+    def get_lease(self, namespace: str, name: str) -> KubeObject | None:
+        """The Lease, or None when it does not exist yet."""
+        ...
+
+    @requires(ApiCall("create", "leases", _COORDINATION))
+    def create_lease(self, namespace: str, lease: KubeObject) -> KubeObject: ...
+
+    @requires(ApiCall("update", "leases", _COORDINATION))
+    def replace_lease(self, namespace: str, name: str, lease: KubeObject) -> KubeObject:
+        """PUT with the lease's metadata.resourceVersion: 409 (ConflictError) if it moved."""
+        ...
+
+
+def lease_api_calls() -> Mapping[str, tuple[ApiCall, ...]]:
+    """Every `LeasePort` method → the permissions its request needs (HA only)."""
+    return {
+        name: member.__dict__["opsbot_api_calls"]
+        for name, member in vars(LeasePort).items()
+        if callable(member) and "opsbot_api_calls" in getattr(member, "__dict__", {})
+    }
+
+
 def api_calls() -> Mapping[str, tuple[ApiCall, ...]]:
     """Every `KubePort` method → the permissions its request needs."""
     return {

@@ -53,6 +53,7 @@ class KubeClient:
         self._authn = k8s.AuthenticationV1Api(calls)
         self._version = k8s.VersionApi(calls)
         self._custom = k8s.CustomObjectsApi(calls)
+        self._coordination = k8s.CoordinationV1Api(calls)
         # One number: urllib3's *total* deadline for the request (connect + every read).
         self._timeout = timeout
 
@@ -72,7 +73,9 @@ class KubeClient:
 
     def uncached(self) -> KubeClient:
         """This client listing live even where a watch cache could answer (tests, benchmarks)."""
-        return KubeClient(self._cluster, self.api_client, timeout=self._request_seconds, identity=self.identity)
+        return KubeClient(
+            self._cluster, self.api_client, timeout=self._request_seconds, identity=self.identity
+        )
 
     # helpers -----------------------------------------------------------
 
@@ -114,7 +117,9 @@ class KubeClient:
         """A list, one page (``limit=500``) at a time: callers keep what they need of each page."""
         token: str | None = None
         while True:
-            page = self._json(call, *args, what=what, namespace=namespace, limit=500, _continue=token, **kwargs)
+            page = self._json(
+                call, *args, what=what, namespace=namespace, limit=500, _continue=token, **kwargs
+            )
             yield page.get("items") or []
             token = (page.get("metadata") or {}).get("continue") or None
             if not token:
@@ -187,7 +192,11 @@ class KubeClient:
         cached = self._cached.node_rows(self._cluster) if self._cached else None
         if cached is not None:
             return cached
-        return [node_row(node) for page in self._pages(self._core.list_node, what="nodes", namespace=None) for node in page]
+        return [
+            node_row(node)
+            for page in self._pages(self._core.list_node, what="nodes", namespace=None)
+            for node in page
+        ]
 
     def list_pods(
         self, namespace: str | None, *, selector: str | None = None, field_selector: str | None = None
@@ -362,6 +371,40 @@ class KubeClient:
             "helmreleases",
             name,
             what=f"Flux HelmRelease `{name}`",
+            namespace=namespace,
+        )
+
+    # leader election (LeasePort) -------------------------------------------
+
+    def get_lease(self, namespace: str, name: str) -> KubeObject | None:
+        try:
+            return self._json(
+                self._coordination.read_namespaced_lease,
+                name,
+                namespace,
+                what=f"lease `{name}`",
+                namespace=namespace,
+            )
+        except NotFoundError:
+            return None
+
+    def create_lease(self, namespace: str, lease: KubeObject) -> KubeObject:
+        name = str((lease.get("metadata") or {}).get("name", ""))
+        return self._json(
+            self._coordination.create_namespaced_lease,
+            namespace,
+            lease,
+            what=f"lease `{name}`",
+            namespace=namespace,
+        )
+
+    def replace_lease(self, namespace: str, name: str, lease: KubeObject) -> KubeObject:
+        return self._json(
+            self._coordination.replace_namespaced_lease,
+            name,
+            namespace,
+            lease,
+            what=f"lease `{name}`",
             namespace=namespace,
         )
 

@@ -22,7 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"core"}),  # neutral vocabulary: requests, replies, plans, audit records, objects, rows
     frozenset({"ports", "telemetry"}),  # the boundaries the core talks to; tracing/error reporting
     frozenset({"policy"}),  # who may do what, rate limits
-    frozenset({"alerts", "approvals", "releases"}),  # features (releases: pure decisions + git I/O in releases.git)
+    frozenset({"ha", "alerts", "approvals", "releases"}),  # features (releases: pure decisions + git I/O in releases.git)
     frozenset({"commands"}),  # the command registry (incidents/mutes read the alert pipeline)
     frozenset({"slack", "store", "alertmanager"}),  # edges that need no config; Alertmanager in the loop
     frozenset({"config"}),  # aggregates every feature's settings section

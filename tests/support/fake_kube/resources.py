@@ -268,6 +268,15 @@ RESOURCES: tuple[ResourceType, ...] = (
         tracks_generation=True,
         custom=True,
     ),
+    # Leader election: updates carry resourceVersion and lose with 409 when someone else wrote first.
+    ResourceType(
+        "coordination.k8s.io",
+        "v1",
+        "leases",
+        "lease",
+        "Lease",
+        namespaced=True,
+    ),
     ResourceType(
         "authorization.k8s.io",
         "v1",

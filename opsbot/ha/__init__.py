@@ -1,0 +1,6 @@
+"""Several replicas of the bot: one alert leader per cluster, elected with a Kubernetes Lease.
+
+lease.py     who leads, decided from the Lease record (pure)
+elector.py   the campaign for one cluster: renew, take over, stop in time, release
+settings.py  ``ha:`` in the config
+"""
