@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from opsbot.alerts.incidents import Incident
 from opsbot.alerts.mutes import Mute
+from opsbot.commands.contexts import ContextBook
+from opsbot.commands.scope import Scope
 from opsbot.commands.settings import CommandsSettings
 from opsbot.core.request import ChatRequest
 from opsbot.ports import KubePort
@@ -31,6 +33,23 @@ class AlertsView(Protocol):
 
 
 @dataclass(frozen=True)
+class VersionSeen:
+    """One version an app ran, as the release history knows it."""
+
+    version: str
+    at: datetime | None = None
+    detail: str = ""
+    """E.g. the image, or who promoted it."""
+
+
+class VersionHistory(Protocol):
+    """The versions an app ran, newest first (the releases feature provides it; `describe`
+    shows them when it is there)."""
+
+    def last_versions(self, cluster: str, namespace: str, app: str, *, last: int) -> list[VersionSeen]: ...
+
+
+@dataclass(frozen=True)
 class CommandContext:
     request: ChatRequest
     cluster: str
@@ -42,6 +61,12 @@ class CommandContext:
     registry: Registry
     alerts: AlertsView | None = None
     audit: AuditView | None = None
+    scope: Scope | None = None
+    """Where this runs and where each part came from (flags, context, channel, defaults)."""
+    contexts: ContextBook | None = None
+    """Saved contexts (`use`, `context`)."""
+    versions: VersionHistory | None = None
+    """The release history, when that feature is wired in."""
 
     @property
     def single_namespace(self) -> str:

@@ -25,6 +25,10 @@ class Registry:
                     raise ValueError(f"command word {word!r} registered twice")
                 self._lookup[word] = spec
             self._specs[spec.name] = spec
+        for spec in self._specs.values():
+            for verb in spec.policy_verbs:
+                if verb.name in self._lookup:
+                    raise ValueError(f"policy verb {verb.name!r} of {spec.name!r} is also a command word")
 
     def specs(self) -> list[CommandSpec]:
         """Every command: `help` first, then reads, writes and admin commands, by name."""
@@ -64,7 +68,9 @@ class Registry:
         """The policy's groups: each command in the group it declares."""
 
         def named(group: Group) -> frozenset[str]:
-            return frozenset(spec.name for spec in self._specs.values() if spec.group is group)
+            commands = {spec.name for spec in self._specs.values() if spec.group is group}
+            verbs = {v.name for spec in self._specs.values() for v in spec.policy_verbs if v.group is group}
+            return frozenset(commands | verbs)
 
         return VerbGroups(
             read=named(Group.READ),
