@@ -22,7 +22,7 @@ def test_every_catalog_module_is_discovered() -> None:
     names = {spec.name for spec in REGISTRY.specs()}
     assert names == {
         "help", "pods", "logs", "describe", "events", "deployments", "nodes", "status",
-        "scale", "restart", "incidents", "mutes", "unmute", "audit", "use", "context",
+        "scale", "restart", "incidents", "mutes", "unmute", "audit", "use", "context", "hello",
     }  # fmt: skip
 
 
