@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from opsbot.commands.appscoped import target
 from opsbot.commands.context import CommandContext
 from opsbot.commands.contexts import ContextBook, SavedContext
-from opsbot.commands.scope import Scope
+from opsbot.commands.scope import From, Scope
 from opsbot.commands.spec import CommandSpec, Invocation, Option, PolicyVerb
 from opsbot.core import validation
 from opsbot.core.durations import short_duration
@@ -127,6 +127,8 @@ def use(invocation: Invocation, ctx: CommandContext) -> Reply:
                     Text("App ", Mono(saved.app), f" is not in {scope.cluster}/{namespace}: dropped.")
                 )
                 saved = replace(saved, app=None, kind=None)
+        if found is None and not ctx.kube.deployment_rows(namespace):
+            notes.append(Text(f"Note: no deployments in {scope.cluster}/{namespace} (a typo?)."))
     if who.user is None:
         book.set_channel(who.channel, saved, now)
     else:
@@ -172,13 +174,24 @@ def _saved_reply(
     parts.append(Text(lasts))
     parts.extend(notes)
     title: TextLike = Text("Saved as ", who.label(requester))
-    place = where(saved.cluster or ctx.cluster, saved.namespace or ctx.single_namespace)
-    return Reply(
-        title,
-        tuple(parts),
-        where=place + (Text(" · app ", Mono(found.name)) if found is not None else Text()),
-        tone="success",
+    return Reply(title, tuple(parts), where=_new_header(who, saved, found, ctx), tone="success")
+
+
+def _new_header(who: Whose, saved: SavedContext, found: target.App | None, ctx: CommandContext) -> Text:
+    """Where commands will run for whom it was saved (sources as they will say it)."""
+    scope = ctx.scope or Scope(ctx.cluster, ctx.namespace)
+    source = From.CHANNEL if who.user is None else From.CONTEXT
+    new = Scope(
+        saved.cluster or scope.cluster,
+        saved.namespace or ctx.single_namespace,
+        source if saved.cluster else scope.cluster_from,
+        source if saved.namespace else scope.namespace_from,
     )
+    if found is not None:
+        new = new.with_app(found.name, source, found.kind)
+    if who.user not in (None, ctx.request.user_id):  # someone else's: their sources may differ
+        return where(new.cluster, new.namespace) + (Text(" · app ", Mono(found.name)) if found else Text())
+    return new.header(app=True)
 
 
 def _clear(book: ContextBook, who: Whose, ctx: CommandContext) -> Reply:
