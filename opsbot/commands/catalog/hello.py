@@ -65,15 +65,26 @@ def state_line(ctx: CommandContext, scope: Scope) -> tuple[Text, bool]:
         healthy = healthy and not open_here
         line += Text(", ", Strong(str(open_here)), f" incident{'' if open_here == 1 else 's'} open")
     if scope.app is not None and scope.namespace is not None:
-        try:
-            app = target.find_app(ctx.kube, scope.cluster, scope.namespace, scope.app, kind=scope.app_kind)
-        except (NotFoundError, ForbiddenError):
+        ready = _app_ready(ctx, scope, scope.app, scope.namespace)
+        if ready is None:
             line += Text(" · ", Icon.WARNING, " ", Mono(scope.app), " not found here")
             return line, False
-        healthy = healthy and app.healthy
-        icon = Icon.SUCCESS if app.healthy else Icon.WARNING
-        line += Text(" · ", icon, " ", Mono(app.name), f" {app.ready} ready")
+        fine = ready.partition("/")[0] == ready.partition("/")[2]
+        healthy = healthy and fine
+        line += Text(" · ", Icon.SUCCESS if fine else Icon.WARNING, " ", Mono(scope.app), f" {ready} ready")
     return line, healthy
+
+
+def _app_ready(ctx: CommandContext, scope: Scope, app: str, namespace: str) -> str | None:
+    """``ready/desired`` of the app: a Deployment's from its row (the cache), else found live."""
+    if scope.app_kind in (None, "Deployment"):
+        row = next((row for row in ctx.kube.deployment_rows(namespace) if row.name == app), None)
+        if row is not None:
+            return row.ready
+    try:
+        return target.find_app(ctx.kube, scope.cluster, namespace, app, kind=scope.app_kind).ready
+    except (NotFoundError, ForbiddenError):
+        return None
 
 
 def _salute(text: str) -> str:
