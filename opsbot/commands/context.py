@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -67,6 +68,9 @@ class CommandContext:
     """Saved contexts (`use`, `context`)."""
     versions: VersionHistory | None = None
     """The release history, when that feature is wired in."""
+    may_run_in: Callable[[str], bool] | None = None
+    """Whether the policy lets this person run this command in another namespace of this
+    cluster: hints that name other namespaces ("podinfo is in web") ask it first."""
 
     @property
     def single_namespace(self) -> str:

@@ -251,6 +251,9 @@ class CommandRouter:
             scope=scope,
             contexts=self.contexts,
             versions=self.versions,
+            may_run_in=lambda namespace: isinstance(
+                self.policy.decide(subject_of(request), Target(invocation.verb, scope.cluster, namespace)), Allowed
+            ),
         )
         spec = invocation.spec
         if spec.on_loop:

@@ -281,3 +281,28 @@ async def until_synced(bot: Any) -> None:
     while not (bot.watches is not None and all(h.synced for h in bot.watches.health())):
         assert asyncio.get_running_loop().time() < deadline, "the watches did not sync"
         await asyncio.sleep(0.02)
+
+
+async def test_an_app_in_another_namespace_is_pointed_to_only_where_the_policy_allows(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path
+) -> None:
+    prepared(kube)
+    kube.add_namespace("secret")
+    kube.add_deployment("secret", "vault")
+    settings = make_settings(
+        kubeconfig,
+        watch={"cache": True},
+        policy={
+            "roles": {"web-reader": {"verbs": ["read"], "namespaces": ["web", "default"]}},
+            "bindings": [{"role": "admin", "users": [ALICE]}, {"role": "web-reader", "users": [BOB]}],
+            "rate_limit": {"commands_per_minute": 600, "burst": 50},
+        },
+    )
+    async with running_bot(slack, kube, settings) as bot:
+        await until_synced(bot)
+        harness = BotHarness(slack, kube, bot)
+        hint = block_text(await harness.ask("use podinfo", user=BOB))
+        assert "no app podinfo in test/default; it is in namespace web (add -n web)" in hint
+        assert "namespace secret" in block_text(await harness.ask("use vault"))
+        hidden = block_text(await harness.ask("use vault", user=BOB))
+        assert "no app vault in test/default" in hidden and "secret" not in hidden

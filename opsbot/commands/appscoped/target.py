@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 
 from opsbot.commands.context import CommandContext
@@ -115,8 +115,17 @@ def list_app(invocation: Invocation, ctx: CommandContext, *own_selection: str) -
     return scope
 
 
-def find_app(kube: KubePort, cluster: str, namespace: str, name: str, *, kind: str | None = None) -> App:
-    """The app `name` in `namespace`, or NotFoundError saying what is there instead."""
+def find_app(
+    kube: KubePort,
+    cluster: str,
+    namespace: str,
+    name: str,
+    *,
+    kind: str | None = None,
+    elsewhere: Callable[[str], bool] | None = None,
+) -> App:
+    """The app `name` in `namespace`, or NotFoundError saying what is there instead (and, with
+    `elsewhere`, in which of the namespaces it allows a Deployment of that name is)."""
     names: list[str] = []
     if kind in (None, "Deployment"):
         deployments = [row.name for row in kube.deployment_rows(namespace)]
@@ -133,7 +142,21 @@ def find_app(kube: KubePort, cluster: str, namespace: str, name: str, *, kind: s
     ]
     hint = suggestions(name, names)
     also = f"; did you mean {' or '.join(hint)}?" if hint else ""
+    found = _namespaces_with(kube, name, namespace, elsewhere) if elsewhere is not None else []
+    if found:
+        also += f"; it is in namespace {' and '.join(found)} (add -n {found[0]})"
     raise NotFoundError(f"no {what} {name} in {cluster}/{namespace}{also}", cluster=cluster)
+
+
+def _namespaces_with(kube: KubePort, name: str, namespace: str, allowed: Callable[[str], bool]) -> list[str]:
+    """Other namespaces with a Deployment called `name` (from the caches when they cover all
+    namespaces; none when opsbot may not list across namespaces), those `allowed` only."""
+    try:
+        rows = kube.deployment_rows(None)
+    except ForbiddenError:
+        return []
+    places = sorted({row.namespace for row in rows if row.name == name and row.namespace != namespace})
+    return [place for place in places if allowed(place)][:3]
 
 
 def _others(kube: KubePort, namespace: str, kind: str | None) -> list[tuple[str, list[KubeObject]]]:

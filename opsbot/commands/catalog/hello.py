@@ -29,7 +29,9 @@ def hello(invocation: Invocation, ctx: CommandContext) -> Reply:
         kept = ""
         if ctx.contexts is not None and scope.app_from is not None:
             kept = f" I keep your context here for {short_duration(int(ctx.contexts.idle_seconds))} of quiet."
-        return Reply(Text("See you, ", name, "."), (Text(kept),) if kept else (), where=scope.header(app=True))
+        return Reply(
+            Text("See you, ", name, "."), (Text(kept),) if kept else (), where=scope.header(app=True)
+        )
     state, healthy = state_line(ctx, scope)
     parts = [state]
     if scope.app is None:
@@ -57,8 +59,14 @@ def state_line(ctx: CommandContext, scope: Scope) -> tuple[Text, bool]:
     """``prod · web: 42 pods, 1 not ready, 1 incident open · podinfo 3/3 ready``."""
     pods = ctx.kube.pod_rows(scope.namespace)
     not_ready = sum(1 for pod in pods if not pod.healthy)
-    line = Text(Strong(scope.cluster), " · ", Mono(scope.namespace or "all namespaces"), f": {len(pods)} pods")
-    line += Text(", ", Strong(str(not_ready)), " not ready") if not_ready else Text(", all ready")
+    line = Text(Strong(scope.cluster), " · ", Mono(scope.namespace or "all namespaces"), ": ")
+    if not pods:
+        line += Text("no pods")
+    else:
+        line += Text(
+            f"{len(pods)} pods",
+            Text(", ", Strong(str(not_ready)), " not ready") if not_ready else ", all ready",
+        )
     healthy = not not_ready
     if ctx.alerts is not None:
         open_here = sum(1 for incident in ctx.alerts.open_incidents() if incident.cluster == scope.cluster)

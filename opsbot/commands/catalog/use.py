@@ -8,6 +8,7 @@ admin-only policy verb ``use-for``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from opsbot.commands.appscoped import target
@@ -105,7 +106,7 @@ def use(invocation: Invocation, ctx: CommandContext) -> Reply:
     if explicit is not None:
         named = target.named_app(explicit)
         kind, app = named if named is not None else (None, validation.object_name(explicit, kind="app"))
-        found = target.find_app(ctx.kube, scope.cluster, namespace, app, kind=kind)
+        found = target.find_app(ctx.kube, scope.cluster, namespace, app, kind=kind, elsewhere=ctx.may_run_in)
         saved = SavedContext(scope.cluster, namespace, app, found.kind, requester, now, now)
     else:
         # Only the place changes; the app stays if it is there too (same app, other cluster).
@@ -241,7 +242,7 @@ def show(invocation: Invocation, ctx: CommandContext) -> Reply:
     mine = book.peek(request.user_id, request.channel_id, now)
     if mine is not None:
         by = Text() if mine.set_by in ("", request.user_id) else Text(" by ", Mention(mine.set_by))
-        left = short_duration(max(0, int(book.expires_at(mine) - now)))
+        left = short_duration(max(0, math.ceil((book.expires_at(mine) - now) / 60) * 60))
         lines.append(
             Text(
                 Strong("Your context here:"), " ", _saved_text(mine), ", set ",
