@@ -203,7 +203,7 @@ def _clear(book: ContextBook, who: Whose, ctx: CommandContext) -> Reply:
         return Reply(Text("Nothing to forget: ", label, " was not set"), where=Text("here"))
     return Reply(
         Text("Forgot ", label),
-        (Text("Commands here use ", _fallback(who), " now, unless they say otherwise."),),
+        (Text("Commands here now fall back to ", _fallback(who), "."),),
         where=Text("was: ", _saved_text(before)),
         tone="success",
     )
