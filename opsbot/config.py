@@ -19,7 +19,7 @@ from pydantic import Field, ValidationError, model_validator
 from opsbot.alertmanager.settings import AlertmanagerSettings
 from opsbot.alerts.settings import AlertsSettings, WatchSettings
 from opsbot.approvals.settings import ApprovalsSettings
-from opsbot.commands.settings import ChannelBinding, CommandsSettings, Scopes
+from opsbot.commands.settings import ChannelBinding, CommandsSettings, ContextSettings, Scopes
 from opsbot.core.settings import Strict
 from opsbot.core.validation import is_dns1123_label
 from opsbot.errors import ConfigError
@@ -71,6 +71,7 @@ class Settings(Strict):
     default_namespace: str = "default"
     channels: dict[str, ChannelBinding] = {}
     commands: CommandsSettings = CommandsSettings()
+    context: ContextSettings = ContextSettings()
     approvals: ApprovalsSettings = ApprovalsSettings()
     outbox: OutboxSettings = OutboxSettings()
     logging: LoggingSettings = LoggingSettings()

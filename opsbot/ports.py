@@ -91,13 +91,27 @@ class KubePort(Protocol):
         previous: bool,
         since_seconds: int | None,
         limit_bytes: int | None,
-    ) -> str: ...
+        timestamps: bool = False,
+    ) -> str:
+        """`timestamps`: each line starts with its RFC 3339 time and a space (as the kubelet
+        writes it), so the lines of several pods can be merged in order."""
+        ...
 
     @requires(ApiCall("list", "deployments", "apps"))
     def list_deployments(self, namespace: str | None, *, selector: str | None = None) -> list[KubeObject]: ...
 
     @requires(ApiCall("get", "deployments", "apps"))
     def get_deployment(self, namespace: str, name: str) -> KubeObject: ...
+
+    @requires(ApiCall("list", "statefulsets", "apps"))
+    def list_statefulsets(self, namespace: str) -> list[KubeObject]:
+        """Apps that are StatefulSets (not watched: few per namespace, read when asked)."""
+        ...
+
+    @requires(ApiCall("list", "daemonsets", "apps"))
+    def list_daemonsets(self, namespace: str) -> list[KubeObject]:
+        """Apps that are DaemonSets (not watched: few per namespace, read when asked)."""
+        ...
 
     @requires(ApiCall("list", "replicasets", "apps"))
     def list_replicasets(self, namespace: str, *, selector: str | None = None) -> list[KubeObject]: ...
@@ -223,6 +237,23 @@ class RunBlocking(Protocol):
 
 
 Document = dict[str, Any]
+
+
+class ContextStore(Protocol):
+    """Saved contexts (`use`): one JSON document per key plus when it was last used
+    (epoch seconds). Small on purpose: a Redis backend implements the same four calls."""
+
+    def context(self, key: str) -> tuple[Document, float] | None:
+        """(document, last used) or None."""
+        ...
+
+    def put_context(self, key: str, data: Document, used_at: float) -> None: ...
+
+    def touch_context(self, key: str, used_at: float) -> None:
+        """Mark as used now; nothing when the key is gone."""
+        ...
+
+    def delete_context(self, key: str) -> bool: ...
 
 
 class Store(Protocol):

@@ -136,8 +136,8 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
     app = AsyncApp(token=secrets.bot_token, request_verification_enabled=False, logger=None)
     client = app.client
     client.base_url = secrets.slack_api_url
-    router = build_router(settings, clusters, pool, clock.now, tracer=tracer, errors=errors)
     store = open_store(settings.store.path)
+    router = build_router(settings, clusters, pool, clock.now, contexts=store, tracer=tracer, errors=errors)
     # Unsent messages are journaled in the store at shutdown and replayed at start.
     outbox = Outbox(client, settings.outbox, journal=store)
     approvals = ApprovalService(

@@ -78,6 +78,7 @@ def approval_card(approval: Approval) -> Reply:
     pairs = (
         ("Action", Text(f"{plan.verb} ", Mono(plan.target))),
         ("Where", where(plan.cluster, plan.namespace)),
+        *((("Target from", plan.origin),) if plan.origin else ()),
         ("Requested by", Text(Mention(approval.requester))),
         (
             "Expires" if pending else "Requested",

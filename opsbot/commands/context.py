@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opsbot.alerts.incidents import Incident
 from opsbot.alerts.mutes import Mute
+from opsbot.commands.contexts import ContextBook
+from opsbot.commands.scope import Scope
 from opsbot.commands.settings import CommandsSettings
 from opsbot.core.request import ChatRequest
 from opsbot.core.silences import Silence, SilenceOutcome
@@ -46,6 +48,23 @@ class SilencesView(Protocol):
 
 
 @dataclass(frozen=True)
+class VersionSeen:
+    """One version an app ran, as the release history knows it."""
+
+    version: str
+    at: datetime | None = None
+    detail: str = ""
+    """E.g. the image, or who promoted it."""
+
+
+class VersionHistory(Protocol):
+    """The versions an app ran, newest first (the releases feature provides it; `describe`
+    shows them when it is there)."""
+
+    def last_versions(self, cluster: str, namespace: str, app: str, *, last: int) -> list[VersionSeen]: ...
+
+
+@dataclass(frozen=True)
 class CommandContext:
     request: ChatRequest
     cluster: str
@@ -58,6 +77,15 @@ class CommandContext:
     alerts: AlertsView | None = None
     audit: AuditView | None = None
     silences: SilencesView | None = None
+    scope: Scope | None = None
+    """Where this runs and where each part came from (flags, context, channel, defaults)."""
+    contexts: ContextBook | None = None
+    """Saved contexts (`use`, `context`)."""
+    versions: VersionHistory | None = None
+    """The release history, when that feature is wired in."""
+    may_run_in: Callable[[str], bool] | None = None
+    """Whether the policy lets this person run this command in another namespace of this
+    cluster: hints that name other namespaces ("podinfo is in web") ask it first."""
 
     @property
     def single_namespace(self) -> str:

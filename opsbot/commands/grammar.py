@@ -18,19 +18,24 @@ def parse_arguments(spec: CommandSpec, tokens: list[str], text: str = "") -> Inv
     while index < len(tokens):
         token = tokens[index]
         index += 1
-        if only_positionals or token == "-" or not token.startswith("-") or _is_number(token):
-            args.append(token)
-            continue
-        if token == "--":
-            only_positionals = True
-            continue
-        flag, value = _split_flag(token)
-        if flag in HELP.flags:
-            options["help"] = True
-            continue
-        option = spec.option_for(flag)
-        if option is None:
-            raise UsageError(f"unknown option {flag[:40]!r} for `{spec.name}`", command=spec.name)
+        worded = None if only_positionals else spec.option_for_word(token)
+        if worded is not None:
+            flag, value, option = token, None, worded
+        else:
+            if only_positionals or token == "-" or not token.startswith("-") or _is_number(token):
+                args.append(token)
+                continue
+            if token == "--":
+                only_positionals = True
+                continue
+            flag, value = _split_flag(token)
+            if flag in HELP.flags:
+                options["help"] = True
+                continue
+            found = spec.option_for(flag)
+            if found is None:
+                raise UsageError(f"unknown option {flag[:40]!r} for `{spec.name}`", command=spec.name)
+            option = found
         if not option.takes_value:
             if value is not None:
                 raise UsageError(f"option {flag} takes no value", command=spec.name)

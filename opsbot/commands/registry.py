@@ -6,6 +6,7 @@ import difflib
 from collections.abc import Iterable
 
 from opsbot.commands.grammar import parse_arguments
+from opsbot.commands.smalltalk import after_greeting, small_talk
 from opsbot.commands.spec import CommandSpec, Execute, Invocation
 from opsbot.commands.text import normalize, tokenize
 from opsbot.errors import UnknownCommandError, UsageError
@@ -25,6 +26,10 @@ class Registry:
                     raise ValueError(f"command word {word!r} registered twice")
                 self._lookup[word] = spec
             self._specs[spec.name] = spec
+        for spec in self._specs.values():
+            for verb in spec.policy_verbs:
+                if verb.name in self._lookup:
+                    raise ValueError(f"policy verb {verb.name!r} of {spec.name!r} is also a command word")
 
     def specs(self) -> list[CommandSpec]:
         """Every command: `help` first, then reads, writes and admin commands, by name."""
@@ -46,17 +51,56 @@ class Registry:
 
     def parse(self, text: str) -> Invocation:
         normalized = normalize(text)
-        tokens = tokenize(normalized)
+        try:
+            tokens = tokenize(normalized)
+        except UsageError:
+            talk = self._small_talk(normalized)  # "what's up" has an unclosed quote
+            if talk is not None:
+                return talk
+            raise
         if not tokens:
-            help_spec = self.find("help")
-            if help_spec is None:
+            found = self._small_talk(normalized) or self._help(normalized)
+            if found is None:
                 raise UsageError("empty command")
-            return Invocation(help_spec, (), {}, normalized)
+            return found
+        greeted = self._after_greeting(normalized)
+        if greeted is not None:
+            return greeted
         word, rest = tokens[0], tokens[1:]
         spec = self.find(word)
         if spec is None:
+            talk = self._small_talk(normalized)
+            if talk is not None:
+                return talk
+            after = after_greeting(normalized)  # "hi, pdos": the unknown word is `pdos`
+            word = after.split()[0] if after else word
             raise UnknownCommandError(word[:40], self.suggestions(word))
         return parse_arguments(spec, rest, normalized)
+
+    def _after_greeting(self, normalized: str) -> Invocation | None:
+        """A command after a greeting ("hi, pods -n web")."""
+        rest = after_greeting(normalized)
+        if rest is None:
+            return None
+        try:
+            tokens = tokenize(rest)
+        except UsageError:
+            return None
+        spec = self.find(tokens[0]) if tokens else None
+        return parse_arguments(spec, tokens[1:], rest) if spec is not None else None
+
+    def _small_talk(self, normalized: str) -> Invocation | None:
+        """Greetings and small talk: the command that answers them (`hello`, `status`)."""
+        greeted = self._after_greeting(normalized)
+        if greeted is not None:
+            return greeted
+        talk = small_talk(normalized)
+        answer = self.find(talk.command) if talk is not None else None
+        return Invocation(answer, (), {}, normalized) if answer is not None else None
+
+    def _help(self, normalized: str) -> Invocation | None:
+        spec = self.find("help")
+        return Invocation(spec, (), {}, normalized) if spec is not None else None
 
     # derived tables ------------------------------------------------------------
 
@@ -64,7 +108,9 @@ class Registry:
         """The policy's groups: each command in the group it declares."""
 
         def named(group: Group) -> frozenset[str]:
-            return frozenset(spec.name for spec in self._specs.values() if spec.group is group)
+            commands = {spec.name for spec in self._specs.values() if spec.group is group}
+            verbs = {v.name for spec in self._specs.values() for v in spec.policy_verbs if v.group is group}
+            return frozenset(commands | verbs)
 
         return VerbGroups(
             read=named(Group.READ),

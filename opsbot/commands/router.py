@@ -9,20 +9,20 @@ import dataclasses
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 import structlog
 
-from opsbot.commands.context import AlertsView, CommandContext, SilencesView
+from opsbot.commands.context import AlertsView, CommandContext, SilencesView, VersionHistory
+from opsbot.commands.contexts import ContextBook
 from opsbot.commands.heavy import HeavyReads, OnWait
 from opsbot.commands.registry import Registry
+from opsbot.commands.scope import Scope, decorate, expiry_note, resolve
 from opsbot.commands.settings import CommandsSettings, Scopes
 from opsbot.commands.spec import Invocation
 from opsbot.commands.text import normalize, visible
 from opsbot.commands.usage import usage_reply
-from opsbot.core import validation
 from opsbot.core.audit import Auditor, AuditRecord
 from opsbot.core.plan import ActionPlan
 from opsbot.core.reply import Mono, Reply, Text, TextLike, on_cluster
@@ -31,7 +31,6 @@ from opsbot.errors import (
     ClusterUnreachableError,
     ConflictError,
     ForbiddenError,
-    InvalidNameError,
     InvalidRequestError,
     KubeError,
     KubeTimeoutError,
@@ -56,12 +55,6 @@ class CommandMetrics(Protocol):
     def observe_command(self, command: str, outcome: str, seconds: float) -> None: ...
 
 
-@dataclass(frozen=True)
-class Scope:
-    cluster: str
-    namespace: str | None
-
-
 class CommandRouter:
     def __init__(
         self,
@@ -76,6 +69,7 @@ class CommandRouter:
         rate_limit: RateLimitSettings | None,
         impersonation: ImpersonationSettings,
         alerts: AlertsView | None = None,
+        contexts: ContextBook | None = None,
         metrics: CommandMetrics | None = None,
         tracer: Tracer = NOOP_TRACER,
         errors: ErrorReporter = NOOP_ERRORS,
@@ -91,6 +85,8 @@ class CommandRouter:
         self.alerts = alerts
         self.silences: SilencesView | None = None
         """Alertmanager's silences (the `silence` commands), when that feature is on."""
+        self.contexts = contexts
+        self.versions: VersionHistory | None = None
         self.auditor: Auditor | None = None
         self.metrics = metrics
         self.tracer = tracer
@@ -140,10 +136,12 @@ class CommandRouter:
             command = invocation.spec.name
             if invocation.flag("help"):
                 return usage_reply(invocation.spec)
-            scope = self._scope(invocation, request)
+            scope = resolve(invocation, request, self._scopes, self.contexts, self._now().timestamp())
             decision = self.policy.decide(
                 subject_of(request),
-                Target(command, scope.cluster, None if not invocation.spec.uses_cluster else scope.namespace),
+                Target(
+                    invocation.verb, scope.cluster, None if not invocation.spec.uses_cluster else scope.namespace
+                ),
             )
             if isinstance(decision, Denied):
                 outcome = "denied"
@@ -172,15 +170,15 @@ class CommandRouter:
             spec = self._registry.find(exc.command) if exc.command else None
             if spec is not None:
                 reply = usage_reply(spec, visible(str(exc)))
-                return Reply(reply.title, reply.parts, tone="error")
+                return _noted(Reply(reply.title, reply.parts, tone="error"), scope)
             return _error_reply("I could not read that command", visible(str(exc)))
         except UserInputError as exc:
             outcome = "invalid_input"
-            return _error_reply("Invalid input", visible(str(exc)))
+            return _noted(_error_reply("Invalid input", visible(str(exc))), scope)
         except KubeError as exc:
             outcome = type(exc).__name__.removesuffix("Error").lower()
             span.fail(outcome)
-            return _kube_error_reply(exc, scope)
+            return _noted(_kube_error_reply(exc, scope), scope)
         except Exception as exc:
             outcome = "crashed"
             bound.exception("command_crashed", command=command)
@@ -237,29 +235,6 @@ class CommandRouter:
                     )
                 )
 
-    def _scope(self, invocation: Invocation, request: ChatRequest) -> Scope:
-        scopes = self._scopes
-        binding = scopes.channels.get(request.channel_id)
-        cluster = (
-            invocation.value("cluster") or (binding.cluster if binding else None) or scopes.default_cluster
-        )
-        if cluster not in scopes.clusters:
-            known = ", ".join(f"`{name}`" for name in sorted(scopes.clusters))
-            raise InvalidNameError(f"unknown cluster {cluster[:40]!r}; configured clusters: {known}")
-        if invocation.flag("all_namespaces") or not invocation.spec.namespaced:
-            namespace: str | None = None
-        else:
-            namespace = (
-                invocation.value("namespace")
-                or (binding.namespace if binding else None)
-                or scopes.default_namespace
-            )
-            validation.namespace_name(namespace)
-        selector = invocation.value("selector")
-        if selector is not None:
-            validation.label_selector(selector)
-        return Scope(cluster, namespace)
-
     async def _run(
         self, invocation: Invocation, request: ChatRequest, scope: Scope, decision: Allowed
     ) -> RouterResult:
@@ -277,6 +252,12 @@ class CommandRouter:
             alerts=self.alerts,
             audit=self.auditor,
             silences=self.silences,
+            scope=scope,
+            contexts=self.contexts,
+            versions=self.versions,
+            may_run_in=lambda namespace: isinstance(
+                self.policy.decide(subject_of(request), Target(invocation.verb, scope.cluster, namespace)), Allowed
+            ),
         )
         spec = invocation.spec
         if spec.on_loop:
@@ -285,11 +266,12 @@ class CommandRouter:
             loop = asyncio.get_running_loop()
             result = await loop.run_in_executor(self._pool, spec.handler, invocation, ctx)
         if isinstance(result, Reply):
-            if not result.where and spec.uses_cluster:
-                return dataclasses.replace(result, where=on_cluster(scope.cluster))
-            return result
+            if not spec.uses_cluster:
+                return result
+            return _noted(dataclasses.replace(result, where=decorate(result.where, scope)), scope)
         return dataclasses.replace(
             result,
+            origin=result.origin or scope.origin_line(),
             # The approved action runs as the requester (approvers only approve).
             identity=(identity.user, identity.groups) if identity is not None else None,
             dangerous=spec.dangerous is not None and spec.dangerous(result),
@@ -318,6 +300,12 @@ def subject_of(request: ChatRequest) -> Subject:
 def _normalized(text: str) -> str:
     """What the person asked for, as parsed (Slack markup undone), bounded for the record."""
     return normalize(text)[:500]
+
+
+def _noted(reply: Reply, scope: Scope | None) -> Reply:
+    """The reply, saying so when the person's context expired just now (once)."""
+    note = expiry_note(scope) if scope is not None else None
+    return dataclasses.replace(reply, parts=(*reply.parts, note)) if note is not None else reply
 
 
 def _error_reply(title: TextLike, detail: TextLike) -> Reply:

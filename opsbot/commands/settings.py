@@ -22,12 +22,22 @@ class LogsSettings(Strict):
     max_tail: int = Field(default=5000, ge=1, le=100_000)
     inline_max_lines: int = Field(default=20, ge=0, le=60)
     max_bytes: int = Field(default=2_000_000, ge=1024)
+    # An app's logs (`logs` with no pod): at most this many pods, most restarted first.
+    max_pods: int = Field(default=10, ge=1, le=50)
 
     @model_validator(mode="after")
     def _tail_within_cap(self) -> LogsSettings:
         if self.default_tail > self.max_tail:
             raise ValueError("default_tail must not exceed max_tail")
         return self
+
+
+class ContextSettings(Strict):
+    """``context:`` in the config: the working context people set with `use`."""
+
+    # A person's context is forgotten after this many hours without a command using it, so
+    # nobody acts on last week's app by surprise. Channel pins (`use … for #channel`) stay.
+    idle_hours: float = Field(default=12.0, gt=0, le=24 * 90)
 
 
 class ScaleSettings(Strict):

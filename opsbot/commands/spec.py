@@ -35,6 +35,8 @@ class Option:
     takes_value: bool = True
     metavar: str = ""
     help: str = ""
+    words: tuple[str, ...] = ()
+    """Plain words that mean this option too (``use ns web`` is ``use -n web``)."""
 
 
 NAMESPACE = Option("namespace", ("-n", "--namespace"), metavar="NS", help="namespace")
@@ -91,6 +93,25 @@ class Invocation:
         value = self.options.get(dest)
         return value if isinstance(value, str) else None
 
+    @property
+    def verb(self) -> str:
+        """What the policy checks: the command's name, unless one of its `policy_verbs` applies."""
+        for verb in self.spec.policy_verbs:
+            if verb.applies(self):
+                return verb.name
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class PolicyVerb:
+    """Some invocations of a command are a verb of their own, granted apart by the policy
+    (e.g. `use … for @someone` is `use-for`, an admin verb, while `use` is a read)."""
+
+    name: str
+    group: Group
+    applies: Callable[[Invocation], bool]
+    summary: str = ""
+
 
 Handler = Callable[[Invocation, "CommandContext"], Reply | ActionPlan]
 """Answers the command; a mutating command's handler *plans* (returns an ActionPlan, or a
@@ -132,6 +153,8 @@ class CommandSpec:
     (`commands.max_heavy_reads` at once)."""
     help: str = ""
     """More than the summary, for `help NAME`."""
+    policy_verbs: tuple[PolicyVerb, ...] = ()
+    """Invocations the policy grants apart, under their own verb (see `Invocation.verb`)."""
 
     def __post_init__(self) -> None:
         if self.execute is not None and self.group is Group.READ:
@@ -147,5 +170,11 @@ class CommandSpec:
     def option_for(self, flag: str) -> Option | None:
         for option in self.options:
             if flag in option.flags:
+                return option
+        return None
+
+    def option_for_word(self, word: str) -> Option | None:
+        for option in self.options:
+            if word.lower() in option.words:
                 return option
         return None

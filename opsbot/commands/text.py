@@ -38,9 +38,8 @@ def _angle_replacement(match: re.Match[str]) -> str:
         # <!here>, <!channel>, <@U123> in the middle of a command: not command words
         return " " if inner.startswith("!") else inner.split("|", 1)[0].lstrip("@")
     if inner.startswith("#"):
-        # <#C123|general> → the channel name
-        parts = inner.split("|", 1)
-        return parts[1] if len(parts) > 1 else parts[0][1:]
+        # <#C123|general> → #C123: the channel's id (names change; ids are what we key on)
+        return inner.split("|", 1)[0]
     parts = inner.split("|", 1)
     if len(parts) == 2:
         return parts[1]

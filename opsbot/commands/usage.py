@@ -15,13 +15,18 @@ def usage_reply(spec: CommandSpec, problem: str | None = None) -> Reply:
         options = Text.join(
             ", ",
             (
-                Text(Mono("/".join(o.flags) + (" " + o.metavar if o.metavar else "")), " ", o.help)
+                Text(Mono("/".join((*o.flags, *o.words)) + (" " + o.metavar if o.metavar else "")), " ", o.help)
                 for o in spec.options
             ),
         )
         paragraph.append(Text(Strong("Options:"), " ", options))
     if spec.examples:
         paragraph.append(Text(Strong("Examples:"), " ", Text.join("  ", (Mono(e) for e in spec.examples))))
+    for verb in spec.policy_verbs:
+        paragraph.append(
+            Text(Emphasis(verb.summary or verb.name, ": the policy grants it apart, as the "), Mono(verb.name),
+                 Emphasis(f" verb ({verb.group.value} group)."))
+        )
     if spec.mutating:
         paragraph.append(
             Text(Emphasis("Changes the cluster: opsbot shows what will change and asks you to confirm."))

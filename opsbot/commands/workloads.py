@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from opsbot.commands.context import CommandContext
 from opsbot.core import validation
 from opsbot.errors import ConflictError, ForbiddenError, InvalidRequestError, KubeError, UsageError
 from opsbot.ports import KubeObject
@@ -32,6 +33,21 @@ def deployment_target(args: tuple[str, ...], command: str) -> tuple[str, tuple[s
     if kind.lower() not in _DEPLOYMENT_WORDS:
         raise UsageError(f"`{command}` works on deployments (deploy/NAME)", command=command)
     return validation.object_name(name, kind="deployment"), rest
+
+
+def app_deployment(ctx: CommandContext, command: str) -> tuple[str, str]:
+    """The deployment a command without a name means: the scope's app (the person's
+    context or the channel's) → (name, where it came from, for the card)."""
+    scope = ctx.scope
+    if scope is None or scope.app is None:
+        raise UsageError(
+            "say which deployment, e.g. deploy/api, or set your app once with `use APP`", command=command
+        )
+    if scope.app_kind not in (None, "Deployment"):
+        raise UsageError(
+            f"`{command}` works on deployments; {scope.app} is a {scope.app_kind}", command=command
+        )
+    return scope.app, scope.origin_line(app=True)
 
 
 def dry_run(call: Callable[[], KubeObject], what: str) -> KubeObject:

@@ -8,6 +8,7 @@ and icons a symbol. Plain text is printed exactly as given.
 
 from __future__ import annotations
 
+from opsbot.commands.buttons import RUN_PREFIX
 from opsbot.core.reply import (
     ChannelRef,
     Code,
@@ -91,6 +92,9 @@ def render_text(reply: Reply, *, colour: bool = False) -> str:
                 lines.append(plain(part.more_note()))
         elif isinstance(part, Code):
             lines.append(part.text)
+    commands = [button.value for button in reply.buttons if button.action_id.startswith(RUN_PREFIX)]
+    if commands:  # buttons that stand for a command: type it instead of clicking
+        lines.append("Next: " + " · ".join(f"`{command}`" for command in commands))
     if reply.attachment is not None:
         lines.append(f"--- {reply.attachment.filename} ---")
         lines.append(reply.attachment.content.rstrip("\n"))

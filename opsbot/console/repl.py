@@ -51,7 +51,7 @@ def run_console(
         stdout.write(line.encode(encoding, "replace").decode(encoding, "replace"))
         stdout.flush()
 
-    session = ConsoleSession(settings, directory, who, write, audit_log=store, colour=colour)
+    session = ConsoleSession(settings, directory, who, write, audit_log=store, contexts=store, colour=colour)
     if interactive:
         with contextlib.suppress(ImportError):
             import readline  # noqa: F401  (line editing and history for input())

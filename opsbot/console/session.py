@@ -29,7 +29,7 @@ from opsbot.core.reply import Reply, Text
 from opsbot.core.request import ChatRequest
 from opsbot.policy import Subject
 from opsbot.policy.ids import CHANNEL_ID, USER_ID, USERGROUP_ID
-from opsbot.ports import KubeDirectory
+from opsbot.ports import ContextStore, KubeDirectory
 from opsbot.wiring import build_router
 
 CONSOLE_CHANNEL = "console"
@@ -101,6 +101,7 @@ class ConsoleSession:
         write: Callable[[str], None],
         *,
         audit_log: AuditLog | None,
+        contexts: ContextStore | None = None,
         colour: bool = False,
     ) -> None:
         self.settings = settings
@@ -111,7 +112,9 @@ class ConsoleSession:
         self._clusters = clusters
         self._pool = ThreadPoolExecutor(max_workers=settings.commands.workers, thread_name_prefix="opsbot-kube")
         # One person at a terminal (or a piped script): the per-person rate limit is for chat.
-        self.router = build_router(settings, clusters, self._pool, self._clock.now, rate_limited=False)
+        self.router = build_router(
+            settings, clusters, self._pool, self._clock.now, contexts=contexts, rate_limited=False
+        )
         self.approvals = ApprovalService(
             InMemoryApprovals(),
             ActionRunner(self.router.registry, clusters, self._pool, self._clock.now),

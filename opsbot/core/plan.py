@@ -26,6 +26,9 @@ class ActionPlan:
     by the router when impersonation applies. None: opsbot's own credentials."""
     dangerous: bool = False
     """The command's spec judged it dangerous (e.g. scaling to 0): its card says so in red."""
+    origin: str = ""
+    """Where the target came from when it was not typed, e.g. ``podinfo, namespace web,
+    cluster prod from your context`` (set by the router; the card shows it)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "changes", tuple(as_text(change) for change in self.changes))

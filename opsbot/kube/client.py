@@ -225,6 +225,7 @@ class KubeClient:
         previous: bool,
         since_seconds: int | None,
         limit_bytes: int | None,
+        timestamps: bool = False,
     ) -> str:
         data = self._raw(
             self._core.read_namespaced_pod_log,
@@ -237,6 +238,7 @@ class KubeClient:
             previous=previous or None,
             since_seconds=since_seconds,
             limit_bytes=limit_bytes,
+            timestamps=timestamps or None,
         )
         return data.decode("utf-8", "replace")
 
@@ -256,6 +258,16 @@ class KubeClient:
             namespace,
             what=f"deployment `{name}`",
             namespace=namespace,
+        )
+
+    def list_statefulsets(self, namespace: str) -> list[KubeObject]:
+        return self._items(
+            self._apps.list_namespaced_stateful_set, namespace, what="statefulsets", namespace=namespace
+        )
+
+    def list_daemonsets(self, namespace: str) -> list[KubeObject]:
+        return self._items(
+            self._apps.list_namespaced_daemon_set, namespace, what="daemonsets", namespace=namespace
         )
 
     def list_replicasets(self, namespace: str, *, selector: str | None = None) -> list[KubeObject]:

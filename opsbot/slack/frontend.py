@@ -25,11 +25,13 @@ from opsbot.alerts.mutes import Mute
 from opsbot.approvals.cards import APPROVE_ACTION, CANCEL_ACTION, CONFIRM_ACTION, REJECT_ACTION, approval_card
 from opsbot.approvals.gate import approval_policy_for, may_approve
 from opsbot.approvals.service import ApprovalService
+from opsbot.commands.buttons import RUN_ACTION
 from opsbot.commands.router import CommandRouter
 from opsbot.core.plan import ActionPlan
 from opsbot.core.reply import Reply
 from opsbot.core.request import ButtonClick, ChatRequest, Source
 from opsbot.policy import Subject
+from opsbot.slack.clicks import clicked
 from opsbot.slack.dedupe import SeenKeys
 from opsbot.slack.outbox import Outbox, OutboxClosedError
 from opsbot.slack.render import mrkdwn
@@ -100,6 +102,7 @@ class SlackFrontend:
         app.command(self._slash_command)(self._counted(self._on_slash))
         app.action(_APPROVAL_ACTIONS)(self._counted(self._on_approval_click))
         app.action(_INCIDENT_ACTIONS)(self._counted(self._on_incident_click))
+        app.action(RUN_ACTION)(self._counted(self._on_run_click))
 
     def add_action(self, app: AsyncApp, pattern: re.Pattern[str], handler: Callable[[ButtonClick], Awaitable[None]]) -> None:
         """Another feature's buttons (Alertmanager's Approve / Reject): acked at once, replays dropped,
@@ -203,21 +206,17 @@ class SlackFrontend:
         await ack()
         if not self._fresh(body.get("trigger_id")):
             return
-        action = (body.get("actions") or [{}])[0]
-        user = str((body.get("user") or {}).get("id", ""))
-        container = body.get("container") or {}
-        channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id", ""))
-        approval_id = str(action.get("value", ""))[:64]
+        click = clicked(body)
+        user, channel, approval_id, action_id = click.user, click.channel, click.value[:64], click.action_id
         surface = CardSurface(
             self._outbox,
             respond=respond,
-            ephemeral_card=bool(container.get("is_ephemeral")),
+            ephemeral_card=click.ephemeral,
             clicked_channel=channel,
-            clicked_message_ts=str(container.get("message_ts") or "") or None,
+            clicked_message_ts=click.message_ts,
         )
-        bound = log.bind(user=user, channel=channel, approval_id=approval_id, action=action.get("action_id"))
+        bound = log.bind(user=user, channel=channel, approval_id=approval_id, action=action_id)
         try:
-            action_id = action.get("action_id")
             if action_id == CONFIRM_ACTION:
                 await self._approvals.confirm(approval_id, user, surface)
             elif action_id == CANCEL_ACTION:
@@ -234,25 +233,21 @@ class SlackFrontend:
             bound.info("approval_click")
         except Exception as exc:
             bound.exception("approval_click_failed")
-            self._errors.capture(exc, where="approval_click", action=str(action.get("action_id", ""))[:64])
+            self._errors.capture(exc, where="approval_click", action=action_id[:64])
 
     async def _on_incident_click(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
         await ack()
         if not self._fresh(body.get("trigger_id")) or self._incidents is None:
             return
-        action = (body.get("actions") or [{}])[0]
-        action_id = str(action.get("action_id", ""))
-        user = str((body.get("user") or {}).get("id", ""))
-        container = body.get("container") or {}
-        channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id", ""))
-        root_ts = str(container.get("message_ts") or "") or None
-        incident = self._incidents.incident(str(action.get("value", ""))[:300])
+        click = clicked(body)
+        channel, user, root_ts = click.channel, click.user, click.message_ts
+        incident = self._incidents.incident(click.value[:300])
         if incident is None:
             await self._outbox.ephemeral(
                 channel, user, text=mrkdwn("This incident is no longer known to opsbot.")
             )
             return
-        outcome = self._incidents.on_click(action_id, incident)
+        outcome = self._incidents.on_click(click.action_id, incident)
         if isinstance(outcome, MuteFor):
             mute = self._incidents.mute(incident.id, outcome.hours, user)
             if mute is not None:
@@ -262,15 +257,29 @@ class SlackFrontend:
         if not isinstance(outcome, RunCommand):
             await self._outbox.ephemeral(channel, user, text=mrkdwn(outcome.reason), thread_ts=root_ts)
             return
-        request = ChatRequest(
-            request_id=uuid.uuid4().hex[:12],
-            user_id=user,
-            channel_id=channel,
-            text=outcome.text,
-            source="button",
-            thread=root_ts,
+        self._run_as_typed(user, channel, outcome.text, ThreadResponder(self._outbox, channel, root_ts), root_ts)
+
+    async def _on_run_click(
+        self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Respond
+    ) -> None:
+        """A button standing for a command (`opsbot.commands.buttons`): run as the clicker typed
+        it, answered in the same thread (privately when the button was on a private answer)."""
+        await ack()
+        if not self._fresh(body.get("trigger_id")):
+            return
+        click = clicked(body)
+        responder: Responder = (
+            EphemeralResponder(respond, click.response_url)
+            if click.ephemeral
+            else ThreadResponder(self._outbox, click.channel, click.thread)
         )
-        self._spawn(request, ThreadResponder(self._outbox, channel, root_ts))
+        self._run_as_typed(click.user, click.channel, click.value, responder, click.thread)
+
+    def _run_as_typed(
+        self, user: str, channel: str, text: str, responder: Responder, thread: str | None
+    ) -> None:
+        request = ChatRequest(uuid.uuid4().hex[:12], user, channel, text, "button", thread=thread)
+        self._spawn(request, responder)
 
     async def _usergroups_of(self, user: str) -> frozenset[str]:
         return await self._usergroups.of(user) if self._usergroups is not None else frozenset()

@@ -74,6 +74,11 @@ CREATE TABLE IF NOT EXISTS signal_deliveries (
     updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS signal_deliveries_by_state ON signal_deliveries (state, updated_at);
+CREATE TABLE IF NOT EXISTS contexts (
+    key TEXT PRIMARY KEY,
+    used_at REAL NOT NULL,
+    data TEXT NOT NULL
+);
 CREATE TRIGGER IF NOT EXISTS audit_is_append_only_update BEFORE UPDATE ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_is_append_only_delete BEFORE DELETE ON audit
@@ -290,6 +295,31 @@ class SqliteStore:
                     "SELECT data FROM audit WHERE user_id = ? ORDER BY seq DESC LIMIT ?", (user_id, last)
                 ).fetchall()
         return [json.loads(row[0]) for row in reversed(rows)]
+
+    # saved contexts (`use`) ----------------------------------------------------
+
+    def context(self, key: str) -> tuple[Document, float] | None:
+        with self._lock:
+            row = self._db.execute("SELECT data, used_at FROM contexts WHERE key = ?", (key,)).fetchone()
+        return (json.loads(row[0]), float(row[1])) if row else None
+
+    def put_context(self, key: str, data: Document, used_at: float) -> None:
+        payload = json.dumps(data, separators=(",", ":"), default=str)
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO contexts (key, used_at, data) VALUES (?, ?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET used_at=excluded.used_at, data=excluded.data",
+                (key, used_at, payload),
+            )
+
+    def touch_context(self, key: str, used_at: float) -> None:
+        with self._lock:
+            self._db.execute("UPDATE contexts SET used_at = ? WHERE key = ?", (used_at, key))
+
+    def delete_context(self, key: str) -> bool:
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM contexts WHERE key = ?", (key,))
+        return cursor.rowcount > 0
 
     def close(self) -> None:
         with self._lock:

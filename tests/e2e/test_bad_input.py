@@ -50,7 +50,7 @@ async def test_unknown_command_suggests_the_near_miss(harness: BotHarness) -> No
 
 async def test_usage_error_shows_the_commands_usage(harness: BotHarness) -> None:
     reply = await harness.ask("logs")
-    assert "logs POD [-c CONTAINER]" in block_text(reply)
+    assert "logs POD|app/NAME [-c CONTAINER]" in block_text(reply)
 
 
 async def test_huge_text_is_refused_without_parsing(harness: BotHarness) -> None:

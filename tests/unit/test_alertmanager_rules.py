@@ -89,7 +89,7 @@ def test_rules_are_checked_when_the_config_loads(data: dict[str, Any], problem: 
         ("rollback {labels.app} on prod", "`rollback` is not available yet (the releases feature adds"),
         ("pods -n web", "`pods` changes nothing"),
         ("frobnicate deploy/x", "`frobnicate` is not a command"),
-        ("scale deploy/{labels.app}", "needs more arguments"),
+        ("scale deploy/{labels.app} 3 4 5", "unexpected argument"),
         ("restart deploy/{app}", "{app} is not a placeholder"),
     ],
 )

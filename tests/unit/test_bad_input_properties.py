@@ -80,6 +80,14 @@ class CheckingKube:
             "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}}},
         }
 
+    def list_statefulsets(self, namespace: str) -> list[Any]:
+        self._check(namespace)
+        return []
+
+    def list_daemonsets(self, namespace: str) -> list[Any]:
+        self._check(namespace)
+        return []
+
     def list_replicasets(self, namespace: str, *, selector: str | None = None) -> list[Any]:
         self._check(namespace)
         return []

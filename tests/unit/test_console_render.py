@@ -114,3 +114,14 @@ def test_attachments_are_printed_whole_and_colour_only_when_asked() -> None:
     assert "\x1b[" not in text
     assert render_text(reply, colour=True).startswith("\x1b[1mLogs\x1b[0m")
     assert render_text(Reply("Oops", tone="error"), colour=True) == "\x1b[1;31m✗ Oops\x1b[0m"
+
+
+def test_buttons_that_stand_for_commands_are_shown_as_commands_to_type() -> None:
+    from opsbot.commands.buttons import run_buttons
+    from opsbot.core.reply import Button
+
+    reply = Reply(
+        "Hi, alice!",
+        buttons=(*run_buttons(("Status", "status"), ("Pods", "pods")), Button("X", "other", "1")),
+    )
+    assert render_text(reply).splitlines()[-1] == "Next: `status` · `pods`"

@@ -7,8 +7,10 @@ Also keeps the doctor's tables honest: they must match what the code really call
 from __future__ import annotations
 
 import ast
+import importlib
 import inspect
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -434,7 +436,30 @@ def test_every_api_calling_kubeclient_method_declares_its_permission_on_the_port
     assert calling - SELF_CHECKS == set(api_calls()) | set(lease_api_calls())
 
 
+def command_helpers(path: Path) -> list[ModuleType]:
+    """The modules of `opsbot.commands` (outside the catalog) that `path` imports and that
+    call the cluster for it: they declare what they call in ``KUBE``."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("opsbot.commands"):
+            names.add(str(node.module))
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    helpers = []
+    for name in sorted(names):
+        if ".catalog" in name or not (ROOT / (name.replace(".", "/") + ".py")).is_file():
+            continue
+        module = importlib.import_module(name)
+        if hasattr(module, "KUBE"):
+            helpers.append(module)
+    return helpers
+
+
+def helper_calls(module: ModuleType) -> set[str]:
+    return {use.method for use in module.KUBE}
+
+
 def test_every_command_module_calls_exactly_the_methods_its_commands_declare() -> None:
+    """What a command module calls itself, plus what the helpers it uses call (their ``KUBE``)."""
     specs = build_registry().specs()
     uses = commands_kube_uses()
     assert {spec.name for spec in specs if spec.kube} <= set(uses)
@@ -445,7 +470,16 @@ def test_every_command_module_calls_exactly_the_methods_its_commands_declare() -
             modules.setdefault(function.__module__, set()).update(u.method for u in spec.kube)
     for module, listed in modules.items():
         path = ROOT / (module.replace(".", "/") + ".py")
-        assert client_calls(path, {"kube"}) == listed, module
+        helped = set().union(*(helper_calls(helper) for helper in command_helpers(path)))
+        assert client_calls(path, {"kube"}) | helped == listed, module
+
+
+def test_command_helpers_call_exactly_what_they_declare() -> None:
+    helpers = {helper for path in (PACKAGE / "commands").rglob("*.py") for helper in command_helpers(path)}
+    assert helpers, "no command helper calls the cluster: drop this test"
+    for helper in helpers:
+        assert helper.__file__ is not None
+        assert client_calls(Path(helper.__file__), {"kube"}) == helper_calls(helper), helper.__name__
 
 
 def test_every_declared_method_exists_on_the_port() -> None:

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from opsbot.ha.lease import Create, LeaseRecord, Renew, Take, Wait, decide, lease_body, observe, read, released_body
+from opsbot.ha.lease import (
+    Create,
+    LeaseRecord,
+    Renew,
+    Take,
+    Wait,
+    decide,
+    lease_body,
+    observe,
+    read,
+    released_body,
+)
 
 AT = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 

@@ -23,13 +23,14 @@ def test_every_catalog_module_is_discovered() -> None:
     assert names == {
         "help", "pods", "logs", "describe", "events", "deployments", "nodes", "status",
         "scale", "restart", "incidents", "mutes", "unmute", "audit", "silence", "silences", "unsilence",
+        "use", "context", "hello",
     }  # fmt: skip
 
 
 def test_policy_groups_come_from_the_specs() -> None:
     groups = REGISTRY.verb_groups()
     assert groups.write == {"scale", "restart", "unmute", "silence", "unsilence"}
-    assert groups.admin == {"audit"}
+    assert groups.admin == {"audit", "use-for"}  # `use … for @someone`: a verb of its own
     assert "pods" in groups.read and "help" in groups.read
     assert groups.unscoped == {"help", "incidents", "mutes", "unmute", "audit", "silence", "silences", "unsilence"}
 

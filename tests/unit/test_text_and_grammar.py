@@ -87,8 +87,8 @@ def test_extra_positional_arguments_are_refused() -> None:
         REGISTRY.parse("pods web extra")
 
 
-def test_empty_text_means_help() -> None:
-    assert REGISTRY.parse("<@UBOT0001>").spec.name == "help"
+def test_a_bare_mention_is_a_greeting() -> None:
+    assert REGISTRY.parse("<@UBOT0001>").spec.name == "hello"
 
 
 def test_help_flag_short_circuits_argument_checks() -> None:

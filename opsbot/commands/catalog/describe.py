@@ -1,10 +1,13 @@
-"""`describe pod|deploy|node NAME`: a readable summary, never a raw YAML dump."""
+"""`describe pod|deploy|node NAME`, or an app (`describe` for yours, `describe app/NAME`):
+a readable summary, never a raw YAML dump."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from opsbot.commands.appscoped import target
+from opsbot.commands.appscoped.describe import describe_app
 from opsbot.commands.context import CommandContext
 from opsbot.commands.kinds import KIND_WORDS
 from opsbot.commands.spec import ONE_OBJECT, CommandSpec, Invocation, KubeUse
@@ -19,7 +22,11 @@ RECENT_EVENTS = 10
 
 
 def describe(invocation: Invocation, ctx: CommandContext) -> Reply:
+    if not invocation.args:
+        return _app(ctx, None, None)
     kind_word, name = _target(invocation.args)
+    if kind_word.lower() in APP_WORDS:
+        return _app(ctx, target.APP_KINDS[kind_word.lower()], validation.object_name(name, kind="app"))
     kind = KIND_WORDS.get(kind_word.lower())
     if kind == "Pod":
         return _describe_pod(validation.object_name(name, kind="pod"), ctx)
@@ -27,7 +34,18 @@ def describe(invocation: Invocation, ctx: CommandContext) -> Reply:
         return _describe_deployment(validation.object_name(name, kind="deployment"), ctx)
     if kind == "Node":
         return _describe_node(validation.object_name(name, kind="node"), ctx)
-    raise UsageError(f"cannot describe {kind_word[:30]!r}: use pod, deploy or node", command="describe")
+    raise UsageError(f"cannot describe {kind_word[:30]!r}: use pod, deploy, node or app", command="describe")
+
+
+APP_WORDS = {word for word, kind in target.APP_KINDS.items() if kind != "Deployment"}
+"""`app/NAME`, `sts/NAME`, `ds/NAME` describe an app; `deploy/NAME` keeps its own view."""
+
+
+def _app(ctx: CommandContext, kind: str | None, name: str | None) -> Reply:
+    scope = target.scope_with_app(ctx, name, "describe", "object, e.g. `describe pod api-7d9f`")
+    assert scope.app is not None
+    app = target.find_app(ctx.kube, scope.cluster, ctx.single_namespace, scope.app, kind=kind or scope.app_kind)
+    return describe_app(ctx, scope, app, target.app_pods(ctx.kube, app))
 
 
 def _target(args: tuple[str, ...]) -> tuple[str, str]:
@@ -267,12 +285,21 @@ def _describe_node(name: str, ctx: CommandContext) -> Reply:
 COMMANDS = (
     CommandSpec(
         "describe",
-        "A readable summary of a pod, deployment or node with recent events",
-        "describe pod|deploy|node NAME [-n NS]",
+        "A readable summary of a pod, deployment, node or app with recent events",
+        "describe pod|deploy|node|app NAME [-n NS]; describe (your app)",
         describe,
-        examples=("describe pod api-7d9f-x2k4p", "describe deploy api -n web", "describe node node-1"),
+        examples=(
+            "describe pod api-7d9f-x2k4p",
+            "describe deploy api -n web",
+            "describe node node-1",
+            "describe",
+            "describe app/podinfo",
+        ),
+        help=(
+            "Without a name: your app (`use APP`), its rollout, pods, Warning events, version and the "
+            "last versions it ran; `app/NAME` (or `sts/NAME`, `ds/NAME`) names one."
+        ),
         options=ONE_OBJECT,
-        min_args=1,
         max_args=2,
         aliases=("desc",),
         kube=(
@@ -283,6 +310,7 @@ COMMANDS = (
             KubeUse("get_node", everywhere=True),
             KubeUse("list_pods", everywhere=True),  # pods on the node
             KubeUse("list_events", everywhere=True),  # the node's events
+            *target.KUBE,  # an app: finding it and its pods
         ),
     ),
 )

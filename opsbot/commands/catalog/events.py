@@ -1,9 +1,11 @@
-"""`events`: recent events, newest last; only warnings, or those of one object."""
+"""`events`: recent events, newest last; only warnings, or those of one object, or (without
+``-n``, ``-A`` or ``--for``) those of your app (`use APP`): its workload, ReplicaSets and pods."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from opsbot.commands.appscoped import target
 from opsbot.commands.context import CommandContext
 from opsbot.commands.kinds import KIND_WORDS
 from opsbot.commands.spec import (
@@ -43,16 +45,23 @@ def _involved_field_selector(target: str, namespace: str | None) -> str:
 
 def events(invocation: Invocation, ctx: CommandContext) -> Reply:
     selectors: list[str] = []
-    target = invocation.value("for")
-    if target:
-        selectors.append(_involved_field_selector(target, ctx.namespace))
+    about = invocation.value("for")
+    if about:
+        selectors.append(_involved_field_selector(about, ctx.namespace))
     if invocation.flag("warnings"):
         selectors.append("type=Warning")
     items = fmt.sort_events(ctx.kube.list_events(ctx.namespace, field_selector=",".join(selectors) or None))
-    place = where(ctx.cluster, ctx.namespace)
+    place: Text = where(ctx.cluster, ctx.namespace)
     title = "Warning events" if invocation.flag("warnings") else "Events"
-    if target:
-        title += f" for {target}"
+    if about:
+        title += f" for {about}"
+    scope = target.list_app(invocation, ctx, "for")
+    if scope is not None and scope.app is not None and scope.namespace is not None:
+        app = target.find_app(ctx.kube, scope.cluster, scope.namespace, scope.app, kind=scope.app_kind)
+        pods = {pod.name for pod in target.app_pods(ctx.kube, app)}
+        items = [event for event in items if target.involves(event, app, pods)]
+        title += f" of {app.name}"
+        place = scope.header(app=True)
     if not items:
         return Reply(title, (Text("No events (Kubernetes keeps them for about an hour)."),), where=place)
     limit = ctx.settings.max_rows
@@ -94,7 +103,8 @@ COMMANDS = (
         "Recent events, optionally only warnings or for one object",
         "events [-n NS | -A] [--for KIND/NAME] [--warnings]",
         events,
-        examples=("events -n web", "events --warnings", "events --for pod/api-7d9f-x2k4p"),
+        examples=("events", "events -n web", "events --warnings", "events --for pod/api-7d9f-x2k4p"),
+        help="With an app in your context (`use APP`), `events` alone shows its events; -n, -A or --for others.",
         options=(
             NAMESPACE,
             ALL_NAMESPACES,
@@ -103,7 +113,7 @@ COMMANDS = (
             CLUSTER,
         ),
         aliases=("event", "ev"),
-        kube=(KubeUse("list_events"),),
+        kube=(KubeUse("list_events"), *target.KUBE),
         heavy=every_namespace,
     ),
 )

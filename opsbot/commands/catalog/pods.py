@@ -1,18 +1,37 @@
-"""`pods`: name, ready, status, restarts, age, node; not-ready first."""
+"""`pods`: name, ready, status, restarts, age, node; not-ready first. Without ``-n``, ``-A``
+or ``-l``, the pods of your app (`use APP`) when you have one."""
 
 from __future__ import annotations
 
+from opsbot.commands.appscoped import target
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import LIST_OPTIONS, CommandSpec, Invocation, KubeUse, every_namespace
 from opsbot.core.durations import count
 from opsbot.core.kubeobjects import natural_key
-from opsbot.core.reply import Mono, Reply, Strong, Table, Text, where
+from opsbot.core.reply import Mono, Reply, Strong, Table, Text, TextLike, where
 from opsbot.core.rows import PodRow, age_text
 
 
 def pods(invocation: Invocation, ctx: CommandContext) -> Reply:
+    scope = target.list_app(invocation, ctx)
+    if scope is not None and scope.app is not None and scope.namespace is not None:
+        app = target.find_app(ctx.kube, scope.cluster, scope.namespace, scope.app, kind=scope.app_kind)
+        hint = Text("Every pod here: ", Mono(f"pods -n {scope.namespace}"), ".")
+        shown = Text(" of ", Mono(app.ref))
+        return _listed(
+            target.app_pods(ctx.kube, app), ctx, f"Pods of {app.name}", shown, scope.header(app=True), hint
+        )
     selector = invocation.value("selector")
-    items = sorted(ctx.kube.pod_rows(ctx.namespace, selector=selector), key=_order)
+    selected = Text(" matching ", Mono(selector)) if selector else Text()
+    hint = Text("Not-ready pods are listed first. Narrow with ", Mono("-n"), ", ", Mono("-l"), ".")
+    items = ctx.kube.pod_rows(ctx.namespace, selector=selector)
+    return _listed(items, ctx, "Pods", selected, where(ctx.cluster, ctx.namespace), hint)
+
+
+def _listed(
+    found: list[PodRow], ctx: CommandContext, title: str, selected: Text, place: Text, hint: TextLike
+) -> Reply:
+    items = sorted(found, key=_order)
     unhealthy = sum(1 for row in items if not row.healthy)
     all_namespaces = ctx.namespace is None
     columns: tuple[str, ...] = ("NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE")
@@ -21,18 +40,23 @@ def pods(invocation: Invocation, ctx: CommandContext) -> Reply:
     rows: list[tuple[str, ...]] = []
     # Only the rows shown are formatted; the rest are counted ("… and N more").
     for pod in items[: ctx.settings.max_rows]:
-        row = (pod.name, pod.ready, pod.status, pod.restarts_text(ctx.now), age_text(pod.created, ctx.now), pod.node)
+        row = (
+            pod.name,
+            pod.ready,
+            pod.status,
+            pod.restarts_text(ctx.now),
+            age_text(pod.created, ctx.now),
+            pod.node,
+        )
         rows.append((pod.namespace, *row) if all_namespaces else row)
-    selected = Text(" matching ", Mono(selector)) if selector else Text()
     if not items:
-        return Reply("Pods", (Text("No pods", selected, "."),), where=where(ctx.cluster, ctx.namespace))
+        return Reply(title, (Text("No pods", selected, "."),), where=place)
     summary = Text(Strong(count(len(items), "pod")), selected)
     summary += Text(", ", Strong(str(unhealthy)), " not ready") if unhealthy else ", all ready"
-    hint = Text("Not-ready pods are listed first. Narrow with ", Mono("-n"), ", ", Mono("-l"), ".")
     return Reply(
-        "Pods",
+        title,
         (Text(summary), Table(columns, tuple(rows), total=len(items), hint=hint)),
-        where=where(ctx.cluster, ctx.namespace),
+        where=place,
         tone="warning" if unhealthy else "info",
     )
 
@@ -47,10 +71,11 @@ COMMANDS = (
         "Pods with readiness, status, restarts, age and node",
         "pods [-n NS | -A] [-l SELECTOR] [--cluster NAME]",
         pods,
-        examples=("pods -n web", "pods -A", "pods -n web -l app=api"),
+        examples=("pods", "pods -n web", "pods -A", "pods -n web -l app=api"),
+        help="With an app in your context (`use APP`), `pods` alone lists its pods; -n, -A or -l list others.",
         options=LIST_OPTIONS,
         aliases=("pod", "po", "get-pods"),
-        kube=(KubeUse("pod_rows"),),
+        kube=(KubeUse("pod_rows"), *target.KUBE),
         heavy=every_namespace,
     ),
 )

@@ -1,10 +1,10 @@
-"""`restart deploy/NAME`: a rollout restart, like `kubectl rollout restart`."""
+"""`restart deploy/NAME` (or your app's): a rollout restart, like `kubectl rollout restart`."""
 
 from __future__ import annotations
 
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import ONE_OBJECT, ActionContext, CommandSpec, Invocation, KubeUse
-from opsbot.commands.workloads import DRY_RUN_NOTE, deployment_target, dry_run
+from opsbot.commands.workloads import DRY_RUN_NOTE, app_deployment, deployment_target, dry_run
 from opsbot.core import kubeobjects as fmt
 from opsbot.core.durations import count
 from opsbot.core.plan import ActionPlan
@@ -16,9 +16,13 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
 def plan(invocation: Invocation, ctx: CommandContext) -> ActionPlan:
-    name, rest = deployment_target(invocation.args, "restart")
-    if rest:
-        raise UsageError("`restart` takes only the deployment", command="restart")
+    origin = ""
+    if invocation.args:
+        name, rest = deployment_target(invocation.args, "restart")
+        if rest:
+            raise UsageError("`restart` takes only the deployment", command="restart")
+    else:
+        name, origin = app_deployment(ctx, "restart")
     namespace = ctx.single_namespace
     if ctx.settings.server_dry_run:
         deployment = dry_run(
@@ -56,6 +60,7 @@ def plan(invocation: Invocation, ctx: CommandContext) -> ActionPlan:
         name=name,
         changes=tuple(changes),
         params={"pods": len(names)},
+        origin=origin,
     )
 
 
@@ -68,14 +73,14 @@ COMMANDS = (
     CommandSpec(
         "restart",
         "Rollout restart of a deployment (like kubectl rollout restart)",
-        "restart deploy/NAME [-n NS]",
+        "restart deploy/NAME [-n NS]; restart (your app)",
         plan,
         group=Group.WRITE,
         execute=execute,
         kube=(KubeUse("restart_deployment"), KubeUse("get_deployment"), KubeUse("list_pods")),
-        examples=("restart deploy/api -n web",),
+        examples=("restart deploy/api -n web", "restart"),
         options=ONE_OBJECT,
-        min_args=1,
+        help="Without a name: your app (`use APP`), or the channel's.",
         max_args=2,
         aliases=("rollout-restart",),
     ),

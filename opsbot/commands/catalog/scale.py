@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import ONE_OBJECT, ActionContext, CommandSpec, Invocation, KubeUse
-from opsbot.commands.workloads import DRY_RUN_NOTE, deployment_target, dry_run
+from opsbot.commands.workloads import DRY_RUN_NOTE, app_deployment, deployment_target, dry_run
 from opsbot.core import kubeobjects as fmt
 from opsbot.core import validation
 from opsbot.core.plan import ActionPlan
@@ -14,7 +14,12 @@ from opsbot.policy.settings import Group
 
 
 def plan(invocation: Invocation, ctx: CommandContext) -> Reply | ActionPlan:
-    name, rest = deployment_target(invocation.args, "scale")
+    origin = ""
+    rest: tuple[str, ...] = invocation.args
+    if len(rest) == 1 and rest[0].strip().isdigit():
+        name, origin = app_deployment(ctx, "scale")
+    else:
+        name, rest = deployment_target(invocation.args, "scale")
     if len(rest) != 1:
         raise UsageError("say how many replicas, e.g. `scale deploy/api 3`", command="scale")
     limit = ctx.settings.scale.max_replicas
@@ -52,6 +57,7 @@ def plan(invocation: Invocation, ctx: CommandContext) -> Reply | ActionPlan:
         name=name,
         changes=tuple(changes),
         params={"replicas": replicas, "from": current},
+        origin=origin,
     )
 
 
@@ -74,15 +80,16 @@ COMMANDS = (
     CommandSpec(
         "scale",
         "Set a deployment's replica count",
-        "scale deploy/NAME REPLICAS [-n NS]",
+        "scale deploy/NAME REPLICAS [-n NS]; scale REPLICAS (your app)",
         plan,
         group=Group.WRITE,
         execute=execute,
         dangerous=lambda plan: plan.params.get("replicas") == 0,
         kube=(KubeUse("get_scale"), KubeUse("scale_deployment")),
-        examples=("scale deploy/api 3 -n web", "scale deploy/worker 0"),
+        examples=("scale deploy/api 3 -n web", "scale deploy/worker 0", "scale 3"),
         options=ONE_OBJECT,
-        min_args=2,
+        help="Without a name: your app (`use APP`), or the channel's.",
+        min_args=1,
         max_args=3,
     ),
 )
