@@ -28,7 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from opsbot import __version__
 from opsbot.alerts.incidents import IncidentBook, IncidentPolicy
 from opsbot.alerts.mutes import Mute, MuteList
-from opsbot.alerts.routing import AlertRouter, enabled_kinds
+from opsbot.alerts.routing import AlertRouter, detector_options, enabled_kinds
 from opsbot.alerts.service import AlertService
 from opsbot.approvals.service import ApprovalService
 from opsbot.commands.actions import ActionRunner
@@ -40,7 +40,7 @@ from opsbot.health import HealthServer, Metrics
 from opsbot.kube.client import KubeClient
 from opsbot.kube.directory import ClusterDirectory
 from opsbot.kube.watch import WatchHealth, WatchRunner, bridge, build_watches
-from opsbot.ports import KubeDirectory
+from opsbot.ports import Clock, KubeDirectory
 from opsbot.slack.alerts import SlackAlertPublisher
 from opsbot.slack.frontend import CardSurface, SlackFrontend
 from opsbot.slack.outbox import Outbox, Priority
@@ -73,6 +73,7 @@ class Bot:
         alert_flush_interval: float = ALERT_FLUSH_SECONDS,
         approval_sweep_interval: float = SWEEP_INTERVAL_SECONDS,
         telemetry: Telemetry | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
         # Tracing and error reporting; the Bot flushes and stops it in stop().
@@ -81,7 +82,7 @@ class Bot:
         self.alert_flush_interval = alert_flush_interval
         self.approval_sweep_interval = approval_sweep_interval
         self._secrets = secrets
-        self._clock = SystemClock()
+        self._clock: Clock = clock or SystemClock()
         self._mirror_tasks: set[asyncio.Task[dict[str, Any]]] = set()
         self.clusters: KubeDirectory = clusters or ClusterDirectory(
             settings.clusters, environ_kubeconfig=environ_kubeconfig
@@ -155,6 +156,7 @@ class Bot:
             self._clock,
             mutes=mutes,
             enabled=enabled_kinds(alerts),
+            options=detector_options(alerts),
             run_blocking=self._run_blocking,
             enrichment_lines=alerts.enrichment_log_lines,
             digest_threshold=alerts.digest_threshold,

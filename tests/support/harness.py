@@ -15,6 +15,7 @@ from typing import Any
 
 from opsbot.app import Bot
 from opsbot.config import Secrets, Settings, parse_settings
+from opsbot.ports import Clock
 from opsbot.telemetry import Telemetry
 from tests.support.fake_kube import FakeKubeServer
 from tests.support.slack_emulator import Post, Sent, SlackEmulator
@@ -144,6 +145,7 @@ async def running_bot(
     approval_sweep_interval: float = 15.0,
     ping_interval: float = 10.0,
     telemetry: Telemetry | None = None,
+    clock: Clock | None = None,
 ) -> AsyncIterator[Bot]:
     secrets = Secrets(bot_token=slack.bot_token, app_token=slack.app_token, slack_api_url=slack.base_url)
     bot = Bot(
@@ -153,6 +155,7 @@ async def running_bot(
         approval_sweep_interval=approval_sweep_interval,
         ping_interval=ping_interval,
         telemetry=telemetry,
+        clock=clock,
     )
     expected = slack.hello_count + 1
     await bot.start()

@@ -241,6 +241,17 @@ RESOURCES: tuple[ResourceType, ...] = (
         extra_fields={"status.successful": _path("status", "succeeded")},
     ),
     ResourceType(
+        "batch",
+        "v1",
+        "cronjobs",
+        "cronjob",
+        "CronJob",
+        namespaced=True,
+        subresources=frozenset({"status"}),
+        short_names=("cj",),
+        tracks_generation=True,
+    ),
+    ResourceType(
         "authorization.k8s.io",
         "v1",
         "selfsubjectaccessreviews",
