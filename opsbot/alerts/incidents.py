@@ -20,12 +20,13 @@ became healthy; the duration is the time between them, never the quiet period
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from opsbot.alerts.findings import Finding, Observation
+from opsbot.alerts.detectors import YIELDS_TO
+from opsbot.alerts.findings import AlertKind, Finding, Observation
 from opsbot.alerts.incident import Affected, Incident, IncidentState
 from opsbot.alerts.refs import short_ref
 
@@ -47,6 +48,9 @@ __all__ = [
 class IncidentPolicy:
     resolve_after: timedelta = timedelta(minutes=5)
     cooldown: timedelta = timedelta(minutes=30)
+    yields_to: Mapping[AlertKind, frozenset[AlertKind]] = field(default_factory=lambda: YIELDS_TO)
+    """A kind that opens no incident while its workload has an open one of these kinds (a
+    Deployment short of replicas because its pods crash-loop is one story, told by the pods)."""
 
 
 # effects -------------------------------------------------------------------
@@ -213,6 +217,18 @@ class IncidentBook:
 
     # internals -------------------------------------------------------------------
 
+    def _told_already(self, finding: Finding) -> bool:
+        kinds = self.policy.yields_to.get(finding.kind)
+        if not kinds:
+            return False
+        return any(
+            incident.kind in kinds
+            and (incident.cluster, incident.namespace, incident.workload)
+            == (finding.cluster, finding.namespace, finding.workload)
+            for incident in self._current.values()
+            if incident.state is IncidentState.OPEN
+        )
+
     def _apply_finding(self, finding: Finding, now: datetime) -> IncidentEffect | None:
         key = finding.incident_key
         current = self._current.get(key)
@@ -221,6 +237,8 @@ class IncidentBook:
             and current.resolved_at is not None
             and now - current.resolved_at > self.policy.cooldown
         ):
+            if self._told_already(finding):
+                return None
             channel = self._route(finding)
             if channel is None:
                 return None

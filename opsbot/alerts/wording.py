@@ -72,13 +72,15 @@ POD_RECOVERED = "every affected pod has recovered (or is gone)"
 
 
 def resolved_line(incident: Incident) -> str:
-    """``Resolved: node-3 is Ready again, 12m after it began; healthy for 5m before it was closed.``"""
+    """``Resolved after 12m: node node-3 is Ready again (healthy for 5m before it was closed).``
+
+    The duration is the failure's, first failure to recovery; the quiet period is said apart."""
     what = RECOVERED.get(incident.kind, POD_RECOVERED).format(node=f"node {incident.workload.name}")
     gone = [item for item in incident.affected if item.gone]
     if incident.subject_kind == "Pod" and gone and len(gone) == len(incident.affected):
         what = "every affected pod is gone"
     quiet = quiet_text(incident.quiet)
-    return f" Resolved: {what}, {duration_text(incident)} after it began" + (f"; {quiet}." if quiet else ".")
+    return f" Resolved after {duration_text(incident)}: {what}" + (f" ({quiet})." if quiet else ".")
 
 
 def relapse_line(incident: Incident) -> str:

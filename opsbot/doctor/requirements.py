@@ -69,7 +69,7 @@ WATCHED: Mapping[ResourceName, ApiCall] = {name: _list_call(RESOURCES[name]) for
 ALERT_DETAIL_METHODS = ("read_pod_log", "list_events", "list_pods")
 
 WATCHES = "alert watches"
-ALERT_DETAILS = "alert details (log lines, events)"
+ALERT_DETAILS = "alert details (log lines, events, pods on a node)"
 
 
 @dataclass(frozen=True)

@@ -80,7 +80,7 @@ async def test_crashloop_posts_one_root_in_the_routed_channel_with_context_in_it
     root = await slack.wait_for_post(channel=PAYMENTS, method="chat.postMessage")
     text = block_text(root)
     assert "CrashLoopBackOff — deployment/api in payments" in text
-    assert pod in text and "exit 2" in text and "`test`" in text
+    assert pod in text and "exit code 2" in text and "`test`" in text
     assert {b["action_id"] for blk in root.blocks if blk["type"] == "actions" for b in blk["elements"]} >= {
         LOGS_ACTION,
         RESTART_ACTION,
@@ -101,7 +101,7 @@ async def test_more_crashes_update_the_root_instead_of_posting_again(alerting: B
     crash(kube, "payments", first, restarts=2)
     crash(kube, "payments", second, restarts=1)
     update = await slack.wait_for_post(
-        lambda p: p.ts == root.ts and "Affected pods (2)" in block_text(p), method="chat.update"
+        lambda p: p.ts == root.ts and "Pods (2)" in block_text(p), method="chat.update"
     )
     assert "Restarts*\n3" in block_text(update)
     assert len(roots(slack, PAYMENTS)) == 1
@@ -238,7 +238,7 @@ async def test_problems_present_at_startup_are_alerted_once(
         crash(kube, "web", pod)
     async with running_bot(slack, kube, alert_settings(kubeconfig), alert_flush_interval=0.2) as bot:
         # Both pods are in one incident once a root (or its update) shows two of them.
-        await slack.wait_for_post(lambda p: p.channel == ALERTS and "Affected pods (2)" in block_text(p))
+        await slack.wait_for_post(lambda p: p.channel == ALERTS and "Pods (2)" in block_text(p))
         await BotHarness(slack, kube, bot).settle()
     assert len(roots(slack, ALERTS)) == 1
 
@@ -274,7 +274,7 @@ async def test_storm_of_crashing_pods_is_paced_folded_and_fully_accounted_for(
         handled_429s = bot.outbox.rate_limited
     posted = [p for p in slack.posts if p.method == "chat.postMessage" and p.channel == ALERTS]
     assert len(posted) <= 8, [p.text for p in posted]
-    digest = [p for p in slack.posts if "new incidents" in p.text]
+    digest = [p for p in slack.posts if "new incident" in p.text]
     assert digest, "the burst was folded into a digest"
     assert slack.rate_limited == handled_429s, "every 429 was retried after Retry-After"
     assert slack.rate_limited <= 1, "pacing, not retries, keeps us under the limit"

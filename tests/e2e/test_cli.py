@@ -265,7 +265,7 @@ async def test_check_config_all_good_ticks_every_line_and_exits_0(
     cluster = checks(result.stdout, "Cluster test")
     assert cluster[0] == f"✓ reached {kube.url} (Kubernetes v1.36.0) as system:serviceaccount:opsbot:opsbot"
     assert cluster[1].startswith(
-        "✓ namespace default: 12 permission(s) granted: deployments get/list/patch/watch, "
+        "✓ namespace default: 16 permission(s) granted: cronjobs list/watch, deployments get/list/patch/watch, "
     )
     assert "deployments/scale get/patch" in cluster[1]
     assert result.stdout.rstrip().endswith("all checks passed")
@@ -296,7 +296,10 @@ async def test_check_config_fails_when_a_watched_namespace_is_not_readable(
     kube.deny("list", "pods", namespace="web")
     result = await doctor(slack, write_config(tmp_path, kubeconfig))
     assert result.returncode == 2
-    line = "✗ namespace web: 1 permission(s) missing: list pods for alert watches, pods, status, restart"
+    line = (
+        "✗ namespace web: 1 permission(s) missing: list pods for alert watches, "
+        "alert details (log lines, events, pods on a node), pods, status, restart"
+    )
     assert line in checks(result.stdout, "Cluster test")
     fix = fix_after(result.stdout, line)
     assert fix.startswith('add {apiGroups: [""], resources: ["pods"], verbs: ["list"]} to opsbot\'s Role')
@@ -545,7 +548,7 @@ async def test_check_config_without_slack_tokens_still_checks_the_clusters(
     cluster = checks(result.stdout, "Cluster test")
     assert cluster[0].startswith("✓ reached ")
     assert (
-        "✗ namespace web: 1 permission(s) missing: list pods for alert watches, pods, status, restart"
-        in cluster
+        "✗ namespace web: 1 permission(s) missing: list pods for alert watches, "
+        "alert details (log lines, events, pods on a node), pods, status, restart" in cluster
     )
     assert slack.calls == []

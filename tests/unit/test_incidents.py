@@ -363,3 +363,21 @@ def test_an_observation_scoped_to_other_kinds_leaves_an_incident_alone() -> None
     opened(book)
     book.observe(replace(recovered(), scope=frozenset({AlertKind.WARNING_EVENT})), T0)
     assert book.tick(T0 + RESOLVE_AFTER * 2) == []
+
+
+def test_a_deployment_short_of_replicas_because_its_pods_crash_is_told_by_the_pods() -> None:
+    book = new_book()
+    opened(book)  # the crash loop of deployment/web's pods
+    short = replace(
+        finding(),
+        kind=AlertKind.DEPLOYMENT_UNAVAILABLE,
+        subject_kind="Deployment",
+        subject="web",
+        restart_count=None,
+    )
+    deployment = Observation("prod", "Deployment", "shop", "web", WEB, False, findings=(short,))
+    assert book.observe(deployment, T0) == []
+    book.observe(recovered(), T0)
+    book.tick(T0 + RESOLVE_AFTER)
+    (effect,) = book.observe(deployment, T0 + RESOLVE_AFTER)  # the pods are fine: its own story now
+    assert isinstance(effect, Opened) and effect.incident.kind is AlertKind.DEPLOYMENT_UNAVAILABLE

@@ -19,6 +19,7 @@ from opsbot.alerts.detectors.catalog import (
     SEVERITY,
     SUBJECTS,
     THRESHOLDS,
+    YIELDS_TO,
     detector,
     watched_resources,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "SEVERITY",
     "SUBJECTS",
     "THRESHOLDS",
+    "YIELDS_TO",
     "Change",
     "DetectorOptions",
     "DetectorSpec",

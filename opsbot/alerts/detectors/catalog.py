@@ -136,6 +136,18 @@ DETECTORS: tuple[DetectorSpec, ...] = (
         active=deployments.unavailable_now,
         status_only=False,  # spec.replicas
         threshold=timedelta(minutes=10),
+        # Its pods' own problems say more (a crash loop, an image that will not pull).
+        yields_to=frozenset(
+            {
+                AlertKind.CRASH_LOOP,
+                AlertKind.OOM_KILLED,
+                AlertKind.IMAGE_PULL,
+                AlertKind.CONFIG_ERROR,
+                AlertKind.UNSCHEDULABLE,
+                AlertKind.STUCK_CREATING,
+                AlertKind.ROLLOUT_FAILED,
+            }
+        ),
     ),
     # Jobs and CronJobs.
     DetectorSpec(
@@ -191,6 +203,9 @@ SUBJECTS: Mapping[ResourceName, SubjectSpec] = {
 BY_KIND: Mapping[AlertKind, DetectorSpec] = {spec.kind: spec for spec in DETECTORS}
 DEFAULT_ENABLED: frozenset[AlertKind] = frozenset(spec.kind for spec in DETECTORS if spec.default_on)
 SEVERITY: Mapping[AlertKind, Severity] = {spec.kind: spec.severity for spec in DETECTORS}
+YIELDS_TO: Mapping[AlertKind, frozenset[AlertKind]] = {
+    spec.kind: spec.yields_to for spec in DETECTORS if spec.yields_to
+}
 THRESHOLDS: Mapping[AlertKind, timedelta] = {
     spec.kind: spec.threshold for spec in DETECTORS if spec.threshold is not None
 }

@@ -6,6 +6,8 @@ and never post a hundred messages. An event counts when it is new or its ``count
 (the API server folds repeats into one event), passes ``alerts.events`` (reasons and
 namespaces, globs; ``exclude_reasons`` defaults to what other detectors already report)
 and, on first sight, happened recently: a restart must not re-post the last hour of events.
+Each new event or repeat updates the card (``novel``); an older one met again in a relist
+does not.
 
 Events are points in time: nothing about them stays active, so the incident resolves
 once no new warning came for ``resolve_after``. Their observations speak only for
@@ -23,6 +25,7 @@ from opsbot.alerts.detectors.spec import Change, EventFilter, Symptom
 from opsbot.ports import KubeObject
 
 RECENT_EVENT = timedelta(minutes=10)
+JUST_NOW = timedelta(minutes=1)  # an event first seen this fresh is news, not a relist's echo
 # What other detectors already report, in their own words and with their own thresholds.
 COVERED_REASONS = (
     "BackOff",
@@ -85,9 +88,10 @@ def detect_warning_event(change: Change) -> list[Symptom]:
     if involved(event) is None or not wanted(event, change.options.events):
         return []
     times = count(event)
+    seen = last_seen(event)
+    age = aware(change.now) - seen if seen is not None else None
     if change.old is None:
-        seen = last_seen(event)
-        if seen is not None and aware(change.now) - seen > RECENT_EVENT:
+        if age is not None and age > RECENT_EVENT:
             return []
     elif times <= count(change.old):
         return []
@@ -100,7 +104,7 @@ def detect_warning_event(change: Change) -> list[Symptom]:
             since=first,
             since_exact=first is not None,
             facts={"source": text(as_dict(event.get("source")).get("component"))},
-            novel=change.old is not None,
+            novel=change.old is not None or (age is not None and age <= JUST_NOW),
         )
     ]
 

@@ -133,6 +133,8 @@ class DetectorSpec:
     or nothing of a pod (other subjects have context of their own, enrichment.py)."""
     status_only: bool = True
     """``detect`` reads only ``status``: when it did not change, nothing can be new."""
+    yields_to: frozenset[AlertKind] = frozenset()
+    """No incident of this kind while the same workload has an open one of these kinds."""
     threshold: timedelta | None = None
     """Alert only once the problem has held this long (``alerts.thresholds_minutes`` overrides).
     ``detect`` then reports the level; ``observe`` compares its ``since`` (or, without
