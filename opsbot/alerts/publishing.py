@@ -222,6 +222,8 @@ class Publishing:
             return
         current = self._book.get(incident.key)
         posted = replace(current if current and current.id == incident.id else incident, root=ts)
+        if posted.enrichment == "pending" and not self._wants_context(posted):
+            posted = replace(posted, enrichment="none")  # recorded with the root: one write
         self._book.replace(posted)
         self.save(posted)
         if current is not None and current != incident:
@@ -233,7 +235,7 @@ class Publishing:
         incident = self._book.get(key)
         if incident is None or not incident.root or incident.enrichment != "pending":
             return
-        if not self._enricher.enabled or not wants_enrichment(incident):
+        if not self._wants_context(incident):
             self._record(replace(incident, enrichment="none"))
             return
         if resumed:
@@ -256,6 +258,9 @@ class Publishing:
         self._record(updated)
         if facts != current.facts:
             self._dirty[key] = updated  # the card shows what the context told
+
+    def _wants_context(self, incident: Incident) -> bool:
+        return self._enricher.enabled and wants_enrichment(incident)
 
     def _record(self, incident: Incident) -> None:
         self._book.replace(incident)

@@ -154,6 +154,26 @@ async def test_incidents_command_lists_open_incidents(alerting: BotHarness) -> N
     await slack.wait_for_post(channel=ALERTS, method="chat.postMessage")
     text = block_text(await alerting.ask("incidents"))
     assert "CrashLoopBackOff" in text and "deployment/shop" in text and "*1* open" in text
+    assert alerting.bot.alerts is not None
+    (incident,) = alerting.bot.alerts.open_incidents()
+    assert incident.ref in text
+
+
+async def test_the_id_on_the_card_is_what_unmute_takes(alerting: BotHarness) -> None:
+    kube, slack = alerting.kube, alerting.slack
+    kube.add_deployment("web", "shop", replicas=1)
+    (pod,) = pod_names(kube, "web")
+    crash(kube, "web", pod)
+    root = await slack.wait_for_post(channel=ALERTS, method="chat.postMessage")
+    assert alerting.bot.alerts is not None
+    (incident,) = alerting.bot.alerts.open_incidents()
+    assert f"incident `{incident.ref}`" in block_text(root)
+    await alerting.click_button(root, MUTE_1H_ACTION)
+    muted = await slack.wait_for_post(lambda p: "muted this incident" in p.text, thread_ts=root.ts)
+    assert f"unmute {incident.ref}" in muted.text
+    answer = block_text(await alerting.ask(f"unmute {incident.ref}"))
+    assert "no longer muted" in answer and incident.ref in answer
+    assert "Nothing is muted" in block_text(await alerting.ask("mutes"))
 
 
 async def test_restart_button_goes_through_the_confirm_flow(alerting: BotHarness) -> None:
@@ -223,7 +243,9 @@ async def test_restarting_the_bot_mid_incident_posts_no_duplicate_and_still_reso
     kube.add_deployment("web", "zz", replicas=1)
     crash(kube, "web", next(n for n in pod_names(kube, "web") if n.startswith("zz-")))
     async with running_bot(slack, kube, settings, alert_flush_interval=0.2) as bot:
-        await slack.wait_for_post(lambda p: "deployment/zz" in p.text, channel=ALERTS, method="chat.postMessage")
+        await slack.wait_for_post(
+            lambda p: "deployment/zz" in p.text, channel=ALERTS, method="chat.postMessage"
+        )
         await BotHarness(slack, kube, bot).settle()
         assert [p.ts for p in roots(slack, ALERTS) if "deployment/shop" in p.text] == [root.ts]
         recover(kube, "web", pod)
