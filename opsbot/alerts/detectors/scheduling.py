@@ -30,8 +30,10 @@ def _pending(pod: KubeObject) -> bool:
 
 
 def _unschedulable(pod: KubeObject) -> dict[str, Any] | None:
+    if not _pending(pod):  # the cheap test first: most pods run
+        return None
     scheduled = condition(pod, "PodScheduled")
-    if scheduled is None or not _pending(pod):
+    if scheduled is None:
         return None
     if scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
         return scheduled
