@@ -144,7 +144,7 @@ DESCRIBE = CardAction(DESCRIBE_ACTION, "Describe", _describe)
 DESCRIBE_NODE = CardAction(DESCRIBE_ACTION, "Describe node", _describe)
 EVENTS = CardAction(EVENTS_ACTION, "Events", _events)
 RUN_EVENTS = CardAction(RUN_EVENTS_ACTION, "Events of the failed run", _run_events)
-NODE_OF_POD = CardAction(NODE_ACTION, "Node", _node)
+NODE_OF_POD = CardAction(NODE_ACTION, "Node pressure", _node)  # `describe node`: its conditions
 PODS_ON_NODE = CardAction(NODE_PODS_ACTION, "Pods on node", _node_pods)
 RESTART = CardAction(RESTART_ACTION, "Restart workload", _restart, style="danger")
 ROLLBACK = CardAction(ROLLBACK_ACTION, "Roll back", _rollback, style="danger", needs="releases")

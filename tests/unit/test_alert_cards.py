@@ -216,6 +216,44 @@ Pod (1): `{POD}`
 When: since 2026-03-01T11:35+00:00
 Image: `registry.example.com/shop/web:v2.3.1`
 > Back-off pulling image "registry.example.com/shop/web:v2.3.1": ErrImagePull: failed to pull and unpack image "registry.example.com/shop/web:v2.3.1": failed to resolve reference "registry.example.com/shop/web:v2.3.1": registry.example.com/shop/web:v2.3.1: not found""",
+    AlertKind.CONFIG_ERROR: f"""\
+🟠 CreateContainerConfigError — deployment/web in shop
+incident `k7m2qx` · cluster `prod` · namespace `shop`
+Severity: 🟠 warning
+Pod (1): `{POD}`
+When: since 2026-03-01T10:00+00:00
+Image: `nginx:1.27`
+> Secret "app-secrets" not found""",
+    AlertKind.STUCK_CREATING: f"""\
+🟠 StuckContainerCreating — deployment/web in shop
+incident `k7m2qx` · cluster `prod` · namespace `shop`
+Severity: 🟠 warning
+Pod (1): `{POD}`
+When: since 2026-03-01T11:40+00:00
+Node: `node-1`""",
+    AlertKind.NODE_UNSCHEDULABLE: """\
+🟠 NodeUnschedulable — node/node-1
+incident `k7m2qx` · cluster `prod`
+Severity: 🟠 warning
+When: since 2026-03-01T10:00+00:00
+Reason: Unschedulable
+Pods on the node: 7 (4 not ready)
+Workloads affected: deployment/api (web), statefulset/db (data)
+> The node is cordoned: no new pods are scheduled on it.""",
+    AlertKind.ROLLOUT_FAILED: """\
+🔴 RolloutFailed — deployment/web in shop
+incident `k7m2qx` · cluster `prod` · namespace `shop`
+Severity: 🔴 critical
+When: since 2026-03-01T11:56+00:00
+Available replicas: 3/3
+> ReplicaSet "web-qqlvmzhqhq" has timed out progressing.""",
+    AlertKind.ROLLOUT_COMPLETED: """\
+🔵 RolloutCompleted — deployment/web in shop
+incident `k7m2qx` · cluster `prod` · namespace `shop`
+Severity: 🔵 info
+When: since 2026-03-01T11:00+00:00
+Available replicas: 3/3
+> ReplicaSet "web-qqlvmzhqhq" has successfully progressed.""",
     AlertKind.EVICTED: f"""\
 🟠 Evicted — deployment/web in shop
 incident `k7m2qx` · cluster `prod` · namespace `shop`
@@ -296,6 +334,10 @@ Warnings: 3× (latest reason)
 }
 
 
+def test_every_kind_has_a_golden_card() -> None:
+    assert set(GOLDEN) == set(AlertKind)
+
+
 @pytest.mark.parametrize("kind", list(GOLDEN), ids=[kind.value for kind in GOLDEN])
 def test_each_kind_has_its_own_card(kind: AlertKind) -> None:
     assert card(incident_of(kind)) == GOLDEN[kind]
@@ -365,7 +407,7 @@ EXPECTED_BUTTONS: dict[AlertKind, list[str]] = {
     AlertKind.OOM_KILLED: ["Logs (crashed run)", "Describe", *MUTES],
     AlertKind.IMAGE_PULL: ["Describe", "Events", *MUTES],
     AlertKind.CONFIG_ERROR: ["Describe", "Events", *MUTES],
-    AlertKind.EVICTED: ["Describe", "Node", *MUTES],
+    AlertKind.EVICTED: ["Describe", "Node pressure", *MUTES],
     AlertKind.UNSCHEDULABLE: ["Describe", "Events", *MUTES],
     AlertKind.STUCK_CREATING: ["Describe", "Events", *MUTES],
     AlertKind.NODE_NOT_READY: ["Describe node", "Pods on node", *MUTES],
@@ -406,7 +448,7 @@ def test_roll_back_is_declared_where_it_belongs_and_offered_once_releases_exist(
         (AlertKind.CRASH_LOOP, "Logs (crashed run)", f"logs {POD} -c app --previous --cluster prod -n shop"),
         (AlertKind.OOM_KILLED, "Describe", f"describe pod {POD} --cluster prod -n shop"),
         (AlertKind.IMAGE_PULL, "Events", f"events --for pod/{POD} --cluster prod -n shop"),
-        (AlertKind.EVICTED, "Node", "describe node node-1 --cluster prod"),
+        (AlertKind.EVICTED, "Node pressure", "describe node node-1 --cluster prod"),
         (AlertKind.NODE_NOT_READY, "Pods on node", "pods -A --node node-1 --cluster prod"),
         (AlertKind.NODE_PRESSURE, "Describe node", "describe node node-1 --cluster prod"),
         (AlertKind.DEPLOYMENT_UNAVAILABLE, "Restart workload", "restart deploy/web --cluster prod -n shop"),

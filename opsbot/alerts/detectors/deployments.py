@@ -150,7 +150,16 @@ def detect_rollout_completed(change: Change) -> list[Symptom]:
     if change.old is None or not (_rolling_out(change.old) and _rolled_out(change.new)):
         return []
     progressing = condition(change.new, "Progressing") or {}
-    return [Symptom("NewReplicaSetAvailable", text(progressing.get("message")))]
+    done = moment_of(progressing.get("lastUpdateTime"))
+    return [
+        Symptom(
+            "NewReplicaSetAvailable",
+            text(progressing.get("message")),
+            since=done,
+            since_exact=done is not None,
+            facts={REPLICAS: _replicas_text(change.new)},
+        )
+    ]
 
 
 def healthy(change: Change) -> bool:
