@@ -6,7 +6,7 @@ older versions (without ``ref``, ``since``, ``enrichment``…) are read with sen
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -94,18 +94,53 @@ class Incident:
         return max(self.resolved_at - self.recovered_at, timedelta(0))
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["workload"] = {"kind": self.workload.kind, "name": self.workload.name}
-        data["labels"] = dict(self.labels)
-        data["facts"] = dict(self.facts)
-        for name in ("opened_at", "updated_at", "resolved_at", "since", "recovered_at"):
-            value = getattr(self, name)
-            data[name] = value.isoformat() if value else None
-        data["affected"] = [
-            {**asdict(item), "healthy_since": item.healthy_since.isoformat() if item.healthy_since else None}
-            for item in self.affected
-        ]
-        return data
+        """Its JSON form (written field by field: ``dataclasses.asdict`` deep-copies, and every
+        change of every incident is saved)."""
+
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value else None
+
+        return {
+            "id": self.id,
+            "key": self.key,
+            "kind": self.kind.value,
+            "severity": self.severity.value,
+            "cluster": self.cluster,
+            "namespace": self.namespace,
+            "workload": {"kind": self.workload.kind, "name": self.workload.name},
+            "subject_kind": self.subject_kind,
+            "channel": self.channel,
+            "opened_at": iso(self.opened_at),
+            "updated_at": iso(self.updated_at),
+            "state": self.state.value,
+            "resolved_at": iso(self.resolved_at),
+            "occurrences": self.occurrences,
+            "reopened": self.reopened,
+            "reason": self.reason,
+            "message": self.message,
+            "affected": [
+                {
+                    "name": item.name,
+                    "restarts": item.restarts,
+                    "reason": item.reason,
+                    "exit_code": item.exit_code,
+                    "container": item.container,
+                    "healthy_since": iso(item.healthy_since),
+                    "gone": item.gone,
+                    "failures": item.failures,
+                }
+                for item in self.affected
+            ],
+            "labels": dict(self.labels),
+            "root": self.root,
+            "digest": self.digest,
+            "ref": self.ref,
+            "since": iso(self.since),
+            "since_exact": self.since_exact,
+            "recovered_at": iso(self.recovered_at),
+            "facts": dict(self.facts),
+            "enrichment": self.enrichment,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Incident:

@@ -4,14 +4,16 @@ cooldown. Pure: hand-made observations, explicit times, no clock."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from opsbot.alerts.findings import AlertKind, Finding, Observation, Severity, Workload
 from opsbot.alerts.incidents import (
+    Affected,
     Changed,
     Incident,
     IncidentBook,
@@ -381,3 +383,15 @@ def test_a_deployment_short_of_replicas_because_its_pods_crash_is_told_by_the_po
     book.tick(T0 + RESOLVE_AFTER)
     (effect,) = book.observe(deployment, T0 + RESOLVE_AFTER)  # the pods are fine: its own story now
     assert isinstance(effect, Opened) and effect.incident.kind is AlertKind.DEPLOYMENT_UNAVAILABLE
+
+
+def test_the_stored_form_has_every_field_and_reads_back_the_same() -> None:
+    book = new_book()
+    opened(book)
+    book.observe(recovered(), T0)
+    (effect,) = book.tick(T0 + RESOLVE_AFTER)
+    incident = replace(effect.incident, root="1.2", digest=None, facts={"node": "node-1"}, labels={"app": "web"})
+    data = incident.to_dict()
+    assert set(data) == {f.name for f in fields(Incident)}
+    assert set(data["affected"][0]) == {f.name for f in fields(Affected)}
+    assert Incident.from_dict(json.loads(json.dumps(data))) == incident
