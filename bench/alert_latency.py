@@ -4,12 +4,12 @@ Run:  python -m bench.alert_latency [--samples N] [--pods N] [--nodes N] [--skip
 
 World: the fake API server holds `--pods` healthy pods (default 10,000: 500 Deployments of
 20 pods over 20 namespaces, pods only, owned by their ReplicaSets) and `--nodes` Ready
-nodes (500). The bot watches pods, nodes and deployments in all namespaces.
+nodes (500). The bot watches pods, nodes, deployments, jobs and cronjobs in all namespaces.
 
 1. Peak RSS of the bot ON ITS OWN (the figure the aim is about): `python -m opsbot run`
    as a subprocess, configured like production (alerts on, one default channel, JSON
    logs at level warning, SQLite store in a temp dir) against the Slack emulator and the
-   fake API server of this process. Once its three watches are open and its CPU has gone
+   fake API server of this process. Once its watches are open and its CPU has gone
    quiet (the initial 10,500 ADDED events are processed), one pod is crashed to prove the
    process is live and synced (its root post is awaited), then VmHWM (peak) and VmRSS
    (current) are read from /proc/<pid>/status. `--skip-rss` skips this part.
@@ -63,7 +63,10 @@ from bench._common import (
     started_bot,
     wait_until,
 )
+from opsbot.alerts.detectors import watched_resources
+from opsbot.alerts.routing import enabled_kinds
 from opsbot.alerts.service import AlertService, ClusterEvent
+from opsbot.alerts.settings import AlertsSettings
 from tests.support.fake_kube import FakeKubeServer, builders
 from tests.support.harness import block_text
 from tests.support.slack_emulator import Post
@@ -72,7 +75,8 @@ AIM_P99_MS = 500.0
 AIM_RSS_MIB = 150.0
 ALERTS = "C0ALERTS01"
 RSS_CHANNEL = "C0ALERTSRSS"
-WATCHES = 3  # pods, nodes, deployments (all namespaces)
+# pods, nodes, deployments, jobs, cronjobs (all namespaces): what the default kinds read
+WATCHES = len(watched_resources(enabled_kinds(AlertsSettings())))
 NAMESPACES = tuple(f"team-{i:02d}" for i in range(20))
 ROOT_EVENT_TYPE = "opsbot_incident"
 REPO = Path(__file__).resolve().parents[1]
@@ -413,7 +417,7 @@ def report(
             "1. `python -m opsbot run` as its own process, watching everything above (alerts on, logs: warning)"
         )
         print(
-            f"   connected to Slack after {rss.connected_s:.1f} s, 3 watches open after {rss.watches_open_s:.1f} s, "
+            f"   connected to Slack after {rss.connected_s:.1f} s, {WATCHES} watches open after {rss.watches_open_s:.1f} s, "
             f"CPU quiet after {rss.quiet_s:.1f} s; probe crash → root in {rss.probe_s * 1000:.0f} ms; "
             f"CPU used {rss.cpu_s:.1f} s; exit code after SIGTERM {rss.exit_code}"
         )

@@ -16,7 +16,7 @@ Once the watches have synced, every pod is crashed (CrashLoopBackOff, restartCou
 in a seeded random order, evenly spread over `--spread` seconds (10), from a worker
 thread. The window is `--seconds` (60) from the first crash. Counted in the window,
 from the emulator's own records: chat.postMessage split into incident roots (message
-metadata), thread replies and digests ("N new incidents" messages), chat.update, the
+metadata), thread replies and digests ("N new incidents" messages, "1 new incident"), chat.update, the
 429s the emulator answered and the retries the bot made after them
 (`bot.outbox.rate_limited`).
 
@@ -50,8 +50,11 @@ from bench._common import (
     started_bot,
     wait_until,
 )
+from opsbot.alerts.detectors import watched_resources
 from opsbot.alerts.incidents import Incident
+from opsbot.alerts.routing import enabled_kinds
 from opsbot.alerts.service import AlertService, ClusterEvent
+from opsbot.alerts.settings import AlertsSettings
 from opsbot.app import Bot
 from tests.support.fake_kube import builders
 from tests.support.harness import block_text
@@ -61,7 +64,7 @@ AIM_MESSAGES = 25
 ALERTS = "C0ALERTS01"
 NAMESPACES = ("shop", "payments", "search", "ingest")
 NODES = 20
-WATCHES = 3
+WATCHES = len(watched_resources(enabled_kinds(AlertsSettings())))  # one SYNCED each
 ROOT_EVENT_TYPE = "opsbot_incident"
 SEED = 20240601
 
@@ -175,7 +178,7 @@ def is_digest(post: Post) -> bool:
         post.method == "chat.postMessage"
         and post.thread_ts is None
         and not is_root(post)
-        and " new incidents in " in post.text
+        and " new incident" in post.text
     )
 
 

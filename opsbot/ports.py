@@ -66,7 +66,9 @@ class KubePort(Protocol):
     ) -> list[KubeObject]: ...
 
     @requires(ApiCall("list", "pods"))
-    def pod_rows(self, namespace: str | None, *, selector: str | None = None) -> list[PodRow]:
+    def pod_rows(
+        self, namespace: str | None, *, selector: str | None = None, node: str | None = None
+    ) -> list[PodRow]:
         """What `pods` shows of each pod: from the watch cache when one covers the namespace,
         else a paged list turned into rows page by page (no whole decoded list is kept)."""
         ...

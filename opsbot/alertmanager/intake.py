@@ -243,7 +243,7 @@ class Intake:
             publishing.save(effect.incident)
             if isinstance(effect, Opened):
                 self.opened += 1
-                await publishing.open(effect.incident, effect.finding)
+                await publishing.open(effect.incident)
             elif isinstance(effect, Changed):
                 publishing.changed(effect.incident)
             elif isinstance(effect, Reopened):

@@ -14,9 +14,18 @@ class AlertKind(StrEnum):
     IMAGE_PULL = "ImagePullBackOff"
     CONFIG_ERROR = "CreateContainerConfigError"
     EVICTED = "Evicted"
+    UNSCHEDULABLE = "PodUnschedulable"
+    STUCK_CREATING = "StuckContainerCreating"
     NODE_NOT_READY = "NodeNotReady"
+    NODE_PRESSURE = "NodePressure"
+    NODE_UNSCHEDULABLE = "NodeUnschedulable"
     ROLLOUT_FAILED = "RolloutFailed"
     ROLLOUT_COMPLETED = "RolloutCompleted"
+    DEPLOYMENT_UNAVAILABLE = "DeploymentUnavailable"
+    JOB_FAILED = "JobFailed"
+    CRONJOB_FAILED = "CronJobFailed"
+    CRONJOB_MISSED = "CronJobMissed"
+    WARNING_EVENT = "WarningEvent"
     # Not a detector's: alert groups that Alertmanager sends (opsbot.alertmanager).
     ALERTMANAGER = "Alertmanager"
 
@@ -51,7 +60,7 @@ class Finding:
     cluster: str
     namespace: str  # "" for cluster-scoped objects (nodes)
     workload: Workload
-    subject_kind: str  # "Pod" | "Node" | "Deployment"
+    subject_kind: str  # "Pod" | "Node" | "Deployment" | "Job" | "CronJob" | an event's object kind
     subject: str  # the object's name
     reason: str  # as Kubernetes wrote it, e.g. "ErrImagePull"
     message: str = ""
@@ -60,6 +69,16 @@ class Finding:
     restart_count: int | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     observed_at: datetime | None = None
+    since: datetime | None = None
+    """When the problem began, from the evidence the object carries (None: no evidence)."""
+    since_exact: bool = False
+    """``since`` is when it began; False: only that it held by then ("at least since")."""
+    facts: Mapping[str, str] = field(default_factory=dict)
+    """What the card shows for this kind of problem, e.g. the container's memory limit."""
+    failures: int = 1
+    """How many failures this finding stands for (two OOM kills visible at once: 2)."""
+    novel: bool = False
+    """New information even without a higher count (another Warning event about the object)."""
     key: str | None = None
     """The incident key when the source groups findings itself (an Alertmanager group)."""
 
@@ -92,3 +111,9 @@ class Observation:
     deleted: bool = False
     findings: tuple[Finding, ...] = ()
     active: frozenset[AlertKind] = frozenset()
+    scope: frozenset[AlertKind] | None = None
+    """Which incidents' health this observation speaks for; None: every incident of the subject.
+    (A Warning event says nothing about the health of the pod it is about.)"""
+    waiting: tuple[tuple[AlertKind, datetime, datetime], ...] = ()
+    """Problems that hold but not yet for their threshold: (kind, since, due). The pipeline
+    looks again at ``due`` (and passes ``since`` back as first seen when there is no evidence)."""

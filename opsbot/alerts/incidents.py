@@ -11,127 +11,46 @@ the alert service persists incidents and performs the effects. The rules:
 - when every affected pod has been healthy (or gone) for `resolve_after`, the
   incident resolves; a relapse within `cooldown` reopens the same incident
   (same thread); later, a new incident starts.
+
+Times: ``since`` is when the problem began as the objects show it (``since_exact``
+False: only that it held by then), ``recovered_at`` when the last affected subject
+became healthy; the duration is the time between them, never the quiet period
+(``resolve_after``) that follows. ``ref`` is the short id people type back (refs.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
-from opsbot.alerts.findings import AlertKind, Finding, Observation, Severity, Workload
-from opsbot.core.request import MessageId
+from opsbot.alerts.detectors import YIELDS_TO
+from opsbot.alerts.findings import AlertKind, Finding, Observation
+from opsbot.alerts.incident import Affected, Incident, IncidentState
+from opsbot.alerts.refs import short_ref
 
-
-class IncidentState(StrEnum):
-    OPEN = "open"
-    RESOLVED = "resolved"
-
-
-@dataclass(frozen=True)
-class Affected:
-    """One pod (or node, or deployment) in an incident."""
-
-    name: str
-    restarts: int = 0
-    reason: str = ""
-    exit_code: int | None = None
-    container: str | None = None
-    healthy_since: datetime | None = None
-    gone: bool = False
-
-
-@dataclass(frozen=True)
-class Incident:
-    id: str
-    key: str
-    kind: AlertKind
-    severity: Severity
-    cluster: str
-    namespace: str
-    workload: Workload
-    subject_kind: str
-    channel: str
-    opened_at: datetime
-    updated_at: datetime
-    state: IncidentState = IncidentState.OPEN
-    resolved_at: datetime | None = None
-    occurrences: int = 1
-    reopened: int = 0
-    reason: str = ""
-    message: str = ""
-    affected: tuple[Affected, ...] = ()
-    labels: Mapping[str, str] = field(default_factory=dict)
-    root: MessageId | None = None
-    """The root message (the thread of this incident), once posted."""
-    digest: MessageId | None = None
-    """The digest message this incident was folded into ("pending" while that post is on its way)."""
-
-    @property
-    def restarts(self) -> int:
-        return sum(item.restarts for item in self.affected)
-
-    @property
-    def duration(self) -> timedelta:
-        end = self.resolved_at or self.updated_at
-        return end - self.opened_at
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["workload"] = {"kind": self.workload.kind, "name": self.workload.name}
-        data["labels"] = dict(self.labels)
-        for name in ("opened_at", "updated_at", "resolved_at"):
-            value = getattr(self, name)
-            data[name] = value.isoformat() if value else None
-        data["affected"] = [
-            {**asdict(item), "healthy_since": item.healthy_since.isoformat() if item.healthy_since else None}
-            for item in self.affected
-        ]
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Incident:
-        def when(value: object) -> datetime | None:
-            return datetime.fromisoformat(value) if isinstance(value, str) else None
-
-        affected = tuple(
-            Affected(**{**item, "healthy_since": when(item.get("healthy_since"))})
-            for item in data.get("affected", [])
-        )
-        opened = when(data["opened_at"])
-        updated = when(data["updated_at"])
-        assert opened is not None and updated is not None
-        return cls(
-            id=data["id"],
-            key=data["key"],
-            kind=AlertKind(data["kind"]),
-            severity=Severity(data["severity"]),
-            cluster=data["cluster"],
-            namespace=data["namespace"],
-            workload=Workload(data["workload"]["kind"], data["workload"]["name"]),
-            subject_kind=data["subject_kind"],
-            channel=data["channel"],
-            opened_at=opened,
-            updated_at=updated,
-            state=IncidentState(data["state"]),
-            resolved_at=when(data.get("resolved_at")),
-            occurrences=int(data.get("occurrences", 1)),
-            reopened=int(data.get("reopened", 0)),
-            reason=data.get("reason", ""),
-            message=data.get("message", ""),
-            affected=affected,
-            labels=dict(data.get("labels") or {}),
-            root=data.get("root", data.get("root_ts")),
-            digest=data.get("digest", data.get("digest_ts")),
-        )
+__all__ = [
+    "Affected",
+    "Changed",
+    "Incident",
+    "IncidentBook",
+    "IncidentEffect",
+    "IncidentPolicy",
+    "IncidentState",
+    "Opened",
+    "Reopened",
+    "Resolved",
+]
 
 
 @dataclass(frozen=True)
 class IncidentPolicy:
     resolve_after: timedelta = timedelta(minutes=5)
     cooldown: timedelta = timedelta(minutes=30)
+    yields_to: Mapping[AlertKind, frozenset[AlertKind]] = field(default_factory=lambda: YIELDS_TO)
+    """A kind that opens no incident while its workload has an open one of these kinds (a
+    Deployment short of replicas because its pods crash-loop is one story, told by the pods)."""
 
 
 # effects -------------------------------------------------------------------
@@ -172,7 +91,23 @@ def _affected_from(finding: Finding) -> Affected:
         reason=finding.reason,
         exit_code=finding.exit_code,
         container=finding.container,
+        failures=max(finding.failures, 1),
     )
+
+
+def _since(finding: Finding, now: datetime) -> tuple[datetime, bool]:
+    """When the finding's problem began (never later than ``now``), and whether exactly."""
+    if finding.since is None or finding.since > now:
+        return now, finding.since is not None and finding.since_exact
+    return finding.since, finding.since_exact
+
+
+def _earlier(incident: Incident, finding: Finding, now: datetime) -> dict[str, Any]:
+    """The incident's since, moved back when the finding shows the problem began earlier."""
+    since, exact = _since(finding, now)
+    if incident.since is not None and since >= incident.since:
+        return {}
+    return {"since": since, "since_exact": exact}
 
 
 class IncidentBook:
@@ -181,6 +116,7 @@ class IncidentBook:
         self._route = route
         self._current: dict[str, Incident] = {}
         self._by_subject: dict[SubjectKey, set[str]] = {}
+        self._refs: dict[str, str] = {}  # ref → key
 
     # queries -----------------------------------------------------------------
 
@@ -188,6 +124,10 @@ class IncidentBook:
         return self._current.get(key)
 
     def by_id(self, incident_id: str) -> Incident | None:
+        """By full id, or by the short ref shown on cards."""
+        key = self._refs.get(incident_id)
+        if key is not None and (found := self._current.get(key)) is not None and found.ref == incident_id:
+            return found
         for incident in self._current.values():
             if incident.id == incident_id:
                 return incident
@@ -214,6 +154,12 @@ class IncidentBook:
             self._put(incident)
 
     def _put(self, incident: Incident) -> None:
+        if not incident.ref:  # stored before refs existed
+            incident = replace(incident, ref=short_ref(incident.id, self._refs))
+        previous = self._current.get(incident.key)
+        if previous is not None and previous.ref != incident.ref:
+            self._refs.pop(previous.ref, None)
+        self._refs[incident.ref] = incident.key
         self._current[incident.key] = incident
         for item in incident.affected:
             subject = (incident.cluster, incident.subject_kind, incident.namespace, item.name)
@@ -258,7 +204,13 @@ class IncidentBook:
                 continue
             latest = max(moment for moment in since if moment is not None)
             if now - latest >= self.policy.resolve_after:
-                resolved = replace(incident, state=IncidentState.RESOLVED, resolved_at=now, updated_at=now)
+                resolved = replace(
+                    incident,
+                    state=IncidentState.RESOLVED,
+                    resolved_at=now,
+                    updated_at=now,
+                    recovered_at=latest,
+                )
                 self._put(resolved)
                 effects.append(Resolved(resolved))
         return effects
@@ -300,6 +252,18 @@ class IncidentBook:
 
     # internals -------------------------------------------------------------------
 
+    def _told_already(self, finding: Finding) -> bool:
+        kinds = self.policy.yields_to.get(finding.kind)
+        if not kinds:
+            return False
+        return any(
+            incident.kind in kinds
+            and (incident.cluster, incident.namespace, incident.workload)
+            == (finding.cluster, finding.namespace, finding.workload)
+            for incident in self._current.values()
+            if incident.state is IncidentState.OPEN
+        )
+
     def _apply_finding(self, finding: Finding, now: datetime) -> IncidentEffect | None:
         key = finding.incident_key
         current = self._current.get(key)
@@ -308,11 +272,15 @@ class IncidentBook:
             and current.resolved_at is not None
             and now - current.resolved_at > self.policy.cooldown
         ):
+            if self._told_already(finding):
+                return None
             channel = self._route(finding)
             if channel is None:
                 return None
+            incident_id = f"{key}@{now.isoformat(timespec='seconds')}"
+            since, exact = _since(finding, now)
             incident = Incident(
-                id=f"{key}@{now.isoformat(timespec='seconds')}",
+                id=incident_id,
                 key=key,
                 kind=finding.kind,
                 severity=finding.severity,
@@ -327,15 +295,25 @@ class IncidentBook:
                 message=finding.message,
                 affected=(_affected_from(finding),),
                 labels=dict(finding.labels),
+                ref=short_ref(incident_id, self._refs),
+                since=since,
+                since_exact=exact,
+                facts=dict(finding.facts),
             )
             self._put(incident)
             return Opened(incident, finding)
         affected, added = self._merge_affected(current.affected, finding)
+        facts = {**current.facts, **finding.facts}
         if current.state is IncidentState.RESOLVED:
+            since, exact = _since(finding, now)
             reopened = replace(
                 current,
                 state=IncidentState.OPEN,
                 resolved_at=None,
+                recovered_at=None,
+                since=since,
+                since_exact=exact,
+                facts=facts,
                 reopened=current.reopened + 1,
                 occurrences=current.occurrences + 1,
                 affected=affected,
@@ -345,9 +323,10 @@ class IncidentBook:
             )
             self._put(reopened)
             return Reopened(reopened, finding)
+        earlier = _earlier(current, finding, now)
         if not added:
-            if affected != current.affected:
-                self._put(replace(current, affected=affected))
+            if affected != current.affected or earlier or facts != current.facts:
+                self._put(replace(current, affected=affected, facts=facts, **earlier))
             return None
         updated = replace(
             current,
@@ -356,6 +335,8 @@ class IncidentBook:
             updated_at=now,
             reason=finding.reason,
             message=finding.message or current.message,
+            facts=facts,
+            **earlier,
         )
         self._put(updated)
         return Changed(updated)
@@ -371,12 +352,16 @@ class IncidentBook:
             if item.name == finding.subject:
                 found = True
                 worse = (
-                    restarts > item.restarts or item.gone or (restarts == 0 and finding.reason != item.reason)
+                    restarts > item.restarts
+                    or item.gone
+                    or (restarts == 0 and finding.reason != item.reason)
+                    or finding.novel
                 )
                 added = added or worse
                 item = replace(
                     item,
                     restarts=max(restarts, item.restarts),
+                    failures=item.failures + (max(finding.failures, 1) if worse else 0),
                     reason=finding.reason,
                     exit_code=finding.exit_code if finding.exit_code is not None else item.exit_code,
                     container=finding.container or item.container,
@@ -398,6 +383,8 @@ class IncidentBook:
         for key in list(keys):
             incident = self._current.get(key)
             if incident is None or incident.state is not IncidentState.OPEN:
+                continue
+            if observation.scope is not None and incident.kind not in observation.scope:
                 continue
             if incident.kind in observation.active and not observation.deleted:
                 healthy = False

@@ -3,7 +3,8 @@
 One consumer task takes watch events off a queue, one at a time: the detectors
 (``observe``) say what an event means, the incident book decides what changes, and
 :class:`~opsbot.alerts.publishing.Publishing` shows it. A ticker resolves what has
-recovered and flushes coalesced updates. Neither loop dies on a bad event or a bug:
+recovered, looks again at problems waiting for their threshold (waiting.py) and
+flushes coalesced updates. Neither loop dies on a bad event or a bug:
 each failure is logged with its traceback and reported.
 """
 
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
 
-from opsbot.alerts.detectors import SUBJECTS, observe
-from opsbot.alerts.findings import AlertKind
+from opsbot.alerts.detectors import SUBJECTS, DetectorOptions, observe
+from opsbot.alerts.findings import AlertKind, Observation
 from opsbot.alerts.incidents import (
     Changed,
     Incident,
@@ -29,6 +31,7 @@ from opsbot.alerts.incidents import (
 )
 from opsbot.alerts.owners import OwnerResolver
 from opsbot.alerts.publishing import Publishing, incident_attributes
+from opsbot.alerts.waiting import WaitingKey, WaitingList
 from opsbot.core.resources import RESOURCES, ResourceName, WatchEventType
 from opsbot.ports import Clock, KubeObject, Store
 from opsbot.telemetry import ErrorReporter, Tracer
@@ -81,6 +84,7 @@ class AlertPipeline:
         flush_interval: float,
         tracer: Tracer,
         errors: ErrorReporter,
+        options: DetectorOptions | None = None,
     ) -> None:
         self.book = book
         self._store = store
@@ -92,6 +96,8 @@ class AlertPipeline:
         self._tracer = tracer
         self._errors = errors
         self._listing: dict[tuple[str, ResourceName], _InitialList] = {}
+        self._options = options or DetectorOptions()
+        self.waiting = WaitingList()
         self.events_processed = 0
         self.listeners: list[Callable[[ClusterEvent], None]] = []
         """Called with every watch event first (e.g. to follow a rollout an action started)."""
@@ -112,10 +118,12 @@ class AlertPipeline:
         return len(incidents)
 
     def resume_unposted(self) -> int:
-        """Incidents saved before a crash whose root may not be in Slack yet.
+        """Incidents saved before a crash whose root may not be in Slack yet, or whose thread
+        may lack its context.
 
         The root is looked up in the channel first (it carries the incident id as
-        message metadata), so a crash between posting and recording posts nothing twice.
+        message metadata), so a crash between posting and recording posts nothing twice;
+        the context likewise in the root's thread.
         """
         pending = [
             incident
@@ -126,8 +134,16 @@ class AlertPipeline:
         ]
         for incident in pending:
             self._publishing.resume(incident)
-        if pending:
-            log.info("incidents_resumed", count=len(pending))
+        # Roots on record whose thread never got its context (a crash came in between).
+        threads = [
+            incident
+            for incident in self.book.open_incidents()
+            if incident.root and incident.enrichment == "pending" and not self._publishing.muted(incident)
+        ]
+        for incident in threads:
+            self._publishing.resume_enrichment(incident)
+        if pending or threads:
+            log.info("incidents_resumed", roots=len(pending), threads=len(threads))
         return len(pending)
 
     def expect_initial_lists(self, cluster: str, resource: ResourceName, watches: int) -> None:
@@ -182,22 +198,63 @@ class AlertPipeline:
             return
         new = None if event.type == "DELETED" else event.obj
         old = event.old if event.type != "DELETED" else (event.old or event.obj)
+        metadata = (new if new is not None else old or {}).get("metadata") or {}
+        where = (str(metadata.get("namespace", "")), str(metadata.get("name", "")))
         listing = self._listing.get(scope)
         if new is not None and listing is not None:
-            metadata = new.get("metadata") or {}
-            listing.present.add((str(metadata.get("namespace", "")), str(metadata.get("name", ""))))
-        kwargs: dict[str, Any] = {"cluster": event.cluster, "now": now, "enabled": self._enabled}
+            listing.present.add(where)
+        key: WaitingKey = (event.cluster, event.resource, *where)
+        observation = self._observe(event.resource, old, new, event.cluster, now, key)
+        self.waiting.note(key, new, observation)
+        await self._apply(observation, now)
+
+    def _observe(
+        self,
+        resource: ResourceName,
+        old: KubeObject | None,
+        new: KubeObject | None,
+        cluster: str,
+        now: datetime,
+        key: WaitingKey,
+    ) -> Observation:
+        kwargs: dict[str, Any] = {
+            "cluster": cluster,
+            "now": now,
+            "enabled": self._enabled,
+            "options": self._options,
+            "first_seen": self.waiting.first_seen(key),
+        }
         if self._owners is not None:
             kwargs["owners"] = self._owners
-        observation = observe(event.resource, old, new, **kwargs)
+        return observe(resource, old, new, **kwargs)
+
+    async def _apply(self, observation: Observation, now: datetime) -> None:
         for finding in observation.findings:
             kind = finding.kind.value
             self.findings_by_kind[kind] = self.findings_by_kind.get(kind, 0) + 1
         await self._perform(self.book.observe(observation, now))
 
+    async def recheck_waiting(self, now: datetime) -> None:
+        """Problems whose threshold has passed without a new event: look at them again."""
+        for key, entry in self.waiting.due(now):
+            observation = self._observe(entry.resource, None, entry.obj, key[0], now, key)
+            self.waiting.note(key, entry.obj, observation)
+            # Only what was waiting speaks: the rest was said when the object last changed.
+            await self._apply(
+                replace(
+                    observation,
+                    findings=tuple(f for f in observation.findings if f.kind in entry.kinds),
+                    scope=entry.kinds,
+                ),
+                now,
+            )
+
     async def tick(self) -> None:
-        """Resolve what has recovered and flush coalesced root updates."""
-        await self._perform(self.book.tick(self._clock.now()))
+        """Look again at what waits for its threshold, resolve what has recovered, flush
+        coalesced root updates."""
+        now = self._clock.now()
+        await self.recheck_waiting(now)
+        await self._perform(self.book.tick(now))
         await self.flush()
 
     async def run_ticker(self) -> None:
@@ -227,7 +284,7 @@ class AlertPipeline:
                 if isinstance(effect, Opened):
                     kind = effect.incident.kind.value
                     self.incidents_opened[kind] = self.incidents_opened.get(kind, 0) + 1
-                    await self._publishing.open(effect.incident, effect.finding)
+                    await self._publishing.open(effect.incident)
                 elif isinstance(effect, Changed):
                     self._publishing.changed(effect.incident)
                 elif isinstance(effect, Reopened):

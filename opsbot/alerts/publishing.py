@@ -2,7 +2,10 @@
 
 - an incident is saved before its root is posted and again with the root's ts;
 - updates to a root are coalesced (at most one per incident per flush);
-- when a channel already has a backlog, new roots fold into one digest message;
+- when a channel already has a backlog, new incidents fold into one digest message, and
+  keep joining it until the storm is over (digests.py);
+- a root's thread gets its context (enrichment) once, also when the root was found again
+  after a restart: ``Incident.enrichment`` says whether it is still due;
 - the steps of one incident run one after the other (a chain per incident key),
   without holding up the pipeline.
 
@@ -16,25 +19,22 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
 from typing import Protocol, TypeVar
 
 import structlog
 
-from opsbot.alerts.enrichment import Enricher, Enrichment
-from opsbot.alerts.findings import Finding
+from opsbot.alerts.digests import Digest
+from opsbot.alerts.enrichment import CAUSE, Enricher, Enrichment, wants_enrichment
 from opsbot.alerts.incidents import Incident, IncidentBook
 from opsbot.alerts.mutes import Mute, MuteList
-from opsbot.core.durations import since
-from opsbot.core.reply import Icon, Text
+from opsbot.alerts.thread import relapse_text, resolved_text
+from opsbot.core.reply import Text
 from opsbot.errors import OpsbotError
 from opsbot.ports import Clock, Store
 from opsbot.telemetry import Attribute, ErrorReporter, Tracer
 
 log = structlog.get_logger("opsbot.alerts")
-
-DIGEST_WINDOW = timedelta(minutes=10)  # a digest older than this takes no more incidents
 
 _T = TypeVar("_T")
 
@@ -52,20 +52,17 @@ class AlertPublisher(Protocol):
 
     async def reply(self, incident: Incident, text: Text) -> None: ...
 
-    async def post_enrichment(self, incident: Incident, enrichment: Enrichment) -> None: ...
+    async def post_enrichment(self, incident: Incident, enrichment: Enrichment) -> str | None: ...
 
-    async def post_digest(self, channel: str, incidents: list[Incident]) -> str | None: ...
+    async def find_enrichment(self, incident: Incident) -> str | None: ...
 
-    async def update_digest(self, channel: str, ts: str, incidents: list[Incident]) -> None: ...
+    async def post_digest(
+        self, channel: str, folded: list[Incident], separate: list[Incident]
+    ) -> str | None: ...
 
-
-@dataclass
-class Digest:
-    """The one message a channel's new incidents fold into while the channel has a backlog."""
-
-    opened: datetime
-    keys: list[str]  # the incidents folded in, by key
-    ts: str = ""  # "" while its post is on its way, or when that failed
+    async def update_digest(
+        self, channel: str, ts: str, folded: list[Incident], separate: list[Incident]
+    ) -> None: ...
 
 
 def incident_attributes(incident: Incident, effect: str | None) -> dict[str, Attribute | None]:
@@ -110,8 +107,8 @@ class Publishing:
         self._digests: dict[str, Digest] = {}  # by channel
         self._tasks: set[asyncio.Task[None]] = set()
         self._chains: dict[str, asyncio.Task[None]] = {}
-        # Roots decided but not yet handed to the publisher count as backlog too.
-        self._roots_on_the_way: dict[str, int] = {}
+        # Roots decided but not yet handed to the publisher count as backlog too (by channel).
+        self._roots_on_the_way: dict[str, set[str]] = {}
 
     def save(self, incident: Incident) -> None:
         self._store.put_incident(
@@ -121,13 +118,17 @@ class Publishing:
     def muted(self, incident: Incident) -> Mute | None:
         return self._mutes.muted(incident.key, self._clock.now())
 
+    def backlog(self, channel: str) -> int:
+        return self._publisher.backlog(channel) + len(self._roots_on_the_way.get(channel, ()))
+
     # what the book decided -----------------------------------------------------------
 
-    async def open(self, incident: Incident, finding: Finding) -> None:
-        """A new incident: its root, or a line in the channel's digest when the channel is backed up."""
+    async def open(self, incident: Incident) -> None:
+        """A new incident: its root, or a line in the channel's digest while the channel is backed up."""
         log.info(
             "incident_opened",
             incident=incident.id,
+            ref=incident.ref,
             kind=incident.kind.value,
             cluster=incident.cluster,
             namespace=incident.namespace,
@@ -137,17 +138,23 @@ class Publishing:
         if self.muted(incident):
             return
         channel = incident.channel
-        if (
-            self._publisher.backlog(channel) + self._roots_on_the_way.get(channel, 0)
-            >= self._digest_threshold
-        ):
-            await self._fold_into_digest(incident)
+        backlog = self.backlog(channel)
+        digest = self._digests.get(channel)
+        if digest is not None and not digest.takes(self._clock.now(), backlog):
+            del self._digests[channel]  # the storm is over: roots of their own again
+            digest = None
+        if digest is not None or backlog >= self._digest_threshold:
+            await self._fold_into_digest(incident, digest)
             return
-        self._post_later(incident, finding)
+        self._post_later(incident, resumed=False)
 
     def resume(self, incident: Incident) -> None:
         """An incident saved before a crash whose root may or may not be in the channel."""
-        self._post_later(incident, None)
+        self._post_later(incident, resumed=True)
+
+    def resume_enrichment(self, incident: Incident) -> None:
+        """An incident whose root is known but whose thread may still lack its context."""
+        self._chain(incident.key, lambda: self._enrich(incident.key, resumed=True))
 
     def changed(self, incident: Incident) -> None:
         """Its root (or digest) shows the change at the next flush."""
@@ -155,10 +162,7 @@ class Publishing:
 
     async def reopen(self, incident: Incident) -> None:
         log.info("incident_reopened", incident=incident.id, kind=incident.kind.value)
-        self._chain(
-            incident.key,
-            lambda: self._announce(incident.key, Text(Icon.ALERT, f" Relapsed: {incident.reason} again.")),
-        )
+        self._chain(incident.key, lambda: self._announce(incident.key, relapse_text(incident)))
 
     async def resolve(self, incident: Incident, text: Text | None = None) -> None:
         """`text`: what the thread says (a source that resolves incidents itself words it)."""
@@ -167,12 +171,10 @@ class Publishing:
             incident=incident.id,
             kind=incident.kind.value,
             duration_s=incident.duration.total_seconds(),
+            exact=incident.since_exact,
         )
-        if text is None:
-            text = Text(
-                Icon.SUCCESS, f" Resolved after {since(incident.duration)}: every affected pod has recovered."
-            )
-        self._chain(incident.key, lambda: self._announce(incident.key, text))
+        said = text if text is not None else resolved_text(incident)
+        self._chain(incident.key, lambda: self._announce(incident.key, said))
 
     def announce(self, key: str, text: Text | None = None) -> None:
         """After the incident's earlier steps: update its root now and, with `text`, say it in
@@ -191,6 +193,8 @@ class Publishing:
                 await self._guard(self._publisher.update_root(current), "update_root", current)
             elif current.key in self._chains:
                 self._dirty[current.key] = current  # root still on its way: next flush
+            if current.root and any(current.key in d.separate for d in self._digests.values()):
+                digests.add(current.channel)
         for channel in digests:
             await self._refresh_digest(channel)
 
@@ -201,17 +205,16 @@ class Publishing:
 
     # roots -------------------------------------------------------------------------------
 
-    def _post_later(self, incident: Incident, finding: Finding | None) -> None:
-        channel = incident.channel
-        self._roots_on_the_way[channel] = self._roots_on_the_way.get(channel, 0) + 1
-        self._chain(incident.key, lambda: self._post_root(incident, finding))
+    def _post_later(self, incident: Incident, *, resumed: bool) -> None:
+        self._roots_on_the_way.setdefault(incident.channel, set()).add(incident.key)
+        self._chain(incident.key, lambda: self._post_root(incident, resumed=resumed))
 
-    async def _post_root(self, incident: Incident, finding: Finding | None) -> None:
-        """Post the root (``finding`` None: resumed after a restart, look for it first), record its ts."""
+    async def _post_root(self, incident: Incident, *, resumed: bool) -> None:
+        """Post the root (resumed after a restart: look for it first), record its ts, then its context."""
         with self._tracer.span("opsbot.alert.post_root", **incident_attributes(incident, None)) as span:
             try:
                 ts = None
-                if finding is None:  # resumed after a restart: maybe it was posted already
+                if resumed:  # maybe it was posted already
                     ts = await self._guard(self._publisher.find_root(incident), "find_root", incident)
                     span.set(**{"opsbot.outcome": "found" if ts else None})
                 if not ts:
@@ -220,19 +223,54 @@ class Publishing:
                     if not ts:
                         span.fail("the root message was not posted")
             finally:
-                self._roots_on_the_way[incident.channel] -= 1
+                self._roots_on_the_way.get(incident.channel, set()).discard(incident.key)
         if not ts:
             return
         current = self._book.get(incident.key)
         posted = replace(current if current and current.id == incident.id else incident, root=ts)
+        if posted.enrichment == "pending" and not self._wants_context(posted):
+            posted = replace(posted, enrichment="none")  # recorded with the root: one write
         self._book.replace(posted)
         self.save(posted)
         if current is not None and current != incident:
             self._dirty[incident.key] = posted  # it changed while the root was on its way
-        if finding is not None:
-            enrichment = await self._enricher.gather(finding)
-            if enrichment is not None:
-                await self._guard(self._publisher.post_enrichment(posted, enrichment), "enrich", posted)
+        await self._enrich(incident.key, resumed=resumed)
+
+    async def _enrich(self, key: str, *, resumed: bool) -> None:
+        """Give the root's thread its context, once: what the incident's state says is still due."""
+        incident = self._book.get(key)
+        if incident is None or not incident.root or incident.enrichment != "pending":
+            return
+        if not self._wants_context(incident):
+            self._record(replace(incident, enrichment="none"))
+            return
+        if resumed:
+            found = await self._guard(self._publisher.find_enrichment(incident), "find_enrichment", incident)
+            if found:
+                self._record(replace(incident, enrichment="posted"))
+                return
+        enrichment = await self._enricher.gather(incident)
+        if enrichment is None:
+            self._record(replace(incident, enrichment="none"))
+            return
+        posted = await self._guard(self._publisher.post_enrichment(incident, enrichment), "enrich", incident)
+        current = self._book.get(key) or incident
+        facts = {
+            **current.facts,
+            **enrichment.facts,
+            **({CAUSE: enrichment.cause} if enrichment.cause else {}),
+        }
+        updated = replace(current, facts=facts, enrichment="posted" if posted else current.enrichment)
+        self._record(updated)
+        if facts != current.facts:
+            self._dirty[key] = updated  # the card shows what the context told
+
+    def _wants_context(self, incident: Incident) -> bool:
+        return self._enricher.enabled and wants_enrichment(incident)
+
+    def _record(self, incident: Incident) -> None:
+        self._book.replace(incident)
+        self.save(incident)
 
     async def _announce(self, key: str, text: Text | None) -> None:
         """Update the root (or digest) and say `text` (if any) in the incident's thread."""
@@ -248,30 +286,39 @@ class Publishing:
 
     # digests -----------------------------------------------------------------------------
 
-    async def _fold_into_digest(self, incident: Incident) -> None:
-        now = self._clock.now()
+    async def _fold_into_digest(self, incident: Incident, digest: Digest | None) -> None:
         channel = incident.channel
-        digest = self._digests.get(channel)
-        if digest is not None and now - digest.opened > DIGEST_WINDOW:
-            digest = None
         if digest is None:
-            digest = self._digests[channel] = Digest(opened=now, keys=[incident.key])
-            ts = await self._guard(self._publisher.post_digest(channel, [incident]), "post_digest", incident)
+            separate = sorted(self._roots_on_the_way.get(channel, set()))
+            digest = self._digests[channel] = Digest(
+                channel, self._clock.now(), keys=[incident.key], separate=separate
+            )
+            folded, others = self._digest_incidents(digest)
+            ts = await self._guard(
+                self._publisher.post_digest(channel, folded, others), "post_digest", incident
+            )
             digest.ts = ts or ""
         else:
-            digest.keys.append(incident.key)
+            digest.join(incident.key, self._clock.now())
             ts = digest.ts
             self._dirty[incident.key] = incident
-        folded = replace(self._book.get(incident.key) or incident, digest=ts or "pending")
-        self._book.replace(folded)
-        self.save(folded)
+        folded_in = replace(self._book.get(incident.key) or incident, digest=ts or "pending")
+        self._book.replace(folded_in)
+        self.save(folded_in)
+
+    def _digest_incidents(self, digest: Digest) -> tuple[list[Incident], list[Incident]]:
+        folded = [i for key in digest.keys if (i := self._book.get(key)) is not None]
+        separate = [i for key in digest.separate if (i := self._book.get(key)) is not None]
+        return folded, separate
 
     async def _refresh_digest(self, channel: str) -> None:
         digest = self._digests.get(channel)
         if digest is None or not digest.ts:
             return
-        incidents = [i for key in digest.keys if (i := self._book.get(key)) is not None]
-        await self._guard(self._publisher.update_digest(channel, digest.ts, incidents), "update_digest", None)
+        folded, separate = self._digest_incidents(digest)
+        await self._guard(
+            self._publisher.update_digest(channel, digest.ts, folded, separate), "update_digest", None
+        )
 
     # helpers -----------------------------------------------------------------------------
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from fnmatch import fnmatchcase
 
-from opsbot.alerts.detectors import DEFAULT_ENABLED
+from opsbot.alerts.detectors import DEFAULT_ENABLED, DetectorOptions, EventFilter
 from opsbot.alerts.findings import EXTERNAL_KINDS, AlertKind, Finding
 from opsbot.alerts.settings import AlertsSettings
 
@@ -15,6 +16,17 @@ def enabled_kinds(settings: AlertsSettings) -> frozenset[AlertKind]:
     for kind, on in settings.kinds.items():
         (kinds.add if on else kinds.discard)(kind)
     return frozenset(kinds)
+
+
+def detector_options(settings: AlertsSettings) -> DetectorOptions:
+    """``alerts.thresholds_minutes`` and ``alerts.events`` as the detectors read them."""
+    events = settings.events
+    return DetectorOptions(
+        thresholds={
+            kind: timedelta(minutes=minutes) for kind, minutes in settings.thresholds_minutes.items()
+        },
+        events=EventFilter(tuple(events.reasons), tuple(events.exclude_reasons), tuple(events.namespaces)),
+    )
 
 
 class AlertRouter:

@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 
 from opsbot.alerts.actions import ClickOutcome, on_click
-from opsbot.alerts.detectors import watched_resources
+from opsbot.alerts.detectors import DetectorOptions, watched_resources
 from opsbot.alerts.enrichment import Enricher, Enrichment
 from opsbot.alerts.findings import AlertKind
 from opsbot.alerts.incidents import Incident, IncidentBook
@@ -54,6 +54,7 @@ class AlertService:
         flush_interval: float = 2.0,
         tracer: Tracer = NOOP_TRACER,
         errors: ErrorReporter = NOOP_ERRORS,
+        options: DetectorOptions | None = None,
     ) -> None:
         self.book = book
         self.mutes = mutes
@@ -82,6 +83,7 @@ class AlertService:
             flush_interval=flush_interval,
             tracer=tracer,
             errors=errors,
+            options=options,
         )
 
     # lifecycle (the app) -----------------------------------------------------------
@@ -125,9 +127,8 @@ class AlertService:
         if incident is None:
             return None
         until = self._clock.now() + timedelta(hours=hours)
-        label = (
-            f"{incident.kind.value} {incident.workload} in {incident.namespace or '-'} on {incident.cluster}"
-        )
+        place = f" in {incident.namespace}" if incident.namespace else ""
+        label = f"{incident.kind.value} {incident.workload}{place} on {incident.cluster} (incident {incident.ref})"
         mute = self.mutes.add(incident.key, until, user, label)
         self._store.put_mute(mute.id, mute.pattern, until.timestamp(), mute.to_dict())
         log.info("incident_muted", incident=incident.id, until=until.isoformat(), user=user)
@@ -147,6 +148,17 @@ class AlertService:
         return self.mutes.active(self._clock.now())
 
     def unmute(self, mute_id: str) -> Mute | None:
+        """Remove a mute, by its own id or by the id of the incident it silences."""
         mute = self.mutes.remove(mute_id)
-        self._store.delete_mute(mute_id)
-        return mute
+        if mute is not None:
+            self._store.delete_mute(mute_id)
+            return mute
+        incident = self.book.by_id(mute_id)
+        if incident is None:
+            return None
+        removed = None
+        for active in self.mutes.active(self._clock.now()):
+            if active.pattern == incident.key:
+                removed = self.mutes.remove(active.id)
+                self._store.delete_mute(active.id)
+        return removed

@@ -24,7 +24,7 @@ from opsbot.alertmanager.secrets import AlertmanagerSecrets
 from opsbot.alertmanager.service import CLICKS, AlertmanagerService, ready_secrets
 from opsbot.alerts.incidents import IncidentBook, IncidentPolicy
 from opsbot.alerts.mutes import Mute, MuteList
-from opsbot.alerts.routing import AlertRouter, enabled_kinds
+from opsbot.alerts.routing import AlertRouter, detector_options, enabled_kinds
 from opsbot.alerts.service import AlertService
 from opsbot.approvals.service import ApprovalService
 from opsbot.commands.actions import ActionRunner
@@ -35,7 +35,7 @@ from opsbot.core.clock import SystemClock
 from opsbot.kube.directory import ClusterDirectory
 from opsbot.kube.rows import WatchedRows
 from opsbot.policy.settings import BUILTIN_ROLES
-from opsbot.ports import KubeDirectory, RunBlocking
+from opsbot.ports import Clock, KubeDirectory, RunBlocking
 from opsbot.slack.alerts import SlackAlertPublisher
 from opsbot.slack.frontend import SlackFrontend
 from opsbot.slack.link import SocketLink
@@ -94,6 +94,8 @@ class Options:
     alert_flush_interval: float = ALERT_FLUSH_SECONDS
     approval_sweep_interval: float = 15.0
     telemetry: Telemetry | None = None
+    clock: Clock | None = None
+    """Tests hand in a clock they move; the bot uses the system's."""
 
 
 @dataclass
@@ -102,7 +104,7 @@ class BotParts:
     secrets: Secrets
     options: Options
     telemetry: Telemetry
-    clock: SystemClock
+    clock: Clock
     clusters: KubeDirectory
     rows: WatchedRows
     pool: ThreadPoolExecutor
@@ -125,7 +127,7 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
     """Build and wire every part; nothing is started or connected."""
     telemetry = options.telemetry or Telemetry()
     tracer, errors = telemetry.tracer, telemetry.errors
-    clock = SystemClock()
+    clock = options.clock or SystemClock()
     rows = WatchedRows()
     clusters = options.clusters or ClusterDirectory(
         settings.clusters, environ_kubeconfig=options.environ_kubeconfig, rows=rows if settings.watch.cache else None
@@ -216,7 +218,7 @@ def _alerts(
     store: SqliteStore,
     publisher: SlackAlertPublisher,
     clusters: KubeDirectory,
-    clock: SystemClock,
+    clock: Clock,
     options: Options,
     telemetry: Telemetry,
     run_blocking: RunBlocking,
@@ -235,6 +237,7 @@ def _alerts(
         clock,
         mutes=mutes,
         enabled=enabled_kinds(alerts),
+        options=detector_options(alerts),
         run_blocking=run_blocking,
         enrichment_lines=alerts.enrichment_log_lines,
         digest_threshold=alerts.digest_threshold,
@@ -252,7 +255,7 @@ def _alertmanager(
     router: CommandRouter,
     clusters: KubeDirectory,
     pool: ThreadPoolExecutor,
-    clock: SystemClock,
+    clock: Clock,
     auditor: Auditor,
     telemetry: Telemetry,
     outbox: Outbox,

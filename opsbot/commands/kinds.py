@@ -19,6 +19,9 @@ KIND_WORDS = {
     "ds": "DaemonSet",
     "daemonset": "DaemonSet",
     "job": "Job",
+    "jobs": "Job",
+    "cronjob": "CronJob",
+    "cj": "CronJob",
     "svc": "Service",
     "service": "Service",
 }

@@ -17,6 +17,7 @@ from opsbot.core.reply import (
     Icon,
     Link,
     Mention,
+    Moment,
     Mono,
     Quote,
     Reply,
@@ -67,12 +68,19 @@ def _span(span: Span) -> str:
         return f"@{span.user_id}"
     if isinstance(span, ChannelRef):
         return f"#{span.channel_id}"
+    if isinstance(span, Moment):
+        return local_time(span)
     return SYMBOL[span]
+
+
+def local_time(span: Moment) -> str:
+    """The moment in this machine's time zone, ISO 8601 to the minute: ``2026-03-01T13:03+01:00``."""
+    return span.utc.astimezone().isoformat(timespec="minutes")
 
 
 def render_text(reply: Reply, *, colour: bool = False) -> str:
     """The whole reply, attachments in full: a terminal has no 3000-character limit."""
-    icon = _TONE_ICON[reply.tone]
+    icon = reply.icon if reply.icon is not None else _TONE_ICON[reply.tone]
     title = plain(Text(icon, " ", reply.title) if icon is not None else reply.title)
     if colour:
         title = f"\x1b[{_TONE_COLOUR[reply.tone]}m{title}\x1b[0m"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Literal
 
@@ -94,7 +95,24 @@ class ChannelRef:
     channel_id: str
 
 
-Span = str | Strong | Emphasis | Mono | Link | Mention | ChannelRef | Icon
+@dataclass(frozen=True)
+class Moment:
+    """A moment in time, shown in the reader's own time zone where the front end can (Slack's
+    date formatting), else as local ISO time. A naive datetime is taken as UTC."""
+
+    at: datetime
+
+    @property
+    def utc(self) -> datetime:
+        moment = self.at if self.at.tzinfo is not None else self.at.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+
+    def fallback(self) -> str:
+        """The moment as plain text where nothing better can be shown: ``2026-03-01 12:03 UTC``."""
+        return self.utc.strftime("%Y-%m-%d %H:%M UTC")
+
+
+Span = str | Strong | Emphasis | Mono | Link | Mention | ChannelRef | Moment | Icon
 
 
 def _flatten(spans: Iterable[Span | Text]) -> tuple[Span, ...]:
@@ -227,6 +245,8 @@ def _span_to_data(span: Span) -> Any:
         return {"user": span.user_id}
     if isinstance(span, ChannelRef):
         return {"channel": span.channel_id}
+    if isinstance(span, Moment):
+        return {"moment": span.utc.isoformat()}
     return {"icon": span.value}
 
 
@@ -252,6 +272,8 @@ def _span_from_data(data: Any) -> Span:
         return Mention(str(data["user"]))
     if "channel" in data:
         return ChannelRef(str(data["channel"]))
+    if "moment" in data:
+        return Moment(datetime.fromisoformat(str(data["moment"])))
     return Icon(data["icon"])
 
 
@@ -350,6 +372,13 @@ class Reply:
     tone: Tone = "info"
     attachment: FileAttachment | None = None
     buttons: tuple[Button, ...] = ()
+    icon: Icon | None = None
+    """The one icon before the title; None: the tone's (a reply never shows two)."""
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 new incident``, ``3 new incidents``: the count and the noun in the right number."""
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def clip(text: str, limit: int) -> str:

@@ -19,7 +19,7 @@ __all__ = [
     "WatchedResource",
 ]
 
-ResourceName = Literal["pods", "nodes", "deployments", "events"]
+ResourceName = Literal["pods", "nodes", "deployments", "jobs", "cronjobs", "events"]
 """A watched resource, by its plural name (as in the API path and RBAC rules)."""
 
 WatchEventType = Literal["ADDED", "MODIFIED", "DELETED", "SYNCED", "FORBIDDEN"]
@@ -81,6 +81,24 @@ RESOURCES: Mapping[ResourceName, WatchedResource] = {
             client_api="AppsV1Api",
             list_namespaced="list_namespaced_deployment",
             list_all="list_deployment_for_all_namespaces",
+            projected=True,
+        ),
+        WatchedResource(
+            name="jobs",
+            kind="Job",
+            api_version="batch/v1",
+            client_api="BatchV1Api",
+            list_namespaced="list_namespaced_job",
+            list_all="list_job_for_all_namespaces",
+            projected=True,
+        ),
+        WatchedResource(
+            name="cronjobs",
+            kind="CronJob",
+            api_version="batch/v1",
+            client_api="BatchV1Api",
+            list_namespaced="list_namespaced_cron_job",
+            list_all="list_cron_job_for_all_namespaces",
             projected=True,
         ),
         WatchedResource(

@@ -66,10 +66,10 @@ def _list_call(resource: WatchedResource) -> ApiCall:
 # resources table describes it. A config watches those its enabled detectors read
 # (`watched_resources`, as opsbot.app starts them). Alert details read these KubeClient methods.
 WATCHED: Mapping[ResourceName, ApiCall] = {name: _list_call(RESOURCES[name]) for name in ALERT_RESOURCES}
-ALERT_DETAIL_METHODS = ("read_pod_log", "list_events")
+ALERT_DETAIL_METHODS = ("read_pod_log", "list_events", "list_pods")
 
 WATCHES = "alert watches"
-ALERT_DETAILS = "alert details (log lines, events)"
+ALERT_DETAILS = "alert details (log lines, events, pods on a node)"
 
 
 @dataclass(frozen=True)

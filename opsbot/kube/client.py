@@ -1,33 +1,26 @@
 """The one place opsbot calls the Kubernetes API for commands.
 
-Responses are read raw (`_preload_content=False`) and decoded with orjson:
-building the generated pydantic models costs 10-30x more CPU per object, and commands need
-a few fields. Every call has a timeout; every failure leaves here as an opsbot
-KubeError whose message names the object, the namespace and the cluster.
+Responses are read raw (`_preload_content=False`) and decoded with orjson
+(`opsbot.kube.calls`): building the generated pydantic models costs 10-30x more CPU per
+object, and commands need a few fields.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from kubernetes import client as k8s
 
 from opsbot.core.rows import DeploymentRow, NodeRow, PodRow, deployment_row, node_row, pod_row
-from opsbot.errors import (
-    KubeError,
-    NotFoundError,
-    TemporaryKubeError,
-)
-from opsbot.kube.errors import translate
+from opsbot.errors import NotFoundError
+from opsbot.kube.calls import ApiCalls
 from opsbot.kube.impersonation import ImpersonatingApiClient
 from opsbot.kube.rows import RowSource
 from opsbot.ports import Identity, KubeObject
 
 
-class KubeClient:
+class KubeClient(ApiCalls):
     """KubePort for one cluster, over the official client's ApiClient."""
 
     def __init__(
@@ -39,13 +32,11 @@ class KubeClient:
         identity: Identity | None = None,
         rows: RowSource | None = None,
     ) -> None:
-        self._cluster = cluster
+        super().__init__(cluster, timeout=timeout, identity=identity)
         # Cached rows answer only for opsbot's own identity: an impersonated request must
         # meet the person's RBAC, which only the API server knows.
         self._cached = rows if identity is None else None
         self.api_client = api_client
-        self.identity = identity
-        self._request_seconds = timeout
         calls = api_client if identity is None else ImpersonatingApiClient(api_client, identity)
         self._core = k8s.CoreV1Api(calls)
         self._apps = k8s.AppsV1Api(calls)
@@ -54,8 +45,6 @@ class KubeClient:
         self._version = k8s.VersionApi(calls)
         self._custom = k8s.CustomObjectsApi(calls)
         self._coordination = k8s.CoordinationV1Api(calls)
-        # One number: urllib3's *total* deadline for the request (connect + every read).
-        self._timeout = timeout
 
     @property
     def cluster(self) -> str:
@@ -69,109 +58,29 @@ class KubeClient:
         """
         if identity is None or identity == self.identity:
             return self
-        return KubeClient(self._cluster, self.api_client, timeout=self._request_seconds, identity=identity)
+        return KubeClient(self._cluster, self.api_client, timeout=self._timeout, identity=identity)
 
     def uncached(self) -> KubeClient:
         """This client listing live even where a watch cache could answer (tests, benchmarks)."""
         return KubeClient(
-            self._cluster, self.api_client, timeout=self._request_seconds, identity=self.identity
+            self._cluster, self.api_client, timeout=self._timeout, identity=self.identity
         )
-
-    # helpers -----------------------------------------------------------
-
-    def _raw(
-        self, call: Callable[..., Any], *args: Any, what: str, namespace: str | None, **kwargs: Any
-    ) -> bytes:
-        try:
-            response = call(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
-            try:
-                data: bytes = response.data
-            finally:
-                response.release_conn()
-            return data
-        except KubeError:
-            raise
-        except Exception as exc:
-            raise translate(
-                exc,
-                cluster=self._cluster,
-                what=what,
-                namespace=namespace,
-                impersonating=self.identity.user if self.identity else None,
-            ) from None
-
-    def _json(
-        self, call: Callable[..., Any], *args: Any, what: str, namespace: str | None, **kwargs: Any
-    ) -> KubeObject:
-        data = self._raw(call, *args, what=what, namespace=namespace, **kwargs)
-        decoded = orjson.loads(data)
-        if not isinstance(decoded, dict):
-            raise TemporaryKubeError(
-                f"cluster `{self._cluster}` sent an unexpected answer for {what}.", cluster=self._cluster
-            )
-        return decoded
-
-    def _pages(
-        self, call: Callable[..., Any], *args: Any, what: str, namespace: str | None, **kwargs: Any
-    ) -> Iterator[list[KubeObject]]:
-        """A list, one page (``limit=500``) at a time: callers keep what they need of each page."""
-        token: str | None = None
-        while True:
-            page = self._json(
-                call, *args, what=what, namespace=namespace, limit=500, _continue=token, **kwargs
-            )
-            yield page.get("items") or []
-            token = (page.get("metadata") or {}).get("continue") or None
-            if not token:
-                return
-
-    def _items(
-        self, call: Callable[..., Any], *args: Any, what: str, namespace: str | None, **kwargs: Any
-    ) -> list[KubeObject]:
-        items: list[KubeObject] = []
-        for page in self._pages(call, *args, what=what, namespace=namespace, **kwargs):
-            items.extend(page)
-        return items
 
     # KubePort ----------------------------------------------------------
 
-    def _scoped_items(
-        self,
-        everywhere: Callable[..., Any],
-        namespaced: Callable[..., Any],
-        namespace: str | None,
-        *,
-        what: str,
-        **kwargs: Any,
-    ) -> list[KubeObject]:
-        """A list in one namespace, or across all of them when `namespace` is None."""
-        if namespace is None:
-            return self._items(everywhere, what=what, namespace=None, **kwargs)
-        return self._items(namespaced, namespace, what=what, namespace=namespace, **kwargs)
-
-    def _scoped_pages(
-        self,
-        everywhere: Callable[..., Any],
-        namespaced: Callable[..., Any],
-        namespace: str | None,
-        *,
-        what: str,
-        **kwargs: Any,
-    ) -> Iterator[list[KubeObject]]:
-        if namespace is None:
-            return self._pages(everywhere, what=what, namespace=None, **kwargs)
-        return self._pages(namespaced, namespace, what=what, namespace=namespace, **kwargs)
-
-    def pod_rows(self, namespace: str | None, *, selector: str | None = None) -> list[PodRow]:
+    def pod_rows(
+        self, namespace: str | None, *, selector: str | None = None, node: str | None = None
+    ) -> list[PodRow]:
         cached = self._cached.pod_rows(self._cluster, namespace, selector) if self._cached else None
         if cached is not None:
-            return cached
+            return [row for row in cached if row.node == node] if node else cached
         pages = self._scoped_pages(
             self._core.list_pod_for_all_namespaces,
             self._core.list_namespaced_pod,
             namespace,
             what="pods",
             label_selector=selector,
+            field_selector=f"spec.nodeName={node}" if node else None,
         )
         return [pod_row(pod) for page in pages for pod in page]
 

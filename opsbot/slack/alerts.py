@@ -12,15 +12,18 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from opsbot.alerts.cards import digest_card, enrichment_reply, incident_card
+from opsbot.alerts.cards import incident_card
+from opsbot.alerts.digests import digest_card
 from opsbot.alerts.incidents import Incident
 from opsbot.alerts.service import Enrichment
+from opsbot.alerts.thread import enrichment_reply
 from opsbot.core.reply import Reply, TextLike
 from opsbot.errors import ChatError
 from opsbot.slack.outbox import Outbox, OutboxClosedError, Priority
 from opsbot.slack.render import mrkdwn, render
 
 ROOT_EVENT_TYPE = "opsbot_incident"
+CONTEXT_EVENT_TYPE = "opsbot_incident_context"
 
 # What Slack or the network does to a call that is not opsbot's fault (the outbox has
 # already retried what was worth retrying), and the outbox refusing work at shutdown.
@@ -99,9 +102,7 @@ class SlackAlertPublisher:
         if not incident.root:
             return
         rendered = render(self.card(incident))
-        await self._outbox.update(
-            incident.channel, incident.root, text=rendered.text, blocks=rendered.blocks
-        )
+        await self._outbox.update(incident.channel, incident.root, text=rendered.text, blocks=rendered.blocks)
 
     @_operational
     async def reply(self, incident: Incident, text: TextLike) -> None:
@@ -111,28 +112,39 @@ class SlackAlertPublisher:
         )
 
     @_operational
-    async def post_enrichment(self, incident: Incident, enrichment: Enrichment) -> None:
-        container = incident.affected[0].container if incident.affected else None
-        reply = enrichment_reply(
-            incident,
-            container,
-            enrichment.log_lines,
-            enrichment.log_note,
-            enrichment.events,
-            datetime.now(UTC),
-        )
-        rendered = render(reply)
-        await self._outbox.post(
+    async def post_enrichment(self, incident: Incident, enrichment: Enrichment) -> str | None:
+        rendered = render(enrichment_reply(incident, enrichment, datetime.now(UTC)))
+        result = await self._outbox.post(
             incident.channel,
             text=rendered.text,
             blocks=rendered.blocks,
             thread_ts=incident.root,
             priority=Priority.ALERT,
+            # Lets a restarted bot see that the thread already has its context.
+            metadata={"event_type": CONTEXT_EVENT_TYPE, "event_payload": {"incident_id": incident.id}},
         )
+        ts = result.get("ts")
+        return ts if isinstance(ts, str) else None
 
     @_operational
-    async def post_digest(self, channel: str, incidents: list[Incident]) -> str | None:
-        rendered = render(digest_card(incidents))
+    async def find_enrichment(self, incident: Incident) -> str | None:
+        """The ts of the context reply in this incident's thread, if it is there already."""
+        if not incident.root:
+            return None
+        response = await self._client.conversations_replies(
+            channel=incident.channel, ts=incident.root, limit=200, include_all_metadata=True
+        )
+        for message in response.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if metadata.get("event_type") == CONTEXT_EVENT_TYPE and payload.get("incident_id") == incident.id:
+                ts = message.get("ts")
+                return ts if isinstance(ts, str) else None
+        return None
+
+    @_operational
+    async def post_digest(self, channel: str, folded: list[Incident], separate: list[Incident]) -> str | None:
+        rendered = render(digest_card(folded, separate))
         result = await self._outbox.post(
             channel, text=rendered.text, blocks=rendered.blocks, priority=Priority.ALERT
         )
@@ -140,6 +152,8 @@ class SlackAlertPublisher:
         return ts if isinstance(ts, str) else None
 
     @_operational
-    async def update_digest(self, channel: str, ts: str, incidents: list[Incident]) -> None:
-        rendered = render(digest_card(incidents))
+    async def update_digest(
+        self, channel: str, ts: str, folded: list[Incident], separate: list[Incident]
+    ) -> None:
+        rendered = render(digest_card(folded, separate))
         await self._outbox.update(channel, ts, text=rendered.text, blocks=rendered.blocks)

@@ -19,9 +19,9 @@ import structlog
 from slack_bolt.async_app import AsyncApp
 
 from opsbot.alerts.actions import ACTIONS, ClickOutcome, MuteFor, RunCommand
-from opsbot.alerts.cards import mute_notice
 from opsbot.alerts.incidents import Incident
 from opsbot.alerts.mutes import Mute
+from opsbot.alerts.thread import mute_notice
 from opsbot.approvals.cards import APPROVE_ACTION, CANCEL_ACTION, CONFIRM_ACTION, REJECT_ACTION, approval_card
 from opsbot.approvals.gate import approval_policy_for, may_approve
 from opsbot.approvals.service import ApprovalService
@@ -251,7 +251,7 @@ class SlackFrontend:
         if isinstance(outcome, MuteFor):
             mute = self._incidents.mute(incident.id, outcome.hours, user)
             if mute is not None:
-                text = mrkdwn(mute_notice(user, outcome.hours, mute.id))
+                text = mrkdwn(mute_notice(user, outcome.hours, incident.ref))
                 await self._outbox.post(channel, text=text, thread_ts=root_ts)
             return
         if not isinstance(outcome, RunCommand):

@@ -31,6 +31,7 @@ from opsbot.core.reply import (
     Icon,
     Link,
     Mention,
+    Moment,
     Mono,
     Part,
     Quote,
@@ -122,7 +123,15 @@ def _span(span: Span, *, strong: bool, emphasis: bool) -> str:
         return f"<@{span.user_id}>" if _is_id(span.user_id) else escape(f"@{span.user_id}")
     if isinstance(span, ChannelRef):
         return f"<#{span.channel_id}>" if _is_id(span.channel_id) else escape(f"#{span.channel_id}")
+    if isinstance(span, Moment):
+        return moment(span)
     return EMOJI[span]
+
+
+def moment(span: Moment) -> str:
+    """Slack's date formatting: each reader sees the moment in their own time zone
+    (``Mar 1st, 12:03`` / ``Today at 12:03``); older clients show the UTC fallback."""
+    return f"<!date^{int(span.utc.timestamp())}^{{date_short_pretty}} {{time}}|{escape(span.fallback())}>"
 
 
 def _emphasis_safe(text: str) -> str:
@@ -169,6 +178,8 @@ def _plain_span(span: Span) -> str:
         return f"@{span.user_id}"
     if isinstance(span, ChannelRef):
         return f"#{span.channel_id}"
+    if isinstance(span, Moment):
+        return span.fallback()
     return EMOJI[span]
 
 
@@ -241,7 +252,7 @@ def _part_blocks(part: Part) -> list[Block]:
 
 
 def render(reply: Reply) -> Rendered:
-    icon = _TONE_ICON[reply.tone]
+    icon = reply.icon if reply.icon is not None else _TONE_ICON[reply.tone]
     title = _with_icon(icon, reply.title)
     head: list[Block] = [
         HeaderBlock(text=PlainTextObject(text=clip(plain_text(title), HEADER_LIMIT), emoji=True))

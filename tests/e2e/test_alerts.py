@@ -80,7 +80,7 @@ async def test_crashloop_posts_one_root_in_the_routed_channel_with_context_in_it
     root = await slack.wait_for_post(channel=PAYMENTS, method="chat.postMessage")
     text = block_text(root)
     assert "CrashLoopBackOff — deployment/api in payments" in text
-    assert pod in text and "exit 2" in text and "`test`" in text
+    assert pod in text and "exit code 2" in text and "`test`" in text
     assert {b["action_id"] for blk in root.blocks if blk["type"] == "actions" for b in blk["elements"]} >= {
         LOGS_ACTION,
         RESTART_ACTION,
@@ -101,7 +101,7 @@ async def test_more_crashes_update_the_root_instead_of_posting_again(alerting: B
     crash(kube, "payments", first, restarts=2)
     crash(kube, "payments", second, restarts=1)
     update = await slack.wait_for_post(
-        lambda p: p.ts == root.ts and "Affected pods (2)" in block_text(p), method="chat.update"
+        lambda p: p.ts == root.ts and "Pods (2)" in block_text(p), method="chat.update"
     )
     assert "Restarts*\n3" in block_text(update)
     assert len(roots(slack, PAYMENTS)) == 1
@@ -154,6 +154,26 @@ async def test_incidents_command_lists_open_incidents(alerting: BotHarness) -> N
     await slack.wait_for_post(channel=ALERTS, method="chat.postMessage")
     text = block_text(await alerting.ask("incidents"))
     assert "CrashLoopBackOff" in text and "deployment/shop" in text and "*1* open" in text
+    assert alerting.bot.alerts is not None
+    (incident,) = alerting.bot.alerts.open_incidents()
+    assert incident.ref in text
+
+
+async def test_the_id_on_the_card_is_what_unmute_takes(alerting: BotHarness) -> None:
+    kube, slack = alerting.kube, alerting.slack
+    kube.add_deployment("web", "shop", replicas=1)
+    (pod,) = pod_names(kube, "web")
+    crash(kube, "web", pod)
+    root = await slack.wait_for_post(channel=ALERTS, method="chat.postMessage")
+    assert alerting.bot.alerts is not None
+    (incident,) = alerting.bot.alerts.open_incidents()
+    assert f"incident `{incident.ref}`" in block_text(root)
+    await alerting.click_button(root, MUTE_1H_ACTION)
+    muted = await slack.wait_for_post(lambda p: "muted this incident" in p.text, thread_ts=root.ts)
+    assert f"unmute {incident.ref}" in muted.text
+    answer = block_text(await alerting.ask(f"unmute {incident.ref}"))
+    assert "no longer muted" in answer and incident.ref in answer
+    assert "Nothing is muted" in block_text(await alerting.ask("mutes"))
 
 
 async def test_restart_button_goes_through_the_confirm_flow(alerting: BotHarness) -> None:
@@ -223,7 +243,9 @@ async def test_restarting_the_bot_mid_incident_posts_no_duplicate_and_still_reso
     kube.add_deployment("web", "zz", replicas=1)
     crash(kube, "web", next(n for n in pod_names(kube, "web") if n.startswith("zz-")))
     async with running_bot(slack, kube, settings, alert_flush_interval=0.2) as bot:
-        await slack.wait_for_post(lambda p: "deployment/zz" in p.text, channel=ALERTS, method="chat.postMessage")
+        await slack.wait_for_post(
+            lambda p: "deployment/zz" in p.text, channel=ALERTS, method="chat.postMessage"
+        )
         await BotHarness(slack, kube, bot).settle()
         assert [p.ts for p in roots(slack, ALERTS) if "deployment/shop" in p.text] == [root.ts]
         recover(kube, "web", pod)
@@ -238,7 +260,7 @@ async def test_problems_present_at_startup_are_alerted_once(
         crash(kube, "web", pod)
     async with running_bot(slack, kube, alert_settings(kubeconfig), alert_flush_interval=0.2) as bot:
         # Both pods are in one incident once a root (or its update) shows two of them.
-        await slack.wait_for_post(lambda p: p.channel == ALERTS and "Affected pods (2)" in block_text(p))
+        await slack.wait_for_post(lambda p: p.channel == ALERTS and "Pods (2)" in block_text(p))
         await BotHarness(slack, kube, bot).settle()
     assert len(roots(slack, ALERTS)) == 1
 
@@ -274,7 +296,7 @@ async def test_storm_of_crashing_pods_is_paced_folded_and_fully_accounted_for(
         handled_429s = bot.outbox.rate_limited
     posted = [p for p in slack.posts if p.method == "chat.postMessage" and p.channel == ALERTS]
     assert len(posted) <= 8, [p.text for p in posted]
-    digest = [p for p in slack.posts if "new incidents" in p.text]
+    digest = [p for p in slack.posts if "new incident" in p.text]
     assert digest, "the burst was folded into a digest"
     assert slack.rate_limited == handled_429s, "every 429 was retried after Retry-After"
     assert slack.rate_limited <= 1, "pacing, not retries, keeps us under the limit"

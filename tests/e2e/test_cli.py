@@ -265,7 +265,8 @@ async def test_check_config_all_good_ticks_every_line_and_exits_0(
     cluster = checks(result.stdout, "Cluster test")
     assert cluster[0] == f"✓ reached {kube.url} (Kubernetes v1.36.0) as system:serviceaccount:opsbot:opsbot"
     assert cluster[1].startswith(
-        "✓ namespace default: 14 permissions granted: daemonsets list, deployments get/list/patch/watch, "
+        "✓ namespace default: 18 permissions granted: cronjobs list/watch, daemonsets list, "
+        "deployments get/list/patch/watch, "
     )
     assert "deployments/scale get/patch" in cluster[1]
     assert result.stdout.rstrip().endswith("all checks passed")
@@ -296,7 +297,10 @@ async def test_check_config_fails_when_a_watched_namespace_is_not_readable(
     kube.deny("list", "pods", namespace="web")
     result = await doctor(slack, write_config(tmp_path, kubeconfig))
     assert result.returncode == 2
-    line = "✗ namespace web: 1 permission missing: list pods for alert watches, describe, events, hello, logs, pods, status, use, restart"
+    line = (
+        "✗ namespace web: 1 permission missing: list pods for alert watches, "
+        "alert details (log lines, events, pods on a node), describe, events, hello, logs, pods, status, use, restart"
+    )
     assert line in checks(result.stdout, "Cluster test")
     fix = fix_after(result.stdout, line)
     assert fix.startswith('add {apiGroups: [""], resources: ["pods"], verbs: ["list"]} to opsbot\'s Role')
@@ -545,7 +549,8 @@ async def test_check_config_without_slack_tokens_still_checks_the_clusters(
     cluster = checks(result.stdout, "Cluster test")
     assert cluster[0].startswith("✓ reached ")
     assert (
-        "✗ namespace web: 1 permission missing: list pods for alert watches, describe, events, hello, logs, pods, status, use, restart"
+        "✗ namespace web: 1 permission missing: list pods for alert watches, "
+        "alert details (log lines, events, pods on a node), describe, events, hello, logs, pods, status, use, restart"
         in cluster
     )
     assert slack.calls == []

@@ -10,12 +10,14 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from opsbot.alertmanager.secrets import AlertmanagerSecrets
 from opsbot.app import Bot, Options, build_bot
 from opsbot.config import Secrets, Settings, parse_settings
+from opsbot.ports import Clock
 from opsbot.telemetry import Telemetry
 from tests.support.fake_kube import FakeKubeServer
 from tests.support.slack_emulator import Post, Sent, SlackEmulator
@@ -56,6 +58,20 @@ def make_settings(kubeconfig: Path, **overrides: Any) -> Settings:
     }
     data.update(overrides)
     return parse_settings(data)
+
+
+class ShiftedClock:
+    """The wall clock, moved forward on demand: a test skips a 5-minute threshold without
+    waiting 5 minutes (the bot's ticker sees the new time at its next tick)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
 
 
 @dataclass
@@ -148,6 +164,7 @@ async def running_bot(
     ping_interval: float = 10.0,
     telemetry: Telemetry | None = None,
     alertmanager_secrets: AlertmanagerSecrets | None = None,
+    clock: Clock | None = None,
 ) -> AsyncIterator[Bot]:
     secrets = Secrets(bot_token=slack.bot_token, app_token=slack.app_token, slack_api_url=slack.base_url)
     options = Options(
@@ -156,6 +173,7 @@ async def running_bot(
         ping_interval=ping_interval,
         telemetry=telemetry,
         alertmanager_secrets=alertmanager_secrets,
+        clock=clock,
     )
     bot = build_bot(settings, secrets, options)
     expected = slack.hello_count + 1

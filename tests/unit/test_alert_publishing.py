@@ -70,13 +70,16 @@ class FailingPublisher:
     async def reply(self, incident: Incident, text: Text) -> None:
         pass
 
-    async def post_enrichment(self, incident: Incident, enrichment: Enrichment) -> None:
-        pass
-
-    async def post_digest(self, channel: str, incidents: list[Incident]) -> str | None:
+    async def post_enrichment(self, incident: Incident, enrichment: Enrichment) -> str | None:
         return None
 
-    async def update_digest(self, channel: str, ts: str, incidents: list[Incident]) -> None:
+    async def find_enrichment(self, incident: Incident) -> str | None:
+        return None
+
+    async def post_digest(self, channel: str, folded: list[Incident], separate: list[Incident]) -> str | None:
+        return None
+
+    async def update_digest(self, channel: str, ts: str, folded: list[Incident], separate: list[Incident]) -> None:
         pass
 
 

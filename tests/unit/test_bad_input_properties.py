@@ -49,7 +49,9 @@ class CheckingKube:
         self._check(namespace, selector=selector)
         return []
 
-    def pod_rows(self, namespace: str | None, *, selector: str | None = None) -> list[Any]:
+    def pod_rows(
+        self, namespace: str | None, *, selector: str | None = None, node: str | None = None
+    ) -> list[Any]:
         self._check(namespace, selector=selector)
         return []
 

@@ -24,6 +24,7 @@ from opsbot.alerts.routing import enabled_kinds
 from opsbot.alerts.settings import AlertsSettings
 from opsbot.core.resources import RESOURCES
 from tests.unit import test_detectors as states
+from tests.unit import test_detectors_more as more
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -34,7 +35,10 @@ def test_every_alert_kind_has_exactly_one_detector() -> None:
 
 
 def test_what_is_on_by_default_and_how_severe_comes_from_the_table() -> None:
-    assert frozenset(AlertKind) - DEFAULT_ENABLED - EXTERNAL_KINDS == {AlertKind.ROLLOUT_COMPLETED}
+    assert frozenset(AlertKind) - DEFAULT_ENABLED - EXTERNAL_KINDS == {
+        AlertKind.ROLLOUT_COMPLETED,
+        AlertKind.WARNING_EVENT,
+    }
     assert SEVERITY[AlertKind.CRASH_LOOP] is Severity.CRITICAL
     assert SEVERITY[AlertKind.IMAGE_PULL] is Severity.WARNING
     assert SEVERITY[AlertKind.ROLLOUT_COMPLETED] is Severity.INFO
@@ -42,17 +46,32 @@ def test_what_is_on_by_default_and_how_severe_comes_from_the_table() -> None:
 
 
 def test_every_resource_a_detector_reads_can_be_watched_and_observed() -> None:
-    assert ALERT_RESOURCES == ("pods", "nodes", "deployments")
+    assert ALERT_RESOURCES == ("pods", "nodes", "deployments", "jobs", "cronjobs", "events")
     for resource in ALERT_RESOURCES:
-        assert RESOURCES[resource].projected  # the cache keeps what `old` needs, no more
+        # The cache keeps what `old` needs, no more (events: their whole body is what they say).
+        assert RESOURCES[resource].projected is (resource != "events")
         assert SUBJECTS[resource].resource == resource
+
+
+def test_every_detector_with_a_threshold_reports_a_level_the_skip_on_unchanged_status_cannot_hide() -> None:
+    """observe never skips a threshold detector: it must say when to look again, every time."""
+    from opsbot.alerts.detectors import THRESHOLDS
+
+    assert set(THRESHOLDS) == {
+        AlertKind.UNSCHEDULABLE,
+        AlertKind.STUCK_CREATING,
+        AlertKind.NODE_UNSCHEDULABLE,
+        AlertKind.DEPLOYMENT_UNAVAILABLE,
+        AlertKind.CRONJOB_MISSED,
+    }
 
 
 def test_only_pod_detectors_ask_for_container_logs_and_crashes_want_the_previous_run() -> None:
     logs = {spec.kind: spec.container_log for spec in DETECTORS}
     assert {spec.kind for spec in DETECTORS if spec.container_log} == {
-        spec.kind for spec in DETECTORS if spec.resource == "pods"
+        spec.kind for spec in DETECTORS if spec.resource == "pods" and spec.kind is not AlertKind.UNSCHEDULABLE
     }
+    assert logs[AlertKind.STUCK_CREATING] == "events"  # no container ran: only its events
     assert {kind for kind, log in logs.items() if log == "previous"} == {
         AlertKind.CRASH_LOOP,
         AlertKind.OOM_KILLED,
@@ -73,14 +92,21 @@ def test_disabling_a_kind_drops_its_resource_only_when_no_other_enabled_detector
 @pytest.mark.parametrize(
     ("kinds", "watched"),
     [
-        ({}, ("pods", "nodes", "deployments")),
-        ({"NodeNotReady": False}, ("pods", "deployments")),
-        ({"CrashLoopBackOff": False}, ("pods", "nodes", "deployments")),
-        ({"RolloutFailed": False}, ("pods", "nodes")),
-        ({"RolloutFailed": False, "RolloutCompleted": True}, ("pods", "nodes", "deployments")),
+        ({}, ("pods", "nodes", "deployments", "jobs", "cronjobs")),
+        (
+            {"NodeNotReady": False, "NodePressure": False, "NodeUnschedulable": False},
+            ("pods", "deployments", "jobs", "cronjobs"),
+        ),
+        ({"NodeNotReady": False}, ("pods", "nodes", "deployments", "jobs", "cronjobs")),
+        ({"CrashLoopBackOff": False}, ("pods", "nodes", "deployments", "jobs", "cronjobs")),
+        ({"RolloutFailed": False, "DeploymentUnavailable": False}, ("pods", "nodes", "jobs", "cronjobs")),
+        (
+            {"RolloutFailed": False, "DeploymentUnavailable": False, "RolloutCompleted": True},
+            ("pods", "nodes", "deployments", "jobs", "cronjobs"),
+        ),
         (
             {kind: False for kind in ("CrashLoopBackOff", "OOMKilled", "ImagePullBackOff", "Evicted")},
-            ("pods", "nodes", "deployments"),
+            ("pods", "nodes", "deployments", "jobs", "cronjobs"),
         ),
         (
             {
@@ -91,19 +117,26 @@ def test_disabling_a_kind_drops_its_resource_only_when_no_other_enabled_detector
                     "ImagePullBackOff",
                     "CreateContainerConfigError",
                     "Evicted",
+                    "PodUnschedulable",
+                    "StuckContainerCreating",
                 )
             },
-            ("nodes", "deployments"),
+            ("nodes", "deployments", "jobs", "cronjobs"),
         ),
+        ({"JobFailed": False, "CronJobFailed": False}, ("pods", "nodes", "deployments", "cronjobs")),
+        ({"WarningEvent": True}, ("pods", "nodes", "deployments", "jobs", "cronjobs", "events")),
     ],
     ids=[
         "defaults",
         "no-node-alerts",
+        "one-node-kind-off",
         "one-pod-kind-off",
-        "rollout-failed-off",
-        "rollout-failed-off-completed-on",
+        "deployment-kinds-off",
+        "deployment-kinds-off-completed-on",
         "one-pod-kind-left",
         "every-pod-kind-off",
+        "job-kinds-off",
+        "warning-events-on",
     ],
 )
 def test_the_watches_follow_the_configured_kinds(kinds: dict[str, bool], watched: tuple[str, ...]) -> None:
@@ -132,8 +165,10 @@ STATES = {
         states.CONFIG_ERROR,
         states.EVICTED_POD,
     ],
-    "nodes": [states.READY_NODE, states.NOT_READY_NODE, states.UNKNOWN_NODE],
+    "nodes": [states.READY_NODE, states.NOT_READY_NODE, states.UNKNOWN_NODE, more.MEMORY],
     "deployments": [states.ROLLING, states.COMPLETE, states.STUCK],
+    "jobs": [more.MIGRATE, more.MIGRATE_FAILED],
+    "cronjobs": [more.BACKUP_FAILED, more.BACKUP_RUNNING],
 }
 
 
@@ -143,5 +178,5 @@ STATES = {
 def test_a_status_only_detector_finds_nothing_when_only_other_fields_change(spec: DetectorSpec) -> None:
     """What lets observe skip it when the status did not change (``DetectorSpec.status_only``)."""
     for obj in STATES[spec.resource]:
-        change = Change(obj, _same_status_other_fields(obj), now=NOW, enabled=frozenset(AlertKind))
+        change = Change(obj, _same_status_other_fields(obj), now=more.NOW, enabled=frozenset(AlertKind))
         assert spec.detect(change) == []

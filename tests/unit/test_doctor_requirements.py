@@ -92,7 +92,8 @@ def test_node_watch_is_only_a_warning() -> None:
 
 
 def test_a_resource_no_enabled_detector_reads_is_not_watched_so_not_required() -> None:
-    found = needed(settings(alerts={"default_channel": "C0ALERTS01", "kinds": {"NodeNotReady": False}}))
+    node_kinds = {"NodeNotReady": False, "NodePressure": False, "NodeUnschedulable": False}
+    found = needed(settings(alerts={"default_channel": "C0ALERTS01", "kinds": node_kinds}))
     assert ("watch", "nodes", None, "") not in found
     assert found[("watch", "pods", None, "")].needed_by == (WATCHES,)
 
@@ -386,6 +387,7 @@ WEB_API_SCOPES: dict[str, str | None] = {
     "users_info": "users:read",
     "usergroups_users_list": "usergroups:read",
     "conversations_history": "channels:history",
+    "conversations_replies": "channels:history",
     "conversations_info": "channels:read",
     "chat_getPermalink": None,  # links to alert threads in Alertmanager silences and signals
     # The doctor's own questions: auth.test needs no scope, apps.connections.open the app

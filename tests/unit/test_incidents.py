@@ -4,14 +4,16 @@ cooldown. Pure: hand-made observations, explicit times, no clock."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from opsbot.alerts.findings import AlertKind, Finding, Observation, Severity, Workload
 from opsbot.alerts.incidents import (
+    Affected,
     Changed,
     Incident,
     IncidentBook,
@@ -274,3 +276,122 @@ def test_only_the_current_incident_of_a_key_takes_facts_learnt_outside() -> None
     book.replace(replace(first, root="1700000000.000100"))
     book.replace(replace(first, id="someone-else", root="1700000000.000200"))
     assert [incident.root for incident in book.all()] == ["1700000000.000100"]
+
+
+# -- what an incident says about time, and its short id ------------------------------------------
+
+
+def test_the_duration_runs_from_the_first_failure_to_the_recovery_not_through_the_quiet_period() -> None:
+    book = new_book()
+    opened(book)
+    book.observe(recovered(), T0 + timedelta(seconds=1))
+    effect = only(book.tick(T0 + timedelta(seconds=1) + RESOLVE_AFTER))
+    assert isinstance(effect, Resolved)
+    incident = effect.incident
+    assert incident.recovered_at == T0 + timedelta(seconds=1)
+    assert incident.duration == timedelta(seconds=1)
+    assert incident.quiet == RESOLVE_AFTER
+
+
+def test_since_comes_from_the_findings_evidence_and_moves_back_when_another_pod_shows_earlier() -> None:
+    book = new_book()
+    early = T0 - timedelta(minutes=20)
+    first = finding("web-1")
+    effect = only(book.observe(seen("web-1", replace(first, since=T0 - timedelta(minutes=5))), T0))
+    assert isinstance(effect, Opened)
+    assert (effect.incident.since, effect.incident.since_exact) == (T0 - timedelta(minutes=5), False)
+    book.observe(seen("web-2", replace(finding("web-2"), since=early, since_exact=True)), T0)
+    (incident,) = book.open_incidents()
+    assert (incident.since, incident.since_exact, incident.started) == (early, True, early)
+
+
+def test_without_evidence_an_incident_started_when_it_was_opened() -> None:
+    incident = opened(new_book())
+    assert (incident.since, incident.since_exact, incident.started) == (T0, False, T0)
+
+
+def test_a_since_in_the_future_is_never_believed() -> None:
+    book = new_book()
+    effect = only(book.observe(seen("web-1", replace(finding(), since=T0 + timedelta(hours=1))), T0))
+    assert effect.incident.since == T0
+
+
+def test_two_workloads_failing_in_the_same_second_get_different_short_ids() -> None:
+    book = new_book()
+    one = opened(book)
+    other = replace(finding("api-1"), workload=Workload("Deployment", "api"))
+    effect = only(book.observe(seen("api-1", other), T0))
+    assert one.ref != effect.incident.ref
+    assert len(one.ref) == 6 and one.ref.isalnum()
+    assert book.by_id(one.ref) == book.get(one.key)
+    assert book.by_id(effect.incident.ref) == book.get(effect.incident.key)
+
+
+def test_the_short_id_is_stable_across_a_restart_and_given_to_incidents_stored_without_one() -> None:
+    book = new_book()
+    incident = opened(book)
+    restored = new_book()
+    restored.load([Incident.from_dict(incident.to_dict())])
+    assert restored.by_id(incident.ref) is not None
+    old_record = incident.to_dict()
+    for key in ("ref", "since", "since_exact", "recovered_at", "facts", "enrichment"):
+        del old_record[key]
+    older = new_book()
+    older.load([Incident.from_dict(old_record)])
+    (loaded,) = older.all()
+    assert loaded.ref == incident.ref  # derived from the id, as when it was opened
+    assert loaded.since is None and loaded.started == incident.opened_at
+    assert loaded.enrichment == "pending"  # no root on record: the thread is still to come
+
+
+def test_an_old_record_with_a_root_had_its_thread_already() -> None:
+    incident = replace(opened(new_book()), root="1700000000.000100")
+    record = incident.to_dict()
+    del record["enrichment"]
+    assert Incident.from_dict(record).enrichment == "posted"
+
+
+def test_failures_are_counted_per_pod_and_in_total() -> None:
+    book = new_book()
+    opened(book)
+    book.observe(seen("web-1", replace(finding("web-1", 4), failures=2)), T0)
+    book.observe(crashing("web-1", 4), T0)  # nothing new
+    (incident,) = book.open_incidents()
+    assert incident.failures == 3
+
+
+def test_an_observation_scoped_to_other_kinds_leaves_an_incident_alone() -> None:
+    book = new_book()
+    opened(book)
+    book.observe(replace(recovered(), scope=frozenset({AlertKind.WARNING_EVENT})), T0)
+    assert book.tick(T0 + RESOLVE_AFTER * 2) == []
+
+
+def test_a_deployment_short_of_replicas_because_its_pods_crash_is_told_by_the_pods() -> None:
+    book = new_book()
+    opened(book)  # the crash loop of deployment/web's pods
+    short = replace(
+        finding(),
+        kind=AlertKind.DEPLOYMENT_UNAVAILABLE,
+        subject_kind="Deployment",
+        subject="web",
+        restart_count=None,
+    )
+    deployment = Observation("prod", "Deployment", "shop", "web", WEB, False, findings=(short,))
+    assert book.observe(deployment, T0) == []
+    book.observe(recovered(), T0)
+    book.tick(T0 + RESOLVE_AFTER)
+    (effect,) = book.observe(deployment, T0 + RESOLVE_AFTER)  # the pods are fine: its own story now
+    assert isinstance(effect, Opened) and effect.incident.kind is AlertKind.DEPLOYMENT_UNAVAILABLE
+
+
+def test_the_stored_form_has_every_field_and_reads_back_the_same() -> None:
+    book = new_book()
+    opened(book)
+    book.observe(recovered(), T0)
+    (effect,) = book.tick(T0 + RESOLVE_AFTER)
+    incident = replace(effect.incident, root="1.2", digest=None, facts={"node": "node-1"}, labels={"app": "web"})
+    data = incident.to_dict()
+    assert set(data) == {f.name for f in fields(Incident)}
+    assert set(data["affected"][0]) == {f.name for f in fields(Affected)}
+    assert Incident.from_dict(json.loads(json.dumps(data))) == incident

@@ -117,5 +117,11 @@ def test_alerts_switched_off_route_nothing() -> None:
 
 def test_enabled_kinds_are_the_defaults_with_the_config_applied() -> None:
     settings = AlertsSettings.model_validate({"kinds": {"RolloutCompleted": True, "Evicted": False}})
-    assert enabled_kinds(settings) == frozenset(AlertKind) - {AlertKind.EVICTED, AlertKind.ALERTMANAGER}
+    assert enabled_kinds(settings) == frozenset(AlertKind) - {
+        AlertKind.EVICTED,
+        AlertKind.WARNING_EVENT,
+        AlertKind.ALERTMANAGER,
+    }
     assert AlertKind.ROLLOUT_COMPLETED not in enabled_kinds(AlertsSettings())
+    assert AlertKind.WARNING_EVENT not in enabled_kinds(AlertsSettings())
+    assert AlertKind.WARNING_EVENT in enabled_kinds(AlertsSettings.model_validate({"kinds": {"WarningEvent": True}}))

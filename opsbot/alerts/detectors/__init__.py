@@ -3,8 +3,12 @@
 catalog.py ...... DETECTORS, the table of DetectorSpecs everything else derives from
 observe.py ...... observe(): one event → Observation (findings, healthy, active); detect()
 spec.py ......... DetectorSpec, SubjectSpec, Change (what a detector reads), Symptom (what it returns)
-pods.py, nodes.py, deployments.py   the detectors and the health of each resource
+pods.py, scheduling.py, nodes.py, deployments.py, jobs.py, events.py
+                  the detectors and the health of each resource
 containers.py ... a pod's container statuses, parsed once per event
+evidence.py ..... since when a problem holds, from the object's own timestamps
+facts.py ........ what a card shows besides the problem (memory limit, image, node)
+cron.py ......... CronJob schedules: the next run due
 readers.py ...... junk-proof readers shared by all of them
 """
 
@@ -14,6 +18,8 @@ from opsbot.alerts.detectors.catalog import (
     DETECTORS,
     SEVERITY,
     SUBJECTS,
+    THRESHOLDS,
+    YIELDS_TO,
     detector,
     watched_resources,
 )
@@ -24,19 +30,32 @@ from opsbot.alerts.detectors.pods import (
     RECENT_TERMINATION,
     pod_healthy,
 )
-from opsbot.alerts.detectors.spec import Change, DetectorSpec, SubjectSpec, Symptom
+from opsbot.alerts.detectors.spec import (
+    DEFAULT_OPTIONS,
+    Change,
+    DetectorOptions,
+    DetectorSpec,
+    EventFilter,
+    SubjectSpec,
+    Symptom,
+)
 
 __all__ = [
     "ALERT_RESOURCES",
     "CONFIG_ERROR_REASONS",
     "DEFAULT_ENABLED",
+    "DEFAULT_OPTIONS",
     "DETECTORS",
     "IMAGE_PULL_REASONS",
     "RECENT_TERMINATION",
     "SEVERITY",
     "SUBJECTS",
+    "THRESHOLDS",
+    "YIELDS_TO",
     "Change",
+    "DetectorOptions",
     "DetectorSpec",
+    "EventFilter",
     "SubjectSpec",
     "Symptom",
     "detect",

@@ -9,8 +9,9 @@ module of its resource, one entry here, and its tests.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 
-from opsbot.alerts.detectors import deployments, nodes, pods
+from opsbot.alerts.detectors import deployments, events, jobs, nodes, pods, scheduling
 from opsbot.alerts.detectors.spec import DetectorSpec, SubjectSpec, never
 from opsbot.alerts.findings import AlertKind, Severity
 from opsbot.core.resources import ResourceName
@@ -62,6 +63,25 @@ DETECTORS: tuple[DetectorSpec, ...] = (
         active=pods.evicted_now,
         container_log="current",
     ),
+    DetectorSpec(
+        kind=AlertKind.UNSCHEDULABLE,
+        resource="pods",
+        severity=Severity.WARNING,
+        default_on=True,
+        detect=scheduling.detect_unschedulable,
+        active=scheduling.unschedulable_now,
+        threshold=timedelta(minutes=5),
+    ),
+    DetectorSpec(
+        kind=AlertKind.STUCK_CREATING,
+        resource="pods",
+        severity=Severity.WARNING,
+        default_on=True,
+        detect=scheduling.detect_stuck_creating,
+        active=scheduling.stuck_creating_now,
+        container_log="events",
+        threshold=timedelta(minutes=10),
+    ),
     # Nodes.
     DetectorSpec(
         kind=AlertKind.NODE_NOT_READY,
@@ -70,6 +90,24 @@ DETECTORS: tuple[DetectorSpec, ...] = (
         default_on=True,
         detect=nodes.detect_node_not_ready,
         active=nodes.not_ready_now,
+    ),
+    DetectorSpec(
+        kind=AlertKind.NODE_PRESSURE,
+        resource="nodes",
+        severity=Severity.WARNING,
+        default_on=True,
+        detect=nodes.detect_node_pressure,
+        active=nodes.pressure_now,
+    ),
+    DetectorSpec(
+        kind=AlertKind.NODE_UNSCHEDULABLE,
+        resource="nodes",
+        severity=Severity.WARNING,
+        default_on=True,
+        detect=nodes.detect_node_unschedulable,
+        active=nodes.cordoned_now,
+        status_only=False,  # spec.unschedulable
+        threshold=timedelta(minutes=60),
     ),
     # Deployments.
     DetectorSpec(
@@ -89,6 +127,65 @@ DETECTORS: tuple[DetectorSpec, ...] = (
         active=never,
         status_only=False,
     ),
+    DetectorSpec(
+        kind=AlertKind.DEPLOYMENT_UNAVAILABLE,
+        resource="deployments",
+        severity=Severity.CRITICAL,
+        default_on=True,
+        detect=deployments.detect_unavailable,
+        active=deployments.unavailable_now,
+        status_only=False,  # spec.replicas
+        threshold=timedelta(minutes=10),
+        # Its pods' own problems say more (a crash loop, an image that will not pull).
+        yields_to=frozenset(
+            {
+                AlertKind.CRASH_LOOP,
+                AlertKind.OOM_KILLED,
+                AlertKind.IMAGE_PULL,
+                AlertKind.CONFIG_ERROR,
+                AlertKind.UNSCHEDULABLE,
+                AlertKind.STUCK_CREATING,
+                AlertKind.ROLLOUT_FAILED,
+            }
+        ),
+    ),
+    # Jobs and CronJobs.
+    DetectorSpec(
+        kind=AlertKind.JOB_FAILED,
+        resource="jobs",
+        severity=Severity.WARNING,
+        default_on=True,
+        detect=jobs.detect_job_failed,
+        active=jobs.job_failed_now,
+    ),
+    DetectorSpec(
+        kind=AlertKind.CRONJOB_FAILED,
+        resource="cronjobs",
+        severity=Severity.WARNING,
+        default_on=True,
+        detect=jobs.detect_cronjob_failed,
+        active=jobs.cronjob_failed_now,
+    ),
+    DetectorSpec(
+        kind=AlertKind.CRONJOB_MISSED,
+        resource="cronjobs",
+        severity=Severity.WARNING,
+        default_on=True,
+        detect=jobs.detect_cronjob_missed,
+        active=jobs.cronjob_missed_now,
+        status_only=False,  # spec.schedule, spec.suspend
+        threshold=timedelta(minutes=10),
+    ),
+    # Warning events, per involved object (opt-in).
+    DetectorSpec(
+        kind=AlertKind.WARNING_EVENT,
+        resource="events",
+        severity=Severity.WARNING,
+        default_on=False,
+        detect=events.detect_warning_event,
+        active=never,
+        status_only=False,  # events have no status
+    ),
 )
 
 SUBJECTS: Mapping[ResourceName, SubjectSpec] = {
@@ -97,12 +194,21 @@ SUBJECTS: Mapping[ResourceName, SubjectSpec] = {
         SubjectSpec("pods", pods.healthy, owned=True),
         SubjectSpec("nodes", nodes.healthy),
         SubjectSpec("deployments", deployments.healthy),
+        SubjectSpec("jobs", jobs.job_healthy, owned=True),
+        SubjectSpec("cronjobs", jobs.cronjob_healthy),
+        SubjectSpec("events", events.healthy, subject=events.involved),
     )
 }
 
 BY_KIND: Mapping[AlertKind, DetectorSpec] = {spec.kind: spec for spec in DETECTORS}
 DEFAULT_ENABLED: frozenset[AlertKind] = frozenset(spec.kind for spec in DETECTORS if spec.default_on)
 SEVERITY: Mapping[AlertKind, Severity] = {spec.kind: spec.severity for spec in DETECTORS}
+YIELDS_TO: Mapping[AlertKind, frozenset[AlertKind]] = {
+    spec.kind: spec.yields_to for spec in DETECTORS if spec.yields_to
+}
+THRESHOLDS: Mapping[AlertKind, timedelta] = {
+    spec.kind: spec.threshold for spec in DETECTORS if spec.threshold is not None
+}
 
 
 def detector(kind: AlertKind) -> DetectorSpec:

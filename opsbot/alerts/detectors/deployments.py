@@ -1,11 +1,20 @@
-"""Deployment detectors (rollout failed, rollout completed) and deployment health."""
+"""Deployment detectors (rollout failed, rollout completed, replicas unavailable) and deployment health.
+
+Unavailable: fewer replicas available than desired (or ``Available=False``) for longer
+than a threshold, while no rollout is under way (a rollout's own unavailability is
+RolloutFailed's once it runs past its deadline). What keeps the pods unavailable —
+typically failing readiness or liveness probes — is in their Unhealthy events, which
+the incident's thread gathers (enrichment).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from opsbot.alerts.detectors.readers import as_dict, integer, metadata, status, text
+from opsbot.alerts.detectors.facts import REPLICAS
+from opsbot.alerts.detectors.readers import as_dict, integer, metadata, moment_of, status, text
 from opsbot.alerts.detectors.spec import Change, Symptom
+from opsbot.alerts.findings import AlertKind
 from opsbot.core.kubeobjects import condition
 from opsbot.ports import KubeObject
 
@@ -70,7 +79,63 @@ def detect_rollout_failed(change: Change) -> list[Symptom]:
     stuck = _rollout_stuck(change.new)
     if stuck is None or _rollout_stuck(change.old) is not None:
         return []
-    return [Symptom("ProgressDeadlineExceeded", text(stuck.get("message")))]
+    since = moment_of(stuck.get("lastTransitionTime"))
+    return [
+        Symptom(
+            "ProgressDeadlineExceeded",
+            text(stuck.get("message")),
+            since=since,
+            since_exact=since is not None,
+            facts={REPLICAS: _replicas_text(change.new)},
+        )
+    ]
+
+
+def _replicas_text(deployment: KubeObject) -> str:
+    return f"{_counter(deployment, 'availableReplicas')}/{max(_desired_replicas(deployment), 0)}"
+
+
+def _unavailable(change: Change) -> dict[str, Any] | None:
+    """The Available condition (or {}) when replicas are missing and no rollout explains it."""
+    deployment = change.new
+    desired = _desired_replicas(deployment)
+    if desired <= 0:
+        return None
+    available = condition(deployment, "Available") or {}
+    short = _counter(deployment, "availableReplicas") < desired or available.get("status") == "False"
+    if not short or _rolling_out(deployment):
+        return None
+    if AlertKind.ROLLOUT_FAILED in change.enabled and _rollout_stuck(deployment) is not None:
+        return None
+    return available
+
+
+def detect_unavailable(change: Change) -> list[Symptom]:
+    """Fewer replicas available than desired: a level, alerted once it has lasted its threshold.
+
+    ``since`` is the Available condition's transition when it says False; a shortfall
+    the condition tolerates (``maxUnavailable``) carries no time of its own.
+    """
+    available = _unavailable(change)
+    if available is None:
+        return []
+    since = moment_of(available.get("lastTransitionTime")) if available.get("status") == "False" else None
+    deployment = change.new
+    desired = _desired_replicas(deployment)
+    have = _counter(deployment, "availableReplicas")
+    return [
+        Symptom(
+            text(available.get("reason")) or "ReplicasUnavailable",
+            f"{have} of {desired} replicas available. {text(available.get('message'))}".strip(),
+            since=since,
+            since_exact=since is not None,
+            facts={REPLICAS: f"{have}/{desired}"},
+        )
+    ]
+
+
+def unavailable_now(change: Change) -> bool:
+    return _unavailable(change) is not None
 
 
 def rollout_stuck_now(change: Change) -> bool:
@@ -85,9 +150,18 @@ def detect_rollout_completed(change: Change) -> list[Symptom]:
     if change.old is None or not (_rolling_out(change.old) and _rolled_out(change.new)):
         return []
     progressing = condition(change.new, "Progressing") or {}
-    return [Symptom("NewReplicaSetAvailable", text(progressing.get("message")))]
+    done = moment_of(progressing.get("lastUpdateTime"))
+    return [
+        Symptom(
+            "NewReplicaSetAvailable",
+            text(progressing.get("message")),
+            since=done,
+            since_exact=done is not None,
+            facts={REPLICAS: _replicas_text(change.new)},
+        )
+    ]
 
 
 def healthy(change: Change) -> bool:
-    """The rollout is not stuck."""
+    """The rollout is not stuck (availability is the Unavailable detector's level)."""
     return _rollout_stuck(change.new) is None

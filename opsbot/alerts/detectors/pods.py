@@ -27,7 +27,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from opsbot.alerts.detectors.containers import CRASH_LOOP_REASON, OOM_REASON, ContainerView, termination_id
-from opsbot.alerts.detectors.readers import as_dict, aware, integer, metadata, status, text
+from opsbot.alerts.detectors.evidence import Since, condition_since, crash_since, waiting_since
+from opsbot.alerts.detectors.facts import pod_facts
+from opsbot.alerts.detectors.readers import as_dict, aware, integer, metadata, moment_of, status, text
 from opsbot.alerts.detectors.spec import Change, Symptom
 from opsbot.alerts.findings import AlertKind
 from opsbot.core.kubeobjects import container_statuses, init_container_statuses, parse_time, pod_is_healthy
@@ -67,6 +69,7 @@ def detect_crash_loop(change: Change) -> list[Symptom]:
         ):
             continue
         last = current.last_terminated
+        since = crash_since(change.new, before, current, last, first_sight=change.first_sight)
         found.append(
             Symptom(
                 text(last.get("reason")) or CRASH_LOOP_REASON,
@@ -74,9 +77,15 @@ def detect_crash_loop(change: Change) -> list[Symptom]:
                 container=current.label,
                 exit_code=integer(last.get("exitCode")),
                 restart_count=current.restart_count,
+                **_when(since),
+                facts=pod_facts(change.new, current.label),
             )
         )
     return found
+
+
+def _when(since: Since | None) -> dict[str, Any]:
+    return {"since": since.at, "since_exact": since.exact} if since else {}
 
 
 def crash_looping_now(change: Change) -> bool:
@@ -120,6 +129,10 @@ def detect_oom_killed(change: Change) -> list[Symptom]:
         kill = _new_oom_kill(before, current, change.now)
         if kill is None:
             continue
+        seen = before.termination_ids() if before is not None else set()
+        kills = [k for k in current.oom_kills() if termination_id(k) is None or termination_id(k) not in seen]
+        earliest = kills[-1] if kills else kill
+        since = crash_since(change.new, before, current, earliest, first_sight=change.first_sight)
         found.append(
             Symptom(
                 OOM_REASON,
@@ -127,6 +140,9 @@ def detect_oom_killed(change: Change) -> list[Symptom]:
                 container=current.label,
                 exit_code=integer(kill.get("exitCode")),
                 restart_count=current.restart_count,
+                **_when(since),
+                facts=pod_facts(change.new, current.label, memory=True),
+                failures=max(len(kills), 1),
             )
         )
     return found
@@ -146,12 +162,15 @@ def _started_waiting(reasons: frozenset[str], change: Change) -> list[Symptom]:
             continue
         if not change.first_sight and before is not None and before.waiting_reason in reasons:
             continue
+        since = waiting_since(change.new, before, current, first_sight=change.first_sight, now=change.now)
         found.append(
             Symptom(
                 current.waiting_reason,
                 current.waiting_message,
                 container=current.label,
                 restart_count=current.restart_count,
+                **_when(since),
+                facts=pod_facts(change.new, current.label),
             )
         )
     return found
@@ -197,7 +216,23 @@ def detect_evicted(change: Change) -> list[Symptom]:
     """The kubelet evicted the pod (phase Failed, reason Evicted)."""
     if not _evicted(change.new) or _evicted(change.old):
         return []
-    return [Symptom("Evicted", text(status(change.new).get("message")))]
+    state = status(change.new)
+    when = condition_since(change.new, "DisruptionTarget") or _last_finished(change)
+    return [
+        Symptom(
+            "Evicted",
+            text(state.get("message")),
+            since=when,
+            since_exact=when is not None,
+            facts=pod_facts(change.new, None),
+        )
+    ]
+
+
+def _last_finished(change: Change) -> datetime | None:
+    finished = [moment_of(view.terminated.get("finishedAt")) for view in change.containers.values()]
+    known = [moment for moment in finished if moment is not None]
+    return max(known) if known else None
 
 
 def evicted_now(change: Change) -> bool:

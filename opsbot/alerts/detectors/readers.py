@@ -64,3 +64,13 @@ def labels(obj: KubeObject) -> dict[str, str]:
 def aware(moment: datetime) -> datetime:
     """A naive datetime is taken as UTC."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def moment_of(value: object) -> datetime | None:
+    """An RFC 3339 time as an aware datetime (a time without offset is taken as UTC); None for junk."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return aware(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except ValueError:
+        return None

@@ -150,6 +150,9 @@ def _describe_pod(name: str, ctx: CommandContext) -> Reply:
     if rows:
         parts.append(Text(Strong("Containers")))
         parts.append(Table(("NAME", "IMAGE", "STATE", "READY", "RESTARTS", "LAST STATE"), tuple(rows)))
+    resources = _resources_text(pod)
+    if resources:
+        parts.append(Text(Strong("Resources:"), " ", resources))
     parts.append(Text(Strong("Conditions:"), " ", _conditions_text(pod)))
     if labels:
         parts.append(
@@ -165,6 +168,26 @@ def _describe_pod(name: str, ctx: CommandContext) -> Reply:
         where=where(ctx.cluster, namespace),
         tone="info" if healthy else "warning",
     )
+
+
+def _resources_text(pod: KubeObject) -> str:
+    """Requests and limits per container (what an OOM kill is measured against)."""
+
+    def amounts(values: object) -> str:
+        found = values if isinstance(values, dict) else {}
+        return ", ".join(f"{key} {found[key]}" for key in ("cpu", "memory") if key in found)
+
+    lines = []
+    for container in fmt.spec(pod).get("containers") or []:
+        resources = container.get("resources") or {}
+        requests, limits = amounts(resources.get("requests")), amounts(resources.get("limits"))
+        said = "; ".join(
+            part
+            for part in (f"requests {requests}" if requests else "", f"limits {limits}" if limits else "")
+            if part
+        )
+        lines.append(f"{container.get('name', '?')}: {said or 'no requests or limits'}")
+    return " · ".join(lines)
 
 
 def _describe_deployment(name: str, ctx: CommandContext) -> Reply:

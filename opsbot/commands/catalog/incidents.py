@@ -32,19 +32,21 @@ def incidents(invocation: Invocation, ctx: CommandContext) -> Reply:
         return Reply("Open incidents", (Text(Icon.SUCCESS, " No open incidents."),))
     rows = tuple(
         (
+            incident.ref,
             incident.kind.value,
             str(incident.workload),
             incident.namespace or "-",
             incident.cluster,
             str(len(incident.affected)),
             str(incident.restarts),
-            short_duration(int((ctx.now - incident.opened_at).total_seconds())),
+            ("≥" if not incident.since_exact else "")
+            + short_duration(int((ctx.now - incident.started).total_seconds())),
         )
         for incident in items
     )
     limit = ctx.settings.max_rows
     table = Table(
-        ("KIND", "WORKLOAD", "NAMESPACE", "CLUSTER", "PODS", "RESTARTS", "OPEN FOR"),
+        ("ID", "KIND", "WORKLOAD", "NAMESPACE", "CLUSTER", "PODS", "RESTARTS", "FAILING FOR"),
         rows[:limit],
         total=len(rows),
     )
@@ -84,7 +86,15 @@ def unmute(invocation: Invocation, ctx: CommandContext) -> Reply:
     if removed is None:
         return Reply(
             "No such mute",
-            (Text("No active mute ", Mono(mute_id), "; ", Mono("mutes"), " lists them."),),
+            (
+                Text(
+                    "No active mute ",
+                    Mono(mute_id),
+                    " (nor one of that incident); ",
+                    Mono("mutes"),
+                    " lists them.",
+                ),
+            ),
             tone="error",
         )
     return Reply("Unmuted", (Text(f"Alerts for {removed.label} are no longer muted."),), tone="success")
@@ -106,10 +116,10 @@ COMMANDS = (
     CommandSpec(
         "unmute",
         "Remove an alert mute",
-        "unmute MUTE_ID",
+        "unmute MUTE_ID|INCIDENT_ID",
         unmute,
         group=Group.WRITE,
-        examples=("unmute 3f9a1c2e",),
+        examples=("unmute 3f9a1c2e", "unmute k7m2qx"),
         min_args=1,
         max_args=1,
         uses_cluster=False,

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from opsbot.commands.appscoped import target
 from opsbot.commands.context import CommandContext
-from opsbot.commands.spec import LIST_OPTIONS, CommandSpec, Invocation, KubeUse, every_namespace
+from opsbot.commands.spec import LIST_OPTIONS, CommandSpec, Invocation, KubeUse, Option, every_namespace
+from opsbot.core import validation
 from opsbot.core.durations import count
 from opsbot.core.kubeobjects import natural_key
 from opsbot.core.reply import Mono, Reply, Strong, Table, Text, TextLike, where
 from opsbot.core.rows import PodRow, age_text
 
+NODE = Option("node", ("--node",), metavar="NODE", help="only the pods on this node")
+
 
 def pods(invocation: Invocation, ctx: CommandContext) -> Reply:
-    scope = target.list_app(invocation, ctx)
+    scope = target.list_app(invocation, ctx, "node")
     if scope is not None and scope.app is not None and scope.namespace is not None:
         app = target.find_app(ctx.kube, scope.cluster, scope.namespace, scope.app, kind=scope.app_kind)
         hint = Text("Every pod here: ", Mono(f"pods -n {scope.namespace}"), ".")
@@ -22,9 +25,14 @@ def pods(invocation: Invocation, ctx: CommandContext) -> Reply:
             target.app_pods(ctx.kube, app), ctx, f"Pods of {app.name}", shown, scope.header(app=True), hint
         )
     selector = invocation.value("selector")
+    node = invocation.value("node")
+    if node:
+        validation.object_name(node, kind="node")
     selected = Text(" matching ", Mono(selector)) if selector else Text()
+    if node:
+        selected += Text(" on node ", Mono(node))
     hint = Text("Not-ready pods are listed first. Narrow with ", Mono("-n"), ", ", Mono("-l"), ".")
-    items = ctx.kube.pod_rows(ctx.namespace, selector=selector)
+    items = ctx.kube.pod_rows(ctx.namespace, selector=selector, node=node)
     return _listed(items, ctx, "Pods", selected, where(ctx.cluster, ctx.namespace), hint)
 
 
@@ -69,11 +77,11 @@ COMMANDS = (
     CommandSpec(
         "pods",
         "Pods with readiness, status, restarts, age and node",
-        "pods [-n NS | -A] [-l SELECTOR] [--cluster NAME]",
+        "pods [-n NS | -A] [-l SELECTOR] [--node NODE] [--cluster NAME]",
         pods,
-        examples=("pods", "pods -n web", "pods -A", "pods -n web -l app=api"),
-        help="With an app in your context (`use APP`), `pods` alone lists its pods; -n, -A or -l list others.",
-        options=LIST_OPTIONS,
+        examples=("pods", "pods -n web", "pods -A", "pods -n web -l app=api", "pods -A --node node-3"),
+        help="With an app in your context (`use APP`), `pods` alone lists its pods; -n, -A, -l or --node list others.",
+        options=(*LIST_OPTIONS, NODE),
         aliases=("pod", "po", "get-pods"),
         kube=(KubeUse("pod_rows"), *target.KUBE),
         heavy=every_namespace,

@@ -1063,3 +1063,216 @@ def event(
         "reportingComponent": component,
         "reportingInstance": host or "",
     }
+
+
+# ---------------------------------------------------------------- stuck pods, pressure, jobs
+
+UNSCHEDULABLE_MESSAGE = (
+    "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: "
+    "3 No preemption victims found for incoming pod."
+)
+
+
+def unschedulable_status(
+    pod: Mapping[str, Any], *, since: TimeLike = None, message: str = UNSCHEDULABLE_MESSAGE
+) -> Obj:
+    """Pending, never scheduled: PodScheduled=False (Unschedulable) since ``since``, as the
+    scheduler writes it (merge patch: node-side fields removed)."""
+    when = rfc3339(since)
+    return {
+        "phase": "Pending",
+        "conditions": [_condition("PodScheduled", "False", when, "Unschedulable", message)],
+        "containerStatuses": None,
+        "initContainerStatuses": None,
+        "hostIP": None,
+        "hostIPs": None,
+        "podIP": None,
+        "podIPs": None,
+        "startTime": None,
+        "qosClass": _qos((pod.get("spec") or {}).get("containers") or []),
+    }
+
+
+def container_creating_status(pod: Mapping[str, Any], *, since: TimeLike = None) -> Obj:
+    """Scheduled at ``since`` and still creating its containers (a volume that will not mount,
+    a sandbox that will not start): Pending, every container waiting in ContainerCreating."""
+    spec = pod.get("spec") or {}
+    when = rfc3339(since)
+    host = _ip_from(str(spec.get("nodeName") or "node-1"), "10.0")
+    status = pending_pod_status(spec, host_ip=host, started=when)
+    status["podIP"] = None
+    status["podIPs"] = None
+    return status
+
+
+_PRESSURE = {
+    "MemoryPressure": ("KubeletHasInsufficientMemory", "kubelet has insufficient memory available"),
+    "DiskPressure": ("KubeletHasDiskPressure", "kubelet has disk pressure"),
+    "PIDPressure": ("KubeletHasInsufficientPID", "kubelet has insufficient PID available"),
+}
+
+
+def node_pressure_status(*kinds: str, since: TimeLike = None) -> Obj:
+    """Node conditions with ``kinds`` (e.g. ``"MemoryPressure"``) True since ``since``; Ready."""
+    when = rfc3339(since)
+    conds = _node_conditions("True", rfc3339())
+    for cond in conds:
+        if cond["type"] in kinds:
+            reason, message = _PRESSURE[cond["type"]]
+            cond.update(status="True", reason=reason, message=message, lastTransitionTime=when)
+    return {"conditions": conds}
+
+
+def cordoned_spec(*, since: TimeLike = None) -> Obj:
+    """Spec patch of ``kubectl cordon``: unschedulable, with the taint the node controller adds."""
+    return {
+        "spec": {
+            "unschedulable": True,
+            "taints": [
+                {
+                    "key": "node.kubernetes.io/unschedulable",
+                    "effect": "NoSchedule",
+                    "timeAdded": rfc3339(since),
+                }
+            ],
+        }
+    }
+
+
+def deployment_unavailable_status(
+    deployment: Mapping[str, Any], *, available: int = 0, since: TimeLike = None
+) -> Obj:
+    """A rolled-out Deployment whose pods stopped being ready (failing probes): availableReplicas
+    below desired; ``Available=False`` since ``since`` when under the minimum."""
+    spec = deployment.get("spec") or {}
+    meta = deployment.get("metadata") or {}
+    desired = int(spec.get("replicas", 1))
+    rs_name = f"{meta.get('name')}-{pod_template_hash(spec.get('template') or {})}"
+    when = rfc3339(since)
+    minimum = desired - max(desired // 4, 0)
+    status: Obj = {
+        "observedGeneration": int(meta.get("generation", 1)),
+        "replicas": desired,
+        "updatedReplicas": desired,
+        "readyReplicas": available,
+        "availableReplicas": available,
+        "unavailableReplicas": desired - available,
+        "conditions": [
+            {
+                "type": "Progressing",
+                "status": "True",
+                "lastUpdateTime": when,
+                "lastTransitionTime": when,
+                "reason": "NewReplicaSetAvailable",
+                "message": f'ReplicaSet "{rs_name}" has successfully progressed.',
+            },
+            {
+                "type": "Available",
+                "status": "True" if available >= minimum else "False",
+                "lastUpdateTime": when,
+                "lastTransitionTime": when,
+                "reason": "MinimumReplicasAvailable"
+                if available >= minimum
+                else "MinimumReplicasUnavailable",
+                "message": "Deployment has minimum availability."
+                if available >= minimum
+                else "Deployment does not have minimum availability.",
+            },
+        ],
+    }
+    if not available:
+        del status["readyReplicas"], status["availableReplicas"]
+    return status
+
+
+def readiness_failing_status(pod: Mapping[str, Any], container: str = "app") -> Obj:
+    """Running, but its readiness probe fails: the container is not ready (no restarts)."""
+    return _with_container(pod, container, {"ready": False, "started": True})
+
+
+def job_failed_status(
+    job: Mapping[str, Any], reason: str = "BackoffLimitExceeded", *, since: TimeLike = None
+) -> Obj:
+    """A Job that gave up: Failed=True (and the FailureTarget the controller sets first)."""
+    when = rfc3339(since)
+    message = {
+        "BackoffLimitExceeded": "Job has reached the specified backoff limit",
+        "DeadlineExceeded": "Job was active longer than specified deadline",
+    }.get(reason, reason)
+    limit = int((job.get("spec") or {}).get("backoffLimit", 6))
+    conds = [
+        {
+            "type": kind,
+            "status": "True",
+            "lastProbeTime": when,
+            "lastTransitionTime": when,
+            "reason": reason,
+            "message": message,
+        }
+        for kind in ("FailureTarget", "Failed")
+    ]
+    return {
+        "failed": limit + 1,
+        "active": None,
+        "startTime": when,
+        "conditions": conds,
+        "terminating": 0,
+        "ready": 0,
+    }
+
+
+def cronjob(
+    name: str,
+    namespace: str = "default",
+    *,
+    schedule: str = "*/5 * * * *",
+    suspend: bool = False,
+    created: TimeLike = None,
+    image: str = "busybox:1.36",
+) -> Obj:
+    """A CronJob as the API server returns it (no controller runs it: statuses are patched)."""
+    lab = {"app": name}
+    return {
+        "kind": "CronJob",
+        "apiVersion": "batch/v1",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": lab,
+            "creationTimestamp": rfc3339(created),
+        },
+        "spec": {
+            "schedule": schedule,
+            "suspend": suspend,
+            "concurrencyPolicy": "Allow",
+            "successfulJobsHistoryLimit": 3,
+            "failedJobsHistoryLimit": 1,
+            "jobTemplate": {
+                "spec": {
+                    "backoffLimit": 6,
+                    "template": {
+                        "metadata": {"labels": lab},
+                        "spec": pod_spec_defaults(
+                            {"containers": [container("main", image)], "restartPolicy": "OnFailure"}
+                        ),
+                    },
+                }
+            },
+        },
+        "status": {},
+    }
+
+
+def cronjob_status(
+    *, last_schedule: TimeLike, last_success: TimeLike = None, active: Sequence[str] = ()
+) -> Obj:
+    """What the CronJob controller writes: the last scheduled run, the last successful one,
+    and the Jobs still running."""
+    status: Obj = {"lastScheduleTime": rfc3339(last_schedule)}
+    status["lastSuccessfulTime"] = rfc3339(last_success) if last_success is not None else None
+    status["active"] = (
+        [{"kind": "Job", "namespace": "default", "name": job, "apiVersion": "batch/v1"} for job in active]
+        if active
+        else None
+    )
+    return status

@@ -278,6 +278,17 @@ RESOURCES: tuple[ResourceType, ...] = (
         namespaced=True,
     ),
     ResourceType(
+        "batch",
+        "v1",
+        "cronjobs",
+        "cronjob",
+        "CronJob",
+        namespaced=True,
+        subresources=frozenset({"status"}),
+        short_names=("cj",),
+        tracks_generation=True,
+    ),
+    ResourceType(
         "authorization.k8s.io",
         "v1",
         "selfsubjectaccessreviews",
