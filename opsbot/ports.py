@@ -72,7 +72,9 @@ class KubePort(Protocol):
         ...
 
     @requires(ApiCall("list", "deployments", "apps"))
-    def deployment_rows(self, namespace: str | None, *, selector: str | None = None) -> list[DeploymentRow]: ...
+    def deployment_rows(
+        self, namespace: str | None, *, selector: str | None = None
+    ) -> list[DeploymentRow]: ...
 
     @requires(ApiCall("list", "nodes", cluster_scoped=True))
     def node_rows(self) -> list[NodeRow]: ...
@@ -136,10 +138,20 @@ class KubePort(Protocol):
     # Delivery (opsbot.releases): direct promote / rollback, and following Flux.
     @requires(ApiCall("patch", "deployments", "apps"))
     def set_deployment_image(
-        self, namespace: str, name: str, container: str, image: str, *, dry_run: bool = False
+        self,
+        namespace: str,
+        name: str,
+        container: str,
+        image: str,
+        *,
+        labels: Mapping[str, str] | None = None,
+        template_labels: Mapping[str, str] | None = None,
+        dry_run: bool = False,
     ) -> KubeObject:
         """Set one container's image like `kubectl set image` (a strategic merge patch of
-        that container, matched by name); returns the Deployment."""
+        that container, matched by name), and in the same patch the given labels of the
+        Deployment and of its pod template (the version label, so it does not go stale);
+        returns the Deployment."""
         ...
 
     @requires(ApiCall("patch", "deployments", "apps"))
@@ -188,7 +200,9 @@ class RunBlocking(Protocol):
     """Runs a blocking call (e.g. a `KubePort` method) off the event loop, in a bounded pool;
     the arguments are checked against the function's own signature."""
 
-    def __call__(self, function: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs) -> Awaitable[_R]: ...
+    def __call__(
+        self, function: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs
+    ) -> Awaitable[_R]: ...
 
 
 Document = dict[str, Any]

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,16 +30,23 @@ from opsbot.commands.router import CommandRouter
 from opsbot.config import Secrets, Settings
 from opsbot.core.audit import Auditor, AuditRecord, mirror_line
 from opsbot.core.clock import SystemClock
+from opsbot.errors import ConfigError
 from opsbot.kube.directory import ClusterDirectory
+from opsbot.kube.fleet import Fleet
 from opsbot.kube.rows import WatchedRows
 from opsbot.ports import KubeDirectory, RunBlocking
+from opsbot.releases.errors import ReleaseError
+from opsbot.releases.service import PendingRequest, ReleasesService
+from opsbot.releases.tracker import ReleaseTracker
 from opsbot.slack.alerts import SlackAlertPublisher
 from opsbot.slack.frontend import SlackFrontend
 from opsbot.slack.link import SocketLink
 from opsbot.slack.outbox import Outbox, Priority
+from opsbot.slack.releases import SlackReleaseNotices
 from opsbot.slack.render import mrkdwn
 from opsbot.slack.users import UserGroups, UserNames
 from opsbot.store.approvals import SqliteApprovals
+from opsbot.store.releases import SqliteReleases
 from opsbot.store.sqlite import SqliteStore, open_store
 from opsbot.telemetry import Telemetry
 from opsbot.wiring import build_router
@@ -87,6 +95,8 @@ class Options:
     alert_flush_interval: float = ALERT_FLUSH_SECONDS
     approval_sweep_interval: float = 15.0
     telemetry: Telemetry | None = None
+    environ: Mapping[str, str] | None = None
+    """Where git credentials named by `releases.repositories.*.auth.token_env` are read (default: os.environ)."""
 
 
 @dataclass
@@ -107,6 +117,9 @@ class BotParts:
     auditor: Auditor
     audit_mirror: AuditMirror | None
     alerts: AlertService | None
+    fleet: Fleet
+    releases: ReleasesService
+    tracker: ReleaseTracker
     frontend: SlackFrontend
     app: AsyncApp
     socket: AsyncSocketModeHandler
@@ -120,7 +133,9 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
     clock = SystemClock()
     rows = WatchedRows()
     clusters = options.clusters or ClusterDirectory(
-        settings.clusters, environ_kubeconfig=options.environ_kubeconfig, rows=rows if settings.watch.cache else None
+        settings.clusters,
+        environ_kubeconfig=options.environ_kubeconfig,
+        rows=rows if settings.watch.cache else None,
     )
     pool = ThreadPoolExecutor(max_workers=settings.commands.workers, thread_name_prefix="opsbot-kube")
     # Bolt builds its own Web API client from the token (handing it one as well makes it warn
@@ -132,9 +147,13 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
     store = open_store(settings.store.path)
     # Unsent messages are journaled in the store at shutdown and replayed at start.
     outbox = Outbox(client, settings.outbox, journal=store)
+    fleet = Fleet(clusters, rows if settings.watch.cache else None)
+    releases = _releases(settings, store, options)
+    router.fleet = fleet
+    router.releases = releases
     approvals = ApprovalService(
         SqliteApprovals(store),
-        ActionRunner(router.registry, clusters, pool, clock.now),
+        ActionRunner(router.registry, clusters, pool, clock.now, releases=releases),
         clock,
         timedelta(minutes=settings.approvals.expire_after_minutes),
         tracer=tracer,
@@ -153,6 +172,13 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
         else None
     )
     router.alerts = alerts
+    tracker = ReleaseTracker(
+        SqliteReleases(store),
+        clusters,
+        SlackReleaseNotices(outbox, approvals),
+        PoolRunner(pool),
+        errors=errors,
+    )
     frontend = SlackFrontend(
         router,
         approvals,
@@ -186,11 +212,37 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
         auditor=auditor,
         audit_mirror=audit_mirror,
         alerts=alerts,
+        fleet=fleet,
+        releases=releases,
+        tracker=tracker,
         frontend=frontend,
         app=app,
         socket=socket,
         link=link,
     )
+
+
+def _releases(settings: Settings, store: SqliteStore, options: Options) -> ReleasesService:
+    """The release service; git credentials are read now, so a missing one stops the start."""
+    approvals = SqliteApprovals(store)
+
+    def pending() -> list[PendingRequest]:
+        return [
+            PendingRequest(a.requester, a.plan, a.expires_at.timestamp())
+            for a in approvals.pending()
+            if a.plan.verb in ("promote", "rollback")
+        ]
+
+    try:
+        return ReleasesService(
+            settings.releases,
+            SqliteReleases(store),
+            workdir=settings.releases_workdir,
+            environ=os.environ if options.environ is None else options.environ,
+            pending=pending,
+        )
+    except ReleaseError as exc:
+        raise ConfigError([f"releases.repositories: {exc}"]) from None
 
 
 def _alerts(

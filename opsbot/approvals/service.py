@@ -29,7 +29,7 @@ from opsbot.approvals.machine import (
     transition,
 )
 from opsbot.core.audit import Auditor, AuditRecord
-from opsbot.core.plan import ActionPlan
+from opsbot.core.plan import ActionOrigin, ActionPlan
 from opsbot.core.reply import Text
 from opsbot.core.request import ChatRequest
 from opsbot.errors import OpsbotError
@@ -38,7 +38,8 @@ from opsbot.telemetry import NOOP_ERRORS, NOOP_TRACER, ErrorReporter, Tracer
 
 log = structlog.get_logger("opsbot.approvals")
 
-Executor = Callable[[ActionPlan], Awaitable[str]]
+Executor = Callable[[ActionPlan, ActionOrigin], Awaitable[str]]
+"""Runs an approved plan (told who asked, who approved and where); returns one sentence."""
 
 
 class ApprovalRepository(Protocol):
@@ -139,9 +140,7 @@ class ApprovalService:
         log.info("approval_requested", approval_id=approval.id, action=plan.summary, user=request.user_id)
         return approval
 
-    def attach(
-        self, approval_id: str, *, card: str | None = None, response_url: str | None = None
-    ) -> None:
+    def attach(self, approval_id: str, *, card: str | None = None, response_url: str | None = None) -> None:
         approval = self._repository.get(approval_id)
         if approval is None:
             return
@@ -198,7 +197,8 @@ class ApprovalService:
         if approval is None:
             log.warning("approval_unknown", approval_id=approval_id[:64], user=user)
             await surface.notify(
-                user, Text("This request is no longer pending (unknown or already handled); nothing was changed.")
+                user,
+                Text("This request is no longer pending (unknown or already handled); nothing was changed."),
             )
             return
         await self._apply(approval, event, surface)
@@ -264,6 +264,19 @@ class ApprovalService:
             except Exception:
                 log.exception("approval_effect_failed", approval_id=approval.id, effect=type(effect).__name__)
 
+    def origin(self, approval: Approval) -> ActionOrigin:
+        """Who asked for `approval`'s action, who approved it, and where it is discussed."""
+        people = (approval.requester, *approval.approvers)
+        return ActionOrigin(
+            approval_id=approval.id,
+            requester=approval.requester,
+            approvers=approval.approvers,
+            names={user: self._names[user] for user in people if self._names.get(user)},
+            channel=approval.channel,
+            thread=approval.thread or approval.card,
+            card=approval.card,
+        )
+
     async def _execute(self, approval: Approval, surface: ApprovalSurface) -> None:
         plan = approval.plan
         attributes = {
@@ -276,7 +289,7 @@ class ApprovalService:
         }
         with self._tracer.span("opsbot.action", **attributes) as span:
             try:
-                message = await self._executor(plan)
+                message = await self._executor(plan, self.origin(approval))
                 finish = Finish(True, message, self._clock.now())
                 span.set(**{"opsbot.outcome": "succeeded"})
             except OpsbotError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from opsbot.alerts.incidents import Incident
 from opsbot.alerts.mutes import Mute
 from opsbot.commands.settings import CommandsSettings
+from opsbot.commands.views import FleetView, ReleasesView
 from opsbot.core.request import ChatRequest
 from opsbot.ports import KubePort
 
@@ -30,6 +32,10 @@ class AlertsView(Protocol):
     def unmute(self, mute_id: str) -> Mute | None: ...
 
 
+def _anywhere(cluster: str, namespace: str | None) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class CommandContext:
     request: ChatRequest
@@ -42,6 +48,11 @@ class CommandContext:
     registry: Registry
     alerts: AlertsView | None = None
     audit: AuditView | None = None
+    fleet: FleetView | None = None
+    releases: ReleasesView | None = None
+    may: Callable[[str, str | None], bool] = _anywhere
+    """Whether the policy lets this person run this command on (cluster, namespace): for
+    commands that read several clusters at once (`apps`, `diff`)."""
 
     @property
     def single_namespace(self) -> str:

@@ -22,6 +22,7 @@ from opsbot.commands.settings import CommandsSettings, Scopes
 from opsbot.commands.spec import Invocation
 from opsbot.commands.text import normalize
 from opsbot.commands.usage import usage_reply
+from opsbot.commands.views import FleetView, ReleasesView
 from opsbot.core import validation
 from opsbot.core.audit import Auditor, AuditRecord
 from opsbot.core.plan import ActionPlan
@@ -36,6 +37,7 @@ from opsbot.errors import (
     KubeError,
     KubeTimeoutError,
     NotFoundError,
+    OpsbotError,
     UnauthorizedError,
     UnknownCommandError,
     UsageError,
@@ -76,6 +78,8 @@ class CommandRouter:
         rate_limit: RateLimitSettings,
         impersonation: ImpersonationSettings,
         alerts: AlertsView | None = None,
+        fleet: FleetView | None = None,
+        releases: ReleasesView | None = None,
         metrics: CommandMetrics | None = None,
         tracer: Tracer = NOOP_TRACER,
         errors: ErrorReporter = NOOP_ERRORS,
@@ -89,6 +93,8 @@ class CommandRouter:
         self._commands = commands
         self._impersonation = impersonation
         self.alerts = alerts
+        self.fleet = fleet
+        self.releases = releases
         self.auditor: Auditor | None = None
         self.metrics = metrics
         self.tracer = tracer
@@ -151,6 +157,10 @@ class CommandRouter:
             else:
                 result = await self._run(invocation, request, scope, decision)
             if isinstance(result, ActionPlan):
+                denied = self._denied_where_it_acts(request, result, scope)
+                if denied is not None:
+                    outcome = "denied"
+                    return _error_reply("Not allowed", denied.reason)
                 outcome = "planned"
             return result
         except UnknownCommandError as exc:
@@ -178,6 +188,17 @@ class CommandRouter:
             outcome = type(exc).__name__.removesuffix("Error").lower()
             span.fail(outcome)
             return _kube_error_reply(exc, scope)
+        except OpsbotError as exc:
+            # A feature's own refusal (e.g. a release the repository cannot take), written
+            # for the person: shown as it is.
+            outcome = "refused"
+            span.fail(type(exc).__name__)
+            return Reply(
+                "Could not do that",
+                (Text(str(exc)),),
+                where=on_cluster(scope.cluster) if scope else "",
+                tone="error",
+            )
         except Exception as exc:
             outcome = "crashed"
             bound.exception("command_crashed", command=command)
@@ -237,8 +258,12 @@ class CommandRouter:
     def _scope(self, invocation: Invocation, request: ChatRequest) -> Scope:
         scopes = self._scopes
         binding = scopes.channels.get(request.channel_id)
+        named = invocation.spec.scope(invocation) if invocation.spec.scope is not None else None
         cluster = (
-            invocation.value("cluster") or (binding.cluster if binding else None) or scopes.default_cluster
+            (named.cluster if named else None)
+            or invocation.value("cluster")
+            or (binding.cluster if binding else None)
+            or scopes.default_cluster
         )
         if cluster not in scopes.clusters:
             known = ", ".join(f"`{name}`" for name in sorted(scopes.clusters))
@@ -247,7 +272,8 @@ class CommandRouter:
             namespace: str | None = None
         else:
             namespace = (
-                invocation.value("namespace")
+                (named.namespace if named else None)
+                or invocation.value("namespace")
                 or (binding.namespace if binding else None)
                 or scopes.default_namespace
             )
@@ -273,6 +299,9 @@ class CommandRouter:
             registry=self._registry,
             alerts=self.alerts,
             audit=self.auditor,
+            fleet=self.fleet,
+            releases=self.releases,
+            may=self._permits(request, invocation.spec.name),
         )
         spec = invocation.spec
         if spec.on_loop:
@@ -290,6 +319,23 @@ class CommandRouter:
             identity=(identity.user, identity.groups) if identity is not None else None,
             dangerous=spec.dangerous is not None and spec.dangerous(result),
         )
+
+    def _permits(self, request: ChatRequest, command: str) -> Callable[[str, str | None], bool]:
+        """The policy's verdict on this person running `command` elsewhere (multi-cluster reads)."""
+        subject = subject_of(request)
+
+        def may(cluster: str, namespace: str | None) -> bool:
+            return isinstance(self.policy.decide(subject, Target(command, cluster, namespace)), Allowed)
+
+        return may
+
+    def _denied_where_it_acts(self, request: ChatRequest, plan: ActionPlan, scope: Scope) -> Denied | None:
+        """A plan acts where its handler found the object (e.g. an app's own namespace):
+        when that is not where the policy was asked, ask again there."""
+        if (plan.cluster, plan.namespace) == (scope.cluster, scope.namespace):
+            return None
+        decision = self.policy.decide(subject_of(request), Target(plan.verb, plan.cluster, plan.namespace))
+        return decision if isinstance(decision, Denied) else None
 
     def _identity(self, request: ChatRequest, decision: Allowed) -> Identity | None:
         """Whom the cluster should see for this request: None keeps opsbot's own credentials."""

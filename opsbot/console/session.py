@@ -106,7 +106,9 @@ class ConsoleSession:
         self._write = write
         self._clock = SystemClock()
         self._clusters = clusters
-        self._pool = ThreadPoolExecutor(max_workers=settings.commands.workers, thread_name_prefix="opsbot-kube")
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.commands.workers, thread_name_prefix="opsbot-kube"
+        )
         self.router = build_router(settings, clusters, self._pool, self._clock.now)
         self.approvals = ApprovalService(
             InMemoryApprovals(),

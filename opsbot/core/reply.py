@@ -322,6 +322,15 @@ class Button:
     style: Literal["primary", "danger"] | None = None
 
 
+RUN_COMMAND_ACTION = "opsbot:command:run"
+"""A button that runs `value` as a command, as if whoever clicked had typed it (in the
+message's thread): the same permission checks and approvals apply."""
+
+
+def command_button(label: str, command: str, style: Literal["primary", "danger"] | None = None) -> Button:
+    return Button(label, RUN_COMMAND_ACTION, command, style)
+
+
 @dataclass(frozen=True)
 class Reply:
     title: TextLike

@@ -27,6 +27,7 @@ from opsbot.commands.catalog import build_registry
 from opsbot.commands.router import build_policy
 from opsbot.config import Secrets, Settings, load_secrets, load_settings
 from opsbot.doctor.placeholders import is_placeholder, placeholder_fix, placeholders
+from opsbot.doctor.releases import check_repositories
 from opsbot.doctor.report import Check, Section, permission_checks, scope_checks
 from opsbot.doctor.requirements import (
     SCOPE_FIX,
@@ -117,6 +118,9 @@ def diagnose(
     else:
         sections.append(check_slack(settings, secrets))
     sections.extend(check_clusters(settings, kubeconfig, no_kubeconfig=no_kubeconfig))
+    repositories = check_repositories(settings, environ)
+    if repositories is not None:
+        sections.append(repositories)
     return sections
 
 

@@ -8,7 +8,7 @@ KubeError whose message names the object, the namespace and the cluster.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -72,7 +72,9 @@ class KubeClient:
 
     def uncached(self) -> KubeClient:
         """This client listing live even where a watch cache could answer (tests, benchmarks)."""
-        return KubeClient(self._cluster, self.api_client, timeout=self._request_seconds, identity=self.identity)
+        return KubeClient(
+            self._cluster, self.api_client, timeout=self._request_seconds, identity=self.identity
+        )
 
     # helpers -----------------------------------------------------------
 
@@ -114,7 +116,9 @@ class KubeClient:
         """A list, one page (``limit=500``) at a time: callers keep what they need of each page."""
         token: str | None = None
         while True:
-            page = self._json(call, *args, what=what, namespace=namespace, limit=500, _continue=token, **kwargs)
+            page = self._json(
+                call, *args, what=what, namespace=namespace, limit=500, _continue=token, **kwargs
+            )
             yield page.get("items") or []
             token = (page.get("metadata") or {}).get("continue") or None
             if not token:
@@ -187,7 +191,11 @@ class KubeClient:
         cached = self._cached.node_rows(self._cluster) if self._cached else None
         if cached is not None:
             return cached
-        return [node_row(node) for page in self._pages(self._core.list_node, what="nodes", namespace=None) for node in page]
+        return [
+            node_row(node)
+            for page in self._pages(self._core.list_node, what="nodes", namespace=None)
+            for node in page
+        ]
 
     def list_pods(
         self, namespace: str | None, *, selector: str | None = None, field_selector: str | None = None
@@ -313,9 +321,22 @@ class KubeClient:
         )
 
     def set_deployment_image(
-        self, namespace: str, name: str, container: str, image: str, *, dry_run: bool = False
+        self,
+        namespace: str,
+        name: str,
+        container: str,
+        image: str,
+        *,
+        labels: Mapping[str, str] | None = None,
+        template_labels: Mapping[str, str] | None = None,
+        dry_run: bool = False,
     ) -> KubeObject:
-        patch = {"spec": {"template": {"spec": {"containers": [{"name": container, "image": image}]}}}}
+        template: dict[str, Any] = {"spec": {"containers": [{"name": container, "image": image}]}}
+        if template_labels:
+            template["metadata"] = {"labels": dict(template_labels)}
+        patch: dict[str, Any] = {"spec": {"template": template}}
+        if labels:
+            patch["metadata"] = {"labels": dict(labels)}
         return self._json(
             self._apps.patch_namespaced_deployment,
             name,

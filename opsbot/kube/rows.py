@@ -39,6 +39,9 @@ class CachingWatch(Protocol):
     @property
     def current(self) -> bool: ...
 
+    @property
+    def down_since(self) -> float | None: ...
+
     def rows(self) -> list[tuple[Any, ...]]: ...
 
 
@@ -75,16 +78,30 @@ class WatchedRows:
         if rows is None:
             return None
         wanted = matcher(selector)
-        return [row for row in rows if (namespace is None or row.namespace == namespace) and wanted(row.labels)]
+        return [
+            row for row in rows if (namespace is None or row.namespace == namespace) and wanted(row.labels)
+        ]
 
     def _scoped(self, cluster: str, resource: ResourceName, namespace: str | None) -> list[Any] | None:
         """The rows of the current watch covering `namespace` (None: all), or None."""
         with self._lock:
             watches = list(self._watches.get((cluster, resource), ()))
         everywhere = [watch for watch in watches if watch.namespace is None]
-        covering = everywhere or [watch for watch in watches if namespace is not None and watch.namespace == namespace]
+        covering = everywhere or [
+            watch for watch in watches if namespace is not None and watch.namespace == namespace
+        ]
         if not covering or not covering[0].current:
             self.missed += 1
             return None
         self.served += 1
         return covering[0].rows()
+
+    def down_since(self, cluster: str, resource: ResourceName = "deployments") -> float | None:
+        """Since when the cluster's watches of `resource` fail to reach it (None: they work,
+        or there are none): a cluster known to be down is not asked again by every read."""
+        with self._lock:
+            watches = list(self._watches.get((cluster, resource), ()))
+        moments = [
+            watch.down_since for watch in watches if not watch.current and watch.down_since is not None
+        ]
+        return min(moments) if moments else None

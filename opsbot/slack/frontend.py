@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 import structlog
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from opsbot.alerts.actions import ACTIONS, ClickOutcome, MuteFor, RunCommand
 from opsbot.alerts.cards import mute_notice
@@ -25,135 +24,22 @@ from opsbot.alerts.incidents import Incident
 from opsbot.alerts.mutes import Mute
 from opsbot.approvals.cards import APPROVE_ACTION, CANCEL_ACTION, CONFIRM_ACTION, REJECT_ACTION, approval_card
 from opsbot.approvals.gate import approval_policy_for, may_approve
-from opsbot.approvals.machine import Approval
 from opsbot.approvals.service import ApprovalService
 from opsbot.commands.router import CommandRouter
 from opsbot.core.plan import ActionPlan
-from opsbot.core.reply import Emphasis, Reply, Text
+from opsbot.core.reply import RUN_COMMAND_ACTION, Reply
 from opsbot.core.request import ChatRequest, Source
 from opsbot.policy import Subject
 from opsbot.slack.dedupe import SeenKeys
 from opsbot.slack.outbox import Outbox, OutboxClosedError
-from opsbot.slack.render import mrkdwn, render
+from opsbot.slack.render import mrkdwn
+from opsbot.slack.responders import CardSurface, EphemeralResponder, Respond, Responder, ThreadResponder
 from opsbot.slack.users import UserGroups, UserNames
 from opsbot.telemetry import NOOP_ERRORS, ErrorReporter
 
 log = structlog.get_logger("opsbot.slack")
 
-Respond = Callable[..., Awaitable[Any]]
 Listener = Callable[..., Awaitable[None]]
-
-
-class Responder(Protocol):
-    """Where the answer to one request goes."""
-
-    async def send(self, reply: Reply) -> str | None: ...
-
-
-class ThreadResponder:
-    """Mentions and DMs: answer in the thread of the request, through the outbox."""
-
-    def __init__(self, outbox: Outbox, channel: str, thread_ts: str | None) -> None:
-        self._outbox = outbox
-        self._channel = channel
-        self._thread_ts = thread_ts
-
-    async def send(self, reply: Reply) -> str | None:
-        rendered = render(reply)
-        result = await self._outbox.post(
-            self._channel, text=rendered.text, blocks=rendered.blocks, thread_ts=self._thread_ts
-        )
-        if reply.attachment is not None:
-            await self._outbox.upload(
-                self._channel,
-                content=reply.attachment.content,
-                filename=reply.attachment.filename,
-                title=reply.attachment.title,
-                thread_ts=self._thread_ts or result.get("ts"),
-            )
-        ts = result.get("ts")
-        return ts if isinstance(ts, str) else None
-
-
-class EphemeralResponder:
-    """Slash commands: only the caller sees the answer (via response_url)."""
-
-    def __init__(self, respond: Respond, response_url: str | None = None) -> None:
-        self._respond = respond
-        self.response_url = response_url
-
-    async def send(self, reply: Reply) -> str | None:
-        if reply.attachment is not None:
-            note = Text(
-                Emphasis(
-                    "The full output is too long for a private reply; "
-                    "mention @opsbot in a channel to get it as a file."
-                )
-            )
-            reply = Reply(
-                reply.title, (*reply.parts, note), reply.where, reply.tone, reply.attachment, reply.buttons
-            )
-        rendered = render(reply)
-        await self._respond(
-            text=rendered.text, blocks=rendered.blocks, response_type="ephemeral", replace_original=False
-        )
-        return None
-
-
-class CardSurface:
-    """Shows an approval: its card, private notices, its thread."""
-
-    def __init__(
-        self,
-        outbox: Outbox,
-        *,
-        respond: Respond | None = None,
-        ephemeral_card: bool = False,
-        clicked_channel: str | None = None,
-        clicked_message_ts: str | None = None,
-    ) -> None:
-        self._outbox = outbox
-        self._respond = respond
-        self._ephemeral_card = ephemeral_card
-        self._clicked_channel = clicked_channel
-        self._clicked_message_ts = clicked_message_ts
-
-    async def update_card(self, approval: Approval) -> None:
-        rendered = render(approval_card(approval))
-        if self._ephemeral_card and self._respond is not None:
-            await self._respond(text=rendered.text, blocks=rendered.blocks, replace_original=True)
-        elif approval.card or self._clicked_message_ts:
-            # A click can arrive before the card's ts is recorded; Slack says which message it was.
-            ts = approval.card or self._clicked_message_ts
-            assert ts is not None
-            await self._outbox.update(approval.channel, ts, text=rendered.text, blocks=rendered.blocks)
-        elif approval.response_url:
-            await AsyncWebhookClient(approval.response_url).send(
-                text=rendered.text, blocks=rendered.blocks, replace_original=True
-            )
-
-    async def notify(self, user: str, text: Text) -> None:
-        message = mrkdwn(text)
-        if self._respond is not None and self._ephemeral_card:
-            await self._respond(text=message, response_type="ephemeral", replace_original=False)
-            return
-        channel = self._clicked_channel
-        if channel:
-            await self._outbox.ephemeral(channel, user, text=message)
-
-    async def tell_thread(self, approval: Approval, text: Text) -> None:
-        message = mrkdwn(text)
-        if self._ephemeral_card and self._respond is not None:
-            await self._respond(text=message, response_type="ephemeral", replace_original=False)
-            return
-        if not approval.card and approval.response_url:
-            # The card was private: so is everything said about it.
-            await AsyncWebhookClient(approval.response_url).send(
-                text=message, response_type="ephemeral", replace_original=False
-            )
-            return
-        thread = approval.thread or approval.card or self._clicked_message_ts
-        await self._outbox.post(approval.channel, text=message, thread_ts=thread)
 
 
 class IncidentActions(Protocol):
@@ -214,6 +100,7 @@ class SlackFrontend:
         app.command(self._slash_command)(self._counted(self._on_slash))
         app.action(_APPROVAL_ACTIONS)(self._counted(self._on_approval_click))
         app.action(_INCIDENT_ACTIONS)(self._counted(self._on_incident_click))
+        app.action(RUN_COMMAND_ACTION)(self._counted(self._on_command_click))
 
     def _counted(self, listener: Listener) -> Listener:
         """`listener`, counted while it runs (the part after ack() included), for idle()."""
@@ -364,6 +251,26 @@ class SlackFrontend:
         )
         self._spawn(request, ThreadResponder(self._outbox, channel, root_ts))
 
+    async def _on_command_click(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
+        """A button standing for a command (e.g. a failed release's Roll back): run it as if
+        the person who clicked had typed it, in the message's thread."""
+        await ack()
+        if not self._fresh(body.get("trigger_id")):
+            return
+        action = (body.get("actions") or [{}])[0]
+        container = body.get("container") or {}
+        channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id", ""))
+        thread = container.get("thread_ts") or container.get("message_ts")
+        request = ChatRequest(
+            request_id=uuid.uuid4().hex[:12],
+            user_id=str((body.get("user") or {}).get("id", "")),
+            channel_id=channel,
+            text=str(action.get("value", ""))[:500],
+            source="button",
+            thread=thread if isinstance(thread, str) else None,
+        )
+        self._spawn(request, ThreadResponder(self._outbox, channel, request.thread))
+
     async def _usergroups_of(self, user: str) -> frozenset[str]:
         return await self._usergroups.of(user) if self._usergroups is not None else frozenset()
 
@@ -397,7 +304,9 @@ class SlackFrontend:
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(self._check_quiet)
 
-    def _waiting_notice(self, request: ChatRequest, responder: Responder) -> Callable[[Reply], Awaitable[None]]:
+    def _waiting_notice(
+        self, request: ChatRequest, responder: Responder
+    ) -> Callable[[Reply], Awaitable[None]]:
         """Says "you're in line" where the answer will come; a failure to say it changes nothing."""
 
         async def send(reply: Reply) -> None:

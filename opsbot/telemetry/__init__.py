@@ -54,6 +54,7 @@ OTEL_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 OTEL_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 SENTRY_DSN = "SENTRY_DSN"
 
+
 class Telemetry:
     """What the composition root hands out, and flushes on the way out."""
 

@@ -11,7 +11,6 @@ from typing import Protocol
 Attribute = str | bool | int | float
 
 
-
 class Span(Protocol):
     """The span of one unit of work (a command, an action, an alert step)."""
 

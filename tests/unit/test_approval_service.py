@@ -40,7 +40,7 @@ async def test_two_approvals_racing_through_a_slow_name_lookup_execute_once() ->
     so the second click sees the first one's outcome and cannot start the action again."""
     executed: list[ActionPlan] = []
 
-    async def execute(plan: ActionPlan) -> str:
+    async def execute(plan: ActionPlan, origin: object = None) -> str:
         executed.append(plan)
         return "done"
 
