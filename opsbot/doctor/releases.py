@@ -35,11 +35,21 @@ def check_repositories(settings: Settings, environ: Mapping[str, str]) -> Sectio
             section.add("fail", f"{where}: {exc}", f"check {where}.auth and the token or key it names")
             continue
         except ReleaseError as exc:
-            section.add("fail", f"{where}: {exc}", f"check {where}.url and .branch, and that the server is reachable")
+            section.add(
+                "fail", f"{where}: {exc}", f"check {where}.url and .branch, and that the server is reachable"
+            )
             continue
         section.add("ok", f"{where}: branch {repository.branch} at {head[:12]} ({repository.url})")
     for cluster, delivery in settings.releases.clusters.items():
-        via = f"repository {delivery.repository}" if delivery.mode == "gitops" else "direct (set image / rollout undo)"
-        flux = f", following {delivery.flux.kind} {delivery.flux.namespace}/{delivery.flux.name}" if delivery.flux else ""
+        via = (
+            f"repository {delivery.repository}"
+            if delivery.mode == "gitops"
+            else "direct (set image / rollout undo)"
+        )
+        flux = (
+            f", following {delivery.flux.kind} {delivery.flux.namespace}/{delivery.flux.name}"
+            if delivery.flux
+            else ""
+        )
         section.add("info", f"cluster {cluster}: {via}{flux}")
     return section

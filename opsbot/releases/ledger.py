@@ -55,17 +55,47 @@ class HistoryLine:
     current: bool
 
 
+def credited(release: Release, last: VersionRecord | None, now: float) -> VersionRecord | None:
+    """The record crediting `release` now that it is available, unless one does already.
+
+    The watch may show the new version available before the release is handed over (Flux
+    can apply a push before the push returns): that record then says "seen"; this one,
+    with the same moment, says who made it (`history_lines` keeps only the credited one)."""
+    if last is not None and last.version == release.to_version and last.action:
+        return None
+    same = last is not None and last.version == release.to_version
+    apps = (last.apps if last is not None else ()) or (release.deployment,)
+    return VersionRecord(
+        cluster=release.cluster,
+        namespace=release.namespace,
+        deployment=release.deployment,
+        apps=tuple(dict.fromkeys((*apps, release.app))),
+        version=release.to_version,
+        available_at=last.available_at if same and last is not None else now,
+        action=release.action.value,
+        requested_by=release.requested_by,
+        approved_by=release.approved_by,
+        names=dict(release.names),
+        release_id=release.id,
+    )
+
+
 def history_lines(records: Sequence[VersionRecord], now: float) -> list[HistoryLine]:
     """Records newest first → lines with how long each version ran (until the next record
-    of the same Deployment on the same cluster)."""
+    of the same Deployment on the same cluster). A version recorded twice in a row (seen,
+    then credited to the release that made it) is one line, the credited one."""
     lines: list[HistoryLine] = []
     later: dict[tuple[str, str], float] = {}
-    for record in sorted(records, key=lambda r: r.available_at, reverse=True):
+    newest: dict[tuple[str, str], VersionRecord] = {}
+    for record in sorted(records, key=lambda r: (r.available_at, bool(r.action)), reverse=True):
         key = (record.cluster, record.target)
+        previous = newest.get(key)
+        if previous is not None and previous.version == record.version:
+            continue
+        newest[key] = record
         until = later.get(key)
-        lines.append(
-            HistoryLine(record, (until - record.available_at) if until is not None else None, until is None)
-        )
+        ran = (until - record.available_at) if until is not None else None
+        lines.append(HistoryLine(record, ran, until is None))
         later[key] = record.available_at
     return lines
 

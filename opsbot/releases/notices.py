@@ -73,13 +73,13 @@ def rollback_command(release: Release) -> str:
 
 def final_reply(release: Release, line: str, failing: Sequence[str] = ()) -> Reply:
     """The message that says how a release ended."""
-    tone: Tone
-    if release.phase is Phase.AVAILABLE:
-        tone, icon = "success", Icon.SUCCESS
-    elif release.phase is Phase.FAILED:
-        tone, icon = "error", Icon.FAILURE
-    else:
-        tone, icon = "warning", Icon.WARNING
+    tone: Tone = (
+        "success"
+        if release.phase is Phase.AVAILABLE
+        else "error"
+        if release.phase is Phase.FAILED
+        else "warning"
+    )
     parts: list[Text] = []
     if release.requested_by:
         parts.append(Text(Mention(release.requested_by), " ", headline(release)))
@@ -94,5 +94,5 @@ def final_reply(release: Release, line: str, failing: Sequence[str] = ()) -> Rep
             )
         )
         buttons = (command_button("Roll back", rollback_command(release), "danger"),)
-    title = Text(icon, " ", line[:1].upper() + line[1:] if release.phase is not Phase.AVAILABLE else line)
+    title = line[:1].upper() + line[1:] if release.phase is not Phase.AVAILABLE else line
     return Reply(title, tuple(parts), where=on_cluster(release.cluster), tone=tone, buttons=buttons)

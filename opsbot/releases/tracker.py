@@ -26,7 +26,7 @@ from opsbot.core.resources import FLUX_RESOURCES
 from opsbot.core.rows import deployment_row
 from opsbot.ports import KubeDirectory, RunBlocking
 from opsbot.releases.follow import Step, on_deadline, on_deployment, on_flux
-from opsbot.releases.ledger import became_available, record_for
+from opsbot.releases.ledger import became_available, credited, record_for
 from opsbot.releases.notices import ReleaseNotices, final_reply, status_text, with_step
 from opsbot.releases.records import Phase, Release, ReleaseStore, VersionRecord
 from opsbot.releases.undo import label_selector
@@ -184,6 +184,12 @@ class ReleaseTracker:
                 timer.cancel()
         if not step.changed:
             return
+        if release.phase is Phase.AVAILABLE:
+            key = (release.cluster, release.target)
+            record = credited(release, self._latest.get(key), self._clock())
+            if record is not None:
+                self._latest[key] = record
+                self._write(lambda: self._store.add_version(record))
         log.info("release_" + release.phase.value.replace(" ", "_"), release_id=release.id, line=line)
         self._write(lambda: self._store.put_release(release))
         if step.outcome is not None:

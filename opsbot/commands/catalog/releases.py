@@ -168,7 +168,7 @@ def _gitops_plan(
         f"runs {row.version} ({row.ready} ready, {row.rollout.value})" if row else "does not run there yet"
     )
     changes: list[TextLike] = [
-        Text(f"{app} on {cluster}: {field.version} → ", Mono(version)),
+        f"{app} on {cluster}: {field.version} → {version}",
         Text(
             "commit to ",
             Mono(field.repository),
@@ -223,7 +223,7 @@ def _direct_promote_plan(
             where=where(cluster, namespace),
         )
     changes: list[TextLike] = [
-        Text(f"{app} on {cluster}: {change.old_version} → ", Mono(version)),
+        f"{app} on {cluster}: {change.old_version} → {version}",
         Text(
             "image of container ",
             Mono(change.container),
@@ -318,7 +318,7 @@ def plan_rollback(invocation: Invocation, ctx: CommandContext) -> Reply | Action
     }
     if delivery.mode == "gitops":
         return _gitops_plan("rollback", ctx, releases, app, target, row, params, [f"{target}: {why}"])
-    changes: list[TextLike] = [Text(f"{app} on {cluster}: {current} → ", Mono(target)), f"{target}: {why}"]
+    changes: list[TextLike] = [f"{app} on {cluster}: {current} → {target}", f"{target}: {why}"]
     revision = revisions.get(target)
     if revision is not None:
         changes.append(
