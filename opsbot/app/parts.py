@@ -179,6 +179,7 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
         PoolRunner(pool),
         errors=errors,
     )
+    approvals.on_reported = tracker.reported
     frontend = SlackFrontend(
         router,
         approvals,

@@ -105,6 +105,9 @@ class ApprovalService:
         # Display names for the audit trail (Slack: users.info, cached); ids decide everything.
         self.names: Callable[[str], Awaitable[str]] | None = None
         self._names: dict[str, str] = {}
+        # Told once an executed action's outcome was shown (card and thread), so what
+        # follows it (a release's progress) is said after it.
+        self.on_reported: Callable[[str], None] | None = None
 
     def open(self, plan: ActionPlan, request: ChatRequest, policy: ApprovalPolicy | None = None) -> Approval:
         now = self._clock.now()
@@ -308,3 +311,5 @@ class ApprovalService:
                 )
         current = self._repository.get(approval.id) or approval
         await self._apply(current, finish, surface)
+        if self.on_reported is not None:
+            self.on_reported(approval.id)

@@ -137,12 +137,13 @@ def on_deadline(release: Release, now: float) -> Step:
     """The follow-up waited long enough."""
     if not release.active or now < release.deadline:
         return Step(release)
-    minutes = max(1, round((release.deadline - release.started_at) / 60))
+    waited = release.deadline - release.started_at
+    after = f"{waited / 60:g} min" if waited >= 60 else f"{max(1, round(waited))}s"
     where = {
         Phase.DELIVERING: "before the change was made",
         Phase.COMMITTED: "Flux had not applied the commit",
         Phase.APPLIED: "the Deployment had not started the new version",
         Phase.PATCHED: "the Deployment had not started the new version",
     }.get(release.phase, release.detail or release.phase.value)
-    line = f"timed out after {minutes} min ({where})"
+    line = f"timed out after {after} ({where})"
     return Step(release.moved(Phase.TIMED_OUT, line, finished_at=now), outcome=line)

@@ -15,6 +15,7 @@ cluster records every Deployment once); notices to people go out per release in 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -36,6 +37,7 @@ log = structlog.get_logger("opsbot.releases")
 
 FLUX_KINDS = {resource: kind for kind, resource in FLUX_RESOURCES.items()}
 FAILING_PODS_SHOWN = 5
+REPORT_WAIT_SECONDS = 10.0  # at most this long for the approval's outcome before the first notice
 
 
 class ReleaseTracker:
@@ -64,6 +66,7 @@ class ReleaseTracker:
         self._writes: list[Callable[[], None]] = []
         self._flushing: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._reported: dict[str, asyncio.Event] = {}  # approval id → its outcome was shown
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -74,20 +77,36 @@ class ReleaseTracker:
             self._latest[(record.cluster, record.target)] = record
         active = self._store.active_releases()
         for release in active:
-            self.follow(release)
+            self.follow(release, new=False)
         if active:
             log.info("releases_restored", active=len(active))
         return len(active)
 
-    def follow(self, release: Release) -> None:
-        """Follow `release` from now on (call on the loop)."""
+    def follow(self, release: Release, *, new: bool = True) -> None:
+        """Follow `release` from now on (call on the loop). A new one's notices wait until
+        its approval's own outcome was shown (`reported`), so the thread reads in order."""
         if not release.active:
             return
+        if new and release.approval_id:
+            self._reported.setdefault(release.approval_id, asyncio.Event())
         self._releases[release.id] = release
         loop = asyncio.get_running_loop()
         delay = max(0.0, release.deadline - self._clock())
         self._timers[release.id] = loop.call_later(delay, self._deadline, release.id)
         self._spawn(self._read_now(release.id))
+
+    def reported(self, approval_id: str) -> None:
+        """The approval's outcome ("Promoted …, committed abc1234") is in the thread."""
+        gate = self._reported.get(approval_id)  # (only releases wait: other actions leave nothing)
+        if gate is not None:
+            gate.set()
+
+    async def _after_report(self, release: Release) -> None:
+        gate = self._reported.get(release.approval_id)
+        if gate is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(gate.wait(), timeout=REPORT_WAIT_SECONDS)
 
     @property
     def active(self) -> list[Release]:
@@ -193,18 +212,24 @@ class ReleaseTracker:
         log.info("release_" + release.phase.value.replace(" ", "_"), release_id=release.id, line=line)
         self._write(lambda: self._store.put_release(release))
         if step.outcome is not None:
-            self._chain(release.id, self._finish(release, step.outcome, deployment))
+            self._chain(release, self._finish(release, step.outcome, deployment))
         elif step.progress is not None:
-            self._chain(release.id, self._progress(release))
+            self._chain(release, self._progress(release))
 
-    def _chain(self, release_id: str, work: Awaitable[None]) -> None:
-        """Notices of one release go out in order (the status message exists before updates)."""
+    def _chain(self, release: Release, work: Awaitable[None]) -> None:
+        """Notices of one release go out in order (the status message exists before updates),
+        after its approval's outcome."""
+        release_id = release.id
         before = self._chains.get(release_id)
 
         async def run() -> None:
             if before is not None:
                 await asyncio.wait({before})
+            else:
+                await self._after_report(release)
             await work
+            if not release.active:
+                self._reported.pop(release.approval_id, None)
 
         task = asyncio.ensure_future(run())
         self._chains[release_id] = task
