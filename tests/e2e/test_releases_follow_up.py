@@ -12,7 +12,9 @@ from tests.support.release_harness import release_bot, release_world
 from tests.support.slack_emulator import SlackEmulator
 
 
-async def test_a_bot_restarted_mid_rollout_still_reports_the_end(slack: SlackEmulator, tmp_path: Path) -> None:
+async def test_a_bot_restarted_mid_rollout_still_reports_the_end(
+    slack: SlackEmulator, tmp_path: Path
+) -> None:
     async with release_world(tmp_path) as world:
         _clusters, _git, flux, _token = world
         flux.mode["prod"] = "never"  # committed, not applied yet

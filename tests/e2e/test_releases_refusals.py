@@ -28,7 +28,9 @@ def opsbot_commits(fleet: ReleaseHarness) -> list[str]:
     return [message for _sha, message in fleet.server.log() if "Opsbot-App:" in message]
 
 
-async def test_a_second_request_for_the_same_app_and_cluster_is_told_who_holds_it(fleet: ReleaseHarness) -> None:
+async def test_a_second_request_for_the_same_app_and_cluster_is_told_who_holds_it(
+    fleet: ReleaseHarness,
+) -> None:
     assert fleet.flux is not None
     fleet.flux.mode["stage"] = "never"  # the first promotion stays in flight
     card = await fleet.ask("promote podinfo@6.6.0 to stage")
@@ -53,7 +55,9 @@ async def test_concurrent_promotes_of_one_app_make_exactly_one_change(fleet: Rel
     first, second = await asyncio.gather(
         fleet.ask("promote web@1.3.3 to prod"), fleet.ask("promote web@1.3.4 to prod", user=BOB)
     )
-    cards = [(post, user) for post, user in ((first, "U0ALICE01"), (second, BOB)) if "Confirm" in block_text(post)]
+    cards = [
+        (post, user) for post, user in ((first, "U0ALICE01"), (second, BOB)) if "Confirm" in block_text(post)
+    ]
     await asyncio.gather(*(fleet.click_button(card, CONFIRM_ACTION, user=user) for card, user in cards))
     await fleet.settle()
     assert len(opsbot_commits(fleet)) == 1
@@ -73,7 +77,7 @@ async def test_a_commit_landing_on_the_remote_meanwhile_is_merged_by_reapplying_
     assert "the branch moved meanwhile" in done.text
     await fleet.wait_text("web 1.4.1 available on stage", thread_ts=card.thread_ts)
     assert fleet.server.read("README.md") == "# fleet\nmaintenance\n"
-    assert "newTag: 1.4.1 # {\"$imagepolicy\": \"flux-system:web:tag\"}" in fleet.server.read(
+    assert 'newTag: 1.4.1 # {"$imagepolicy": "flux-system:web:tag"}' in fleet.server.read(
         "apps/stage/kustomization.yaml"
     )
 
@@ -82,7 +86,11 @@ async def test_a_missing_field_is_a_clear_error_and_nothing_is_committed(fleet: 
     assert fleet.flux is not None
     fleet.flux.mode["prod"] = "never"  # (the test Flux cannot apply the broken file either)
     fleet.server.commit(
-        {"apps/prod/kustomization.yaml": fleet_files.kustomization("prod").replace(fleet_files.WEB_IMAGE, "ghcr.io/org/other")}
+        {
+            "apps/prod/kustomization.yaml": fleet_files.kustomization("prod").replace(
+                fleet_files.WEB_IMAGE, "ghcr.io/org/other"
+            )
+        }
     )
     head = fleet.server.head()
     reply = await fleet.ask("promote web@1.4.0 to prod")
@@ -126,7 +134,9 @@ async def test_credentials_never_reach_a_reply_or_a_log_line(
         assert "refused opsbot's credentials" in text
         fleet.server.users["x-access-token"] = token
         card = await fleet.ask("promote podinfo@6.6.0 to stage")
-        fleet.server.reject_pushes = f"hook declined: token {token} is not allowed to push"  # a server echoing it
+        fleet.server.reject_pushes = (
+            f"hook declined: token {token} is not allowed to push"  # a server echoing it
+        )
         await fleet.click_button(card, CONFIRM_ACTION)
         failed = await fleet.wait_text("refused the push", thread_ts=card.thread_ts)
         assert "********" in failed.text

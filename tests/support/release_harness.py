@@ -43,7 +43,9 @@ def release_config(
 ) -> Settings:
     """Settings for the bot: both clusters, the fleet's `releases:` (as gitops_fixtures
     describes it), prod behind a second person's approval, the command caches on."""
-    kubeconfigs = {name: kube.write_kubeconfig(tmp_path / f"{name}.kubeconfig") for name, kube in clusters.items()}
+    kubeconfigs = {
+        name: kube.write_kubeconfig(tmp_path / f"{name}.kubeconfig") for name, kube in clusters.items()
+    }
     releases = fleet_files.settings(repository_url).model_dump(exclude_none=True, mode="json")
     releases["repositories"]["fleet"]["auth"] = {"token_file": str(token_file)} if token_file else {}
     releases["source"] = "stage"
@@ -85,7 +87,11 @@ class ReleaseHarness(BotHarness):
         return self.git
 
     async def wait_text(
-        self, needle: str | re.Pattern[str], *, thread_ts: str | None = None, method: str = "chat.postMessage",
+        self,
+        needle: str | re.Pattern[str],
+        *,
+        thread_ts: str | None = None,
+        method: str = "chat.postMessage",
         timeout: float = 15.0,
     ) -> Post:
         """The first message (or update) whose text says `needle`."""
@@ -96,7 +102,9 @@ class ReleaseHarness(BotHarness):
 
         return await self.slack.wait_for_post(says, thread_ts=thread_ts, method=method, timeout=timeout)
 
-    def texts(self, *, thread_ts: str | None = None, where: Callable[[Post], bool] | None = None) -> list[str]:
+    def texts(
+        self, *, thread_ts: str | None = None, where: Callable[[Post], bool] | None = None
+    ) -> list[str]:
         return [
             block_text(post)
             for post in self.slack.posts
@@ -106,7 +114,9 @@ class ReleaseHarness(BotHarness):
 
 
 @asynccontextmanager
-async def release_world(tmp_path: Path) -> AsyncIterator[tuple[dict[str, FakeKubeServer], GitServer, FakeFlux, Path]]:
+async def release_world(
+    tmp_path: Path,
+) -> AsyncIterator[tuple[dict[str, FakeKubeServer], GitServer, FakeFlux, Path]]:
     """Two fake clusters, the fleet repository on a git server and the test Flux applying it."""
     async with AsyncExitStack() as stack:
         clusters = {name: FakeKubeServer(bookmark_interval=0.5).start() for name in fleet_files.CLUSTERS}
@@ -140,8 +150,10 @@ async def release_bot(
         url = git.file_url if file_url else git.http_url
         settings = release_config(tmp_path, clusters, url, None if file_url else token_file, **config)
         bot: Bot = await stack.enter_async_context(running_bot(slack, clusters["prod"], settings))
-        for kube in clusters.values():
-            kube.wait_for_watches(4)  # pods, deployments, nodes, Flux Kustomizations
+        modes = config.get("modes") or {}
+        for name, kube in clusters.items():
+            # pods, deployments, nodes, and on a GitOps cluster its Flux Kustomization
+            kube.wait_for_watches(4 if modes.get(name, "gitops") == "gitops" else 3)
         yield ReleaseHarness(slack, clusters["prod"], bot, clusters=clusters, git=git, flux=flux)
 
 
