@@ -19,7 +19,7 @@ from opsbot.commands.context import AlertsView, CommandContext
 from opsbot.commands.heavy import HeavyReads, OnWait
 from opsbot.commands.registry import Registry
 from opsbot.commands.settings import CommandsSettings, Scopes
-from opsbot.commands.spec import Invocation
+from opsbot.commands.spec import Invocation, ScopeViews
 from opsbot.commands.text import normalize
 from opsbot.commands.usage import usage_reply
 from opsbot.commands.views import FleetView, ReleasesView
@@ -258,7 +258,8 @@ class CommandRouter:
     def _scope(self, invocation: Invocation, request: ChatRequest) -> Scope:
         scopes = self._scopes
         binding = scopes.channels.get(request.channel_id)
-        named = invocation.spec.scope(invocation) if invocation.spec.scope is not None else None
+        hook = invocation.spec.scope
+        named = hook(invocation, ScopeViews(self.releases)) if hook is not None else None
         cluster = (
             (named.cluster if named else None)
             or invocation.value("cluster")

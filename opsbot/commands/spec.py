@@ -84,6 +84,14 @@ class ActionContext:
 
 
 @dataclass(frozen=True)
+class ScopeViews:
+    """What a `scope` hook may consult before the command runs (e.g. where the config
+    says an app lives)."""
+
+    releases: ReleasesView | None = None
+
+
+@dataclass(frozen=True)
 class NamedScope:
     """Where an invocation acts when its own arguments name it (`promote app to prod`):
     a cluster and/or a namespace; None leaves that part to the usual resolution."""
@@ -139,7 +147,7 @@ class CommandSpec:
     """False for commands that touch no cluster or namespace (help, mutes, audit …)."""
     on_loop: bool = False
     """Quick handlers over in-process state (no API calls) run on the event loop."""
-    scope: Callable[[Invocation], NamedScope | None] | None = None
+    scope: Callable[[Invocation, ScopeViews], NamedScope | None] | None = None
     """For commands whose arguments name where they act (`promote … to CLUSTER`): the
     router checks the policy, picks the approval rule and names the cluster in the reply
     from it, instead of from --cluster / the channel / the defaults."""

@@ -75,7 +75,13 @@ def runs(deployment: KubeObject, version: str) -> bool:
 
 
 def took(release: Release, now: float) -> str:
-    return short_duration(max(0, int(now - release.started_at)))
+    """How long the release took, as a release engineer says it: `45s`, `1m12s`, `2h5m`."""
+    seconds = max(0, int(now - release.started_at))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s" if seconds % 60 else f"{seconds // 60}m"
+    return short_duration(seconds)
 
 
 def on_deployment(release: Release, deployment: KubeObject, now: float) -> Step:

@@ -91,5 +91,5 @@ async def test_stage_is_self_confirmed_and_a_failed_rollout_offers_a_roll_back(f
     await fleet.click_button(rollback, CONFIRM_ACTION)
     await fleet.wait_text("worker 2.0.0 available on stage", thread_ts=card.thread_ts)
     assert "registry:5000/org/worker:2.0.0" in fleet.server.read("apps/stage/worker.yaml")
-    sha, message = fleet.server.log()[0]
+    _sha, message = fleet.server.log()[0]
     assert message.startswith("Roll back worker 2.1.0 → 2.0.0 on stage")

@@ -145,3 +145,23 @@ async def test_credentials_never_reach_a_reply_or_a_log_line(
         assert everything and not any(token in block_text(post) for post in everything)
     out = capsys.readouterr()
     assert token not in out.out and token not in out.err
+
+
+async def test_the_policy_is_checked_on_the_cluster_and_namespace_the_command_names(
+    slack: SlackEmulator, tmp_path: Path
+) -> None:
+    """Bob may ship to stage, and only the web app there: `to prod`, or another app's
+    namespace, is refused although the channel's default cluster is stage."""
+    policy = {
+        "roles": {"web-stage": {"verbs": ["promote", "read"], "clusters": ["stage"], "namespaces": ["web"]}},
+        "bindings": [{"role": "web-stage", "users": [BOB]}],
+        "rate_limit": {"commands_per_minute": 600, "burst": 50},
+    }
+    async with release_bot(slack, tmp_path, policy=policy) as fleet:
+        refused = await fleet.ask("promote web@1.4.1 to prod", user=BOB)
+        assert "Not allowed" in block_text(refused) and "prod" in block_text(refused)
+        other_app = await fleet.ask("promote podinfo@6.6.0 to stage", user=BOB)
+        assert "Not allowed" in block_text(other_app) and "podinfo" in block_text(other_app)
+        card = await fleet.ask("promote web@1.4.1 to stage", user=BOB)
+        assert "Confirm: promote app/web" in block_text(card)
+        assert "namespace `web`" in block_text(card)

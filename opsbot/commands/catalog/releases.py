@@ -13,7 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from opsbot.commands.context import CommandContext
-from opsbot.commands.spec import NAMESPACE, ActionContext, CommandSpec, Invocation, KubeUse, NamedScope
+from opsbot.commands.spec import (
+    NAMESPACE,
+    ActionContext,
+    CommandSpec,
+    Invocation,
+    KubeUse,
+    NamedScope,
+    ScopeViews,
+)
 from opsbot.commands.views import ReleasesView
 from opsbot.commands.workloads import DRY_RUN_NOTE, dry_run
 from opsbot.core import validation
@@ -77,9 +85,19 @@ def _promote_words(invocation: Invocation) -> tuple[str, str | None, str]:
     return app, version or None, invocation.args[2]
 
 
-def promote_scope(invocation: Invocation) -> NamedScope | None:
+def _home(invocation: Invocation, views: ScopeViews) -> str | None:
+    """The app's namespace: -n, else where the config says it lives (None: the usual default)."""
+    app = invocation.args[0].partition("@")[0] if invocation.args else ""
+    configured = views.releases.settings.namespace_of(app) if views.releases is not None else None
+    return invocation.value("namespace") or configured
+
+
+def promote_scope(invocation: Invocation, views: ScopeViews) -> NamedScope | None:
+    """`promote APP… to CLUSTER` acts on CLUSTER, in the app's namespace."""
     args = invocation.args
-    return NamedScope(cluster=args[2]) if len(args) == 3 and args[1].lower() == "to" else None
+    if len(args) == 3 and args[1].lower() == "to":
+        return NamedScope(cluster=args[2], namespace=_home(invocation, views))
+    return None
 
 
 def _running(ctx: CommandContext, source: str, namespace: str, app: str) -> str:
@@ -269,9 +287,12 @@ def _rollback_words(invocation: Invocation) -> tuple[str, str | None]:
     return args[0], (args[4] if len(args) == 5 else None)
 
 
-def rollback_scope(invocation: Invocation) -> NamedScope | None:
+def rollback_scope(invocation: Invocation, views: ScopeViews) -> NamedScope | None:
+    """`rollback APP on CLUSTER …` acts on CLUSTER, in the app's namespace."""
     args = invocation.args
-    return NamedScope(cluster=args[2]) if len(args) >= 3 and args[1].lower() == "on" else None
+    if len(args) >= 3 and args[1].lower() == "on":
+        return NamedScope(cluster=args[2], namespace=_home(invocation, views))
+    return None
 
 
 def plan_rollback(invocation: Invocation, ctx: CommandContext) -> Reply | ActionPlan:
