@@ -67,6 +67,7 @@ class ReleaseTracker:
         self._flushing: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reported: dict[str, asyncio.Event] = {}  # approval id → its outcome was shown
+        self._status_messages: dict[str, str] = {}  # release id → its status message, once posted
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -240,21 +241,30 @@ class ReleaseTracker:
 
         task.add_done_callback(forget)
 
+    def _shown(self, release: Release) -> Release:
+        """`release` with the status message it already has (a notice may run after the
+        release ended: the message id is kept apart from the release's other state)."""
+        message = self._status_messages.get(release.id, release.status_message)
+        return (
+            release
+            if message == release.status_message
+            else release.moved(release.phase, status_message=message)
+        )
+
     async def _progress(self, release: Release) -> None:
+        current = self._shown(self._releases.get(release.id, release))
         try:
-            current = self._releases.get(release.id, release)
             message = await self._notices.progress(current, status_text(current, current.steps))
         except Exception as exc:
             log.warning("release_notice_failed", release_id=release.id, error=repr(exc))
             return
-        self._remember_status(release.id, message)
-
-    def _remember_status(self, release_id: str, message: str | None) -> None:
-        current = self._releases.get(release_id)
-        if current is not None and message and current.status_message != message:
-            updated = current.moved(current.phase, status_message=message)
-            self._releases[release_id] = updated
-            self._write(lambda: self._store.put_release(updated))
+        if message and message != current.status_message:
+            self._status_messages[release.id] = message
+            live = self._releases.get(release.id)
+            if live is not None:
+                updated = live.moved(live.phase, status_message=message)
+                self._releases[release.id] = updated
+                self._write(lambda: self._store.put_release(updated))
 
     async def _finish(self, release: Release, line: str, deployment: KubeObject | None) -> None:
         failing: list[str] = []
@@ -263,6 +273,8 @@ class ReleaseTracker:
                 failing = await self._run(self._failing_pods, release, deployment)
             except Exception as exc:
                 log.warning("release_failing_pods_unknown", release_id=release.id, error=repr(exc))
+        release = self._shown(release)
+        self._status_messages.pop(release.id, None)
         try:
             await self._notices.finished(
                 release, final_reply(release, line, failing), status_text(release, release.steps)

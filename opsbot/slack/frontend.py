@@ -194,6 +194,10 @@ class SlackFrontend:
             clicked_channel=channel,
             clicked_message_ts=str(container.get("message_ts") or "") or None,
         )
+        known = self._approvals.get(approval_id)
+        if known is not None and known.card is None and not container.get("is_ephemeral"):
+            # A click can come before the card's ts was recorded: Slack says which message it was.
+            self._approvals.attach(approval_id, card=str(container.get("message_ts") or "") or None)
         bound = log.bind(user=user, channel=channel, approval_id=approval_id, action=action.get("action_id"))
         try:
             action_id = action.get("action_id")

@@ -18,7 +18,14 @@ log = structlog.get_logger("opsbot.slack")
 
 
 class SlackReleaseNotices:
-    """`opsbot.releases.notices.ReleaseNotices` over the outbox."""
+    """`opsbot.releases.notices.ReleaseNotices` over the outbox.
+
+    The live status goes on the approval card (updated in place: Slack paces posts per
+    channel, not updates); without a card (a private slash-command request) it is a
+    status message in the thread, posted once and then updated. How it ended is a new
+    message in the thread, sent first, so the one message people wait for is not queued
+    behind the status.
+    """
 
     def __init__(self, outbox: Outbox, approvals: ApprovalService | None = None) -> None:
         self._outbox = outbox
@@ -27,8 +34,9 @@ class SlackReleaseNotices:
     async def progress(self, release: Release, status: Text) -> str | None:
         if not release.channel:
             return None
+        if await self._card(release, status):
+            return None
         text = mrkdwn(status)
-        await self._card(release, status)
         if release.status_message:
             await self._outbox.update(release.channel, release.status_message, text=text)
             return release.status_message
@@ -39,9 +47,6 @@ class SlackReleaseNotices:
     async def finished(self, release: Release, reply: Reply, status: Text) -> None:
         if not release.channel:
             return
-        await self._card(release, status)
-        if release.status_message:
-            await self._outbox.update(release.channel, release.status_message, text=mrkdwn(status))
         rendered = render(reply)
         await self._outbox.post(
             release.channel,
@@ -49,14 +54,17 @@ class SlackReleaseNotices:
             blocks=rendered.blocks,
             thread_ts=release.thread or release.status_message,
         )
+        await self._card(release, status)
+        if release.status_message:
+            await self._outbox.update(release.channel, release.status_message, text=mrkdwn(status))
 
-    async def _card(self, release: Release, status: Text) -> None:
-        """The approval card ends with the release's live status."""
+    async def _card(self, release: Release, status: Text) -> bool:
+        """The approval card ends with the release's live status; False when there is no card."""
         if self._approvals is None or not release.card or not release.approval_id:
-            return
+            return False
         approval = self._approvals.get(release.approval_id)
         if approval is None:
-            return
+            return False
         card = approval_card(approval)
         rendered = render(replace(card, parts=(*card.parts, status)))
         try:
@@ -65,3 +73,5 @@ class SlackReleaseNotices:
             )
         except Exception as exc:
             log.info("release_card_not_updated", release_id=release.id, error=repr(exc))
+            return False
+        return True
