@@ -22,7 +22,7 @@ import asyncio
 import itertools
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,7 +41,7 @@ from opsbot.approvals.cards import CONFIRM_ACTION
 from tests.support.fleet_world import fleet_config, fleet_servers
 from tests.support.harness import block_text, button_value, make_settings, running_bot
 from tests.support.release_harness import release_config, release_world
-from tests.support.slack_emulator import SlackEmulator
+from tests.support.slack_emulator import Post, SlackEmulator
 
 POLICY = {
     "bindings": [{"role": "admin", "users": [USER]}],
@@ -177,7 +177,7 @@ async def measure_promotions(options: Options, tmp: Path) -> list[Promotion]:
                         thread_ts=card.thread_ts,
                     )
                     done = await slack.wait_for_post(
-                        lambda p, v=version: f"podinfo {v} available on stage" in p.text,
+                        _saying(f"podinfo {version} available on stage"),
                         channel=channel,
                         method="chat.postMessage",
                         timeout=30,
@@ -188,6 +188,13 @@ async def measure_promotions(options: Options, tmp: Path) -> list[Promotion]:
                 return results
     finally:
         await slack.stop()
+
+
+def _saying(needle: str) -> Callable[[Post], bool]:
+    def says(post: Post) -> bool:
+        return needle in post.text
+
+    return says
 
 
 def report(
