@@ -148,7 +148,7 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
     # Unsent messages are journaled in the store at shutdown and replayed at start.
     outbox = Outbox(client, settings.outbox, journal=store)
     fleet = Fleet(clusters, rows if settings.watch.cache else None)
-    releases = _releases(settings, store, options)
+    releases = _releases(settings, store, options, clusters)
     router.fleet = fleet
     router.releases = releases
     approvals = ApprovalService(
@@ -223,7 +223,9 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
     )
 
 
-def _releases(settings: Settings, store: SqliteStore, options: Options) -> ReleasesService:
+def _releases(
+    settings: Settings, store: SqliteStore, options: Options, clusters: KubeDirectory
+) -> ReleasesService:
     """The release service; git credentials are read now, so a missing one stops the start."""
     approvals = SqliteApprovals(store)
 
@@ -241,6 +243,7 @@ def _releases(settings: Settings, store: SqliteStore, options: Options) -> Relea
             workdir=settings.releases_workdir,
             environ=os.environ if options.environ is None else options.environ,
             pending=pending,
+            clusters=clusters,
         )
     except ReleaseError as exc:
         raise ConfigError([f"releases.repositories: {exc}"]) from None

@@ -50,6 +50,11 @@ class ReleasesView(Protocol):
         """Versions that became available, newest first."""
         ...
 
+    def helm_history(self, app: str, cluster: str) -> list[str]:
+        """Chart versions the app's HelmRelease deployed on `cluster`, newest first (none
+        when no HelmRelease is followed there)."""
+        ...
+
     def commits(self, app: str, cluster: str) -> list[HistoryEntry]:
         """opsbot's commits for `app` on `cluster`, newest first (gitops clusters)."""
         ...

@@ -25,15 +25,17 @@ import structlog
 from opsbot.core.durations import short_duration
 from opsbot.core.plan import ActionOrigin, ActionPlan
 from opsbot.core.reply import Mention, Text
-from opsbot.ports import KubePort
+from opsbot.errors import NotFoundError
+from opsbot.ports import KubeDirectory, KubePort
 from opsbot.releases import direct
 from opsbot.releases.changes import Action, HistoryEntry, ReleaseChange
 from opsbot.releases.credentials import GitCredentials, load_credentials
 from opsbot.releases.errors import ReleaseBusyError, ReleaseError
 from opsbot.releases.fields import FieldTarget
+from opsbot.releases.ledger import helm_history
 from opsbot.releases.records import FieldVersion, FluxRef, Phase, Release, ReleaseStore, VersionRecord
 from opsbot.releases.settings import ReleasesSettings
-from opsbot.releases.targets import TargetError, resolve_target, rule_for
+from opsbot.releases.targets import TargetError, flux_ref, resolve_target, rule_for
 
 if TYPE_CHECKING:
     from opsbot.releases.git import GitRepository
@@ -63,9 +65,11 @@ class ReleasesService:
         workdir: Path,
         environ: Mapping[str, str],
         pending: Callable[[], Iterable[PendingRequest]] = tuple,
+        clusters: KubeDirectory | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
+        self._clusters = clusters
         self._store = store
         self._workdir = workdir
         self._pending = pending
@@ -180,6 +184,17 @@ class ReleasesService:
                     ". One change per app and cluster at a time: approve, reject or cancel that one first.",
                 )
         return None
+
+    def helm_history(self, app: str, cluster: str) -> list[str]:
+        """Read with opsbot's own credentials, like the follow-up (opsbot.doctor.release_needs)."""
+        flux = flux_ref(self._settings, app, cluster)
+        if flux is None or flux.kind != "HelmRelease" or self._clusters is None:
+            return []
+        kube = self._clusters.get(cluster)
+        try:
+            return helm_history(kube.get_flux_helmrelease(flux.namespace, flux.name))
+        except NotFoundError:
+            return []
 
     def versions(self, *, app: str, cluster: str | None = None, limit: int = 100) -> list[VersionRecord]:
         return self._store.versions(cluster=cluster, app=app, limit=limit)

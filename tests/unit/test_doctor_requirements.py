@@ -456,7 +456,10 @@ DELEGATES = {"opsbot.commands.catalog.releases": ("releases/direct.py",)}
 
 
 def test_the_release_follow_up_calls_the_methods_the_doctor_lists() -> None:
+    """The tracker (and the service's HelmRelease read for rollback) use opsbot's own
+    credentials: what release_needs asks check-config about."""
     assert client_calls(PACKAGE / "releases" / "tracker.py", {"kube"}) == {*FOLLOW_METHODS, *FLUX_METHODS.values()}
+    assert client_calls(PACKAGE / "releases" / "service.py", {"kube"}) == {"get_flux_helmrelease"}
 
 
 def test_every_declared_method_exists_on_the_port() -> None:

@@ -28,12 +28,12 @@ from opsbot.core import validation
 from opsbot.core.plan import ActionPlan
 from opsbot.core.reply import Mono, Reply, Text, TextLike, where
 from opsbot.core.rows import DeploymentRow
-from opsbot.errors import NotFoundError, UsageError, UserInputError
+from opsbot.errors import UsageError, UserInputError
 from opsbot.policy.settings import Group
 from opsbot.ports import KubePort
 from opsbot.releases.direct import managed_by_flux, plan_image_change, version_labels
 from opsbot.releases.fields import check_version
-from opsbot.releases.ledger import helm_history, last_good
+from opsbot.releases.ledger import last_good
 from opsbot.releases.records import VersionRecord
 from opsbot.releases.targets import container_for, flux_ref, layout_of, rule_for
 from opsbot.releases.undo import label_selector, rollout_history
@@ -45,7 +45,6 @@ RELEASE_KUBE = (
     KubeUse("list_replicasets"),
     KubeUse("set_deployment_image"),
     KubeUse("json_patch_deployment"),
-    KubeUse("get_flux_helmrelease"),
 )
 """What promote and rollback call: here (planning) and in opsbot.releases.direct (making it)."""
 
@@ -365,13 +364,7 @@ def _revisions(kube: KubePort, namespace: str, name: str) -> dict[str, int]:
 
 
 def _helm_versions(ctx: CommandContext, releases: ReleasesView, app: str) -> list[str]:
-    flux = flux_ref(releases.settings, app, ctx.cluster)
-    if flux is None or flux.kind != "HelmRelease":
-        return []
-    try:
-        return helm_history(ctx.kube.get_flux_helmrelease(flux.namespace, flux.name))
-    except NotFoundError:
-        return []
+    return releases.helm_history(app, ctx.cluster)
 
 
 def _last_good(
