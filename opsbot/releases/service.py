@@ -258,6 +258,11 @@ class ReleasesService:
             card=origin.card if origin else None,
         )
 
+    def _following(self, release: Release) -> str:
+        if self.on_started is None:  # e.g. the console: nothing watches the clusters
+            return "Not followed here: see `apps` for how it goes."
+        return f"Following {'Flux' if release.flux is not None else 'the rollout'} until it is live."
+
     def _person(self, release: Release, user: str) -> str:
         name = release.names.get(user)
         return f"{name} ({user})" if name else user
@@ -285,7 +290,7 @@ class ReleasesService:
         verb = "Rolled back" if release.action is Action.ROLLBACK else "Promoted"
         message = (
             f"{verb} {release.app} on {release.cluster}: {release.from_version} → {release.to_version} "
-            f"({result.detail}). Following the rollout until it is live."
+            f"({result.detail}). {self._following(release)}"
         )
         return release.moved(Phase.PATCHED, "patched"), message
 
@@ -327,9 +332,8 @@ class ReleasesService:
             if delivered.attempts > 1
             else ""
         )
-        follow = "Flux" if release.flux is not None else "the Deployment"
         message = (
             f"{verb} {release.app} on {release.cluster}: {delivered.old_version} → {delivered.new_version}, "
-            f"committed {short} to {name} ({delivered.branch}), {where}{attempts}. Following {follow} until it is live."
+            f"committed {short} to {name} ({delivered.branch}), {where}{attempts}. {self._following(release)}"
         )
         return release, message

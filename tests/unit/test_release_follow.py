@@ -230,3 +230,23 @@ def test_records_survive_a_round_trip() -> None:
     assert Release.from_data(made.to_data()) == made
     version = VersionRecord("prod", "p", "p", ("p", "q"), "1", NOW, "rollback", "U1", ("U2",), {"U1": "a"})
     assert VersionRecord.from_data(version.to_data()) == version
+
+
+def helmrelease(chart: str, *, ready: str = "True", state: str = "deployed", rv: str = "7") -> dict[str, Any]:
+    return {
+        "metadata": {"name": "podinfo", "namespace": "podinfo", "generation": 3, "resourceVersion": rv},
+        "status": {
+            "observedGeneration": 3,
+            "history": [{"chartVersion": chart, "status": state}],
+            "conditions": [{"type": "Ready", "status": ready, "message": "upgrade failed: timed out"}],
+        },
+    }
+
+
+def test_a_helmrelease_releasing_the_chart_is_said_and_a_failed_upgrade_fails() -> None:
+    followed = release(flux=FluxRef("HelmRelease", "podinfo", "podinfo"))
+    released = on_flux(followed, helmrelease("6.6.0+a1b2c3"), NOW)
+    assert released.progress == "Flux released chart 6.6.0 (HelmRelease podinfo/podinfo)"
+    failed = on_flux(followed, helmrelease("6.6.0", ready="False", state="failed"), NOW)
+    assert failed.release.phase is Phase.FAILED and "upgrade failed" in (failed.outcome or "")
+    assert not on_flux(followed, helmrelease("6.5.1"), NOW).changed

@@ -131,3 +131,26 @@ def test_a_failed_delivery_releases_the_claim_and_changes_nothing(tmp_path: Path
     with pytest.raises(Exception, match="not allowed"):
         service.execute(plan, SlowKube(), None)  # type: ignore[arg-type]
     assert store.active_releases() == []
+
+
+def test_releases_settings_name_only_configured_clusters() -> None:
+    from opsbot.config import parse_settings
+    from opsbot.errors import ConfigError
+
+    with pytest.raises(ConfigError) as refused:
+        parse_settings(
+            {
+                "clusters": {"prod": {"in_cluster": True}},
+                "alerts": {"enabled": False},
+                "releases": {
+                    "source": "stage",
+                    "clusters": {"lab": {"mode": "direct"}},
+                    "apps": {"web": {"clusters": {"qa": {"container": "web"}}}},
+                },
+            }
+        )
+    assert refused.value.problems == [
+        "releases.clusters.lab: not one of clusters",
+        "releases.source: 'stage' is not one of clusters",
+        "releases.apps.web.clusters.qa: not one of clusters",
+    ]
