@@ -46,9 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     console.add_argument(
         "--group", action="append", default=[], metavar="USERGROUP_ID", help="a user group of that user"
     )
-    console.add_argument(
-        "--channel", default=None, metavar="CHANNEL_ID", help="pretend to type in this channel"
-    )
+    console.add_argument("--channel", default=None, metavar="CHANNEL_ID", help="pretend to type in this channel")
     console.add_argument(
         "--store", default=None, metavar="PATH", help="SQLite file for the audit trail (default: store.path)"
     )

@@ -319,9 +319,7 @@ class HealthServer:
     async def _readyz(self, request: web.Request) -> web.Response:
         reasons = await readiness_problems(self._bot)
         # One broken cluster does not stop the bot from serving the others: reported, not unready.
-        degraded = [
-            f"cluster {name} is unusable: {why}" for name, why in self._bot.unusable_clusters().items()
-        ]
+        degraded = [f"cluster {name} is unusable: {why}" for name, why in self._bot.unusable_clusters().items()]
         body: dict[str, object] = {"status": "not ready" if reasons else "ready"}
         if reasons:
             body["reasons"] = reasons

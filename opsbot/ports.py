@@ -72,9 +72,7 @@ class KubePort(Protocol):
         ...
 
     @requires(ApiCall("list", "deployments", "apps"))
-    def deployment_rows(
-        self, namespace: str | None, *, selector: str | None = None
-    ) -> list[DeploymentRow]: ...
+    def deployment_rows(self, namespace: str | None, *, selector: str | None = None) -> list[DeploymentRow]: ...
 
     @requires(ApiCall("list", "nodes", cluster_scoped=True))
     def node_rows(self) -> list[NodeRow]: ...
@@ -200,9 +198,7 @@ class RunBlocking(Protocol):
     """Runs a blocking call (e.g. a `KubePort` method) off the event loop, in a bounded pool;
     the arguments are checked against the function's own signature."""
 
-    def __call__(
-        self, function: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs
-    ) -> Awaitable[_R]: ...
+    def __call__(self, function: Callable[_P, _R], /, *args: _P.args, **kwargs: _P.kwargs) -> Awaitable[_R]: ...
 
 
 Document = dict[str, Any]

@@ -167,9 +167,7 @@ class Publishing:
             kind=incident.kind.value,
             duration_s=incident.duration.total_seconds(),
         )
-        text = Text(
-            Icon.SUCCESS, f" Resolved after {since(incident.duration)}: every affected pod has recovered."
-        )
+        text = Text(Icon.SUCCESS, f" Resolved after {since(incident.duration)}: every affected pod has recovered.")
         self._chain(incident.key, lambda: self._announce(incident.key, text))
 
     async def flush(self) -> None:

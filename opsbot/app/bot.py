@@ -54,9 +54,7 @@ class Bot:
         self.metrics = Metrics(self.status)
         self.router.metrics = self.metrics
         self.health: HealthServer | None = (
-            HealthServer(self.status, self.settings.health, self.metrics)
-            if self.settings.health.enabled
-            else None
+            HealthServer(self.status, self.settings.health, self.metrics) if self.settings.health.enabled else None
         )
         self.watching = Watching(parts)
         self._background: list[asyncio.Task[None]] = []

@@ -133,9 +133,7 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
     clock = SystemClock()
     rows = WatchedRows()
     clusters = options.clusters or ClusterDirectory(
-        settings.clusters,
-        environ_kubeconfig=options.environ_kubeconfig,
-        rows=rows if settings.watch.cache else None,
+        settings.clusters, environ_kubeconfig=options.environ_kubeconfig, rows=rows if settings.watch.cache else None
     )
     pool = ThreadPoolExecutor(max_workers=settings.commands.workers, thread_name_prefix="opsbot-kube")
     # Bolt builds its own Web API client from the token (handing it one as well makes it warn

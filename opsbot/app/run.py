@@ -20,6 +20,7 @@ from opsbot.telemetry import from_environ as telemetry_from_environ
 log = structlog.get_logger("opsbot")
 
 
+
 def build_bot(settings: Settings, secrets: Secrets, options: Options | None = None) -> Bot:
     """The Slack bot built from Settings (and `Options`); nothing started yet."""
     return Bot(build_parts(settings, secrets, options or Options()))
@@ -46,9 +47,7 @@ async def run_bot(
             loop.add_signal_handler(signum, stop.set)
     bot: Bot | None = None
     try:
-        bot = build_bot(
-            settings, secrets, Options(telemetry=telemetry, environ_kubeconfig=environ_kubeconfig)
-        )
+        bot = build_bot(settings, secrets, Options(telemetry=telemetry, environ_kubeconfig=environ_kubeconfig))
         starting = asyncio.create_task(bot.start())
         stopped = asyncio.create_task(stop.wait())
         await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)

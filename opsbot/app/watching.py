@@ -143,9 +143,7 @@ class Watching:
                     )
                 )
         if alerts is not None:
-            for cluster, resource in {
-                (w.cluster, w.resource) for w in watches if w.resource in alerts.resources
-            }:
+            for cluster, resource in {(w.cluster, w.resource) for w in watches if w.resource in alerts.resources}:
                 count = sum(1 for watch in watches if (watch.cluster, watch.resource) == (cluster, resource))
                 alerts.expect_initial_lists(cluster, resource, count)
             log.info("alerts_started", restored_incidents=restored)

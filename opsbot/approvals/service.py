@@ -143,7 +143,9 @@ class ApprovalService:
         log.info("approval_requested", approval_id=approval.id, action=plan.summary, user=request.user_id)
         return approval
 
-    def attach(self, approval_id: str, *, card: str | None = None, response_url: str | None = None) -> None:
+    def attach(
+        self, approval_id: str, *, card: str | None = None, response_url: str | None = None
+    ) -> None:
         approval = self._repository.get(approval_id)
         if approval is None:
             return
@@ -200,8 +202,7 @@ class ApprovalService:
         if approval is None:
             log.warning("approval_unknown", approval_id=approval_id[:64], user=user)
             await surface.notify(
-                user,
-                Text("This request is no longer pending (unknown or already handled); nothing was changed."),
+                user, Text("This request is no longer pending (unknown or already handled); nothing was changed.")
             )
             return
         await self._apply(approval, event, surface)

@@ -28,7 +28,9 @@ class Registry:
 
     def specs(self) -> list[CommandSpec]:
         """Every command: `help` first, then reads, writes and admin commands, by name."""
-        return sorted(self._specs.values(), key=lambda s: (s.name != "help", _GROUP_ORDER[s.group], s.name))
+        return sorted(
+            self._specs.values(), key=lambda s: (s.name != "help", _GROUP_ORDER[s.group], s.name)
+        )
 
     def find(self, word: str) -> CommandSpec | None:
         return self._lookup.get(word.lower())

@@ -113,9 +113,7 @@ class ConsoleSession:
         self._write = write
         self._clock = SystemClock()
         self._clusters = clusters
-        self._pool = ThreadPoolExecutor(
-            max_workers=settings.commands.workers, thread_name_prefix="opsbot-kube"
-        )
+        self._pool = ThreadPoolExecutor(max_workers=settings.commands.workers, thread_name_prefix="opsbot-kube")
         self.router = build_router(settings, clusters, self._pool, self._clock.now)
         # `apps`, `diff` and `history` read every cluster; a promote / rollback is made here
         # too, but only the Slack bot (with its watches) follows it to the end.

@@ -72,9 +72,7 @@ class KubeClient:
 
     def uncached(self) -> KubeClient:
         """This client listing live even where a watch cache could answer (tests, benchmarks)."""
-        return KubeClient(
-            self._cluster, self.api_client, timeout=self._request_seconds, identity=self.identity
-        )
+        return KubeClient(self._cluster, self.api_client, timeout=self._request_seconds, identity=self.identity)
 
     # helpers -----------------------------------------------------------
 
@@ -116,9 +114,7 @@ class KubeClient:
         """A list, one page (``limit=500``) at a time: callers keep what they need of each page."""
         token: str | None = None
         while True:
-            page = self._json(
-                call, *args, what=what, namespace=namespace, limit=500, _continue=token, **kwargs
-            )
+            page = self._json(call, *args, what=what, namespace=namespace, limit=500, _continue=token, **kwargs)
             yield page.get("items") or []
             token = (page.get("metadata") or {}).get("continue") or None
             if not token:
@@ -191,11 +187,7 @@ class KubeClient:
         cached = self._cached.node_rows(self._cluster) if self._cached else None
         if cached is not None:
             return cached
-        return [
-            node_row(node)
-            for page in self._pages(self._core.list_node, what="nodes", namespace=None)
-            for node in page
-        ]
+        return [node_row(node) for page in self._pages(self._core.list_node, what="nodes", namespace=None) for node in page]
 
     def list_pods(
         self, namespace: str | None, *, selector: str | None = None, field_selector: str | None = None

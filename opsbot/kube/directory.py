@@ -50,9 +50,7 @@ def build_api_client(
         try:
             contexts, _active = k8s_config.list_kube_config_contexts(config_file=path)
         except Exception as exc:
-            raise ClusterSetupError(
-                f"kubeconfig {path} is not a valid kubeconfig ({str(exc)[:150]})"
-            ) from None
+            raise ClusterSetupError(f"kubeconfig {path} is not a valid kubeconfig ({str(exc)[:150]})") from None
         names = [str(context.get("name")) for context in contexts or []]
         if settings.context is not None and settings.context not in names:
             raise ClusterSetupError(
@@ -111,17 +109,13 @@ class ClusterDirectory:
             try:
                 api_client = build_api_client(settings, environ_kubeconfig=self._environ_kubeconfig)
             except ClusterSetupError as exc:
-                raise ClusterUnreachableError(
-                    f"cluster `{cluster}` is not usable: {exc}", cluster=cluster
-                ) from None
+                raise ClusterUnreachableError(f"cluster `{cluster}` is not usable: {exc}", cluster=cluster) from None
             except Exception as exc:
                 raise ClusterUnreachableError(
                     f"cluster `{cluster}` is not usable: {type(exc).__name__}: {str(exc)[:200]}",
                     cluster=cluster,
                 ) from None
-            client = KubeClient(
-                cluster, api_client, timeout=settings.request_timeout_seconds, rows=self._rows
-            )
+            client = KubeClient(cluster, api_client, timeout=settings.request_timeout_seconds, rows=self._rows)
             self._clients[cluster] = client
             return client
 

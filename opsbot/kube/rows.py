@@ -78,18 +78,14 @@ class WatchedRows:
         if rows is None:
             return None
         wanted = matcher(selector)
-        return [
-            row for row in rows if (namespace is None or row.namespace == namespace) and wanted(row.labels)
-        ]
+        return [row for row in rows if (namespace is None or row.namespace == namespace) and wanted(row.labels)]
 
     def _scoped(self, cluster: str, resource: ResourceName, namespace: str | None) -> list[Any] | None:
         """The rows of the current watch covering `namespace` (None: all), or None."""
         with self._lock:
             watches = list(self._watches.get((cluster, resource), ()))
         everywhere = [watch for watch in watches if watch.namespace is None]
-        covering = everywhere or [
-            watch for watch in watches if namespace is not None and watch.namespace == namespace
-        ]
+        covering = everywhere or [watch for watch in watches if namespace is not None and watch.namespace == namespace]
         if not covering or not covering[0].current:
             self.missed += 1
             return None

@@ -97,7 +97,9 @@ class SlackAlertPublisher:
         if not incident.root:
             return
         rendered = render(incident_card(incident))
-        await self._outbox.update(incident.channel, incident.root, text=rendered.text, blocks=rendered.blocks)
+        await self._outbox.update(
+            incident.channel, incident.root, text=rendered.text, blocks=rendered.blocks
+        )
 
     @_operational
     async def reply(self, incident: Incident, text: TextLike) -> None:

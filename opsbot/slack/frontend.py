@@ -308,9 +308,7 @@ class SlackFrontend:
         task.add_done_callback(self._tasks.discard)
         task.add_done_callback(self._check_quiet)
 
-    def _waiting_notice(
-        self, request: ChatRequest, responder: Responder
-    ) -> Callable[[Reply], Awaitable[None]]:
+    def _waiting_notice(self, request: ChatRequest, responder: Responder) -> Callable[[Reply], Awaitable[None]]:
         """Says "you're in line" where the answer will come; a failure to say it changes nothing."""
 
         async def send(reply: Reply) -> None:

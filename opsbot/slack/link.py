@@ -133,9 +133,7 @@ class SocketLink:
         Raises SlackSetupError on a permanent refusal; transient failures are retried.
         """
         await self._retrying(self._check_bot_token, which="bot", what="auth.test")
-        await self._retrying(
-            lambda: self._socket.connect_to_new_endpoint(force=True), which="app", what="connect"
-        )
+        await self._retrying(lambda: self._socket.connect_to_new_endpoint(force=True), which="app", what="connect")
         self.state.up = True
         self._keeper = asyncio.create_task(self._keep(), name="slack-link")
 
@@ -198,10 +196,7 @@ class SocketLink:
             self.state.up = False
             log.info("slack_link_closed_reconnecting")
             await self._retrying(
-                lambda: self._socket.connect_to_new_endpoint(force=True),
-                which="app",
-                what="reconnect",
-                fatal=False,
+                lambda: self._socket.connect_to_new_endpoint(force=True), which="app", what="reconnect", fatal=False
             )
             self.state.up = True
             self.reconnects += 1

@@ -297,9 +297,7 @@ class Outbox:
                 record={"method": method, "args": args},
             )
         except Exception as exc:
-            log.warning(
-                "outbox_replay_failed", method=method, channel=args.get("channel"), error=str(exc)[:300]
-            )
+            log.warning("outbox_replay_failed", method=method, channel=args.get("channel"), error=str(exc)[:300])
 
     def _replayable(self, method: str, args: dict[str, Any]) -> SlackCall:
         async def call() -> AsyncSlackResponse:

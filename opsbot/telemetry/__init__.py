@@ -54,7 +54,6 @@ OTEL_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 OTEL_TRACES_ENDPOINT = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 SENTRY_DSN = "SENTRY_DSN"
 
-
 class Telemetry:
     """What the composition root hands out, and flushes on the way out."""
 

@@ -11,6 +11,7 @@ from typing import Protocol
 Attribute = str | bool | int | float
 
 
+
 class Span(Protocol):
     """The span of one unit of work (a command, an action, an alert step)."""
 

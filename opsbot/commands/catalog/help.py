@@ -17,8 +17,7 @@ def help_command(invocation: Invocation, ctx: CommandContext) -> Reply:
             raise UnknownCommandError(invocation.args[0][:40], registry.suggestions(invocation.args[0]))
         return usage_reply(spec)
     rows = tuple(
-        (spec.name, spec.summary + (" (asks to confirm)" if spec.mutating else ""))
-        for spec in registry.specs()
+        (spec.name, spec.summary + (" (asks to confirm)" if spec.mutating else "")) for spec in registry.specs()
     )
     return Reply(
         "opsbot commands",

@@ -20,14 +20,7 @@ def pods(invocation: Invocation, ctx: CommandContext) -> Reply:
     rows: list[tuple[str, ...]] = []
     # Only the rows shown are formatted; the rest are counted ("… and N more").
     for pod in items[: ctx.settings.max_rows]:
-        row = (
-            pod.name,
-            pod.ready,
-            pod.status,
-            pod.restarts_text(ctx.now),
-            age_text(pod.created, ctx.now),
-            pod.node,
-        )
+        row = (pod.name, pod.ready, pod.status, pod.restarts_text(ctx.now), age_text(pod.created, ctx.now), pod.node)
         rows.append((pod.namespace, *row) if all_namespaces else row)
     selected = Text(" matching ", Mono(selector)) if selector else Text()
     if not items:
