@@ -160,8 +160,7 @@ class GitRepository:
     # -- clone and fetch ---------------------------------------------------------------
 
     def remote_head(self) -> str:
-        """The branch's sha on the server (like `git ls-remote`): proves URL, credentials and
-        branch without fetching anything. For `opsbot check-config`."""
+        """The branch's sha on the server, fetching nothing (`git ls-remote`, for check-config)."""
         with self._talking("reading the branches of"):
             client, path = self._transport()
             try:

@@ -213,7 +213,13 @@ class ReleaseTracker:
         log.info("release_" + release.phase.value.replace(" ", "_"), release_id=release.id, line=line)
         self._write(lambda: self._store.put_release(release))
         if step.outcome is not None:
-            self._chain(release, self._finish(release, step.outcome, deployment))
+            # The selector, not the object: other consumers of the watch event may change it later.
+            selector = (
+                label_selector(spec(deployment).get("selector"))
+                if deployment and "spec" in deployment
+                else None
+            )
+            self._chain(release, self._finish(release, step.outcome, selector))
         elif step.progress is not None:
             self._chain(release, self._progress(release))
 
@@ -266,11 +272,11 @@ class ReleaseTracker:
                 self._releases[release.id] = updated
                 self._write(lambda: self._store.put_release(updated))
 
-    async def _finish(self, release: Release, line: str, deployment: KubeObject | None) -> None:
+    async def _finish(self, release: Release, line: str, selector: str | None) -> None:
         failing: list[str] = []
         if release.phase is Phase.FAILED:
             try:
-                failing = await self._run(self._failing_pods, release, deployment)
+                failing = await self._run(self._failing_pods, release, selector)
             except Exception as exc:
                 log.warning("release_failing_pods_unknown", release_id=release.id, error=repr(exc))
         release = self._shown(release)
@@ -283,12 +289,12 @@ class ReleaseTracker:
             log.warning("release_notice_failed", release_id=release.id, error=repr(exc))
             self._errors.capture(exc, where="release_notice", cluster=release.cluster)
 
-    def _failing_pods(self, release: Release, deployment: KubeObject | None) -> list[str]:
+    def _failing_pods(self, release: Release, selector: str | None) -> list[str]:
         """The failing pods of the release's Deployment and why (blocking: in the pool)."""
         kube = self._clusters.get(release.cluster)
-        if deployment is None or "spec" not in deployment:
+        if selector is None:
             deployment = kube.get_deployment(release.namespace, release.deployment)
-        selector = label_selector(spec(deployment).get("selector"))
+            selector = label_selector(spec(deployment).get("selector"))
         rows = kube.pod_rows(release.namespace, selector=selector or None)
         failing = [row for row in rows if not row.healthy]
         lines = [
