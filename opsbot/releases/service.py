@@ -151,7 +151,7 @@ class ReleasesService:
         if delivery is None or delivery.repository is None:
             return []
         repository = self.repository(delivery.repository)
-        repository.read_head(".")  # fetch (the path is irrelevant)
+        repository.ensure_clone()  # opens the clone if need be, and fetches
         return repository.history(app=app, cluster=cluster, limit=50)
 
     # -- holds ---------------------------------------------------------------------------

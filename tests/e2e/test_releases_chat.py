@@ -93,3 +93,7 @@ async def test_stage_is_self_confirmed_and_a_failed_rollout_offers_a_roll_back(f
     assert "registry:5000/org/worker:2.0.0" in fleet.server.read("apps/stage/worker.yaml")
     _sha, message = fleet.server.log()[0]
     assert message.startswith("Roll back worker 2.1.0 → 2.0.0 on stage")
+    # The failed version is history too: committed, never available.
+    history = block_text(await fleet.ask("history worker --cluster stage"))
+    assert "2.1.0 (never available)" in history and "promote by" in history, history
+    assert "2.0.0 (running)" in history and "rollback by" in history

@@ -172,6 +172,10 @@ class FakeFlux:
                 {**c, "image": containers.get(c["name"], c["image"])}
                 for c in deployment["spec"]["template"]["spec"]["containers"]
             ]
+            if failing:  # the new version's pods crash: its rollout never becomes available
+                kube.world.crashing_images.update(
+                    c["image"] for c in template_containers if c not in deployment["spec"]["template"]["spec"]["containers"]
+                )
             kube.patch(
                 "deployments",
                 namespace,
@@ -183,21 +187,12 @@ class FakeFlux:
             )
             changed = template_containers != deployment["spec"]["template"]["spec"]["containers"]
             if failing and changed:
-                self._crash_new_pods(kube, namespace, app, containers.get(app) or "")
                 current = kube.get("deployments", namespace, app)
                 assert current is not None
                 kube.apply_status("deployments", namespace, app, builders.rollout_stuck_status(current))
         self._helmrelease(kube, want["podinfo"]["#version"], failed=failing)
         self._kustomization(kube, commit, failed=failing)
         self.applied[cluster] = commit
-
-    @staticmethod
-    def _crash_new_pods(kube: FakeKubeServer, namespace: str, app: str, image: str) -> None:
-        """The new version's pods crash (CrashLoopBackOff), as a bad release's do."""
-        for pod in kube.list("pods", namespace):
-            containers = {c["name"]: c["image"] for c in pod["spec"]["containers"]}
-            if pod["metadata"].get("labels", {}).get("app") == app and containers.get(app) == image:
-                kube.apply_status("pods", namespace, pod["metadata"]["name"], builders.crashloop_status(pod, app))
 
     @staticmethod
     def _helmrelease(kube: FakeKubeServer, version: str, *, failed: bool) -> None:

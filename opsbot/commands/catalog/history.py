@@ -10,7 +10,9 @@ from opsbot.core.durations import short_duration
 from opsbot.core.reply import Emphasis, Mono, Reply, Strong, Table, Text
 from opsbot.core.validation import object_name
 from opsbot.errors import InvalidNameError, UserInputError
+from opsbot.releases.errors import ReleaseError
 from opsbot.releases.ledger import history_lines, who
+from opsbot.releases.records import VersionRecord
 
 
 def _when(moment: float) -> str:
@@ -45,16 +47,22 @@ def history(invocation: Invocation, ctx: CommandContext) -> Reply:
         )
     now = ctx.now.timestamp()
     lines = history_lines(records, now)
-    rows = tuple(
-        (
-            line.record.cluster,
-            line.record.version + (" (running)" if line.current else ""),
-            _when(line.record.available_at),
-            short_duration(int(line.ran_for if line.ran_for is not None else now - line.record.available_at))
-            + ("" if line.ran_for is not None else " so far"),
-            who(line.record),
+    committed, notes = _unavailable_commits(ctx, app, visible, records)
+    rows = (
+        tuple(
+            (
+                line.record.cluster,
+                line.record.version + (" (running)" if line.current else ""),
+                _when(line.record.available_at),
+                short_duration(
+                    int(line.ran_for if line.ran_for is not None else now - line.record.available_at)
+                )
+                + ("" if line.ran_for is not None else " so far"),
+                who(line.record),
+            )
+            for line in sorted(lines, key=lambda item: (item.record.cluster, -item.record.available_at))
         )
-        for line in sorted(lines, key=lambda item: (item.record.cluster, -item.record.available_at))
+        + committed
     )
     summary = Text(
         Strong(str(len({r.version for r in records}))),
@@ -63,7 +71,39 @@ def history(invocation: Invocation, ctx: CommandContext) -> Reply:
         " clusters, newest first. AVAILABLE is when its rollout completed.",
     )
     table = Table.first(("CLUSTER", "VERSION", "AVAILABLE", "RAN", "HOW"), rows, ctx.settings.max_rows)
-    return Reply(f"History of {app}", (summary, table), where=place)
+    return Reply(f"History of {app}", (summary, table, *notes), where=place)
+
+
+def _unavailable_commits(
+    ctx: CommandContext, app: str, clusters: list[str], records: list[VersionRecord]
+) -> tuple[tuple[tuple[str, ...], ...], list[Text]]:
+    """opsbot's commits (GitOps clusters) whose version never became available there: a
+    failed or abandoned promotion is history too."""
+    assert ctx.releases is not None
+    rows: list[tuple[str, ...]] = []
+    notes: list[Text] = []
+    for cluster in clusters:
+        if ctx.releases.settings.delivery(cluster).mode != "gitops":
+            continue
+        try:
+            commits = ctx.releases.commits(app, cluster)
+        except ReleaseError as exc:
+            notes.append(Text(Emphasis(f"{cluster}: the repository could not be read ({exc})")))
+            continue
+        seen = [r for r in records if r.cluster == cluster]
+        for entry in commits:
+            if any(r.version == entry.to_version and r.available_at >= entry.committed_at - 60 for r in seen):
+                continue
+            rows.append(
+                (
+                    cluster,
+                    f"{entry.to_version} (never available)",
+                    "-",
+                    "-",
+                    f"{entry.action.value} by {entry.requested_by}, committed {_when(entry.committed_at)} ({entry.commit[:7]})",
+                )
+            )
+    return tuple(rows), notes
 
 
 COMMANDS = (

@@ -250,6 +250,8 @@ def _direct_promote_plan(
             Mono(change.new_image),
         ),
     ]
+    if (current.get("spec") or {}).get("paused"):
+        changes.append("note: the Deployment is paused: the new image rolls out once it is resumed")
     labels, template_labels = version_labels(current, version)
     if labels or template_labels:
         changes.append("its app.kubernetes.io/version label follows (it would go stale otherwise)")
@@ -308,7 +310,7 @@ def plan_rollback(invocation: Invocation, ctx: CommandContext) -> Reply | Action
     records = [
         r for r in releases.versions(app=app, cluster=cluster) if r.target == f"{namespace}/{row.name}"
     ]
-    revisions = _revisions(ctx.kube, namespace, row.name) if delivery.mode == "direct" else {}
+    revisions = _revisions(ctx.kube, namespace, row.name)
     helm = _helm_versions(ctx, releases, app) if delivery.mode == "gitops" else []
     if wanted is not None:
         check_version(wanted)
@@ -382,7 +384,8 @@ def _last_good(
         if version != current:
             return version, "the last release in the HelmRelease's history"
     for version in revisions:
-        return version, "the previous ReplicaSet revision"
+        if version != current:
+            return version, "the newest older ReplicaSet revision"
     raise UserInputError(
         f"nothing to roll back to: opsbot has no record of another version of {app} that was available on "
         f"{cluster}. Name one: rollback {app} on {cluster} to VERSION"
