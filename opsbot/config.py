@@ -24,6 +24,7 @@ from opsbot.core.settings import Strict
 from opsbot.core.validation import is_dns1123_label
 from opsbot.errors import ConfigError
 from opsbot.policy.settings import BUILTIN_ROLES, ImpersonationSettings, PolicySettings
+from opsbot.releases.settings import ReleasesSettings
 from opsbot.slack.settings import OutboxSettings, SlackSettings
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
@@ -83,6 +84,7 @@ class Settings(Strict):
     policy: PolicySettings = PolicySettings()
     impersonation: ImpersonationSettings = ImpersonationSettings()
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
+    releases: ReleasesSettings = ReleasesSettings()
 
     @model_validator(mode="after")
     def _references(self) -> Settings:
@@ -131,6 +133,7 @@ class Settings(Strict):
                     f"alertmanager.remediations.{index}.approvers_role: unknown role {approvers!r} "
                     f"(known: {', '.join(sorted(known_roles))})"
                 )
+        problems.extend(self.releases.references(self.clusters))
         if self.alerts.enabled and not self.alerts.default_channel and not self.alerts.rules:
             problems.append("alerts.default_channel: set a channel for alerts, or alerts.enabled: false")
         if problems:
@@ -140,6 +143,13 @@ class Settings(Strict):
     @property
     def primary_cluster(self) -> str:
         return self.default_cluster or next(iter(self.clusters))
+
+    @property
+    def releases_workdir(self) -> Path:
+        """Where the GitOps clones live: `releases.workdir`, else `git/` beside the store."""
+        if self.releases.workdir:
+            return Path(self.releases.workdir)
+        return Path(self.store.path).parent / "git"
 
     @property
     def scopes(self) -> Scopes:

@@ -152,10 +152,20 @@ class KubePort(Protocol):
     # Delivery (opsbot.releases): direct promote / rollback, and following Flux.
     @requires(ApiCall("patch", "deployments", "apps"))
     def set_deployment_image(
-        self, namespace: str, name: str, container: str, image: str, *, dry_run: bool = False
+        self,
+        namespace: str,
+        name: str,
+        container: str,
+        image: str,
+        *,
+        labels: Mapping[str, str] | None = None,
+        template_labels: Mapping[str, str] | None = None,
+        dry_run: bool = False,
     ) -> KubeObject:
         """Set one container's image like `kubectl set image` (a strategic merge patch of
-        that container, matched by name); returns the Deployment."""
+        that container, matched by name), and in the same patch the given labels of the
+        Deployment and of its pod template (the version label, so it does not go stale);
+        returns the Deployment."""
         ...
 
     @requires(ApiCall("patch", "deployments", "apps"))

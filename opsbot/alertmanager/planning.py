@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
 from datetime import datetime
 
-from opsbot.alertmanager.rules import FUTURE_ACTIONS, placeholders, sample
+from opsbot.alertmanager.rules import placeholders, sample
 from opsbot.alertmanager.settings import AlertmanagerSettings
 from opsbot.commands.context import CommandContext
 from opsbot.commands.registry import Registry
@@ -100,12 +100,7 @@ def check_rules(settings: AlertmanagerSettings, registry: Registry, roles: set[s
         verb = rule.command.split(maxsplit=1)[0] if rule.command.strip() else ""
         spec = registry.find(verb)
         if spec is None:
-            note = FUTURE_ACTIONS.get(verb)
-            problems.append(
-                f"{path}.command: `{verb}` is not available yet ({note})"
-                if note
-                else f"{path}.command: `{verb[:40]}` is not a command"
-            )
+            problems.append(f"{path}.command: `{verb[:40]}` is not a command")
             continue
         if not spec.mutating:
             problems.append(

@@ -38,7 +38,7 @@ from opsbot.approvals.machine import (
     transition,
 )
 from opsbot.core.audit import Auditor, AuditRecord
-from opsbot.core.plan import ActionPlan
+from opsbot.core.plan import ActionOrigin, ActionPlan
 from opsbot.core.reply import Icon, Mention, Mono, Text
 from opsbot.errors import OpsbotError
 from opsbot.policy import Allowed, ApprovalRequirement, Policy, Subject, Target
@@ -57,7 +57,7 @@ class Remediations:
         settings: AlertmanagerSettings,
         state: State,
         publishing: Publishing,
-        run_plan: Callable[[ActionPlan], Awaitable[str]],
+        run_plan: Callable[[ActionPlan, ActionOrigin | None], Awaitable[str]],
         sender: SignalSender,
         policy: Policy,
         clock: Clock,
@@ -188,7 +188,15 @@ class Remediations:
         approval = remediation.approval
         assert approval is not None
         try:
-            message = await self._run_plan(approval.plan)
+            origin = ActionOrigin(
+                approval_id=approval.id,
+                requester=approval.requester,
+                approvers=approval.approvers,
+                channel=approval.channel,
+                thread=approval.thread or approval.card,
+                card=approval.card,
+            )
+            message = await self._run_plan(approval.plan, origin)
             finish = Finish(True, message, self._clock.now())
         except OpsbotError as exc:
             finish = Finish(False, f"could not {approval.plan.summary}: {exc}", self._clock.now())

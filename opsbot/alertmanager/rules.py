@@ -17,9 +17,6 @@ from opsbot.alertmanager.settings import AlertmanagerSettings, RemediationRule
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _REFERENCE = re.compile(r"^(labels|annotations)\.([a-zA-Z_][a-zA-Z0-9_]*)$")
 _COMMAND_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+=-]{0,252}$")
-FUTURE_ACTIONS = {"rollback": "the releases feature adds `rollback APP on CLUSTER`"}
-"""Actions the issue names that no command provides yet: a rule naming one is refused with
-this note, and works unchanged once a command of that name is registered."""
 
 
 class TemplateError(ValueError):

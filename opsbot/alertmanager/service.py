@@ -52,7 +52,7 @@ from opsbot.alerts.service import AlertService
 from opsbot.commands.registry import Registry
 from opsbot.commands.settings import CommandsSettings, Scopes
 from opsbot.core.audit import Auditor
-from opsbot.core.plan import ActionPlan
+from opsbot.core.plan import ActionOrigin, ActionPlan
 from opsbot.core.reply import Reply, Text
 from opsbot.core.request import ButtonClick
 from opsbot.errors import AlertmanagerError, ConfigError
@@ -81,7 +81,7 @@ class AlertmanagerService:
         clock: Clock,
         scopes: Scopes,
         commands: CommandsSettings,
-        run_plan: Callable[[ActionPlan], Awaitable[str]],
+        run_plan: Callable[[ActionPlan, ActionOrigin | None], Awaitable[str]],
         run_blocking: RunBlocking,
         notify: Callable[[str, str, Text], Awaitable[None]],
         thread_link: Callable[[str, str | None], Awaitable[str]],

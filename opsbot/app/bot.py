@@ -23,6 +23,7 @@ from opsbot.app.watching import Watching
 from opsbot.config import Secrets, Settings
 from opsbot.health import HealthServer, Metrics
 from opsbot.kube.watch import WatchRunner
+from opsbot.releases.records import Release
 from opsbot.slack.surfaces import CardSurface
 
 log = structlog.get_logger("opsbot")
@@ -93,6 +94,17 @@ class Bot:
         # What the last run could not send goes out before anything new.
         await self.outbox.replay()
         await self.approvals.fail_interrupted(CardSurface(self.outbox))
+        # Releases in flight when the last run stopped are followed again; new ones are
+        # handed over from the pool thread that made them.
+        loop = asyncio.get_running_loop()
+        tracker = self.parts.tracker
+
+        def started(release: Release) -> None:
+            loop.call_soon_threadsafe(tracker.follow, release)
+
+        self.parts.releases.on_started = started
+        tracker.restore()
+        self._background.append(asyncio.create_task(self._warm_repositories(), name="git-warm-up"))
         self._background.append(asyncio.create_task(self._sweep_approvals(), name="approval-sweeper"))
         self._background.extend(await self.watching.start(self.alerts))
         if self.alertmanager is not None:
@@ -103,9 +115,10 @@ class Bot:
 
     async def idle(self) -> None:
         """Return once everything received from Slack is handled and every reply it caused
-        (audit mirror lines included) is sent."""
+        (audit mirror lines and release notices included) is sent."""
         mirror = self.parts.audit_mirror
         while True:
+            await self.parts.tracker.idle()
             await self.frontend.idle()
             if self.alertmanager is not None:
                 await self.alertmanager.idle()
@@ -119,6 +132,13 @@ class Bot:
     async def _on_socket_message(self, client: object, message: dict[str, object], raw: str | None) -> None:
         if message.get("type") == "hello":
             self.socket_hellos += 1
+
+    async def _warm_repositories(self) -> None:
+        try:
+            await asyncio.get_running_loop().run_in_executor(self.parts.pool, self.parts.releases.warm_up)
+        except Exception as exc:
+            log.exception("git_warm_up_failed")
+            self.telemetry.errors.capture(exc, where="git_warm_up")
 
     async def _sweep_approvals(self) -> None:
         surface = CardSurface(self.outbox)
@@ -138,6 +158,7 @@ class Bot:
         if not finished:
             log.warning("shutdown_with_requests_in_flight", in_flight=self.frontend.in_flight)
         await self.watching.stop()
+        await self.parts.tracker.stop()
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
@@ -150,6 +171,8 @@ class Bot:
             await self.health.stop()
         self.store.close()
         self.parts.pool.shutdown(wait=False, cancel_futures=True)
+        self.parts.fleet.close()
+        self.parts.releases.close()
         close = getattr(self.clusters, "close", None)
         if callable(close):
             close()

@@ -10,7 +10,7 @@ import asyncio
 import functools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,18 +32,25 @@ from opsbot.commands.router import CommandRouter
 from opsbot.config import Secrets, Settings
 from opsbot.core.audit import Auditor, AuditRecord, mirror_line
 from opsbot.core.clock import SystemClock
+from opsbot.errors import ConfigError
 from opsbot.kube.directory import ClusterDirectory
+from opsbot.kube.fleet import Fleet
 from opsbot.kube.rows import WatchedRows
 from opsbot.policy.settings import BUILTIN_ROLES
 from opsbot.ports import Clock, KubeDirectory, RunBlocking
+from opsbot.releases.errors import ReleaseError
+from opsbot.releases.service import PendingRequest, ReleasesService
+from opsbot.releases.tracker import ReleaseTracker
 from opsbot.slack.alerts import SlackAlertPublisher
 from opsbot.slack.frontend import SlackFrontend
 from opsbot.slack.link import SocketLink
 from opsbot.slack.notices import SlackNotices
 from opsbot.slack.outbox import Outbox, Priority
+from opsbot.slack.releases import SlackReleaseNotices
 from opsbot.slack.render import mrkdwn
 from opsbot.slack.users import UserGroups, UserNames
 from opsbot.store.approvals import SqliteApprovals
+from opsbot.store.releases import SqliteReleases
 from opsbot.store.sqlite import SqliteStore, open_store
 from opsbot.telemetry import Telemetry
 from opsbot.wiring import build_router
@@ -96,6 +103,8 @@ class Options:
     telemetry: Telemetry | None = None
     clock: Clock | None = None
     """Tests hand in a clock they move; the bot uses the system's."""
+    environ: Mapping[str, str] | None = None
+    """Where git credentials named by `releases.repositories.*.auth.token_env` are read (default: os.environ)."""
 
 
 @dataclass
@@ -117,6 +126,9 @@ class BotParts:
     audit_mirror: AuditMirror | None
     alerts: AlertService | None
     alertmanager: AlertmanagerService | None
+    fleet: Fleet
+    releases: ReleasesService
+    tracker: ReleaseTracker
     frontend: SlackFrontend
     app: AsyncApp
     socket: AsyncSocketModeHandler
@@ -142,9 +154,14 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
     router = build_router(settings, clusters, pool, clock.now, contexts=store, tracer=tracer, errors=errors)
     # Unsent messages are journaled in the store at shutdown and replayed at start.
     outbox = Outbox(client, settings.outbox, journal=store)
+    fleet = Fleet(clusters, rows if settings.watch.cache else None)
+    releases = _releases(settings, store, options, clusters)
+    router.fleet = fleet
+    router.releases = releases
+    run_plan = ActionRunner(router.registry, clusters, pool, clock.now, releases=releases)
     approvals = ApprovalService(
         SqliteApprovals(store),
-        ActionRunner(router.registry, clusters, pool, clock.now),
+        run_plan,
         clock,
         timedelta(minutes=settings.approvals.expire_after_minutes),
         tracer=tracer,
@@ -164,6 +181,14 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
         else None
     )
     router.alerts = alerts
+    tracker = ReleaseTracker(
+        SqliteReleases(store),
+        clusters,
+        SlackReleaseNotices(outbox, approvals),
+        PoolRunner(pool),
+        errors=errors,
+    )
+    approvals.on_reported = tracker.reported
     frontend = SlackFrontend(
         router,
         approvals,
@@ -179,7 +204,9 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
     )
     frontend.register(app)
     alertmanager = (
-        _alertmanager(settings, options, alerts, store, router, clusters, pool, clock, auditor, telemetry, outbox, client)
+        _alertmanager(
+            settings, options, alerts, store, router, clusters, pool, clock, run_plan, auditor, telemetry, outbox, client
+        )
         if settings.alertmanager.enabled and alerts is not None
         else None
     )
@@ -206,11 +233,40 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
         audit_mirror=audit_mirror,
         alerts=alerts,
         alertmanager=alertmanager,
+        fleet=fleet,
+        releases=releases,
+        tracker=tracker,
         frontend=frontend,
         app=app,
         socket=socket,
         link=link,
     )
+
+
+def _releases(
+    settings: Settings, store: SqliteStore, options: Options, clusters: KubeDirectory
+) -> ReleasesService:
+    """The release service; git credentials are read now, so a missing one stops the start."""
+    approvals = SqliteApprovals(store)
+
+    def pending() -> list[PendingRequest]:
+        return [
+            PendingRequest(a.requester, a.plan, a.expires_at.timestamp())
+            for a in approvals.pending()
+            if a.plan.verb in ("promote", "rollback")
+        ]
+
+    try:
+        return ReleasesService(
+            settings.releases,
+            SqliteReleases(store),
+            workdir=settings.releases_workdir,
+            environ=os.environ if options.environ is None else options.environ,
+            pending=pending,
+            clusters=clusters,
+        )
+    except ReleaseError as exc:
+        raise ConfigError([f"releases.repositories: {exc}"]) from None
 
 
 def _alerts(
@@ -256,6 +312,7 @@ def _alertmanager(
     clusters: KubeDirectory,
     pool: ThreadPoolExecutor,
     clock: Clock,
+    run_plan: ActionRunner,
     auditor: Auditor,
     telemetry: Telemetry,
     outbox: Outbox,
@@ -277,7 +334,7 @@ def _alertmanager(
         clock=clock,
         scopes=settings.scopes,
         commands=settings.commands,
-        run_plan=ActionRunner(registry, clusters, pool, clock.now),
+        run_plan=run_plan,
         run_blocking=PoolRunner(pool),
         notify=notices.notify,
         thread_link=notices.thread_link,

@@ -4,6 +4,7 @@ caches current and feed the alert pipeline."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Callable, Collection
 from typing import Any
@@ -12,18 +13,19 @@ import structlog
 
 from opsbot.alerts.service import AlertService
 from opsbot.app.parts import BotParts
-from opsbot.core.resources import ResourceName
+from opsbot.config import Settings
+from opsbot.core.resources import FLUX_RESOURCES, ResourceName
 from opsbot.kube.client import KubeClient
 from opsbot.kube.watch import ResourceWatch, WatchEvent, WatchRunner, bridge, build_watches
+from opsbot.releases.targets import flux_objects
+from opsbot.releases.tracker import ReleaseTracker
 
 log = structlog.get_logger("opsbot")
 
 # What the command caches keep (see opsbot.kube.rows).
 CACHED: tuple[ResourceName, ...] = ("pods", "deployments", "nodes")
-
-
-def _drop(event: WatchEvent) -> None:
-    """Nothing consumes watch events (alerts off): the caches are all the watches are for."""
+# What the release tracker follows (opsbot.releases.tracker).
+FOLLOWED = frozenset({"deployments", *FLUX_RESOURCES.values()})
 
 
 def _only(resources: Collection[str], emit: Callable[[WatchEvent], None]) -> Callable[[WatchEvent], None]:
@@ -34,6 +36,44 @@ def _only(resources: Collection[str], emit: Callable[[WatchEvent], None]) -> Cal
             emit(event)
 
     return forward
+
+
+def _fan_out(consumers: list[Callable[[WatchEvent], None]]) -> Callable[[WatchEvent], None]:
+    def emit(event: WatchEvent) -> None:
+        for consumer in consumers:
+            consumer(event)
+
+    return emit
+
+
+def _follow(loop: asyncio.AbstractEventLoop, tracker: ReleaseTracker) -> Callable[[WatchEvent], None]:
+    """Deployment and Flux events to the release tracker, on the event loop."""
+
+    def forward(event: WatchEvent) -> None:
+        if event.resource not in FOLLOWED or event.obj is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closed: the bot is shutting down
+            loop.call_soon_threadsafe(tracker.on_event, event.cluster, event.resource, event.type, event.obj)
+
+    return forward
+
+
+def _scopes(
+    settings: Settings, cluster: str, resources: set[ResourceName]
+) -> dict[tuple[str, ...] | None, set[ResourceName]]:
+    """Which resources to watch where on `cluster`: `watch.namespaces` (None: everywhere)
+    for all of them; deployments also in the namespaces of the configured apps; the Flux
+    objects releases wait for in their own namespaces only."""
+    base = tuple(settings.watch.namespaces) if settings.watch.namespaces is not None else None
+    scopes: dict[tuple[str, ...] | None, set[ResourceName]] = {}
+    scopes.setdefault(base, set()).update(resources)
+    if base is not None and "deployments" in resources:
+        extra = tuple(ns for ns in settings.releases.namespaces() if ns not in base)
+        if extra:
+            scopes.setdefault(extra, set()).add("deployments")
+    for ref in flux_objects(settings.releases, cluster):
+        scopes.setdefault((ref.namespace,), set()).add(FLUX_RESOURCES[ref.kind])
+    return scopes
 
 
 class Watching:
@@ -57,25 +97,30 @@ class Watching:
                 self.unusable.pop(name, None)
 
     async def start(self, alerts: AlertService | None) -> list[asyncio.Task[None]]:
-        """Start the watches of every cluster: those the enabled detectors need, and pods,
-        deployments and nodes for the command caches (`watch.cache`). The alert consumer and
-        ticker tasks are returned for the caller to own."""
+        """Start the watches of every cluster: those the enabled detectors need, pods,
+        deployments and nodes for the command caches (`watch.cache`), deployments and the
+        Flux objects releases wait for (`releases`). The alert consumer and ticker tasks
+        are returned for the caller to own."""
         settings = self._parts.settings
         resources: set[ResourceName] = set(CACHED) if settings.watch.cache else set()
+        if settings.releases.configured:
+            resources.add("deployments")
         tasks: list[asyncio.Task[None]] = []
-        emit: Callable[[WatchEvent], None] = _drop
+        loop = asyncio.get_running_loop()
+        consumers: list[Callable[[WatchEvent], None]] = [_follow(loop, self._parts.tracker)]
         if alerts is not None:
             restored = alerts.restore()
             alerts.resume_unposted()
             resources |= set(alerts.resources)
             queue: asyncio.Queue[Any] = asyncio.Queue()
-            emit = _only(alerts.resources, bridge(asyncio.get_running_loop(), queue))
+            consumers.append(_only(alerts.resources, bridge(loop, queue)))
             tasks = [
                 asyncio.create_task(alerts.consume(queue), name="alert-consumer"),
                 asyncio.create_task(alerts.run_ticker(), name="alert-ticker"),
             ]
         if not resources:
             return tasks
+        emit = _fan_out(consumers)
         watches: list[ResourceWatch] = []
         for name in self._parts.clusters.names():
             try:
@@ -85,17 +130,18 @@ class Watching:
                 continue
             if not isinstance(kube, KubeClient):
                 continue
-            watches.extend(
-                build_watches(
-                    kube.api_client,
-                    name,
-                    settings.watch.namespaces,
-                    emit,
-                    stop=self._stop,
-                    resources=sorted(resources),
-                    errors=self._parts.telemetry.errors,
+            for scope, scoped in _scopes(settings, name, resources).items():
+                watches.extend(
+                    build_watches(
+                        kube.api_client,
+                        name,
+                        None if scope is None else list(scope),
+                        emit,
+                        stop=self._stop,
+                        resources=sorted(scoped),
+                        errors=self._parts.telemetry.errors,
+                    )
                 )
-            )
         if alerts is not None:
             for cluster, resource in {(w.cluster, w.resource) for w in watches if w.resource in alerts.resources}:
                 count = sum(1 for watch in watches if (watch.cluster, watch.resource) == (cluster, resource))
@@ -104,7 +150,7 @@ class Watching:
         self._parts.rows.add(watches)
         self.runner = WatchRunner(watches, errors=self._parts.telemetry.errors)
         self.runner.start()
-        log.info("watches_started", watches=len(watches), resources=sorted(resources))
+        log.info("watches_started", watches=len(watches), resources=sorted({w.resource for w in watches}))
         return tasks
 
     async def stop(self) -> None:

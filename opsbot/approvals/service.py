@@ -29,7 +29,7 @@ from opsbot.approvals.machine import (
     transition,
 )
 from opsbot.core.audit import Auditor, AuditRecord
-from opsbot.core.plan import ActionPlan
+from opsbot.core.plan import ActionOrigin, ActionPlan
 from opsbot.core.reply import Text
 from opsbot.core.request import ChatRequest
 from opsbot.errors import OpsbotError
@@ -38,7 +38,8 @@ from opsbot.telemetry import NOOP_ERRORS, NOOP_TRACER, ErrorReporter, Tracer
 
 log = structlog.get_logger("opsbot.approvals")
 
-Executor = Callable[[ActionPlan], Awaitable[str]]
+Executor = Callable[[ActionPlan, ActionOrigin], Awaitable[str]]
+"""Runs an approved plan (told who asked, who approved and where); returns one sentence."""
 
 
 class ApprovalRepository(Protocol):
@@ -104,6 +105,9 @@ class ApprovalService:
         # Display names for the audit trail (Slack: users.info, cached); ids decide everything.
         self.names: Callable[[str], Awaitable[str]] | None = None
         self._names: dict[str, str] = {}
+        # Told once an executed action's outcome was shown (card and thread), so what
+        # follows it (a release's progress) is said after it.
+        self.on_reported: Callable[[str], None] | None = None
 
     def open(self, plan: ActionPlan, request: ChatRequest, policy: ApprovalPolicy | None = None) -> Approval:
         now = self._clock.now()
@@ -296,6 +300,19 @@ class ApprovalService:
             except Exception:
                 log.exception("approval_effect_failed", approval_id=approval.id, effect=type(effect).__name__)
 
+    def origin(self, approval: Approval) -> ActionOrigin:
+        """Who asked for `approval`'s action, who approved it, and where it is discussed."""
+        people = (approval.requester, *approval.approvers)
+        return ActionOrigin(
+            approval_id=approval.id,
+            requester=approval.requester,
+            approvers=approval.approvers,
+            names={user: self._names[user] for user in people if self._names.get(user)},
+            channel=approval.channel,
+            thread=approval.thread or approval.card,
+            card=approval.card,
+        )
+
     async def _execute(self, approval: Approval, surface: ApprovalSurface) -> None:
         plan = approval.plan
         attributes = {
@@ -308,7 +325,7 @@ class ApprovalService:
         }
         with self._tracer.span("opsbot.action", **attributes) as span:
             try:
-                message = await self._executor(plan)
+                message = await self._executor(plan, self.origin(approval))
                 finish = Finish(True, message, self._clock.now())
                 span.set(**{"opsbot.outcome": "succeeded"})
             except OpsbotError as exc:
@@ -327,3 +344,5 @@ class ApprovalService:
                 )
         current = self._repository.get(approval.id) or approval
         await self._apply(current, finish, surface)
+        if self.on_reported is not None:
+            self.on_reported(approval.id)

@@ -12,6 +12,7 @@ from opsbot.alerts.mutes import Mute
 from opsbot.commands.contexts import ContextBook
 from opsbot.commands.scope import Scope
 from opsbot.commands.settings import CommandsSettings
+from opsbot.commands.views import FleetView, ReleasesView
 from opsbot.core.request import ChatRequest
 from opsbot.core.silences import Silence, SilenceOutcome
 from opsbot.ports import KubePort
@@ -47,21 +48,8 @@ class SilencesView(Protocol):
     def unsilence(self, silence_id: str, request: ChatRequest) -> Silence | None: ...
 
 
-@dataclass(frozen=True)
-class VersionSeen:
-    """One version an app ran, as the release history knows it."""
-
-    version: str
-    at: datetime | None = None
-    detail: str = ""
-    """E.g. the image, or who promoted it."""
-
-
-class VersionHistory(Protocol):
-    """The versions an app ran, newest first (the releases feature provides it; `describe`
-    shows them when it is there)."""
-
-    def last_versions(self, cluster: str, namespace: str, app: str, *, last: int) -> list[VersionSeen]: ...
+def _anywhere(cluster: str, namespace: str | None) -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -81,11 +69,17 @@ class CommandContext:
     """Where this runs and where each part came from (flags, context, channel, defaults)."""
     contexts: ContextBook | None = None
     """Saved contexts (`use`, `context`)."""
-    versions: VersionHistory | None = None
-    """The release history, when that feature is wired in."""
-    may_run_in: Callable[[str], bool] | None = None
-    """Whether the policy lets this person run this command in another namespace of this
-    cluster: hints that name other namespaces ("podinfo is in web") ask it first."""
+    fleet: FleetView | None = None
+    releases: ReleasesView | None = None
+    """The release feature (`promote`, `history`, the versions `describe` shows), when on."""
+    may: Callable[[str, str | None], bool] = _anywhere
+    """Whether the policy lets this person run this command on (cluster, namespace): for
+    commands that read several clusters at once (`apps`, `diff`), and hints that name other
+    namespaces ("podinfo is in web")."""
+
+    def may_run_in(self, namespace: str) -> bool:
+        """`may` in this command's cluster."""
+        return self.may(self.cluster, namespace)
 
     @property
     def single_namespace(self) -> str:

@@ -14,15 +14,16 @@ from typing import Protocol
 
 import structlog
 
-from opsbot.commands.context import AlertsView, CommandContext, SilencesView, VersionHistory
+from opsbot.commands.context import AlertsView, CommandContext, SilencesView
 from opsbot.commands.contexts import ContextBook
 from opsbot.commands.heavy import HeavyReads, OnWait
 from opsbot.commands.registry import Registry
 from opsbot.commands.scope import Scope, decorate, expiry_note, resolve
 from opsbot.commands.settings import CommandsSettings, Scopes
-from opsbot.commands.spec import Invocation
+from opsbot.commands.spec import Invocation, ScopeViews
 from opsbot.commands.text import normalize, visible
 from opsbot.commands.usage import usage_reply
+from opsbot.commands.views import FleetView, ReleasesView
 from opsbot.core.audit import Auditor, AuditRecord
 from opsbot.core.plan import ActionPlan
 from opsbot.core.reply import Mono, Reply, Text, TextLike, on_cluster
@@ -35,6 +36,7 @@ from opsbot.errors import (
     KubeError,
     KubeTimeoutError,
     NotFoundError,
+    OpsbotError,
     UnauthorizedError,
     UnknownCommandError,
     UsageError,
@@ -70,6 +72,8 @@ class CommandRouter:
         impersonation: ImpersonationSettings,
         alerts: AlertsView | None = None,
         contexts: ContextBook | None = None,
+        fleet: FleetView | None = None,
+        releases: ReleasesView | None = None,
         metrics: CommandMetrics | None = None,
         tracer: Tracer = NOOP_TRACER,
         errors: ErrorReporter = NOOP_ERRORS,
@@ -86,7 +90,8 @@ class CommandRouter:
         self.silences: SilencesView | None = None
         """Alertmanager's silences (the `silence` commands), when that feature is on."""
         self.contexts = contexts
-        self.versions: VersionHistory | None = None
+        self.fleet = fleet
+        self.releases = releases
         self.auditor: Auditor | None = None
         self.metrics = metrics
         self.tracer = tracer
@@ -136,7 +141,8 @@ class CommandRouter:
             command = invocation.spec.name
             if invocation.flag("help"):
                 return usage_reply(invocation.spec)
-            scope = resolve(invocation, request, self._scopes, self.contexts, self._now().timestamp())
+            views = ScopeViews(self.releases)
+            scope = resolve(invocation, request, self._scopes, self.contexts, self._now().timestamp(), views)
             decision = self.policy.decide(
                 subject_of(request),
                 Target(
@@ -152,6 +158,10 @@ class CommandRouter:
             else:
                 result = await self._run(invocation, request, scope, decision)
             if isinstance(result, ActionPlan):
+                denied = self._denied_where_it_acts(request, result, scope)
+                if denied is not None:
+                    outcome = "denied"
+                    return _error_reply("Not allowed", denied.reason)
                 outcome = "planned"
             return result
         except UnknownCommandError as exc:
@@ -179,6 +189,17 @@ class CommandRouter:
             outcome = type(exc).__name__.removesuffix("Error").lower()
             span.fail(outcome)
             return _noted(_kube_error_reply(exc, scope), scope)
+        except OpsbotError as exc:
+            # A feature's own refusal (e.g. a release the repository cannot take), written
+            # for the person: shown as it is.
+            outcome = "refused"
+            span.fail(type(exc).__name__)
+            return Reply(
+                "Could not do that",
+                (Text(str(exc)),),
+                where=on_cluster(scope.cluster) if scope else "",
+                tone="error",
+            )
         except Exception as exc:
             outcome = "crashed"
             bound.exception("command_crashed", command=command)
@@ -254,10 +275,9 @@ class CommandRouter:
             silences=self.silences,
             scope=scope,
             contexts=self.contexts,
-            versions=self.versions,
-            may_run_in=lambda namespace: isinstance(
-                self.policy.decide(subject_of(request), Target(invocation.verb, scope.cluster, namespace)), Allowed
-            ),
+            fleet=self.fleet,
+            releases=self.releases,
+            may=self._permits(request, invocation.verb),
         )
         spec = invocation.spec
         if spec.on_loop:
@@ -276,6 +296,23 @@ class CommandRouter:
             identity=(identity.user, identity.groups) if identity is not None else None,
             dangerous=spec.dangerous is not None and spec.dangerous(result),
         )
+
+    def _permits(self, request: ChatRequest, command: str) -> Callable[[str, str | None], bool]:
+        """The policy's verdict on this person running `command` elsewhere (multi-cluster reads)."""
+        subject = subject_of(request)
+
+        def may(cluster: str, namespace: str | None) -> bool:
+            return isinstance(self.policy.decide(subject, Target(command, cluster, namespace)), Allowed)
+
+        return may
+
+    def _denied_where_it_acts(self, request: ChatRequest, plan: ActionPlan, scope: Scope) -> Denied | None:
+        """A plan acts where its handler found the object (e.g. an app's own namespace):
+        when that is not where the policy was asked, ask again there."""
+        if (plan.cluster, plan.namespace) == (scope.cluster, scope.namespace):
+            return None
+        decision = self.policy.decide(subject_of(request), Target(plan.verb, plan.cluster, plan.namespace))
+        return decision if isinstance(decision, Denied) else None
 
     def _identity(self, request: ChatRequest, decision: Allowed) -> Identity | None:
         """Whom the cluster should see for this request: None keeps opsbot's own credentials."""

@@ -22,7 +22,7 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from opsbot.commands.settings import Scopes
-from opsbot.commands.spec import Invocation
+from opsbot.commands.spec import Invocation, ScopeViews
 from opsbot.core import validation
 from opsbot.core.reply import Mono, Text, TextLike, as_text, on_cluster, where
 from opsbot.core.request import ChatRequest
@@ -156,10 +156,17 @@ def resolve(
     scopes: Scopes,
     contexts: ContextBook | None,
     now: float,
+    views: ScopeViews | None = None,
 ) -> Scope:
-    """The scope of one request: flags, then the person's context in this channel, then the
-    channel's binding (a pinned one over the config's), then the defaults; validated."""
-    command = Layer(invocation.value("cluster"), invocation.value("namespace"))
+    """The scope of one request: flags (or where the command's own arguments say it acts,
+    its `scope` hook: `promote APP to prod`), then the person's context in this channel,
+    then the channel's binding (a pinned one over the config's), then the defaults; validated."""
+    hook = invocation.spec.scope
+    named = hook(invocation, views or ScopeViews()) if hook is not None else None
+    command = Layer(
+        (named.cluster if named else None) or invocation.value("cluster"),
+        (named.namespace if named else None) or invocation.value("namespace"),
+    )
     context: Layer | None = None
     expired: Layer | None = None
     pinned = Layer()

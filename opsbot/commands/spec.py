@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from opsbot.core.plan import ActionPlan
+from opsbot.commands.views import ReleasesView
+from opsbot.core.plan import ActionOrigin, ActionPlan
 from opsbot.core.reply import Reply
 from opsbot.policy.settings import Group
 from opsbot.ports import KubePort
@@ -58,6 +59,8 @@ def every_namespace(invocation: Invocation) -> bool:
 def always(invocation: Invocation) -> bool:
     """`heavy` for commands that always read a whole cluster."""
     return True
+
+
 ONE_OBJECT = (NAMESPACE, CLUSTER)
 
 
@@ -73,10 +76,30 @@ class KubeUse:
 @dataclass(frozen=True)
 class ActionContext:
     """What executing an approved plan gets: the cluster (as the requester, under
-    impersonation) and the time."""
+    impersonation), the time, who asked and approved and where (`origin`), and the
+    release feature for `promote` / `rollback`."""
 
     kube: KubePort
     now: datetime
+    origin: ActionOrigin | None = None
+    releases: ReleasesView | None = None
+
+
+@dataclass(frozen=True)
+class ScopeViews:
+    """What a `scope` hook may consult before the command runs (e.g. where the config
+    says an app lives)."""
+
+    releases: ReleasesView | None = None
+
+
+@dataclass(frozen=True)
+class NamedScope:
+    """Where an invocation acts when its own arguments name it (`promote app to prod`):
+    a cluster and/or a namespace; None leaves that part to the usual resolution."""
+
+    cluster: str | None = None
+    namespace: str | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +171,10 @@ class CommandSpec:
     policy checks them like an all-namespace read."""
     on_loop: bool = False
     """Quick handlers over in-process state (no API calls) run on the event loop."""
+    scope: Callable[[Invocation, ScopeViews], NamedScope | None] | None = None
+    """For commands whose arguments name where they act (`promote … to CLUSTER`): the
+    router checks the policy, picks the approval rule and names the cluster in the reply
+    from it, instead of from --cluster / the channel / the defaults."""
     heavy: Callable[[Invocation], bool] | None = None
     """Whether this invocation reads a whole cluster (e.g. `-A`): such reads take turns
     (`commands.max_heavy_reads` at once)."""

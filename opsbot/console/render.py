@@ -8,8 +8,8 @@ and icons a symbol. Plain text is printed exactly as given.
 
 from __future__ import annotations
 
-from opsbot.commands.buttons import RUN_PREFIX
 from opsbot.core.reply import (
+    RUN_PREFIX,
     ChannelRef,
     Code,
     Emphasis,

@@ -7,6 +7,7 @@ everything else is a command, exactly as it would be typed after `@opsbot`.
 
 from __future__ import annotations
 
+import os
 import shlex
 import uuid
 from collections.abc import Callable
@@ -27,9 +28,15 @@ from opsbot.core.durations import count
 from opsbot.core.plan import ActionPlan
 from opsbot.core.reply import Reply, Text
 from opsbot.core.request import ChatRequest
+from opsbot.errors import ConfigError
+from opsbot.kube.fleet import Fleet
 from opsbot.policy import Subject
 from opsbot.policy.ids import CHANNEL_ID, USER_ID, USERGROUP_ID
 from opsbot.ports import ContextStore, KubeDirectory
+from opsbot.releases.errors import ReleaseError
+from opsbot.releases.service import ReleasesService
+from opsbot.store.releases import SqliteReleases
+from opsbot.store.sqlite import SqliteStore
 from opsbot.wiring import build_router
 
 CONSOLE_CHANNEL = "console"
@@ -115,9 +122,24 @@ class ConsoleSession:
         self.router = build_router(
             settings, clusters, self._pool, self._clock.now, contexts=contexts, rate_limited=False
         )
+        # `apps`, `diff` and `history` read every cluster; a promote / rollback is made here
+        # too, but only the Slack bot (with its watches) follows it to the end.
+        self.fleet = Fleet(clusters)
+        try:
+            self.releases = ReleasesService(
+                settings.releases,
+                SqliteReleases(SqliteStore(":memory:")),
+                workdir=settings.releases_workdir,
+                environ=os.environ,
+                clusters=clusters,
+            )
+        except ReleaseError as exc:
+            raise ConfigError([f"releases.repositories: {exc}"]) from None
+        self.router.fleet = self.fleet
+        self.router.releases = self.releases
         self.approvals = ApprovalService(
             InMemoryApprovals(),
-            ActionRunner(self.router.registry, clusters, self._pool, self._clock.now),
+            ActionRunner(self.router.registry, clusters, self._pool, self._clock.now, releases=self.releases),
             self._clock,
             timedelta(minutes=settings.approvals.expire_after_minutes),
         )
@@ -130,6 +152,8 @@ class ConsoleSession:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self.fleet.close()
+        self.releases.close()
 
     @property
     def prompt(self) -> str:

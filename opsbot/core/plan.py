@@ -44,3 +44,20 @@ class ActionPlan:
     @property
     def summary(self) -> str:
         return f"{self.verb} {self.target} in {self.namespace} on {self.cluster}"
+
+
+@dataclass(frozen=True)
+class ActionOrigin:
+    """Who asked for an approved action and who approved it, and where it was discussed:
+    what an executor needs to credit the people (e.g. in a commit message) and to keep
+    reporting in the same thread after the action returned."""
+
+    approval_id: str
+    requester: str
+    approvers: tuple[str, ...] = ()
+    names: Mapping[str, str] = field(default_factory=dict)
+    """Display names of the requester and approvers (ids decide; names are for reading)."""
+    channel: str = ""
+    thread: str | None = None
+    """The conversation's thread (the request's, else the card's)."""
+    card: str | None = None

@@ -20,6 +20,7 @@ button labels are always plain strings: user data shown as-is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -362,6 +363,28 @@ class Button:
     action_id: str
     value: str
     style: Literal["primary", "danger"] | None = None
+
+
+RUN_PREFIX = "opsbot:run:"
+RUN_ACTION = re.compile(r"^opsbot:run:\d{1,2}$")
+"""Buttons that run their `value` as a command, as if whoever clicked had typed it (in the
+message's thread): the same parsing, permission checks and approvals apply, so a button can
+never do more than typing could. Slack wants the action ids of one message to differ,
+hence the index."""
+
+
+def run_button(
+    label: str, command: str, index: int = 0, *, style: Literal["primary", "danger"] | None = None
+) -> Button:
+    return Button(label, f"{RUN_PREFIX}{index}", command, style=style)
+
+
+def run_buttons(*choices: tuple[str, str]) -> tuple[Button, ...]:
+    """(label, command) pairs → buttons (the first one primary)."""
+    return tuple(
+        run_button(label, command, index, style="primary" if index == 0 else None)
+        for index, (label, command) in enumerate(choices)
+    )
 
 
 @dataclass(frozen=True)

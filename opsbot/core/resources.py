@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "FLUX_RESOURCES",
     "RESOURCES",
     "ResourceName",
     "WatchEventType",
     "WatchedResource",
 ]
 
-ResourceName = Literal["pods", "nodes", "deployments", "jobs", "cronjobs", "events"]
+ResourceName = Literal["pods", "nodes", "deployments", "jobs", "cronjobs", "events", "kustomizations", "helmreleases"]
 """A watched resource, by its plural name (as in the API path and RBAC rules)."""
 
 WatchEventType = Literal["ADDED", "MODIFIED", "DELETED", "SYNCED", "FORBIDDEN"]
@@ -41,12 +42,17 @@ class WatchedResource:
     list_namespaced: str | None  # its list method for one namespace; None: cluster-scoped
     list_all: str  # its list method across all namespaces (or the cluster-scoped list)
     projected: bool  # the watch cache keeps only the projection the detectors read of `old`
+    custom: bool = False  # a custom resource: listed through CustomObjectsApi (group, version, plural)
 
     @property
     def group(self) -> str:
         """The API group ("" for the core group), as RBAC rules name it."""
         group, _, _version = self.api_version.rpartition("/")
         return group
+
+    @property
+    def version(self) -> str:
+        return self.api_version.rpartition("/")[2]
 
     @property
     def namespaced(self) -> bool:
@@ -110,5 +116,33 @@ RESOURCES: Mapping[ResourceName, WatchedResource] = {
             list_all="list_event_for_all_namespaces",
             projected=False,  # cached whole: what an event says is its whole body
         ),
+        # Flux objects, watched on clusters that receive releases through GitOps (the
+        # release follow-up reads their status: applied revision, Ready, history).
+        WatchedResource(
+            name="kustomizations",
+            kind="Kustomization",
+            api_version="kustomize.toolkit.fluxcd.io/v1",
+            client_api="CustomObjectsApi",
+            list_namespaced="list_namespaced_custom_object",
+            list_all="list_cluster_custom_object",
+            projected=False,
+            custom=True,
+        ),
+        WatchedResource(
+            name="helmreleases",
+            kind="HelmRelease",
+            api_version="helm.toolkit.fluxcd.io/v2",
+            client_api="CustomObjectsApi",
+            list_namespaced="list_namespaced_custom_object",
+            list_all="list_cluster_custom_object",
+            projected=False,
+            custom=True,
+        ),
     )
 }
+
+FLUX_RESOURCES: Mapping[str, ResourceName] = {
+    "Kustomization": "kustomizations",
+    "HelmRelease": "helmreleases",
+}
+"""A Flux object's kind → its watched resource."""

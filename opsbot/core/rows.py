@@ -9,13 +9,15 @@ Ages and "restarted 2m ago" depend on the moment of the answer, so rows keep tim
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from opsbot.core import kubeobjects as fmt
 from opsbot.core.durations import short_duration
 from opsbot.core.kubeobjects import KubeObject
+from opsbot.core.versions import RolloutState, app_names, containers, rollout_state, version_of
 
 
 def _epoch(value: object) -> float | None:
@@ -70,6 +72,89 @@ def pod_row(pod: KubeObject) -> PodRow:
     )
 
 
+SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "KEY", "CREDENTIAL")
+"""An env var whose name holds one of these is never shown, only compared (by digest)."""
+
+
+def looks_secret(name: str) -> bool:
+    upper = name.upper()
+    return any(word in upper for word in SECRET_WORDS)
+
+
+class EnvValue(NamedTuple):
+    """One env var as `diff` compares it. `kind`: ``value`` (a literal, shown), ``secret``
+    (a literal under a secret-looking name: `text` is a digest, never shown) or ``ref``
+    (`valueFrom`: `text` says where from, e.g. ``secret db/password``)."""
+
+    name: str
+    kind: str
+    text: str
+
+
+class ContainerRow(NamedTuple):
+    """What `diff` compares of a container: image, command, args, resources, env."""
+
+    name: str
+    image: str
+    command: tuple[str, ...]
+    args: tuple[str, ...]
+    resources: tuple[tuple[str, str], ...]  # ("limits.cpu", "500m"), sorted
+    env: tuple[EnvValue, ...]
+
+
+def _reference(source: object) -> str:
+    if not isinstance(source, dict):
+        return "a reference"
+    for key, label in (("secretKeyRef", "secret"), ("configMapKeyRef", "configmap")):
+        ref = source.get(key)
+        if isinstance(ref, dict):
+            return f"{label} {ref.get('name', '?')}/{ref.get('key', '?')}"
+    field_ref = source.get("fieldRef")
+    if isinstance(field_ref, dict):
+        return f"field {field_ref.get('fieldPath', '?')}"
+    resource_ref = source.get("resourceFieldRef")
+    if isinstance(resource_ref, dict):
+        return f"resource {resource_ref.get('resource', '?')}"
+    return "a reference"
+
+
+def _env(items: object) -> tuple[EnvValue, ...]:
+    found: list[EnvValue] = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            continue
+        name = item["name"]
+        if "valueFrom" in item:
+            found.append(EnvValue(name, "ref", _reference(item.get("valueFrom"))))
+        elif looks_secret(name):
+            digest = hashlib.sha256(str(item.get("value", "")).encode()).hexdigest()[:16]
+            found.append(EnvValue(name, "secret", digest))
+        else:
+            found.append(EnvValue(name, "value", str(item.get("value", ""))))
+    return tuple(found)
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(str(item) for item in value) if isinstance(value, list) else ()
+
+
+def container_row(container: Mapping[str, Any]) -> ContainerRow:
+    resources: list[tuple[str, str]] = []
+    spec = container.get("resources")
+    for kind in ("requests", "limits"):
+        amounts = spec.get(kind) if isinstance(spec, dict) else None
+        if isinstance(amounts, dict):
+            resources.extend((f"{kind}.{key}", str(value)) for key, value in amounts.items())
+    return ContainerRow(
+        name=str(container.get("name", "")),
+        image=str(container.get("image", "")),
+        command=_strings(container.get("command")),
+        args=_strings(container.get("args")),
+        resources=tuple(sorted(resources)),
+        env=_env(container.get("env")),
+    )
+
+
 class DeploymentRow(NamedTuple):
     namespace: str
     name: str
@@ -80,14 +165,31 @@ class DeploymentRow(NamedTuple):
     available: int
     images: str
     created: float | None
+    # What `apps`, `diff` and the release follow-up read (opsbot.core.versions):
+    apps: tuple[str, ...] = ()  # every name the app goes by: metadata.name, name/instance labels
+    version: str | None = None
+    rollout: RolloutState = RolloutState.OK
+    rollout_detail: str = ""
+    changed: float | None = None  # when its rollout last progressed (epoch seconds)
+    containers: tuple[ContainerRow, ...] = ()
 
     @property
     def degraded(self) -> bool:
         return self.available < self.desired
 
 
+def _last_change(deployment: KubeObject) -> float | None:
+    """When the Deployment's rollout last progressed (its `Progressing` condition), else
+    when it was created: the age of the running version, as close as the object tells."""
+    progressing = fmt.condition(deployment, "Progressing") or {}
+    return _epoch(progressing.get("lastUpdateTime") or progressing.get("lastTransitionTime")) or _epoch(
+        fmt.meta(deployment).get("creationTimestamp")
+    )
+
+
 def deployment_row(deployment: KubeObject) -> DeploymentRow:
     state = fmt.status(deployment)
+    rollout = rollout_state(deployment)
     return DeploymentRow(
         namespace=fmt.namespace_of(deployment),
         name=fmt.name_of(deployment),
@@ -98,6 +200,12 @@ def deployment_row(deployment: KubeObject) -> DeploymentRow:
         available=int(state.get("availableReplicas") or 0),
         images=fmt.images(deployment),
         created=_epoch(fmt.meta(deployment).get("creationTimestamp")),
+        apps=app_names(deployment),
+        version=version_of(deployment),
+        rollout=rollout.state,
+        rollout_detail=rollout.detail,
+        changed=_last_change(deployment),
+        containers=tuple(container_row(c) for c in containers(deployment)),
     )
 
 

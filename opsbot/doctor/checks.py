@@ -29,6 +29,7 @@ from opsbot.config import Secrets, Settings, load_secrets, load_settings
 from opsbot.core.durations import count
 from opsbot.doctor.alertmanager import check_alertmanager
 from opsbot.doctor.placeholders import is_placeholder, placeholder_fix, placeholders
+from opsbot.doctor.releases import check_repositories
 from opsbot.doctor.report import Check, Section, permission_checks, scope_checks
 from opsbot.doctor.requirements import (
     SCOPE_FIX,
@@ -122,6 +123,9 @@ def diagnose(
     else:
         sections.append(check_slack(settings, secrets))
     sections.extend(check_clusters(settings, kubeconfig, no_kubeconfig=no_kubeconfig))
+    repositories = check_repositories(settings, environ)
+    if repositories is not None:
+        sections.append(repositories)
     return sections
 
 

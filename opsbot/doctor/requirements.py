@@ -41,6 +41,7 @@ from opsbot.commands.spec import ALL_NAMESPACES, KubeUse
 from opsbot.config import Settings
 from opsbot.core.resources import RESOURCES, ResourceName, WatchedResource
 from opsbot.doctor.placeholders import slack_ids
+from opsbot.doctor.release_needs import FOLLOW_UP, release_needs
 from opsbot.policy.settings import ALL, BUILTIN_ROLES, RoleSettings
 from opsbot.ports import ApiCall, api_calls
 
@@ -352,6 +353,8 @@ def cluster_requirements(settings: Settings, cluster: str) -> ClusterRequirement
         notes.append("alerts are off (alerts.enabled: false): no watches, so no permissions for them")
 
     _command_requirements(settings, cluster, found, notes)
+    for call, namespace, severity, verb in release_needs(settings, cluster):
+        found.add(call, namespace, FOLLOW_UP, severity, verb=verb or None)
 
     if settings.impersonation.enabled:
         _impersonation_requirements(settings, found)

@@ -7,6 +7,7 @@ object, and commands need a few fields.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -243,9 +244,22 @@ class KubeClient(ApiCalls):
         )
 
     def set_deployment_image(
-        self, namespace: str, name: str, container: str, image: str, *, dry_run: bool = False
+        self,
+        namespace: str,
+        name: str,
+        container: str,
+        image: str,
+        *,
+        labels: Mapping[str, str] | None = None,
+        template_labels: Mapping[str, str] | None = None,
+        dry_run: bool = False,
     ) -> KubeObject:
-        patch = {"spec": {"template": {"spec": {"containers": [{"name": container, "image": image}]}}}}
+        template: dict[str, Any] = {"spec": {"containers": [{"name": container, "image": image}]}}
+        if template_labels:
+            template["metadata"] = {"labels": dict(template_labels)}
+        patch: dict[str, Any] = {"spec": {"template": template}}
+        if labels:
+            patch["metadata"] = {"labels": dict(labels)}
         return self._json(
             self._apps.patch_namespaced_deployment,
             name,

@@ -39,6 +39,9 @@ class CachingWatch(Protocol):
     @property
     def current(self) -> bool: ...
 
+    @property
+    def down_since(self) -> float | None: ...
+
     def rows(self) -> list[tuple[Any, ...]]: ...
 
 
@@ -88,3 +91,13 @@ class WatchedRows:
             return None
         self.served += 1
         return covering[0].rows()
+
+    def down_since(self, cluster: str, resource: ResourceName = "deployments") -> float | None:
+        """Since when the cluster's watches of `resource` fail to reach it (None: they work,
+        or there are none): a cluster known to be down is not asked again by every read."""
+        with self._lock:
+            watches = list(self._watches.get((cluster, resource), ()))
+        moments = [
+            watch.down_since for watch in watches if not watch.current and watch.down_since is not None
+        ]
+        return min(moments) if moments else None

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from opsbot.releases.layouts import FieldTarget
+from opsbot.releases.fields import FieldTarget
 
 TRAILER_PREFIX = "Opsbot-"
 _TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*): (.*)$")

@@ -14,15 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from opsbot.core.kubeobjects import meta, spec
+from opsbot.core.versions import VERSION_LABEL, containers, is_app, main_container, parse_image
 from opsbot.errors import NotFoundError
 from opsbot.ports import KubeObject, KubePort
 from opsbot.releases.errors import RolloutError
-from opsbot.releases.layouts import check_version
+from opsbot.releases.fields import check_version
 from opsbot.releases.rules import VersionRule
 from opsbot.releases.undo import UndoSkipped, label_selector, plan_undo
-from opsbot.releases.versions import containers, is_app, main_container, parse_image
 
 FLUX_LABELS = ("kustomize.toolkit.fluxcd.io/name", "helm.toolkit.fluxcd.io/name")
+ARGO_TRACKING = "argocd.argoproj.io/tracking-id"
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,31 @@ class ImageChange:
 
 
 def managed_by_flux(deployment: KubeObject) -> str | None:
-    """`Kustomization flux-system/apps` when Flux applies this Deployment, else None."""
+    """`Kustomization flux-system/apps` when Flux applies this Deployment (`Argo CD
+    application …` when Argo CD does), else None."""
     labels = meta(deployment).get("labels") or {}
     for label in FLUX_LABELS:
         if labels.get(label):
             kind = "Kustomization" if label.startswith("kustomize") else "HelmRelease"
             namespace = labels.get(label.replace("/name", "/namespace"), "")
             return f"{kind} {namespace + '/' if namespace else ''}{labels[label]}"
+    tracking = (meta(deployment).get("annotations") or {}).get(ARGO_TRACKING)
+    if tracking:
+        return f"Argo CD application {str(tracking).split(':', 1)[0]}"
     return None
+
+
+def version_labels(deployment: KubeObject, version: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The version labels to move with the image (Deployment, pod template), where the
+    Deployment carries one: `kubectl set image` would leave them stale, and a stale
+    `app.kubernetes.io/version` wins over the image tag when reading the version. A
+    label the selector uses is never touched (the template must keep matching it)."""
+    labels = meta(deployment).get("labels") or {}
+    own = {VERSION_LABEL: version} if VERSION_LABEL in labels else {}
+    template = (spec(deployment).get("template") or {}).get("metadata") or {}
+    selector = (spec(deployment).get("selector") or {}).get("matchLabels") or {}
+    in_template = VERSION_LABEL in (template.get("labels") or {}) and VERSION_LABEL not in selector
+    return own, ({VERSION_LABEL: version} if in_template else {})
 
 
 def plan_image_change(
@@ -130,7 +148,16 @@ def promote(
             f"already runs {version}",
             change.container,
         )
-    kube.set_deployment_image(namespace, name, change.container, change.new_image, dry_run=dry_run)
+    labels, template_labels = version_labels(deployment, version)
+    kube.set_deployment_image(
+        namespace,
+        name,
+        change.container,
+        change.new_image,
+        labels=labels or None,
+        template_labels=template_labels or None,
+        dry_run=dry_run,
+    )
     return DirectResult(
         kube.cluster,
         namespace,
@@ -158,7 +185,13 @@ def rollback(
         return DirectResult(
             kube.cluster, namespace, name, None, None, True, plan.reason, revision=plan.to_revision
         )
-    kube.json_patch_deployment(namespace, name, plan.patch, dry_run=dry_run)
+    patch = list(plan.patch)
+    if plan.to_version and VERSION_LABEL in (meta(deployment).get("labels") or {}):
+        # The Deployment's own version label follows the template it rolls back to.
+        patch.append(
+            {"op": "add", "path": "/metadata/labels/app.kubernetes.io~1version", "value": plan.to_version}
+        )
+    kube.json_patch_deployment(namespace, name, patch, dry_run=dry_run)
     return DirectResult(
         kube.cluster,
         namespace,

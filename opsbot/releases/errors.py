@@ -7,6 +7,8 @@ OpsbotError
     │   ├── AmbiguousFieldError   several fields match (names them)
     │   └── UnsupportedValueError the field is not a plain one-line scalar
     ├── VersionNotAllowedError    the config restricts versions and this one is outside
+    ├── ChangedSinceError         what the approvers saw changed before the change was made
+    ├── ReleaseBusyError          another change of the same app on the same cluster holds it
     ├── GitError                  the repository could not be read or updated
     │   ├── GitAuthError          credentials missing or rejected (never shows them)
     │   ├── PushRejectedError     the remote refused the push (hook, protection, races exhausted)
@@ -54,6 +56,14 @@ class VersionNotAllowedError(ReleaseError):
         self.version = version
         self.rule = rule
         super().__init__(f"version `{version}` is not allowed here ({rule}).")
+
+
+class ChangedSinceError(ReleaseError):
+    pass
+
+
+class ReleaseBusyError(ReleaseError):
+    pass
 
 
 class GitError(ReleaseError):

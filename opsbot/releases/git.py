@@ -36,6 +36,7 @@ from dulwich.repo import Repo
 from opsbot.releases.changes import HistoryEntry, ReleaseChange, commit_message, history_entry
 from opsbot.releases.credentials import GitCredentials
 from opsbot.releases.errors import (
+    ChangedSinceError,
     FieldNotFoundError,
     GitAuthError,
     GitError,
@@ -157,6 +158,19 @@ class GitRepository:
             raise
 
     # -- clone and fetch ---------------------------------------------------------------
+
+    def remote_head(self) -> str:
+        """The branch's sha on the server, fetching nothing (`git ls-remote`, for check-config)."""
+        with self._talking("reading the branches of"):
+            client, path = self._transport()
+            try:
+                refs = client.get_refs(path.encode() if isinstance(path, str) else path).refs
+            finally:
+                client.close()
+        sha = refs.get(self._branch)
+        if sha is None:
+            raise GitError(f"repository `{self.name}` has no branch `{self.settings.branch}`.")
+        return sha.decode()
 
     @property
     def repo(self) -> Repo:
@@ -374,8 +388,14 @@ class GitRepository:
         if self._repo is not None and self._remote in self._repo.refs:
             self._repo.refs[self._branch] = self._repo.refs[self._remote]
 
-    def deliver(self, change: ReleaseChange, *, rule: VersionRule | None = None) -> Delivered:
-        """Fetch, edit, commit and push `change` (the whole promotion, under one lock)."""
+    def deliver(
+        self, change: ReleaseChange, *, rule: VersionRule | None = None, expect: str | None = None
+    ) -> Delivered:
+        """Fetch, edit, commit and push `change` (the whole promotion, under one lock).
+
+        `expect`: the version the field must still hold (what the approvers saw); when the
+        branch moved to another one since, nothing is pushed (ChangedSinceError).
+        """
         with self._lock:
             if self._repo is None:
                 self.ensure_clone()
@@ -383,12 +403,23 @@ class GitRepository:
                 self.fetch_and_reset()
             try:
                 applied = self.apply(change, rule=rule)
+                if expect is not None and not applied.already and applied.old_version != expect:
+                    raise ChangedSinceError(
+                        f"`{applied.path}` changed since the request: it now holds {applied.old_version}, "
+                        f"not {expect}. Nothing was committed; ask again."
+                    )
             except BaseException:
                 self._reset_local()
                 raise
             if applied.already:
                 return applied
             return self.push()
+
+    def read_head(self, path: str) -> tuple[str, str | None]:
+        """Fetch, then the remote head's sha and the text of `path` there (None: no such file)."""
+        with self._lock:
+            head = self.ensure_clone() if self._repo is None else self.fetch_and_reset()
+            return head, self.read_file(path)
 
     # -- history -----------------------------------------------------------------------
 

@@ -1,4 +1,5 @@
-"""The three GitOps layouts, each a change of ONE field in one YAML file.
+"""The three GitOps layouts, each a change of ONE field in one YAML file (`Layout` and
+`FieldTarget` live in `fields`, which imports no YAML library).
 
 - `helm-chart`: a HelmRelease's `spec.chart.spec.version` (also in a values/patch file
   holding a partial HelmRelease, e.g. `apps/prod/podinfo-values.yaml`);
@@ -12,50 +13,14 @@ the one matching document is edited; more than one match is an error, never a gu
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
-from opsbot.releases.errors import AmbiguousFieldError, FieldNotFoundError, VersionNotAllowedError
+from opsbot.core.versions import parse_image
+from opsbot.releases.errors import AmbiguousFieldError, FieldNotFoundError
+from opsbot.releases.fields import FieldTarget, Layout, check_version
 from opsbot.releases.rules import VersionRule
-from opsbot.releases.versions import parse_image
 from opsbot.releases.yamledit import FieldPath, Site, field_text, load_documents, locate, replace_scalar
-
-# What a version may look like anywhere we write one: an image tag's alphabet. Keeps
-# quotes, spaces and newlines (YAML structure) out of the file whatever the config allows.
-_VERSION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}$")
-
-
-class Layout(StrEnum):
-    HELM_CHART = "helm-chart"
-    KUSTOMIZE_IMAGE = "kustomize-image"
-    DEPLOYMENT_IMAGE = "deployment-image"
-
-
-@dataclass(frozen=True)
-class FieldTarget:
-    """Which field carries an app's version on one cluster.
-
-    `name`: the HelmRelease / Deployment `metadata.name` to match (None: the only one);
-    `image`: the kustomize `images[].name`; `container`: the Deployment's container
-    (None: the one named like `name`, else the only one).
-    """
-
-    layout: Layout
-    path: str
-    name: str | None = None
-    image: str | None = None
-    container: str | None = None
-
-    @property
-    def field_description(self) -> str:
-        if self.layout is Layout.HELM_CHART:
-            return "spec.chart.spec.version" + (f" of HelmRelease `{self.name}`" if self.name else "")
-        if self.layout is Layout.KUSTOMIZE_IMAGE:
-            return f"images[name={self.image}].newTag"
-        which = f"container `{self.container}`" if self.container else "its container"
-        return f"image of {which}" + (f" in Deployment `{self.name}`" if self.name else "")
 
 
 @dataclass(frozen=True)
@@ -271,14 +236,6 @@ def read_version(target: FieldTarget, text: str) -> FieldValue:
     return FieldValue(target, index, path, site.line + 1, raw, _version(target, raw))
 
 
-def check_version(version: str, rule: VersionRule | None = None) -> None:
-    """Refuse what cannot be a version (YAML structure, spaces) and what the rule forbids."""
-    if not _VERSION.match(version):
-        raise VersionNotAllowedError(version, "a version is letters, digits and `. _ + -`, at most 128")
-    if rule is not None:
-        rule.check(version)
-
-
 def edit_version(
     target: FieldTarget, text: str, version: str, *, rule: VersionRule | None = None
 ) -> EditResult:
@@ -301,3 +258,14 @@ def edit_version(
     site: Site = locate(documents, current.document, current.path)
     new_text = replace_scalar(text, documents, site, new_raw, file=target.path)
     return EditResult(target.path, current.field, current.line, current.version, version, text, new_text)
+
+
+__all__ = [
+    "EditResult",
+    "FieldTarget",
+    "FieldValue",
+    "Layout",
+    "check_version",
+    "edit_version",
+    "read_version",
+]

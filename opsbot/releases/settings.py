@@ -4,6 +4,8 @@ each cluster receives versions (GitOps through a repository, or direct).
 Not wired into `opsbot.config` yet (the chat commands will add the section). Example::
 
     releases:
+      source: stage                 # `promote APP to CLUSTER` takes the version running here
+      follow: {timeout_minutes: 15}
       repositories:
         fleet:
           url: https://git.example.com/org/fleet.git
@@ -20,17 +22,21 @@ Not wired into `opsbot.config` yet (the chat commands will add the section). Exa
         stage: {repository: fleet, flux: {kind: Kustomization, name: apps}}
         prod: {repository: fleet, flux: {kind: Kustomization, name: apps}}
         lab: {mode: direct}
+
+A cluster not listed under `clusters` is delivered to directly (`kubectl set image` /
+`rollout undo`), which refuses Deployments that Flux or Argo CD apply.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from opsbot.core.settings import Strict
-from opsbot.releases.layouts import Layout
+from opsbot.releases.fields import Layout
 from opsbot.releases.rules import VersionRule
 
 PLACEHOLDERS = frozenset({"app", "cluster", "namespace"})
@@ -55,6 +61,14 @@ class VersionRuleSettings(Strict):
         return VersionRule(pattern=self.pattern, semver=self.semver)
 
 
+class FluxObjectSettings(Strict):
+    """The Flux object that applies the app on this cluster (to follow a promotion)."""
+
+    kind: Literal["Kustomization", "HelmRelease"]
+    name: str
+    namespace: str = "flux-system"
+
+
 class FieldSettings(Strict):
     """Where an app's version lives; every key may be overridden per cluster.
 
@@ -67,6 +81,8 @@ class FieldSettings(Strict):
     image: str | None = None
     container: str | None = None
     versions: VersionRuleSettings | None = None
+    flux: FluxObjectSettings | None = None
+    """The Flux object to follow for this app (e.g. its HelmRelease) instead of the cluster's."""
 
     @field_validator("path")
     @classmethod
@@ -84,9 +100,10 @@ class FieldSettings(Strict):
 
 
 class AppSettings(FieldSettings):
-    """One app: its layout (over `defaults`), namespace, and per-cluster overrides."""
+    """One app: its layout (over `defaults`), namespace, source cluster and per-cluster overrides."""
 
     namespace: str | None = None
+    source: str | None = None
     clusters: dict[str, FieldSettings] = {}
 
 
@@ -122,14 +139,6 @@ class RepositorySettings(Strict):
         return value
 
 
-class FluxObjectSettings(Strict):
-    """The Flux object that applies the app on this cluster (to follow a promotion)."""
-
-    kind: Literal["Kustomization", "HelmRelease"]
-    name: str
-    namespace: str = "flux-system"
-
-
 class ClusterDeliverySettings(Strict):
     mode: Literal["gitops", "direct"] = "gitops"
     repository: str | None = None
@@ -142,11 +151,60 @@ class ClusterDeliverySettings(Strict):
         return self
 
 
+class FollowSettings(Strict):
+    """How long the follow-up of a promote / rollback waits for the change to be live."""
+
+    timeout_minutes: float = Field(default=15, gt=0, le=24 * 60)
+
+
 class ReleasesSettings(Strict):
+    source: str | None = None
+    """The cluster whose running version `promote APP to CLUSTER` delivers (e.g. stage)."""
+    workdir: str | None = None
+    """Where the local clones live (default: `git/` beside `store.path`); on the state volume."""
+    follow: FollowSettings = FollowSettings()
     repositories: dict[str, RepositorySettings] = {}
     defaults: FieldSettings = FieldSettings()
     apps: dict[str, AppSettings] = {}
     clusters: dict[str, ClusterDeliverySettings] = {}
+
+    @property
+    def configured(self) -> bool:
+        """The section says anything: releases are followed even without the command caches."""
+        return bool(self.repositories or self.apps or self.clusters or self.source)
+
+    def namespaces(self) -> list[str]:
+        """The namespaces of the configured apps (their Deployments must be watched)."""
+        return sorted({settings.namespace or app for app, settings in self.apps.items()})
+
+    def delivery(self, cluster: str) -> ClusterDeliverySettings:
+        """How `cluster` receives versions: as configured, else directly."""
+        return self.clusters.get(cluster) or ClusterDeliverySettings(mode="direct")
+
+    def source_for(self, app: str) -> str | None:
+        settings = self.apps.get(app)
+        return (settings.source if settings is not None else None) or self.source
+
+    def namespace_of(self, app: str) -> str | None:
+        """The namespace the config gives `app` (None: not configured, find it on the cluster)."""
+        settings = self.apps.get(app)
+        return (settings.namespace or app) if settings is not None else None
+
+    def references(self, clusters: Collection[str]) -> list[str]:
+        """Problems with the cluster names this section uses, as `releases.…` key paths."""
+        problems = []
+        for name in self.clusters:
+            if name not in clusters:
+                problems.append(f"releases.clusters.{name}: not one of clusters")
+        if self.source is not None and self.source not in clusters:
+            problems.append(f"releases.source: {self.source!r} is not one of clusters")
+        for app, settings in self.apps.items():
+            if settings.source is not None and settings.source not in clusters:
+                problems.append(f"releases.apps.{app}.source: {settings.source!r} is not one of clusters")
+            for name in settings.clusters:
+                if name not in clusters:
+                    problems.append(f"releases.apps.{app}.clusters.{name}: not one of clusters")
+        return problems
 
     @model_validator(mode="after")
     def _repositories_exist(self) -> ReleasesSettings:

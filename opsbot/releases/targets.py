@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opsbot.releases.layouts import FieldTarget, Layout
+from opsbot.releases.fields import FieldTarget, Layout
+from opsbot.releases.records import FluxRef
 from opsbot.releases.rules import VersionRule
 from opsbot.releases.settings import AppSettings, FieldSettings, ReleasesSettings, VersionRuleSettings
 
@@ -70,3 +71,50 @@ def resolve_target(settings: ReleasesSettings, app: str, cluster: str) -> Resolv
         container=container if isinstance(container, str) else None,
     )
     return ResolvedTarget(app, cluster, namespace, target, rule, delivery.repository)
+
+
+def rule_for(settings: ReleasesSettings, app: str, cluster: str) -> VersionRule:
+    """The versions `app` may run on `cluster` (any, when the config says nothing)."""
+    app_settings = settings.apps.get(app)
+    merged = _merged(
+        settings.defaults, app_settings, app_settings.clusters.get(cluster) if app_settings else None
+    )
+    versions = merged.get("versions")
+    return versions.rule() if isinstance(versions, VersionRuleSettings) else VersionRule()
+
+
+def container_for(settings: ReleasesSettings, app: str, cluster: str) -> str | None:
+    """The container whose image carries the version, when the config names one."""
+    app_settings = settings.apps.get(app)
+    merged = _merged(
+        settings.defaults, app_settings, app_settings.clusters.get(cluster) if app_settings else None
+    )
+    container = merged.get("container")
+    return container if isinstance(container, str) else None
+
+
+def flux_ref(settings: ReleasesSettings, app: str, cluster: str) -> FluxRef | None:
+    """The Flux object that applies `app` on `cluster` (the app's override, else the cluster's)."""
+    app_settings = settings.apps.get(app)
+    override = app_settings.clusters.get(cluster) if app_settings else None
+    flux = (override.flux if override else None) or (app_settings.flux if app_settings else None)
+    flux = flux or settings.delivery(cluster).flux
+    return FluxRef(flux.kind, flux.name, flux.namespace) if flux is not None else None
+
+
+def layout_of(settings: ReleasesSettings, app: str, cluster: str) -> Layout | None:
+    try:
+        return resolve_target(settings, app, cluster).target.layout
+    except TargetError:
+        return None
+
+
+def flux_objects(settings: ReleasesSettings, cluster: str) -> list[FluxRef]:
+    """Every Flux object releases on `cluster` may wait for (the cluster's and the apps' own)."""
+    if settings.delivery(cluster).mode != "gitops":
+        return []
+    found = [flux_ref(settings, app, cluster) for app in settings.apps]
+    cluster_flux = settings.delivery(cluster).flux
+    if cluster_flux is not None:
+        found.append(FluxRef(cluster_flux.kind, cluster_flux.name, cluster_flux.namespace))
+    return list(dict.fromkeys(ref for ref in found if ref is not None))

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from opsbot.core.kubeobjects import meta, spec
+from opsbot.core.versions import version_of
 from opsbot.ports import KubeObject
 from opsbot.releases.errors import NoRolloutHistoryError, PausedDeploymentError, RevisionNotFoundError
-from opsbot.releases.versions import version_of
 
 REVISION = "deployment.kubernetes.io/revision"
 HASH_LABEL = "pod-template-hash"

@@ -25,10 +25,9 @@ from opsbot.alerts.thread import mute_notice
 from opsbot.approvals.cards import APPROVE_ACTION, CANCEL_ACTION, CONFIRM_ACTION, REJECT_ACTION, approval_card
 from opsbot.approvals.gate import approval_policy_for, may_approve
 from opsbot.approvals.service import ApprovalService
-from opsbot.commands.buttons import RUN_ACTION
 from opsbot.commands.router import CommandRouter
 from opsbot.core.plan import ActionPlan
-from opsbot.core.reply import Reply
+from opsbot.core.reply import RUN_ACTION, Reply
 from opsbot.core.request import ButtonClick, ChatRequest, Source
 from opsbot.policy import Subject
 from opsbot.slack.clicks import clicked
@@ -215,6 +214,10 @@ class SlackFrontend:
             clicked_channel=channel,
             clicked_message_ts=click.message_ts,
         )
+        known = self._approvals.get(approval_id)
+        if known is not None and known.card is None and not click.ephemeral:
+            # A click can come before the card's ts was recorded: Slack says which message it was.
+            self._approvals.attach(approval_id, card=click.message_ts)
         bound = log.bind(user=user, channel=channel, approval_id=approval_id, action=action_id)
         try:
             if action_id == CONFIRM_ACTION:

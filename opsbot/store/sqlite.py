@@ -41,6 +41,25 @@ CREATE TABLE IF NOT EXISTS approvals (
     data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, updated_at);
+CREATE TABLE IF NOT EXISTS releases (
+    id TEXT PRIMARY KEY,
+    cluster TEXT NOT NULL,
+    target TEXT NOT NULL,
+    active INTEGER NOT NULL,
+    updated_at REAL NOT NULL,
+    data TEXT NOT NULL
+);
+-- One change per app and cluster: at most one active release per (cluster, namespace/deployment).
+CREATE UNIQUE INDEX IF NOT EXISTS releases_one_active ON releases (cluster, target) WHERE active = 1;
+CREATE TABLE IF NOT EXISTS release_versions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    cluster TEXT NOT NULL,
+    target TEXT NOT NULL,
+    apps TEXT NOT NULL,
+    at REAL NOT NULL,
+    data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS release_versions_by_target ON release_versions (cluster, target, seq);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox_unsent (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -271,6 +290,73 @@ class SqliteStore:
             rows = self._db.execute(
                 "SELECT r.data FROM signal_deliveries d JOIN remediations r ON r.id = d.remediation_id "
                 "WHERE d.state = 'pending' ORDER BY d.updated_at"
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    # releases ------------------------------------------------------------------
+
+    def claim_release(self, release_id: str, cluster: str, target: str, data: Document) -> Document | None:
+        """Insert an active release; None when claimed, else the active holder's document."""
+        payload = json.dumps(data, separators=(",", ":"), default=str)
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT INTO releases (id, cluster, target, active, updated_at, data) VALUES (?, ?, ?, 1, ?, ?)",
+                    (release_id, cluster, target, time.time(), payload),
+                )
+                return None
+            except sqlite3.IntegrityError:
+                row = self._db.execute(
+                    "SELECT data FROM releases WHERE cluster = ? AND target = ? AND active = 1",
+                    (cluster, target),
+                ).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def put_release(self, release_id: str, active: bool, data: Document) -> None:
+        payload = json.dumps(data, separators=(",", ":"), default=str)
+        with self._lock:
+            self._db.execute(
+                "UPDATE releases SET active = ?, updated_at = ?, data = ? WHERE id = ?",
+                (int(active), time.time(), payload, release_id),
+            )
+
+    def active_releases(self) -> list[Document]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT data FROM releases WHERE active = 1 ORDER BY updated_at"
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def add_version(self, cluster: str, target: str, apps: list[str], at: float, data: Document) -> None:
+        names = "|" + "|".join(apps) + "|"
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO release_versions (cluster, target, apps, at, data) VALUES (?, ?, ?, ?, ?)",
+                (cluster, target, names, at, json.dumps(data, separators=(",", ":"), default=str)),
+            )
+
+    def versions(self, *, cluster: str | None, app: str | None, limit: int) -> list[Document]:
+        """Newest first; `app` matches any of the names the app goes by."""
+        clauses, params = [], []
+        if cluster is not None:
+            clauses.append("cluster = ?")
+            params.append(cluster)
+        if app is not None:
+            clauses.append("instr(apps, ?) > 0")
+            params.append(f"|{app}|")
+        where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT data FROM release_versions {where}ORDER BY seq DESC LIMIT ?",  # noqa: S608 - fixed clauses
+                (*params, limit),
+            ).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def latest_versions(self) -> list[Document]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT data FROM release_versions WHERE seq IN "
+                "(SELECT MAX(seq) FROM release_versions GROUP BY cluster, target)"
             ).fetchall()
         return [json.loads(row[0]) for row in rows]
 

@@ -241,3 +241,10 @@ def test_a_piped_script_is_not_rate_limited_and_survives_an_ascii_terminal(
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("api-") == 12
     assert "Slow down" not in result.stdout and "UnicodeEncodeError" not in result.stderr
+
+
+async def test_apps_in_the_console_lists_every_cluster_live(console: Console) -> None:
+    """No watches in the console: `apps` lists each cluster live, and names them."""
+    await console.type(f":as {BOB}")
+    out = await console.type("apps -n web")
+    assert "1 apps on 1 of 1 clusters" in out and "api" in out and "nginx" not in out

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from opsbot.core.versions import RolloutState, rollout_state, version_of
 from opsbot.errors import ForbiddenError, NotFoundError
 from opsbot.kube.client import KubeClient
 from opsbot.ports import ApiCall, api_calls
@@ -16,7 +17,6 @@ from opsbot.releases import direct
 from opsbot.releases.errors import PausedDeploymentError, RolloutError, VersionNotAllowedError
 from opsbot.releases.rules import VersionRule
 from opsbot.releases.undo import REVISION, rollout_history
-from opsbot.releases.versions import RolloutState, rollout_state, version_of
 from tests.support.fake_kube import FakeKubeServer, builders
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from opsbot.core.versions import RolloutState, rollout_state, version_of
 from opsbot.kube.client import KubeClient
 from opsbot.releases.changes import ReleaseChange
 from opsbot.releases.credentials import GitCredentials, Secret
@@ -15,7 +16,6 @@ from opsbot.releases.git import GitRepository
 from opsbot.releases.landing import Landing, helmrelease_landing, kustomization_landing
 from opsbot.releases.settings import RepositorySettings
 from opsbot.releases.targets import resolve_target
-from opsbot.releases.versions import RolloutState, rollout_state, version_of
 from tests.support import gitops_fixtures as fleet
 from tests.support.fake_flux import FakeFlux
 from tests.support.fake_kube import FakeKubeServer

@@ -13,7 +13,8 @@ server, so a test calls `reconcile()` (or `start_polling()` with a short interva
 stopped by `stop()`). Per cluster, `mode` picks a variant:
 
     "apply"         Flux applies and the rollout completes
-    "fail-rollout"  Flux applies, the rollout sticks (ProgressDeadlineExceeded), health checks fail
+    "fail-rollout"  Flux applies, the new pods crash, the rollout sticks (ProgressDeadlineExceeded),
+                    health checks fail
     "never"         Flux never applies (suspended): status stays at the old revision
 
     flux = FakeFlux(server, {"stage": stage_kube, "prod": prod_kube})
@@ -171,6 +172,10 @@ class FakeFlux:
                 {**c, "image": containers.get(c["name"], c["image"])}
                 for c in deployment["spec"]["template"]["spec"]["containers"]
             ]
+            if failing:  # the new version's pods crash: its rollout never becomes available
+                kube.world.crashing_images.update(
+                    c["image"] for c in template_containers if c not in deployment["spec"]["template"]["spec"]["containers"]
+                )
             kube.patch(
                 "deployments",
                 namespace,

@@ -19,7 +19,7 @@ from opsbot.alertmanager.settings import AlertmanagerSettings, SignalTarget
 from opsbot.alertmanager.state import State
 from opsbot.alerts.incidents import Incident
 from opsbot.approvals.machine import Approval, ApprovalPolicy, Status
-from opsbot.core.plan import ActionPlan
+from opsbot.core.plan import ActionOrigin, ActionPlan
 from opsbot.core.reply import Text
 from opsbot.policy import Policy, PolicySettings, Subject, VerbGroups
 from opsbot.store.sqlite import SqliteStore
@@ -96,7 +96,7 @@ def world(store: SqliteStore | None = None, *, run_delay: float = 0.0, long_back
     slept: list[float] = []
     backing_off = asyncio.Event()
 
-    async def run_plan(plan: ActionPlan) -> str:
+    async def run_plan(plan: ActionPlan, origin: ActionOrigin | None) -> str:
         runs.append(plan)
         await asyncio.sleep(run_delay)
         return "Scaled deployment/api from 1 to 3 replicas."

@@ -86,7 +86,6 @@ def test_rules_are_checked_when_the_config_loads(data: dict[str, Any], problem: 
 @pytest.mark.parametrize(
     ("command", "problem"),
     [
-        ("rollback {labels.app} on prod", "`rollback` is not available yet (the releases feature adds"),
         ("pods -n web", "`pods` changes nothing"),
         ("frobnicate deploy/x", "`frobnicate` is not a command"),
         ("scale deploy/{labels.app} 3 4 5", "unexpected argument"),
@@ -105,6 +104,7 @@ def test_valid_rules_pass_the_registry_check() -> None:
         remediations=[
             rule(name="a", command="scale deploy/{labels.deployment} 3 -n {labels.namespace}"),
             rule(name="b", command="restart deploy/{labels.deployment}"),
+            rule(name="r", command="rollback {labels.app} on prod"),
             rule(name="c", signal={"target": "deploybot", "action": "failover {labels.instance}"}),
         ],
     )

@@ -9,7 +9,7 @@ from opsbot.approvals.machine import Approval, ApprovalPolicy
 from opsbot.approvals.service import ApprovalService, InMemoryApprovals
 from opsbot.console.render import plain
 from opsbot.core.audit import Auditor
-from opsbot.core.plan import ActionPlan
+from opsbot.core.plan import ActionOrigin, ActionPlan
 from opsbot.core.reply import Text
 from opsbot.core.request import ChatRequest
 
@@ -41,7 +41,7 @@ async def test_two_approvals_racing_through_a_slow_name_lookup_execute_once() ->
     so the second click sees the first one's outcome and cannot start the action again."""
     executed: list[ActionPlan] = []
 
-    async def execute(plan: ActionPlan) -> str:
+    async def execute(plan: ActionPlan, origin: object = None) -> str:
         executed.append(plan)
         return "done"
 
@@ -76,7 +76,7 @@ class AuditLog:
 
 async def test_refused_clicks_are_audited_as_denials() -> None:
     """Approving your own request, cancelling someone else's: nothing changes, and the trail says so."""
-    async def execute(plan: ActionPlan) -> str:
+    async def execute(plan: ActionPlan, origin: ActionOrigin | None) -> str:
         return "done"
 
     trail = AuditLog()

@@ -4,6 +4,7 @@ no API call carries an unvalidated name, and nothing runs without a valid approv
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -128,7 +129,15 @@ class CheckingKube:
         return deployment
 
     def set_deployment_image(
-        self, namespace: str, name: str, container: str, image: str, *, dry_run: bool = False
+        self,
+        namespace: str,
+        name: str,
+        container: str,
+        image: str,
+        *,
+        labels: Mapping[str, str] | None = None,
+        template_labels: Mapping[str, str] | None = None,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
         assert dry_run, "a real write was attempted while routing a command"
         self._check(namespace, name)
@@ -269,7 +278,7 @@ def test_forged_replayed_or_late_clicks_never_run_an_action_twice_or_unapproved(
 
     executed: list[ActionPlan] = []
 
-    async def executor(plan: ActionPlan) -> str:
+    async def executor(plan: ActionPlan, origin: object = None) -> str:
         executed.append(plan)
         return "done"
 

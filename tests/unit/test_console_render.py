@@ -117,8 +117,7 @@ def test_attachments_are_printed_whole_and_colour_only_when_asked() -> None:
 
 
 def test_buttons_that_stand_for_commands_are_shown_as_commands_to_type() -> None:
-    from opsbot.commands.buttons import run_buttons
-    from opsbot.core.reply import Button
+    from opsbot.core.reply import Button, run_buttons
 
     reply = Reply(
         "Hi, alice!",

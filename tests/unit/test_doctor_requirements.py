@@ -20,6 +20,7 @@ from opsbot.alerts.detectors import DETECTORS
 from opsbot.commands.catalog import build_registry
 from opsbot.config import Settings, parse_settings
 from opsbot.core.resources import RESOURCES
+from opsbot.doctor.release_needs import FLUX_METHODS, FOLLOW_METHODS
 from opsbot.doctor.requirements import (
     ALERT_DETAIL_METHODS,
     ALERT_DETAILS,
@@ -153,7 +154,7 @@ def test_default_policy_needs_reads_in_the_config_namespaces_and_no_writes() -> 
     assert not any(p.namespace == "x" for p in found.values())  # that channel is bound to staging
     assert not any(p.verb == "patch" for p in found.values())
     assert ("get", "deployments/scale", "default", "") not in found
-    assert "writes (restart, scale): not needed: no policy.bindings" in notes(config)
+    assert "writes (promote, restart, rollback, scale): not needed: no policy.bindings" in notes(config)
 
 
 def test_nodes_and_all_namespace_reads_are_optional() -> None:
@@ -169,7 +170,7 @@ def test_bound_operator_needs_patch_on_scale_and_on_deployments() -> None:
     found = needed(config)
     assert found[("patch", "deployments/scale", "default", "")].needed_by == ("scale",)
     assert found[("get", "deployments/scale", "default", "")].needed_by == ("scale",)
-    assert found[("patch", "deployments", "default", "")].needed_by == ("restart",)
+    assert set(found[("patch", "deployments", "default", "")].needed_by) == {"promote", "restart", "rollback"}
     assert found[("patch", "deployments", "default", "")].severity == "error"
     assert "writes" not in notes(config)
 
@@ -195,7 +196,7 @@ def test_a_role_limited_to_namespaces_needs_writes_only_there() -> None:
         p.verb == "patch" and p.resource == "deployments" and not p.subresource for p in found.values()
     )
     assert ("list", "pods", "default", "") not in found  # the role grants no reads
-    assert "writes (restart): not needed" in notes(config)
+    assert "writes (promote, restart, rollback): not needed" in notes(config)
 
 
 def test_a_role_limited_to_other_clusters_needs_nothing_here() -> None:
@@ -246,7 +247,7 @@ def test_commands_run_as_the_user_need_no_service_account_permissions() -> None:
     assert ("list", "replicasets", "default", "") not in found
     assert ("watch", "pods", "web", "") in found  # the watches stay opsbot's own
     text = notes(config)
-    assert "writes (restart, scale): not needed from opsbot: they run as the Slack user" in text
+    assert "writes (promote, restart, rollback, scale): not needed from opsbot: they run as the Slack user" in text
     assert "describe" in text and "the people's own RBAC" in text
 
 
@@ -473,7 +474,14 @@ def test_every_command_module_calls_exactly_the_methods_its_commands_declare() -
     for module, listed in modules.items():
         path = ROOT / (module.replace(".", "/") + ".py")
         helped = set().union(*(helper_calls(helper) for helper in command_helpers(path)))
-        assert client_calls(path, {"kube"}) | helped == listed, module
+        used = client_calls(path, {"kube"}) | helped
+        for delegate in DELEGATES.get(module, ()):
+            used |= client_calls(PACKAGE / delegate, {"kube"}) - {"cluster"}  # a property, not a call
+        assert used == listed, module
+
+
+# Command modules that make their change through another module, which calls the cluster there.
+DELEGATES = {"opsbot.commands.catalog.releases": ("releases/direct.py",)}
 
 
 def test_command_helpers_call_exactly_what_they_declare() -> None:
@@ -482,6 +490,13 @@ def test_command_helpers_call_exactly_what_they_declare() -> None:
     for helper in helpers:
         assert helper.__file__ is not None
         assert client_calls(Path(helper.__file__), {"kube"}) == helper_calls(helper), helper.__name__
+
+
+def test_the_release_follow_up_calls_the_methods_the_doctor_lists() -> None:
+    """The tracker (and the service's HelmRelease read for rollback) use opsbot's own
+    credentials: what release_needs asks check-config about."""
+    assert client_calls(PACKAGE / "releases" / "tracker.py", {"kube"}) == {*FOLLOW_METHODS, *FLUX_METHODS.values()}
+    assert client_calls(PACKAGE / "releases" / "service.py", {"kube"}) == {"get_flux_helmrelease"}
 
 
 def test_every_declared_method_exists_on_the_port() -> None:

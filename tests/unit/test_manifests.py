@@ -4,7 +4,7 @@ manifests/ is a base (the bot) plus optional kustomize Components:
 
     manifests/kustomization.yaml          default install = base/ (components commented out)
     manifests/base/                       the bot
-    manifests/components/<name>/          operate, cluster-wide, impersonation, monitoring
+    manifests/components/<name>/          operate, releases, cluster-wide, impersonation, monitoring
     manifests/overlays/everything/        base + every component (worked example)
 
 Everything here runs offline: Kubernetes objects are validated against the JSON
@@ -41,6 +41,7 @@ from packaging.utils import canonicalize_name
 import opsbot
 from opsbot.commands.catalog import build_registry
 from opsbot.config import load_settings, parse_settings
+from opsbot.doctor.release_needs import FOLLOW_UP
 from opsbot.doctor.requirements import ALERT_DETAIL_METHODS, WATCHED, cluster_requirements, commands_kube_uses
 from opsbot.health import STALE_AFTER_SECONDS
 from opsbot.policy.settings import Group
@@ -55,6 +56,7 @@ CLUSTER_WIDE = COMPONENTS / "cluster-wide"
 IMPERSONATION = COMPONENTS / "impersonation"
 MONITORING = COMPONENTS / "monitoring"
 ALERTMANAGER = COMPONENTS / "alertmanager"
+RELEASES = COMPONENTS / "releases"
 EVERYTHING = MANIFESTS / "overlays" / "everything"
 CONTAINERFILE = ROOT / "Containerfile"
 SLACK_APP_MANIFEST = ROOT / "slack-app-manifest.yaml"
@@ -64,7 +66,8 @@ EVERYTHING_CONFIG_FILE = EVERYTHING / "config.yaml"
 
 # What `kubectl apply -k` is pointed at; components are only ever included.
 ENTRY_POINTS = (MANIFESTS, BASE, EVERYTHING)
-COMPONENT_DIRS = (OPERATE, CLUSTER_WIDE, IMPERSONATION, MONITORING, ALERTMANAGER)
+COMPONENT_DIRS = (OPERATE, RELEASES, CLUSTER_WIDE, IMPERSONATION, MONITORING, ALERTMANAGER)
+FLUX_NAMESPACE = "flux-system"
 
 # Newest Kubernetes minor kubernetes-validate 1.37 ships schemas for.
 KUBERNETES_VERSION = "1.37"
@@ -473,7 +476,9 @@ def test_component_objects_name_their_namespace_or_are_cluster_scoped(directory:
         if doc["kind"] in CLUSTER_SCOPED_KINDS:
             assert "namespace" not in doc["metadata"], doc["metadata"]
         elif doc["kind"] in {"Role", "RoleBinding"}:
-            assert doc["metadata"]["namespace"] in watched, doc["metadata"]
+            # The release follow-up reads Flux's objects where Flux keeps them.
+            allowed = {FLUX_NAMESPACE} if directory == RELEASES else watched
+            assert doc["metadata"]["namespace"] in allowed, doc["metadata"]
         else:
             assert doc["metadata"]["namespace"] == OPSBOT_NAMESPACE, doc["metadata"]
 
@@ -745,7 +750,11 @@ def test_role_grants_only_what_the_commands_need() -> None:
         assert grants(role) == needed_namespaced_reads(), role["metadata"]
         assert not {verb for verbs in grants(role).values() for verb in verbs} - {"get", "list", "watch"}
     # Namespaced Roles live in the base (reads) and the operate component (writes) only.
-    assert [doc for doc in all_resources() if doc["kind"] == "Role"] == [*roles, *roles_in(OPERATE, "Role")]
+    assert [doc for doc in all_resources() if doc["kind"] == "Role"] == [
+        *roles,
+        *roles_in(OPERATE, "Role"),
+        *roles_in(RELEASES, "Role"),
+    ]
 
 
 def test_operate_component_grants_exactly_what_the_write_commands_need() -> None:
@@ -1580,3 +1589,33 @@ def test_alertmanager_secrets_come_from_optional_secret_key_refs_named_in_the_co
             "secretKeyRef": {"name": "opsbot-alertmanager", "key": key, "optional": True}
         }, name
         assert f"--from-literal={key}=" in (ALERTMANAGER / "kustomization.yaml").read_text() or key == "api-token"
+
+
+def test_the_release_follow_up_is_granted_by_the_base_role_and_the_releases_component() -> None:
+    """With releases configured, check-config asks for the Deployment watch in the apps'
+    namespaces (the base Role) and the Flux objects in flux-system (components/releases)."""
+    with_releases = parse_settings(
+        {
+            "clusters": {"prod": {"in_cluster": True}},
+            "alerts": {"enabled": False},
+            "releases": {
+                "repositories": {"fleet": {"url": "https://git.example.com/org/fleet.git"}},
+                "defaults": {"layout": "helm-chart", "path": "apps/{cluster}/{app}-values.yaml"},
+                "apps": {"podinfo": {"namespace": "default"}},
+                "clusters": {"prod": {"repository": "fleet", "flux": {"kind": "Kustomization", "name": "apps"}}},
+            },
+        }
+    )
+    needs = [p for p in cluster_requirements(with_releases, "prod").permissions if FOLLOW_UP in p.needed_by]
+    assert {(p.verb, p.resource, p.namespace) for p in needs} >= {
+        ("watch", "deployments", "default"),
+        ("get", "deployments", "default"),
+        ("list", "pods", "default"),
+        ("watch", "kustomizations", FLUX_NAMESPACE),
+        ("get", "kustomizations", FLUX_NAMESPACE),
+    }
+    namespaced = grants(the("Role", docs_of(BASE)))
+    flux = grants(the("Role", docs_of(RELEASES)))
+    for permission in needs:
+        granted = flux if permission.namespace == FLUX_NAMESPACE else namespaced
+        assert permission.verb in granted.get((permission.group, permission.resource_path), set()), permission

@@ -23,13 +23,13 @@ def test_every_catalog_module_is_discovered() -> None:
     assert names == {
         "help", "pods", "logs", "describe", "events", "deployments", "nodes", "status",
         "scale", "restart", "incidents", "mutes", "unmute", "audit", "silence", "silences", "unsilence",
-        "use", "context", "hello",
+        "use", "context", "hello", "apps", "diff", "promote", "rollback", "history",
     }  # fmt: skip
 
 
 def test_policy_groups_come_from_the_specs() -> None:
     groups = REGISTRY.verb_groups()
-    assert groups.write == {"scale", "restart", "unmute", "silence", "unsilence"}
+    assert groups.write == {"scale", "restart", "unmute", "silence", "unsilence", "promote", "rollback"}
     assert groups.admin == {"audit", "use-for"}  # `use … for @someone`: a verb of its own
     assert "pods" in groups.read and "help" in groups.read
     assert groups.unscoped == {"help", "incidents", "mutes", "unmute", "audit", "silence", "silences", "unsilence"}
@@ -42,7 +42,7 @@ def test_built_in_roles_name_groups_not_commands() -> None:
 
 def test_every_mutating_command_plans_and_executes_and_is_in_the_write_group() -> None:
     mutating = [spec for spec in REGISTRY.specs() if spec.mutating]
-    assert {spec.name for spec in mutating} == {"scale", "restart"}
+    assert {spec.name for spec in mutating} == {"scale", "restart", "promote", "rollback"}
     for spec in mutating:
         assert spec.group is Group.WRITE
         assert REGISTRY.executor(spec.name) is spec.execute

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from opsbot.releases.versions import (
+from opsbot.core.versions import (
     ImageRef,
     RolloutState,
     app_names,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "opsbot" / "releases"
-IO_MODULES = {"git", "gitssh", "credentials", "direct"}
+IO_MODULES = {"git", "gitssh", "credentials", "direct", "service", "tracker"}
 PURE = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem not in IO_MODULES | {"__init__"})
 IO_LIBRARIES = ("dulwich", "paramiko", "urllib3", "kubernetes", "socket", "threading", "os", "subprocess")
 
@@ -29,13 +29,18 @@ def test_the_pure_modules_are_the_expected_ones() -> None:
     assert PURE == [
         "changes",
         "errors",
+        "fields",
+        "fleet",
+        "follow",
         "landing",
         "layouts",
+        "ledger",
+        "notices",
+        "records",
         "rules",
         "settings",
         "targets",
         "undo",
-        "versions",
         "yamledit",
     ]
 
@@ -48,3 +53,28 @@ def test_pure_modules_do_no_io(module: str) -> None:
     assert not {
         n for n in names if n.startswith(("opsbot.kube", "opsbot.slack", "opsbot.store", "opsbot.config"))
     }
+
+
+# What `opsbot.config` and the commands import of the release feature must not load a
+# YAML or git library: ruamel, dulwich and paramiko load only where a repository file is
+# read or a repository is reached.
+LIGHT = ["changes", "errors", "fields", "fleet", "follow", "landing", "ledger", "notices", "records", "rules", "settings", "targets", "undo"]
+
+
+@pytest.mark.parametrize("module", LIGHT)
+def test_modules_the_config_and_commands_use_import_no_yaml_or_git_library(module: str) -> None:
+    names = imported(module)
+    assert not {n for n in names if n.split(".")[0] in ("ruamel", "dulwich", "paramiko")}
+    assert not names & {"opsbot.releases.layouts", "opsbot.releases.yamledit", "opsbot.releases.git"}
+
+
+def test_starting_without_a_repository_loads_no_git_or_yaml_library() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, opsbot.app, opsbot.commands.catalog as c; c.build_registry(); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'dulwich', 'paramiko', 'ruamel'}))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -61,6 +61,7 @@ class Watch:
         self.resource = resource
         self.namespace = namespace
         self.current = current
+        self.down_since: float | None = None
         self._rows = rows
 
     def rows(self) -> list[Any]:

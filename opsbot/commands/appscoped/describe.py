@@ -16,6 +16,7 @@ from opsbot.core.reply import Emphasis, Fields, Part, Reply, Strong, Table, Text
 from opsbot.core.rows import PodRow, age_text
 from opsbot.errors import ForbiddenError
 from opsbot.ports import KubePort
+from opsbot.releases.records import VersionRecord
 
 KUBE = (KubeUse("list_events"), KubeUse("list_replicasets"))
 
@@ -146,19 +147,23 @@ def _warnings(kube: KubePort, app: App, pods: list[PodRow], now: datetime) -> li
 
 
 def _versions(ctx: CommandContext, scope: Scope, app: App) -> list[Part]:
-    """The last versions it ran: the release history when it is wired in, else (Deployments)
-    the rollout history its ReplicaSets keep."""
-    if ctx.versions is not None:
-        seen = ctx.versions.last_versions(scope.cluster, app.namespace, app.name, last=SHOWN_VERSIONS)
-        if not seen:
-            return [Text(Emphasis("No earlier versions recorded."))]
+    """The last versions it ran: the release history once it has recorded some, else
+    (Deployments) the rollout history its ReplicaSets keep."""
+    target = f"{app.namespace}/{app.name}"
+    records = (
+        ctx.releases.versions(app=app.name, cluster=scope.cluster, limit=4 * SHOWN_VERSIONS)
+        if ctx.releases is not None
+        else []
+    )
+    seen = [record for record in records if record.target == target][:SHOWN_VERSIONS]
+    if seen:
         seen_rows = tuple(
             (
-                item.version,
-                short_duration(int((ctx.now - item.at).total_seconds())) if item.at else "?",
-                item.detail,
+                record.version,
+                short_duration(int(ctx.now.timestamp() - record.available_at)),
+                _made_by(record),
             )
-            for item in seen
+            for record in seen
         )
         return [
             Text(Strong("Last versions"), " (newest first)"),
@@ -194,3 +199,10 @@ def _versions(ctx: CommandContext, scope: Scope, app: App) -> list[Part]:
         Text(Strong("Rollout history"), " (its ReplicaSets, newest first)"),
         Table(("REVISION", "VERSION", "IMAGE", "READY", "AGE"), tuple(rows), total=len(owned)),
     ]
+
+
+def _made_by(record: VersionRecord) -> str:
+    if record.action is None:
+        return "seen rolled out"
+    by = record.names.get(record.requested_by, record.requested_by)
+    return f"{record.action} by {by}" if by else record.action

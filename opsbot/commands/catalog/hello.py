@@ -9,13 +9,12 @@ steps as buttons that run the command in the same thread. "what's up?" is answer
 from __future__ import annotations
 
 from opsbot.commands.appscoped import target
-from opsbot.commands.buttons import run_buttons
 from opsbot.commands.context import CommandContext
 from opsbot.commands.scope import Scope
 from opsbot.commands.smalltalk import Talk, small_talk
 from opsbot.commands.spec import CommandSpec, Invocation, KubeUse
 from opsbot.core.durations import short_duration
-from opsbot.core.reply import Icon, Mention, Mono, Reply, Strong, Text, TextLike
+from opsbot.core.reply import Icon, Mention, Mono, Reply, Strong, Text, TextLike, run_buttons
 from opsbot.errors import ForbiddenError, NotFoundError
 
 

@@ -82,7 +82,9 @@ class ResourceWatch:
         self.stop_event = stop
         self._emit = emit
         self._errors = errors
-        self._args: tuple[str, ...] = (namespace,) if namespace is not None else ()
+        scope: tuple[str, ...] = (namespace,) if namespace is not None else ()
+        # Custom resources (Flux) are listed as (group, version, [namespace,] plural).
+        self._args = (watched.group, watched.version, *scope, resource) if watched.custom else scope
         self._call: Callable[..., Any] = getattr(
             api,
             watched.list_namespaced
@@ -113,6 +115,7 @@ class ResourceWatch:
         self._failures = 0
         self._consecutive = 0
         self._restarts = 0
+        self._down_since: float | None = None  # the first failure since the watch last worked
         self._log = _log.bind(cluster=cluster, resource=resource, namespace=namespace)
 
     # public -------------------------------------------------------------------
@@ -137,6 +140,12 @@ class ResourceWatch:
         """Its cache mirrors the cluster: listed, and the watch stream is open (not backing off)."""
         with self._lock:
             return self._synced and self._state == "watching"
+
+    @property
+    def down_since(self) -> float | None:
+        """When this watch started failing (epoch seconds); None while it works."""
+        with self._lock:
+            return self._down_since
 
     def rows(self) -> list[tuple[Any, ...]]:
         """Every cached object's row (pods, deployments, nodes; see `WatchCache.rows`)."""
@@ -213,6 +222,7 @@ class ResourceWatch:
             self._log.info("watch recovered", after_attempts=self._consecutive)
             with self._lock:
                 self._consecutive = 0
+                self._down_since = None
 
     def _set_state(self, state: WatchState) -> None:
         with self._lock:
@@ -228,6 +238,8 @@ class ResourceWatch:
             self._failures += 1
             self._consecutive += 1
             self._state = "backoff"
+            if self._down_since is None:
+                self._down_since = time.time()
         if self.stop_event.is_set():
             return
         delay = self._backoff()

@@ -280,9 +280,11 @@ class Controllers:
             status = builders.running_pod_status(
                 name, spec, host_ip=host_ip, pod_ip=self.next_pod_ip(), started=now
             )
-        result: Entry = self.store.commit(
-            PODS, "ADDED", {"metadata": meta, "spec": spec, "status": status}, None
-        )
+        pod = {"metadata": meta, "spec": spec, "status": status}
+        for container in spec.get("containers") or []:
+            if container.get("image") in self.w.crashing_images:
+                pod["status"] = builders.crashloop_status(pod, str(container.get("name")), restarts=3)
+        result: Entry = self.store.commit(PODS, "ADDED", pod, None)
         return result
 
     def _pods_of(self, owner: Entry) -> list[Entry]:

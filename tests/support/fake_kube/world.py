@@ -71,6 +71,9 @@ class World:
         self.rng = random.Random(seed)
         self.logs = LogStore()
         self.deleted_nodes: set[str] = set()
+        # Images whose containers crash (CrashLoopBackOff) in every pod the controllers start:
+        # a bad release, whose rollout never becomes available.
+        self.crashing_images: set[str] = set()
         self.controllers_enabled = controllers
         self.ctl = Controllers(self)
         with self.lock:

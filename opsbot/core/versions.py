@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from opsbot.core.kubeobjects import meta, spec, status
-from opsbot.ports import KubeObject
+from opsbot.core.kubeobjects import KubeObject, meta, spec, status
 
 NAME_LABEL = "app.kubernetes.io/name"
 INSTANCE_LABEL = "app.kubernetes.io/instance"

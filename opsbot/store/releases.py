@@ -1,0 +1,52 @@
+"""Releases and version records on SQLite (`opsbot.releases.records.ReleaseStore`)."""
+
+from __future__ import annotations
+
+import structlog
+
+from opsbot.releases.records import Release, VersionRecord
+from opsbot.store.sqlite import SqliteStore
+
+log = structlog.get_logger("opsbot.store")
+
+
+class SqliteReleases:
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+
+    def claim_release(self, release: Release) -> Release | None:
+        holder = self._store.claim_release(release.id, release.cluster, release.target, release.to_data())
+        if holder is None:
+            return None
+        try:
+            return Release.from_data(holder)
+        except (KeyError, ValueError, TypeError):
+            log.warning("release_record_unreadable", cluster=release.cluster, target=release.target)
+            return release
+
+    def put_release(self, release: Release) -> None:
+        self._store.put_release(release.id, release.active, release.to_data())
+
+    def active_releases(self) -> list[Release]:
+        found = []
+        for data in self._store.active_releases():
+            try:
+                found.append(Release.from_data(data))
+            except (KeyError, ValueError, TypeError):
+                log.warning("release_record_unreadable", release_id=str(data.get("id", ""))[:64])
+        return found
+
+    def add_version(self, record: VersionRecord) -> None:
+        self._store.add_version(
+            record.cluster, record.target, list(record.apps), record.available_at, record.to_data()
+        )
+
+    def versions(
+        self, *, cluster: str | None = None, app: str | None = None, limit: int = 100
+    ) -> list[VersionRecord]:
+        return [
+            VersionRecord.from_data(d) for d in self._store.versions(cluster=cluster, app=app, limit=limit)
+        ]
+
+    def latest_versions(self) -> list[VersionRecord]:
+        return [VersionRecord.from_data(d) for d in self._store.latest_versions()]
