@@ -265,9 +265,7 @@ class Controllers:
             meta["generateName"] = generate_name
         if tmeta.get("annotations"):
             meta["annotations"] = dict(tmeta["annotations"])
-        spec = builders.pod_spec_defaults(copy.deepcopy(template.get("spec") or {}))
-        spec.setdefault("serviceAccountName", "default")
-        spec.setdefault("serviceAccount", spec["serviceAccountName"])
+        spec = builders.pod_admission(copy.deepcopy(template.get("spec") or {}), namespace=owner.namespace, name=name)
         if node is None:
             node, host_ip = self.pick_node()
         else:
@@ -280,9 +278,9 @@ class Controllers:
             status = builders.running_pod_status(
                 name, spec, host_ip=host_ip, pod_ip=self.next_pod_ip(), started=now
             )
-        result: Entry = self.store.commit(
-            PODS, "ADDED", {"metadata": meta, "spec": spec, "status": status}, None
-        )
+        pod = {"metadata": meta, "spec": spec, "status": status}
+        meta["managedFields"] = builders.pod_managed_fields(pod)
+        result: Entry = self.store.commit(PODS, "ADDED", pod, None)
         return result
 
     def _pods_of(self, owner: Entry) -> list[Entry]:
