@@ -1,19 +1,21 @@
 """The one place opsbot calls the Kubernetes API for commands.
 
-Responses are read raw (`_preload_content=False`) and decoded with orjson:
-building the generated pydantic models costs 10-30x more CPU per object, and commands need
-a few fields. Every call has a timeout; every failure leaves here as an opsbot
+Requests go by path (`opsbot.kube.rest`: the official ApiClient without its generated API
+classes, which cost ~25 MiB of imports and a pydantic validator per method). Responses are
+read raw and decoded with orjson: building the generated pydantic models costs 10-30x more
+CPU per object, and commands need a few fields. Lists are read page by page, each page
+turned into rows at once. Every call has a timeout; every failure leaves here as an opsbot
 KubeError whose message names the object, the namespace and the cluster.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
-from kubernetes import client as k8s
+from kubernetes.client.api_client import ApiClient
 
 from opsbot.core.rows import DeploymentRow, NodeRow, PodRow, deployment_row, node_row, pod_row
 from opsbot.errors import (
@@ -21,10 +23,14 @@ from opsbot.errors import (
     NotFoundError,
     TemporaryKubeError,
 )
+from opsbot.kube import rest
 from opsbot.kube.errors import translate
 from opsbot.kube.impersonation import ImpersonatingApiClient
 from opsbot.kube.rows import RowSource
 from opsbot.ports import Identity, KubeObject
+
+Row = TypeVar("Row")
+PAGE_SIZE = 500
 
 
 class KubeClient:
@@ -33,7 +39,7 @@ class KubeClient:
     def __init__(
         self,
         cluster: str,
-        api_client: k8s.ApiClient,
+        api_client: ApiClient,
         *,
         timeout: float,
         identity: Identity | None = None,
@@ -46,13 +52,7 @@ class KubeClient:
         self.api_client = api_client
         self.identity = identity
         self._request_seconds = timeout
-        calls = api_client if identity is None else ImpersonatingApiClient(api_client, identity)
-        self._core = k8s.CoreV1Api(calls)
-        self._apps = k8s.AppsV1Api(calls)
-        self._authz = k8s.AuthorizationV1Api(calls)
-        self._authn = k8s.AuthenticationV1Api(calls)
-        self._version = k8s.VersionApi(calls)
-        self._custom = k8s.CustomObjectsApi(calls)
+        self._calls = api_client if identity is None else ImpersonatingApiClient(api_client, identity)
         # One number: urllib3's *total* deadline for the request (connect + every read).
         self._timeout = timeout
 
@@ -77,10 +77,28 @@ class KubeClient:
     # helpers -----------------------------------------------------------
 
     def _raw(
-        self, call: Callable[..., Any], *args: Any, what: str, namespace: str | None, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        namespace: str | None,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        accept: str = rest.JSON,
     ) -> bytes:
         try:
-            response = call(*args, _preload_content=False, _request_timeout=self._timeout, **kwargs)
+            response = rest.request(
+                self._calls,
+                method,
+                path,
+                query=query,
+                body=body,
+                content_type=content_type,
+                accept=accept,
+                timeout=self._timeout,
+            )
             try:
                 data: bytes = response.data
             finally:
@@ -98,9 +116,19 @@ class KubeClient:
             ) from None
 
     def _json(
-        self, call: Callable[..., Any], *args: Any, what: str, namespace: str | None, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        namespace: str | None,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
     ) -> KubeObject:
-        data = self._raw(call, *args, what=what, namespace=namespace, **kwargs)
+        data = self._raw(
+            method, path, what=what, namespace=namespace, query=query, body=body, content_type=content_type
+        )
         decoded = orjson.loads(data)
         if not isinstance(decoded, dict):
             raise TemporaryKubeError(
@@ -108,103 +136,71 @@ class KubeClient:
             )
         return decoded
 
-    def _pages(
-        self, call: Callable[..., Any], *args: Any, what: str, namespace: str | None, **kwargs: Any
-    ) -> Iterator[list[KubeObject]]:
+    def _get(self, path: str, *, what: str, namespace: str | None, **query: Any) -> KubeObject:
+        return self._json("GET", path, what=what, namespace=namespace, query=query)
+
+    def _pages(self, path: str, *, what: str, namespace: str | None, **query: Any) -> Iterator[list[KubeObject]]:
         """A list, one page (``limit=500``) at a time: callers keep what they need of each page."""
         token: str | None = None
         while True:
-            page = self._json(call, *args, what=what, namespace=namespace, limit=500, _continue=token, **kwargs)
-            yield page.get("items") or []
+            page = self._get(path, what=what, namespace=namespace, limit=PAGE_SIZE, **{"continue": token}, **query)
             token = (page.get("metadata") or {}).get("continue") or None
+            items = page.get("items") or []
+            del page  # the caller holds one page at a time
+            yield items
             if not token:
                 return
 
-    def _items(
-        self, call: Callable[..., Any], *args: Any, what: str, namespace: str | None, **kwargs: Any
-    ) -> list[KubeObject]:
+    def _items(self, path: str, *, what: str, namespace: str | None, **query: Any) -> list[KubeObject]:
         items: list[KubeObject] = []
-        for page in self._pages(call, *args, what=what, namespace=namespace, **kwargs):
+        for page in self._pages(path, what=what, namespace=namespace, **query):
             items.extend(page)
         return items
 
+    def _rows(
+        self, path: str, row: Callable[[KubeObject], Row], *, what: str, namespace: str | None, **query: Any
+    ) -> list[Row]:
+        """Each listed object's row, page by page: no more than one decoded page is ever held."""
+        rows: list[Row] = []
+        for page in self._pages(path, what=what, namespace=namespace, **query):
+            rows.extend(map(row, page))
+        return rows
+
     # KubePort ----------------------------------------------------------
-
-    def _scoped_items(
-        self,
-        everywhere: Callable[..., Any],
-        namespaced: Callable[..., Any],
-        namespace: str | None,
-        *,
-        what: str,
-        **kwargs: Any,
-    ) -> list[KubeObject]:
-        """A list in one namespace, or across all of them when `namespace` is None."""
-        if namespace is None:
-            return self._items(everywhere, what=what, namespace=None, **kwargs)
-        return self._items(namespaced, namespace, what=what, namespace=namespace, **kwargs)
-
-    def _scoped_pages(
-        self,
-        everywhere: Callable[..., Any],
-        namespaced: Callable[..., Any],
-        namespace: str | None,
-        *,
-        what: str,
-        **kwargs: Any,
-    ) -> Iterator[list[KubeObject]]:
-        if namespace is None:
-            return self._pages(everywhere, what=what, namespace=None, **kwargs)
-        return self._pages(namespaced, namespace, what=what, namespace=namespace, **kwargs)
 
     def pod_rows(self, namespace: str | None, *, selector: str | None = None) -> list[PodRow]:
         cached = self._cached.pod_rows(self._cluster, namespace, selector) if self._cached else None
         if cached is not None:
             return cached
-        pages = self._scoped_pages(
-            self._core.list_pod_for_all_namespaces,
-            self._core.list_namespaced_pod,
-            namespace,
-            what="pods",
-            label_selector=selector,
-        )
-        return [pod_row(pod) for page in pages for pod in page]
+        path = rest.collection("v1", "pods", namespace)
+        return self._rows(path, pod_row, what="pods", namespace=namespace, labelSelector=selector)
 
     def deployment_rows(self, namespace: str | None, *, selector: str | None = None) -> list[DeploymentRow]:
         cached = self._cached.deployment_rows(self._cluster, namespace, selector) if self._cached else None
         if cached is not None:
             return cached
-        pages = self._scoped_pages(
-            self._apps.list_deployment_for_all_namespaces,
-            self._apps.list_namespaced_deployment,
-            namespace,
-            what="deployments",
-            label_selector=selector,
-        )
-        return [deployment_row(deployment) for page in pages for deployment in page]
+        path = rest.collection("apps/v1", "deployments", namespace)
+        return self._rows(path, deployment_row, what="deployments", namespace=namespace, labelSelector=selector)
 
     def node_rows(self) -> list[NodeRow]:
         cached = self._cached.node_rows(self._cluster) if self._cached else None
         if cached is not None:
             return cached
-        return [node_row(node) for page in self._pages(self._core.list_node, what="nodes", namespace=None) for node in page]
+        return self._rows(rest.collection("v1", "nodes"), node_row, what="nodes", namespace=None)
 
     def list_pods(
         self, namespace: str | None, *, selector: str | None = None, field_selector: str | None = None
     ) -> list[KubeObject]:
-        return self._scoped_items(
-            self._core.list_pod_for_all_namespaces,
-            self._core.list_namespaced_pod,
-            namespace,
+        return self._items(
+            rest.collection("v1", "pods", namespace),
             what="pods",
-            label_selector=selector,
-            field_selector=field_selector,
+            namespace=namespace,
+            labelSelector=selector,
+            fieldSelector=field_selector,
         )
 
     def get_pod(self, namespace: str, name: str) -> KubeObject:
-        return self._json(
-            self._core.read_namespaced_pod, name, namespace, what=f"pod `{name}`", namespace=namespace
-        )
+        return self._get(rest.item("v1", "pods", namespace, name), what=f"pod `{name}`", namespace=namespace)
 
     def read_pod_log(
         self,
@@ -218,81 +214,93 @@ class KubeClient:
         limit_bytes: int | None,
     ) -> str:
         data = self._raw(
-            self._core.read_namespaced_pod_log,
-            name,
-            namespace,
+            "GET",
+            rest.item("v1", "pods", namespace, name, "log"),
             what=f"logs of pod `{name}`",
             namespace=namespace,
-            container=container,
-            tail_lines=tail_lines,
-            previous=previous or None,
-            since_seconds=since_seconds,
-            limit_bytes=limit_bytes,
+            accept="*/*",
+            query={
+                "container": container,
+                "tailLines": tail_lines,
+                "previous": previous or None,
+                "sinceSeconds": since_seconds,
+                "limitBytes": limit_bytes,
+            },
         )
         return data.decode("utf-8", "replace")
 
     def list_deployments(self, namespace: str | None, *, selector: str | None = None) -> list[KubeObject]:
-        return self._scoped_items(
-            self._apps.list_deployment_for_all_namespaces,
-            self._apps.list_namespaced_deployment,
-            namespace,
+        return self._items(
+            rest.collection("apps/v1", "deployments", namespace),
             what="deployments",
-            label_selector=selector,
+            namespace=namespace,
+            labelSelector=selector,
         )
 
     def get_deployment(self, namespace: str, name: str) -> KubeObject:
-        return self._json(
-            self._apps.read_namespaced_deployment,
-            name,
-            namespace,
-            what=f"deployment `{name}`",
-            namespace=namespace,
+        return self._get(
+            rest.item("apps/v1", "deployments", namespace, name), what=f"deployment `{name}`", namespace=namespace
         )
 
     def list_replicasets(self, namespace: str, *, selector: str | None = None) -> list[KubeObject]:
         return self._items(
-            self._apps.list_namespaced_replica_set,
-            namespace,
+            rest.collection("apps/v1", "replicasets", namespace),
             what="replicasets",
             namespace=namespace,
-            label_selector=selector,
+            labelSelector=selector,
         )
 
     def list_nodes(self) -> list[KubeObject]:
-        return self._items(self._core.list_node, what="nodes", namespace=None)
+        return self._items(rest.collection("v1", "nodes"), what="nodes", namespace=None)
 
     def get_node(self, name: str) -> KubeObject:
-        return self._json(self._core.read_node, name, what=f"node `{name}`", namespace=None)
+        return self._get(rest.item("v1", "nodes", None, name), what=f"node `{name}`", namespace=None)
 
     def list_events(self, namespace: str | None, *, field_selector: str | None = None) -> list[KubeObject]:
-        return self._scoped_items(
-            self._core.list_event_for_all_namespaces,
-            self._core.list_namespaced_event,
-            namespace,
+        return self._items(
+            rest.collection("v1", "events", namespace),
             what="events",
-            field_selector=field_selector,
+            namespace=namespace,
+            fieldSelector=field_selector,
         )
 
     def get_scale(self, namespace: str, name: str) -> KubeObject:
-        return self._json(
-            self._apps.read_namespaced_deployment_scale,
-            name,
-            namespace,
+        return self._get(
+            rest.item("apps/v1", "deployments", namespace, name, "scale"),
             what=f"deployment `{name}`",
             namespace=namespace,
+        )
+
+    def _patch_deployment(
+        self,
+        namespace: str,
+        name: str,
+        patch: Any,
+        content_type: str,
+        *,
+        dry_run: bool,
+        subresource: str = "",
+    ) -> KubeObject:
+        return self._json(
+            "PATCH",
+            rest.item("apps/v1", "deployments", namespace, name, subresource),
+            what=f"deployment `{name}`",
+            namespace=namespace,
+            query={"dryRun": "All" if dry_run else None},
+            body=patch,
+            content_type=content_type,
         )
 
     def scale_deployment(
         self, namespace: str, name: str, replicas: int, *, dry_run: bool = False
     ) -> KubeObject:
-        return self._json(
-            self._apps.patch_namespaced_deployment_scale,
-            name,
+        return self._patch_deployment(
             namespace,
+            name,
             {"spec": {"replicas": replicas}},
-            what=f"deployment `{name}`",
-            namespace=namespace,
-            dry_run="All" if dry_run else None,
+            rest.STRATEGIC_MERGE_PATCH,
+            dry_run=dry_run,
+            subresource="scale",
         )
 
     def restart_deployment(
@@ -302,65 +310,29 @@ class KubeClient:
         patch = {
             "spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}
         }
-        return self._json(
-            self._apps.patch_namespaced_deployment,
-            name,
-            namespace,
-            patch,
-            what=f"deployment `{name}`",
-            namespace=namespace,
-            dry_run="All" if dry_run else None,
-        )
+        return self._patch_deployment(namespace, name, patch, rest.STRATEGIC_MERGE_PATCH, dry_run=dry_run)
 
     def set_deployment_image(
         self, namespace: str, name: str, container: str, image: str, *, dry_run: bool = False
     ) -> KubeObject:
         patch = {"spec": {"template": {"spec": {"containers": [{"name": container, "image": image}]}}}}
-        return self._json(
-            self._apps.patch_namespaced_deployment,
-            name,
-            namespace,
-            patch,
-            what=f"deployment `{name}`",
-            namespace=namespace,
-            dry_run="All" if dry_run else None,
-            _content_type="application/strategic-merge-patch+json",
-        )
+        return self._patch_deployment(namespace, name, patch, rest.STRATEGIC_MERGE_PATCH, dry_run=dry_run)
 
     def json_patch_deployment(
         self, namespace: str, name: str, operations: list[dict[str, Any]], *, dry_run: bool = False
     ) -> KubeObject:
-        return self._json(
-            self._apps.patch_namespaced_deployment,
-            name,
-            namespace,
-            operations,
-            what=f"deployment `{name}`",
-            namespace=namespace,
-            dry_run="All" if dry_run else None,
-            _content_type="application/json-patch+json",
-        )
+        return self._patch_deployment(namespace, name, operations, rest.JSON_PATCH, dry_run=dry_run)
 
     def get_flux_kustomization(self, namespace: str, name: str) -> KubeObject:
-        return self._json(
-            self._custom.get_namespaced_custom_object,
-            "kustomize.toolkit.fluxcd.io",
-            "v1",
-            namespace,
-            "kustomizations",
-            name,
+        return self._get(
+            rest.item("kustomize.toolkit.fluxcd.io/v1", "kustomizations", namespace, name),
             what=f"Flux Kustomization `{name}`",
             namespace=namespace,
         )
 
     def get_flux_helmrelease(self, namespace: str, name: str) -> KubeObject:
-        return self._json(
-            self._custom.get_namespaced_custom_object,
-            "helm.toolkit.fluxcd.io",
-            "v2",
-            namespace,
-            "helmreleases",
-            name,
+        return self._get(
+            rest.item("helm.toolkit.fluxcd.io/v2", "helmreleases", namespace, name),
             what=f"Flux HelmRelease `{name}`",
             namespace=namespace,
         )
@@ -374,14 +346,15 @@ class KubeClient:
 
     def server_version(self) -> KubeObject:
         """GET /version: the cheapest request that proves the API server answers."""
-        return self._json(self._version.get_code, what="the server version", namespace=None)
+        return self._get("/version/", what="the server version", namespace=None)
 
     def whoami(self) -> str | None:
         """The user name these credentials authenticate as (SelfSubjectReview); None before 1.28."""
         try:
             review = self._json(
-                self._authn.create_self_subject_review,
-                k8s.V1SelfSubjectReview(),
+                "POST",
+                rest.collection("authentication.k8s.io/v1", "selfsubjectreviews"),
+                body={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
                 what="a self subject review",
                 namespace=None,
             )
@@ -404,19 +377,22 @@ class KubeClient:
 
         ``namespace=None``: cluster-scoped, or across all namespaces for a namespaced resource.
         """
-        attributes = k8s.V1ResourceAttributes(
-            verb=verb,
-            group=group,
-            resource=resource,
-            subresource=subresource or None,
-            namespace=namespace or None,
-            name=name or None,
-        )
+        attributes = {
+            "verb": verb,
+            "group": group,
+            "resource": resource,
+            "subresource": subresource or None,
+            "namespace": namespace or None,
+            "name": name or None,
+        }
         review = self._json(
-            self._authz.create_self_subject_access_review,
-            k8s.V1SelfSubjectAccessReview(
-                spec=k8s.V1SelfSubjectAccessReviewSpec(resource_attributes=attributes)
-            ),
+            "POST",
+            rest.collection("authorization.k8s.io/v1", "selfsubjectaccessreviews"),
+            body={
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": {k: v for k, v in attributes.items() if v is not None}},
+            },
             what=f"an access review of {verb} {resource}",
             namespace=namespace,
         )

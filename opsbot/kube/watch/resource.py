@@ -4,7 +4,8 @@
 namespaces) in sync: LIST (paginated) → ADDED per object → SYNCED → WATCH from the
 list's resourceVersion. Streams are read line by line and decoded with
 ``orjson.loads`` (see :mod:`.cache`); the generated models are never built (they
-cost ~35x more CPU).
+cost ~35x more CPU), nor the generated API classes (requests go by path, see
+:mod:`opsbot.kube.rest`).
 
     stream ends (timeoutSeconds) or drops ... re-watch from the last resourceVersion seen
     BOOKMARK ................................ moves the resume resourceVersion, emits nothing
@@ -22,12 +23,13 @@ from typing import Any
 
 import orjson
 import structlog
-from kubernetes import client as k8s
+from kubernetes.client.api_client import ApiClient
 from kubernetes.client.exceptions import ApiException
 from tenacity import RetryCallState, Retrying, wait_exponential_jitter
 
 from opsbot.core.resources import RESOURCES, ResourceName
 from opsbot.errors import ForbiddenError, KubeError, TemporaryKubeError
+from opsbot.kube import rest
 from opsbot.kube.errors import translate
 from opsbot.kube.watch.cache import LineSplitter, WatchCache, WatchEvent, WatchExpired, WatchStreamError
 from opsbot.kube.watch.health import WatchHealth, WatchState
@@ -55,7 +57,7 @@ class ResourceWatch:
 
     def __init__(
         self,
-        api_client: k8s.ApiClient,
+        api_client: ApiClient,
         cluster: str,
         resource: ResourceName,
         namespace: str | None,
@@ -75,20 +77,14 @@ class ResourceWatch:
         watched = RESOURCES[resource]
         if namespace is not None and not watched.namespaced:
             raise ValueError(f"{resource} are cluster-scoped; namespace must be None")
-        api: Any = getattr(k8s, watched.client_api)(api_client)
+        self._api_client = api_client
+        self._path = rest.collection(watched.api_version, watched.name, namespace)
         self.cluster = cluster
         self.resource = resource
         self.namespace = namespace
         self.stop_event = stop
         self._emit = emit
         self._errors = errors
-        self._args: tuple[str, ...] = (namespace,) if namespace is not None else ()
-        self._call: Callable[..., Any] = getattr(
-            api,
-            watched.list_namespaced
-            if namespace is not None and watched.list_namespaced
-            else watched.list_all,
-        )
         self._timeout_seconds = timeout_seconds
         self._list_timeout = (request_timeout, request_timeout)
         self._watch_timeout = (request_timeout, float(timeout_seconds + 30))
@@ -272,9 +268,9 @@ class ResourceWatch:
             self._list()
         return self._watch()
 
-    def _get(self, **kwargs: Any) -> Any:
+    def _get(self, timeout: tuple[float, float], **query: Any) -> Any:
         try:
-            return self._call(*self._args, _preload_content=False, **kwargs)
+            return rest.request(self._api_client, "GET", self._path, query=query, timeout=timeout)
         except ApiException:
             raise
         except Exception as exc:
@@ -282,7 +278,7 @@ class ResourceWatch:
 
     def _list_page(self, token: str | None) -> KubeObject:
         try:
-            resp = self._get(limit=self._page_size, _continue=token, _request_timeout=self._list_timeout)
+            resp = self._get(self._list_timeout, limit=self._page_size, **{"continue": token})
         except ApiException as exc:
             if exc.status == 410 and token:
                 raise WatchExpired("continue token expired") from exc
@@ -354,11 +350,11 @@ class ResourceWatch:
         started = time.monotonic()
         try:
             resp = self._get(
+                self._watch_timeout,
                 watch=True,
-                resource_version=self._cache.resource_version,
-                allow_watch_bookmarks=True,
-                timeout_seconds=self._timeout_seconds,
-                _request_timeout=self._watch_timeout,
+                resourceVersion=self._cache.resource_version,
+                allowWatchBookmarks=True,
+                timeoutSeconds=self._timeout_seconds,
             )
         except ApiException as exc:
             if exc.status == 410:

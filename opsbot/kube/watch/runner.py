@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
-from kubernetes import client as k8s
+from kubernetes.client.api_client import ApiClient
 
 from opsbot.core.resources import RESOURCES, ResourceName
 from opsbot.kube.watch.cache import WatchEvent
@@ -123,7 +123,7 @@ def bridge(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[WatchEvent]) ->
 
 
 def build_watches(
-    api_client: k8s.ApiClient,
+    api_client: ApiClient,
     cluster: str,
     namespaces: Sequence[str] | None,
     emit: Callable[[WatchEvent], None],
