@@ -4,11 +4,16 @@ A row is a small tuple of strings and numbers: the watch caches keep one per obj
 update it as the object changes, and a live list (a namespace no watch covers) turns
 each page's items into rows at once, so no command ever holds a whole decoded list.
 Ages and "restarted 2m ago" depend on the moment of the answer, so rows keep times
-(epoch seconds), never durations.
+(epoch seconds), never durations. Rows are small: what repeats across them (namespaces,
+node names, statuses, label maps) is kept once and shared, and nothing else of the
+decoded object stays referenced.
 """
 
 from __future__ import annotations
 
+import sys
+import threading
+import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from typing import NamedTuple
@@ -23,9 +28,36 @@ def _epoch(value: object) -> float | None:
     return moment.timestamp() if moment is not None else None
 
 
+class Labels(dict[str, str]):
+    """An object's labels as rows keep them: shared by every row with the same labels, never mutated."""
+
+    __slots__ = ("__weakref__",)
+
+
+# Rows with equal labels share one Labels (the pods of a ReplicaSet have the same ones): a
+# cache of 10,000 pods keeps a few hundred label maps instead of 10,000. Weak, so the label
+# sets of objects gone go with their last row.
+_LABELS: weakref.WeakValueDictionary[tuple[tuple[str, str], ...], Labels] = weakref.WeakValueDictionary()
+_LABELS_LOCK = threading.Lock()
+_NO_LABELS = Labels()
+
+
 def _labels(obj: KubeObject) -> Mapping[str, str]:
     labels = fmt.meta(obj).get("labels")
-    return labels if isinstance(labels, dict) else {}
+    if not isinstance(labels, dict) or not labels:
+        return _NO_LABELS
+    key = tuple((str(k), str(v)) for k, v in labels.items())
+    with _LABELS_LOCK:
+        shared = _LABELS.get(key)
+        if shared is None:
+            shared = Labels((sys.intern(k), v) for k, v in key)
+            _LABELS[key] = shared
+    return shared
+
+
+def _word(value: str) -> str:
+    """Strings that repeat across rows (namespaces, node names, phases, statuses) kept once."""
+    return sys.intern(value)
 
 
 class PodRow(NamedTuple):
@@ -56,14 +88,14 @@ def pod_row(pod: KubeObject) -> PodRow:
             last = finished
     meta = fmt.meta(pod)
     return PodRow(
-        namespace=fmt.namespace_of(pod),
+        namespace=_word(fmt.namespace_of(pod)),
         name=fmt.name_of(pod),
         labels=_labels(pod),
-        node=str(fmt.spec(pod).get("nodeName") or "<none>"),
-        phase=str(fmt.status(pod).get("phase", "Unknown")),
+        node=_word(str(fmt.spec(pod).get("nodeName") or "<none>")),
+        phase=_word(str(fmt.status(pod).get("phase", "Unknown"))),
         healthy=fmt.pod_is_healthy(pod),
-        ready=fmt.pod_ready(pod),
-        status=fmt.pod_status(pod),
+        ready=_word(fmt.pod_ready(pod)),
+        status=_word(fmt.pod_status(pod)),
         restarts=fmt.restart_count(pod),
         last_restart=last,
         created=_epoch(meta.get("creationTimestamp")),
@@ -89,7 +121,7 @@ class DeploymentRow(NamedTuple):
 def deployment_row(deployment: KubeObject) -> DeploymentRow:
     state = fmt.status(deployment)
     return DeploymentRow(
-        namespace=fmt.namespace_of(deployment),
+        namespace=_word(fmt.namespace_of(deployment)),
         name=fmt.name_of(deployment),
         labels=_labels(deployment),
         desired=int(fmt.spec(deployment).get("replicas", 1) or 0),
@@ -119,10 +151,10 @@ def node_row(node: KubeObject) -> NodeRow:
     return NodeRow(
         name=fmt.name_of(node),
         labels=_labels(node),
-        status=fmt.node_status(node),
-        roles=fmt.node_roles(node),
-        version=fmt.node_version(node),
-        pressure=fmt.node_pressure(node),
+        status=_word(fmt.node_status(node)),
+        roles=_word(fmt.node_roles(node)),
+        version=_word(fmt.node_version(node)),
+        pressure=_word(fmt.node_pressure(node)),
         created=_epoch(fmt.meta(node).get("creationTimestamp")),
     )
 
@@ -131,3 +163,4 @@ def age_text(created: float | None, now: datetime) -> str:
     if created is None:
         return "<unknown>"
     return short_duration(max(0, int(now.timestamp() - created)))
+

@@ -146,8 +146,9 @@ class KubeClient:
             page = self._get(path, what=what, namespace=namespace, limit=PAGE_SIZE, **{"continue": token}, **query)
             token = (page.get("metadata") or {}).get("continue") or None
             items = page.get("items") or []
-            del page  # the caller holds one page at a time
+            del page
             yield items
+            del items  # not held while the next page is read
             if not token:
                 return
 
@@ -164,6 +165,7 @@ class KubeClient:
         rows: list[Row] = []
         for page in self._pages(path, what=what, namespace=namespace, **query):
             rows.extend(map(row, page))
+            page.clear()  # let go of the decoded objects before the next page is read
         return rows
 
     # KubePort ----------------------------------------------------------

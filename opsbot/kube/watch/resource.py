@@ -39,6 +39,8 @@ from opsbot.telemetry import NOOP_ERRORS, ErrorReporter
 
 _log = structlog.get_logger("opsbot.watch")
 
+_ONE_PAGE = threading.Lock()
+
 
 class _Forbidden(Exception):
     def __init__(self, error: ForbiddenError) -> None:
@@ -68,7 +70,7 @@ class ResourceWatch:
         stop: threading.Event,
         backoff_max: float = 30.0,
         sleep: Callable[[float], object] | None = None,
-        page_size: int = 500,
+        page_size: int = 250,
         backoff_base: float = 0.5,
         errors: ErrorReporter = NOOP_ERRORS,
     ) -> None:
@@ -305,18 +307,25 @@ class ResourceWatch:
         restarted = False
         changes = 0
         while True:
-            try:
-                page = self._list_page(token)
-            except WatchExpired:
-                if restarted:
-                    raise
-                restarted, token, seen = True, None, set()  # the snapshot is gone: start over
-                continue
-            for event in self._cache.reconcile_page(page, seen, relist=relist):
-                changes += 1
-                self._emit(event)
-            meta = page.get("metadata") or {}
-            token = meta.get("continue") or None
+            # One decoded page at a time in the whole process: the watches of all resources
+            # list together at start (and relist on their own), and a page is the biggest
+            # transient thing a watch holds.
+            with _ONE_PAGE:
+                try:
+                    page = self._list_page(token)
+                except WatchExpired:
+                    if restarted:
+                        raise
+                    restarted, token, seen = True, None, set()  # the snapshot is gone: start over
+                    continue
+                meta = page.get("metadata") or {}
+                token = meta.get("continue") or None
+                events = self._cache.reconcile_page(page, seen, relist=relist)
+                del page  # before the next one is read (the name would keep it alive until then)
+            changes += len(events)
+            events.reverse()
+            while events:  # in order, each object let go of once handed on
+                self._emit(events.pop())
             if not token:
                 break
         rv = str(meta.get("resourceVersion") or "")
