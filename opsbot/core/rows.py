@@ -11,12 +11,13 @@ decoded object stays referenced.
 
 from __future__ import annotations
 
+import heapq
 import sys
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from opsbot.core import kubeobjects as fmt
 from opsbot.core.durations import short_duration
@@ -164,3 +165,30 @@ def age_text(created: float | None, now: datetime) -> str:
         return "<unknown>"
     return short_duration(max(0, int(now.timestamp() - created)))
 
+
+Named = TypeVar("Named", PodRow, DeploymentRow)
+
+
+def first_in_order(rows: Sequence[Named], count: int, *, ahead: Callable[[Named], bool] | None = None) -> list[Named]:
+    """The first `count` rows by namespace then name, numbers in names by value (`natural_key`),
+    the rows for which `ahead` holds before all others: what `sorted()` would put first.
+
+    Only the names of the namespaces shown get a sort key: a table of 10,000 pods shows 40, and
+    sorting all of them by natural key cost ~70 ms per `pods -A`.
+    """
+    shown: list[Named] = []
+    groups = [[row for row in rows if ahead(row)], [row for row in rows if not ahead(row)]] if ahead else [rows]
+    namespace_keys: dict[str, tuple[str | int, ...]] = {}
+    for group in groups:
+        by_namespace: dict[tuple[str | int, ...], list[Named]] = {}
+        for row in group:
+            key = namespace_keys.get(row.namespace)
+            if key is None:
+                key = namespace_keys[row.namespace] = fmt.natural_key(row.namespace)
+            by_namespace.setdefault(key, []).append(row)
+        for key in sorted(by_namespace):
+            wanted = count - len(shown)
+            if wanted <= 0:
+                return shown
+            shown.extend(heapq.nsmallest(wanted, by_namespace[key], key=lambda row: fmt.natural_key(row.name)))
+    return shown

@@ -4,22 +4,21 @@ from __future__ import annotations
 
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import LIST_OPTIONS, CommandSpec, Invocation, KubeUse, every_namespace
-from opsbot.core.kubeobjects import natural_key
 from opsbot.core.reply import Mono, Reply, Strong, Table, Text, where
-from opsbot.core.rows import PodRow, age_text
+from opsbot.core.rows import PodRow, age_text, first_in_order
 
 
 def pods(invocation: Invocation, ctx: CommandContext) -> Reply:
     selector = invocation.value("selector")
-    items = sorted(ctx.kube.pod_rows(ctx.namespace, selector=selector), key=_order)
+    items = ctx.kube.pod_rows(ctx.namespace, selector=selector)
     unhealthy = sum(1 for row in items if not row.healthy)
     all_namespaces = ctx.namespace is None
     columns: tuple[str, ...] = ("NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE")
     if all_namespaces:
         columns = ("NAMESPACE", *columns)
     rows: list[tuple[str, ...]] = []
-    # Only the rows shown are formatted; the rest are counted ("… and N more").
-    for pod in items[: ctx.settings.max_rows]:
+    # Only the rows shown are sorted and formatted; the rest are counted ("… and N more").
+    for pod in first_in_order(items, ctx.settings.max_rows, ahead=_not_ready):
         row = (pod.name, pod.ready, pod.status, pod.restarts_text(ctx.now), age_text(pod.created, ctx.now), pod.node)
         rows.append((pod.namespace, *row) if all_namespaces else row)
     selected = Text(" matching ", Mono(selector)) if selector else Text()
@@ -36,8 +35,8 @@ def pods(invocation: Invocation, ctx: CommandContext) -> Reply:
     )
 
 
-def _order(row: PodRow) -> tuple[bool, tuple[str | int, ...], tuple[str | int, ...]]:
-    return (row.healthy, natural_key(row.namespace), natural_key(row.name))
+def _not_ready(row: PodRow) -> bool:
+    return not row.healthy
 
 
 COMMANDS = (
