@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Collection
-from typing import Any
 
 import structlog
 
@@ -14,7 +13,7 @@ from opsbot.alerts.service import AlertService
 from opsbot.app.parts import BotParts
 from opsbot.core.resources import ResourceName
 from opsbot.kube.client import KubeClient
-from opsbot.kube.watch import ResourceWatch, WatchEvent, WatchRunner, bridge, build_watches
+from opsbot.kube.watch import Handoff, ResourceWatch, WatchEvent, WatchRunner, build_watches
 
 log = structlog.get_logger("opsbot")
 
@@ -68,10 +67,11 @@ class Watching:
             restored = alerts.restore()
             alerts.resume_unposted()
             resources |= set(alerts.resources)
-            queue: asyncio.Queue[Any] = asyncio.Queue()
-            emit = _only(alerts.resources, bridge(asyncio.get_running_loop(), queue))
+            # Bounded: the alert pipeline may fall behind an initial list of 10,000 pods.
+            handoff = Handoff(asyncio.get_running_loop(), self._stop)
+            emit = _only(alerts.resources, handoff.emit)
             tasks = [
-                asyncio.create_task(alerts.consume(queue), name="alert-consumer"),
+                asyncio.create_task(alerts.consume(handoff.queue), name="alert-consumer"),
                 asyncio.create_task(alerts.run_ticker(), name="alert-ticker"),
             ]
         if not resources:
