@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import orjson
 from kubernetes.client.api_client import ApiClient
 
+from opsbot.core.resources import ResourceName
 from opsbot.core.rows import DeploymentRow, NodeRow, PodRow, deployment_row, node_row, pod_row
 from opsbot.errors import (
     KubeError,
@@ -31,6 +32,8 @@ from opsbot.ports import Identity, KubeObject
 
 Row = TypeVar("Row")
 PAGE_SIZE = 500
+# The reads a watch cache may answer, and of which resource.
+CACHED_READS: Mapping[str, ResourceName] = {"pod_rows": "pods", "deployment_rows": "deployments", "node_rows": "nodes"}
 
 
 class KubeClient:
@@ -169,6 +172,12 @@ class KubeClient:
         return rows
 
     # KubePort ----------------------------------------------------------
+
+    def cached(self, method: str, namespace: str | None) -> bool:
+        resource = CACHED_READS.get(method)
+        if resource is None or self._cached is None:
+            return False
+        return self._cached.covers(self._cluster, resource, None if resource == "nodes" else namespace)
 
     def pod_rows(self, namespace: str | None, *, selector: str | None = None) -> list[PodRow]:
         cached = self._cached.pod_rows(self._cluster, namespace, selector) if self._cached else None
