@@ -31,7 +31,10 @@ from opsbot.kube.rows import RowSource
 from opsbot.ports import Identity, KubeObject
 
 Row = TypeVar("Row")
-PAGE_SIZE = 500
+# Objects per list page. A page is what a live list holds decoded at once: 250 realistic pods
+# are ~6 MB of Python objects (measured, 20 `pods -A` at 10,000 pods, 2 at a time: peak RSS
+# 149 MiB with pages of 500, 108 MiB with 250, the same latency; 100 was slower).
+PAGE_SIZE = 250
 # The reads a watch cache may answer, and of which resource.
 CACHED_READS: Mapping[str, ResourceName] = {"pod_rows": "pods", "deployment_rows": "deployments", "node_rows": "nodes"}
 
@@ -143,7 +146,7 @@ class KubeClient:
         return self._json("GET", path, what=what, namespace=namespace, query=query)
 
     def _pages(self, path: str, *, what: str, namespace: str | None, **query: Any) -> Iterator[list[KubeObject]]:
-        """A list, one page (``limit=500``) at a time: callers keep what they need of each page."""
+        """A list, one page (``limit=250``) at a time: callers keep what they need of each page."""
         token: str | None = None
         while True:
             page = self._get(path, what=what, namespace=namespace, limit=PAGE_SIZE, **{"continue": token}, **query)
