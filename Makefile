@@ -43,12 +43,13 @@ $(BIN)/kubectl: | $(STAMP)
 test: lint $(BIN)/kubectl ## Lint, type-check and run the whole test suite
 	$(LOOPBACK) $(BIN)/pytest -q
 
-bench: $(STAMP) ## Print the performance figures (several minutes)
+bench: $(STAMP) ## Print the performance figures (several minutes; QUICK=1: bench.memory's short run)
 	$(LOOPBACK) $(BIN)/python -m bench.command_latency
 	$(LOOPBACK) $(BIN)/python -m bench.watch_throughput
 	$(LOOPBACK) $(BIN)/python -m bench.alert_latency
 	$(LOOPBACK) $(BIN)/python -m bench.alert_storm
 	$(LOOPBACK) $(BIN)/python -m bench.telemetry_overhead
+	$(LOOPBACK) $(BIN)/python -m bench.memory $(if $(QUICK),--quick)
 
 image: ## Build the container image, tagged as the manifests run it (IMAGE=... for another tag)
 	$(if $(ENGINE),,$(error make image: neither podman nor docker is installed; install one, or set ENGINE=/path/to/it))
