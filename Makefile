@@ -72,7 +72,7 @@ alertmanager:
 test: lint $(BIN)/kubectl alertmanager ## Lint, type-check and run the whole test suite
 	$(LOOPBACK) ALERTMANAGER_BIN=$(ALERTMANAGER_BIN) $(BIN)/pytest -q
 
-bench: $(STAMP) alertmanager ## Print the performance figures (several minutes)
+bench: $(STAMP) alertmanager ## Print the performance figures (several minutes; QUICK=1: bench.memory's short run)
 	$(LOOPBACK) $(BIN)/python -m bench.command_latency
 	$(LOOPBACK) $(BIN)/python -m bench.watch_throughput
 	$(LOOPBACK) $(BIN)/python -m bench.alert_latency
@@ -80,6 +80,7 @@ bench: $(STAMP) alertmanager ## Print the performance figures (several minutes)
 	$(LOOPBACK) $(BIN)/python -m bench.telemetry_overhead
 	$(LOOPBACK) $(BIN)/python -m bench.alertmanager
 	$(LOOPBACK) $(BIN)/python -m bench.releases
+	$(LOOPBACK) $(BIN)/python -m bench.memory $(if $(QUICK),--quick)
 
 image: ## Build the container image, tagged as the manifests run it (IMAGE=... for another tag)
 	$(if $(ENGINE),,$(error make image: neither podman nor docker is installed; install one, or set ENGINE=/path/to/it))

@@ -130,9 +130,11 @@ def run(path: str) -> int:
         return _fail(exc.problems)
     from opsbot import logs
     from opsbot.app import run_bot
+    from opsbot.memory import give_back_big_buffers
     from opsbot.slack.link import SlackSetupError
 
     logs.configure(settings.logging.format, settings.logging.level)
+    give_back_big_buffers()
     try:
         return asyncio.run(run_bot(settings, secrets, environ_kubeconfig=os.environ.get("KUBECONFIG")))
     except KeyboardInterrupt:

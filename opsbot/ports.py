@@ -79,6 +79,11 @@ class KubePort(Protocol):
     @requires(ApiCall("list", "nodes", cluster_scoped=True))
     def node_rows(self) -> list[NodeRow]: ...
 
+    def cached(self, method: str, namespace: str | None) -> bool:
+        """Would `method` (`pod_rows`, `deployment_rows`, `node_rows`) for `namespace` (None: all)
+        be answered from a current watch cache right now, without calling the API?"""
+        ...
+
     @requires(ApiCall("get", "pods"))
     def get_pod(self, namespace: str, name: str) -> KubeObject: ...
 

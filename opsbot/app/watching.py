@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Callable, Collection
-from typing import Any
 
 import structlog
 
@@ -16,7 +15,7 @@ from opsbot.app.parts import BotParts
 from opsbot.config import Settings
 from opsbot.core.resources import FLUX_RESOURCES, ResourceName
 from opsbot.kube.client import KubeClient
-from opsbot.kube.watch import ResourceWatch, WatchEvent, WatchRunner, bridge, build_watches
+from opsbot.kube.watch import Handoff, ResourceWatch, WatchEvent, WatchRunner, build_watches
 from opsbot.releases.targets import flux_objects
 from opsbot.releases.tracker import ReleaseTracker
 
@@ -112,10 +111,11 @@ class Watching:
             restored = alerts.restore()
             alerts.resume_unposted()
             resources |= set(alerts.resources)
-            queue: asyncio.Queue[Any] = asyncio.Queue()
-            consumers.append(_only(alerts.resources, bridge(loop, queue)))
+            # Bounded: the alert pipeline may fall behind an initial list of 10,000 pods.
+            handoff = Handoff(loop, self._stop)
+            consumers.append(_only(alerts.resources, handoff.emit))
             tasks = [
-                asyncio.create_task(alerts.consume(queue), name="alert-consumer"),
+                asyncio.create_task(alerts.consume(handoff.queue), name="alert-consumer"),
                 asyncio.create_task(alerts.run_ticker(), name="alert-ticker"),
             ]
         if not resources:

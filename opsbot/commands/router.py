@@ -45,7 +45,7 @@ from opsbot.errors import (
 from opsbot.policy import Allowed, Denied, Policy, Subject, Target
 from opsbot.policy.ratelimit import RateLimiter, rate_limited_message
 from opsbot.policy.settings import ImpersonationSettings, PolicySettings, RateLimitSettings
-from opsbot.ports import Identity, KubeDirectory
+from opsbot.ports import Identity, KubeDirectory, KubePort
 from opsbot.telemetry import NOOP_ERRORS, NOOP_TRACER, ErrorReporter, Span, Tracer
 
 log = structlog.get_logger("opsbot.commands")
@@ -152,11 +152,13 @@ class CommandRouter:
             if isinstance(decision, Denied):
                 outcome = "denied"
                 return _error_reply("Not allowed", decision.reason)
-            if invocation.spec.heavy is not None and invocation.spec.heavy(invocation):
+            identity = self._identity(request, decision)
+            kube = self._clusters.get(scope.cluster, identity=identity)
+            if self._heavy_read(invocation, kube, scope):
                 async with self._heavy.slot(on_wait):
-                    result = await self._run(invocation, request, scope, decision)
+                    result = await self._run(invocation, request, scope, identity, kube)
             else:
-                result = await self._run(invocation, request, scope, decision)
+                result = await self._run(invocation, request, scope, identity, kube)
             if isinstance(result, ActionPlan):
                 denied = self._denied_where_it_acts(request, result, scope)
                 if denied is not None:
@@ -256,11 +258,25 @@ class CommandRouter:
                     )
                 )
 
+    @staticmethod
+    def _heavy_read(invocation: Invocation, kube: KubePort, scope: Scope) -> bool:
+        """A big read takes a turn (`commands.max_heavy_reads`), unless every read of the command
+        is answered from a current watch cache: a few milliseconds and no list held in memory."""
+        spec = invocation.spec
+        if spec.heavy is None or not spec.heavy(invocation):
+            return False
+        return not spec.kube or not all(
+            kube.cached(use.method, None if use.everywhere else scope.namespace) for use in spec.kube
+        )
+
     async def _run(
-        self, invocation: Invocation, request: ChatRequest, scope: Scope, decision: Allowed
+        self,
+        invocation: Invocation,
+        request: ChatRequest,
+        scope: Scope,
+        identity: Identity | None,
+        kube: KubePort,
     ) -> RouterResult:
-        identity = self._identity(request, decision)
-        kube = self._clusters.get(scope.cluster, identity=identity)
         ctx = CommandContext(
             request=request,
             cluster=scope.cluster,

@@ -4,15 +4,21 @@ A row is a small tuple of strings and numbers: the watch caches keep one per obj
 update it as the object changes, and a live list (a namespace no watch covers) turns
 each page's items into rows at once, so no command ever holds a whole decoded list.
 Ages and "restarted 2m ago" depend on the moment of the answer, so rows keep times
-(epoch seconds), never durations.
+(epoch seconds), never durations. Rows are small: what repeats across them (namespaces,
+node names, statuses, label maps) is kept once and shared, and nothing else of the
+decoded object stays referenced.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import heapq
+import sys
+import threading
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from opsbot.core import kubeobjects as fmt
 from opsbot.core.durations import short_duration
@@ -25,9 +31,36 @@ def _epoch(value: object) -> float | None:
     return moment.timestamp() if moment is not None else None
 
 
+class Labels(dict[str, str]):
+    """An object's labels as rows keep them: shared by every row with the same labels, never mutated."""
+
+    __slots__ = ("__weakref__",)
+
+
+# Rows with equal labels share one Labels (the pods of a ReplicaSet have the same ones): a
+# cache of 10,000 pods keeps a few hundred label maps instead of 10,000. Weak, so the label
+# sets of objects gone go with their last row.
+_LABELS: weakref.WeakValueDictionary[tuple[tuple[str, str], ...], Labels] = weakref.WeakValueDictionary()
+_LABELS_LOCK = threading.Lock()
+_NO_LABELS = Labels()
+
+
 def _labels(obj: KubeObject) -> Mapping[str, str]:
     labels = fmt.meta(obj).get("labels")
-    return labels if isinstance(labels, dict) else {}
+    if not isinstance(labels, dict) or not labels:
+        return _NO_LABELS
+    key = tuple((str(k), str(v)) for k, v in labels.items())
+    with _LABELS_LOCK:
+        shared = _LABELS.get(key)
+        if shared is None:
+            shared = Labels((sys.intern(k), v) for k, v in key)
+            _LABELS[key] = shared
+    return shared
+
+
+def _word(value: str) -> str:
+    """Strings that repeat across rows (namespaces, node names, phases, statuses) kept once."""
+    return sys.intern(value)
 
 
 class PodRow(NamedTuple):
@@ -58,14 +91,14 @@ def pod_row(pod: KubeObject) -> PodRow:
             last = finished
     meta = fmt.meta(pod)
     return PodRow(
-        namespace=fmt.namespace_of(pod),
+        namespace=_word(fmt.namespace_of(pod)),
         name=fmt.name_of(pod),
         labels=_labels(pod),
-        node=str(fmt.spec(pod).get("nodeName") or "<none>"),
-        phase=str(fmt.status(pod).get("phase", "Unknown")),
+        node=_word(str(fmt.spec(pod).get("nodeName") or "<none>")),
+        phase=_word(str(fmt.status(pod).get("phase", "Unknown"))),
         healthy=fmt.pod_is_healthy(pod),
-        ready=fmt.pod_ready(pod),
-        status=fmt.pod_status(pod),
+        ready=_word(fmt.pod_ready(pod)),
+        status=_word(fmt.pod_status(pod)),
         restarts=fmt.restart_count(pod),
         last_restart=last,
         created=_epoch(meta.get("creationTimestamp")),
@@ -191,7 +224,7 @@ def deployment_row(deployment: KubeObject) -> DeploymentRow:
     state = fmt.status(deployment)
     rollout = rollout_state(deployment)
     return DeploymentRow(
-        namespace=fmt.namespace_of(deployment),
+        namespace=_word(fmt.namespace_of(deployment)),
         name=fmt.name_of(deployment),
         labels=_labels(deployment),
         desired=int(fmt.spec(deployment).get("replicas", 1) or 0),
@@ -227,10 +260,10 @@ def node_row(node: KubeObject) -> NodeRow:
     return NodeRow(
         name=fmt.name_of(node),
         labels=_labels(node),
-        status=fmt.node_status(node),
-        roles=fmt.node_roles(node),
-        version=fmt.node_version(node),
-        pressure=fmt.node_pressure(node),
+        status=_word(fmt.node_status(node)),
+        roles=_word(fmt.node_roles(node)),
+        version=_word(fmt.node_version(node)),
+        pressure=_word(fmt.node_pressure(node)),
         created=_epoch(fmt.meta(node).get("creationTimestamp")),
     )
 
@@ -239,3 +272,31 @@ def age_text(created: float | None, now: datetime) -> str:
     if created is None:
         return "<unknown>"
     return short_duration(max(0, int(now.timestamp() - created)))
+
+
+Named = TypeVar("Named", PodRow, DeploymentRow)
+
+
+def first_in_order(rows: Sequence[Named], count: int, *, ahead: Callable[[Named], bool] | None = None) -> list[Named]:
+    """The first `count` rows by namespace then name, numbers in names by value (`natural_key`),
+    the rows for which `ahead` holds before all others: what `sorted()` would put first.
+
+    Only the names of the namespaces shown get a sort key: a table of 10,000 pods shows 40, and
+    sorting all of them by natural key cost ~70 ms per `pods -A`.
+    """
+    shown: list[Named] = []
+    groups = [[row for row in rows if ahead(row)], [row for row in rows if not ahead(row)]] if ahead else [rows]
+    namespace_keys: dict[str, tuple[str | int, ...]] = {}
+    for group in groups:
+        by_namespace: dict[tuple[str | int, ...], list[Named]] = {}
+        for row in group:
+            key = namespace_keys.get(row.namespace)
+            if key is None:
+                key = namespace_keys[row.namespace] = fmt.natural_key(row.namespace)
+            by_namespace.setdefault(key, []).append(row)
+        for key in sorted(by_namespace):
+            wanted = count - len(shown)
+            if wanted <= 0:
+                return shown
+            shown.extend(heapq.nsmallest(wanted, by_namespace[key], key=lambda row: fmt.natural_key(row.name)))
+    return shown

@@ -1,8 +1,10 @@
 """The one place opsbot calls the Kubernetes API for commands.
 
-Responses are read raw (`_preload_content=False`) and decoded with orjson
-(`opsbot.kube.calls`): building the generated pydantic models costs 10-30x more CPU per
-object, and commands need a few fields.
+Requests go by path (`opsbot.kube.rest`: the official ApiClient without its generated API
+classes, which cost ~25 MiB of imports and a pydantic validator per method). Responses are
+read raw and decoded with orjson (`opsbot.kube.calls`): building the generated pydantic
+models costs 10-30x more CPU per object, and commands need a few fields. Lists are read
+page by page, each page turned into rows at once.
 """
 
 from __future__ import annotations
@@ -11,14 +13,19 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from kubernetes import client as k8s
+from kubernetes.client.api_client import ApiClient
 
+from opsbot.core.resources import ResourceName
 from opsbot.core.rows import DeploymentRow, NodeRow, PodRow, deployment_row, node_row, pod_row
 from opsbot.errors import NotFoundError
+from opsbot.kube import rest
 from opsbot.kube.calls import ApiCalls
-from opsbot.kube.impersonation import ImpersonatingApiClient
 from opsbot.kube.rows import RowSource
 from opsbot.ports import Identity, KubeObject
+
+# The reads a watch cache may answer, and of which resource.
+CACHED_READS: Mapping[str, ResourceName] = {"pod_rows": "pods", "deployment_rows": "deployments", "node_rows": "nodes"}
+LEASES = "coordination.k8s.io/v1"
 
 
 class KubeClient(ApiCalls):
@@ -27,25 +34,16 @@ class KubeClient(ApiCalls):
     def __init__(
         self,
         cluster: str,
-        api_client: k8s.ApiClient,
+        api_client: ApiClient,
         *,
         timeout: float,
         identity: Identity | None = None,
         rows: RowSource | None = None,
     ) -> None:
-        super().__init__(cluster, timeout=timeout, identity=identity)
+        super().__init__(cluster, api_client, timeout=timeout, identity=identity)
         # Cached rows answer only for opsbot's own identity: an impersonated request must
         # meet the person's RBAC, which only the API server knows.
         self._cached = rows if identity is None else None
-        self.api_client = api_client
-        calls = api_client if identity is None else ImpersonatingApiClient(api_client, identity)
-        self._core = k8s.CoreV1Api(calls)
-        self._apps = k8s.AppsV1Api(calls)
-        self._authz = k8s.AuthorizationV1Api(calls)
-        self._authn = k8s.AuthenticationV1Api(calls)
-        self._version = k8s.VersionApi(calls)
-        self._custom = k8s.CustomObjectsApi(calls)
-        self._coordination = k8s.CoordinationV1Api(calls)
 
     @property
     def cluster(self) -> str:
@@ -63,11 +61,15 @@ class KubeClient(ApiCalls):
 
     def uncached(self) -> KubeClient:
         """This client listing live even where a watch cache could answer (tests, benchmarks)."""
-        return KubeClient(
-            self._cluster, self.api_client, timeout=self._timeout, identity=self.identity
-        )
+        return KubeClient(self._cluster, self.api_client, timeout=self._timeout, identity=self.identity)
 
     # KubePort ----------------------------------------------------------
+
+    def cached(self, method: str, namespace: str | None) -> bool:
+        resource = CACHED_READS.get(method)
+        if resource is None or self._cached is None:
+            return False
+        return self._cached.covers(self._cluster, resource, None if resource == "nodes" else namespace)
 
     def pod_rows(
         self, namespace: str | None, *, selector: str | None = None, node: str | None = None
@@ -75,55 +77,42 @@ class KubeClient(ApiCalls):
         cached = self._cached.pod_rows(self._cluster, namespace, selector) if self._cached else None
         if cached is not None:
             return [row for row in cached if row.node == node] if node else cached
-        pages = self._scoped_pages(
-            self._core.list_pod_for_all_namespaces,
-            self._core.list_namespaced_pod,
-            namespace,
+        path = rest.collection("v1", "pods", namespace)
+        return self._rows(
+            path,
+            pod_row,
             what="pods",
-            label_selector=selector,
-            field_selector=f"spec.nodeName={node}" if node else None,
+            namespace=namespace,
+            labelSelector=selector,
+            fieldSelector=f"spec.nodeName={node}" if node else None,
         )
-        return [pod_row(pod) for page in pages for pod in page]
 
     def deployment_rows(self, namespace: str | None, *, selector: str | None = None) -> list[DeploymentRow]:
         cached = self._cached.deployment_rows(self._cluster, namespace, selector) if self._cached else None
         if cached is not None:
             return cached
-        pages = self._scoped_pages(
-            self._apps.list_deployment_for_all_namespaces,
-            self._apps.list_namespaced_deployment,
-            namespace,
-            what="deployments",
-            label_selector=selector,
-        )
-        return [deployment_row(deployment) for page in pages for deployment in page]
+        path = rest.collection("apps/v1", "deployments", namespace)
+        return self._rows(path, deployment_row, what="deployments", namespace=namespace, labelSelector=selector)
 
     def node_rows(self) -> list[NodeRow]:
         cached = self._cached.node_rows(self._cluster) if self._cached else None
         if cached is not None:
             return cached
-        return [
-            node_row(node)
-            for page in self._pages(self._core.list_node, what="nodes", namespace=None)
-            for node in page
-        ]
+        return self._rows(rest.collection("v1", "nodes"), node_row, what="nodes", namespace=None)
 
     def list_pods(
         self, namespace: str | None, *, selector: str | None = None, field_selector: str | None = None
     ) -> list[KubeObject]:
-        return self._scoped_items(
-            self._core.list_pod_for_all_namespaces,
-            self._core.list_namespaced_pod,
-            namespace,
+        return self._items(
+            rest.collection("v1", "pods", namespace),
             what="pods",
-            label_selector=selector,
-            field_selector=field_selector,
+            namespace=namespace,
+            labelSelector=selector,
+            fieldSelector=field_selector,
         )
 
     def get_pod(self, namespace: str, name: str) -> KubeObject:
-        return self._json(
-            self._core.read_namespaced_pod, name, namespace, what=f"pod `{name}`", namespace=namespace
-        )
+        return self._get(rest.item("v1", "pods", namespace, name), what=f"pod `{name}`", namespace=namespace)
 
     def read_pod_log(
         self,
@@ -138,92 +127,104 @@ class KubeClient(ApiCalls):
         timestamps: bool = False,
     ) -> str:
         data = self._raw(
-            self._core.read_namespaced_pod_log,
-            name,
-            namespace,
+            "GET",
+            rest.item("v1", "pods", namespace, name, "log"),
             what=f"logs of pod `{name}`",
             namespace=namespace,
-            container=container,
-            tail_lines=tail_lines,
-            previous=previous or None,
-            since_seconds=since_seconds,
-            limit_bytes=limit_bytes,
-            timestamps=timestamps or None,
+            accept="*/*",
+            query={
+                "container": container,
+                "tailLines": tail_lines,
+                "previous": previous or None,
+                "sinceSeconds": since_seconds,
+                "limitBytes": limit_bytes,
+                "timestamps": timestamps or None,
+            },
         )
         return data.decode("utf-8", "replace")
 
     def list_deployments(self, namespace: str | None, *, selector: str | None = None) -> list[KubeObject]:
-        return self._scoped_items(
-            self._apps.list_deployment_for_all_namespaces,
-            self._apps.list_namespaced_deployment,
-            namespace,
+        return self._items(
+            rest.collection("apps/v1", "deployments", namespace),
             what="deployments",
-            label_selector=selector,
+            namespace=namespace,
+            labelSelector=selector,
         )
 
     def get_deployment(self, namespace: str, name: str) -> KubeObject:
-        return self._json(
-            self._apps.read_namespaced_deployment,
-            name,
-            namespace,
-            what=f"deployment `{name}`",
-            namespace=namespace,
+        return self._get(
+            rest.item("apps/v1", "deployments", namespace, name), what=f"deployment `{name}`", namespace=namespace
         )
 
     def list_statefulsets(self, namespace: str) -> list[KubeObject]:
         return self._items(
-            self._apps.list_namespaced_stateful_set, namespace, what="statefulsets", namespace=namespace
+            rest.collection("apps/v1", "statefulsets", namespace), what="statefulsets", namespace=namespace
         )
 
     def list_daemonsets(self, namespace: str) -> list[KubeObject]:
         return self._items(
-            self._apps.list_namespaced_daemon_set, namespace, what="daemonsets", namespace=namespace
+            rest.collection("apps/v1", "daemonsets", namespace), what="daemonsets", namespace=namespace
         )
 
     def list_replicasets(self, namespace: str, *, selector: str | None = None) -> list[KubeObject]:
         return self._items(
-            self._apps.list_namespaced_replica_set,
-            namespace,
+            rest.collection("apps/v1", "replicasets", namespace),
             what="replicasets",
             namespace=namespace,
-            label_selector=selector,
+            labelSelector=selector,
         )
 
     def list_nodes(self) -> list[KubeObject]:
-        return self._items(self._core.list_node, what="nodes", namespace=None)
+        return self._items(rest.collection("v1", "nodes"), what="nodes", namespace=None)
 
     def get_node(self, name: str) -> KubeObject:
-        return self._json(self._core.read_node, name, what=f"node `{name}`", namespace=None)
+        return self._get(rest.item("v1", "nodes", None, name), what=f"node `{name}`", namespace=None)
 
     def list_events(self, namespace: str | None, *, field_selector: str | None = None) -> list[KubeObject]:
-        return self._scoped_items(
-            self._core.list_event_for_all_namespaces,
-            self._core.list_namespaced_event,
-            namespace,
+        return self._items(
+            rest.collection("v1", "events", namespace),
             what="events",
-            field_selector=field_selector,
+            namespace=namespace,
+            fieldSelector=field_selector,
         )
 
     def get_scale(self, namespace: str, name: str) -> KubeObject:
-        return self._json(
-            self._apps.read_namespaced_deployment_scale,
-            name,
-            namespace,
+        return self._get(
+            rest.item("apps/v1", "deployments", namespace, name, "scale"),
             what=f"deployment `{name}`",
             namespace=namespace,
+        )
+
+    def _patch_deployment(
+        self,
+        namespace: str,
+        name: str,
+        patch: Any,
+        content_type: str,
+        *,
+        dry_run: bool,
+        subresource: str = "",
+    ) -> KubeObject:
+        return self._json(
+            "PATCH",
+            rest.item("apps/v1", "deployments", namespace, name, subresource),
+            what=f"deployment `{name}`",
+            namespace=namespace,
+            query={"dryRun": "All" if dry_run else None},
+            body=patch,
+            content_type=content_type,
         )
 
     def scale_deployment(
         self, namespace: str, name: str, replicas: int, *, dry_run: bool = False
     ) -> KubeObject:
-        return self._json(
-            self._apps.patch_namespaced_deployment_scale,
-            name,
+        return self._patch_deployment(
             namespace,
+            name,
             {"spec": {"replicas": replicas}},
-            what=f"deployment `{name}`",
-            namespace=namespace,
-            dry_run="All" if dry_run else None,
+            rest.STRATEGIC_MERGE_PATCH,
+            dry_run=dry_run,
+            subresource="scale",
         )
 
     def restart_deployment(
@@ -233,15 +234,7 @@ class KubeClient(ApiCalls):
         patch = {
             "spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}
         }
-        return self._json(
-            self._apps.patch_namespaced_deployment,
-            name,
-            namespace,
-            patch,
-            what=f"deployment `{name}`",
-            namespace=namespace,
-            dry_run="All" if dry_run else None,
-        )
+        return self._patch_deployment(namespace, name, patch, rest.STRATEGIC_MERGE_PATCH, dry_run=dry_run)
 
     def set_deployment_image(
         self,
@@ -260,51 +253,23 @@ class KubeClient(ApiCalls):
         patch: dict[str, Any] = {"spec": {"template": template}}
         if labels:
             patch["metadata"] = {"labels": dict(labels)}
-        return self._json(
-            self._apps.patch_namespaced_deployment,
-            name,
-            namespace,
-            patch,
-            what=f"deployment `{name}`",
-            namespace=namespace,
-            dry_run="All" if dry_run else None,
-            _content_type="application/strategic-merge-patch+json",
-        )
+        return self._patch_deployment(namespace, name, patch, rest.STRATEGIC_MERGE_PATCH, dry_run=dry_run)
 
     def json_patch_deployment(
         self, namespace: str, name: str, operations: list[dict[str, Any]], *, dry_run: bool = False
     ) -> KubeObject:
-        return self._json(
-            self._apps.patch_namespaced_deployment,
-            name,
-            namespace,
-            operations,
-            what=f"deployment `{name}`",
-            namespace=namespace,
-            dry_run="All" if dry_run else None,
-            _content_type="application/json-patch+json",
-        )
+        return self._patch_deployment(namespace, name, operations, rest.JSON_PATCH, dry_run=dry_run)
 
     def get_flux_kustomization(self, namespace: str, name: str) -> KubeObject:
-        return self._json(
-            self._custom.get_namespaced_custom_object,
-            "kustomize.toolkit.fluxcd.io",
-            "v1",
-            namespace,
-            "kustomizations",
-            name,
+        return self._get(
+            rest.item("kustomize.toolkit.fluxcd.io/v1", "kustomizations", namespace, name),
             what=f"Flux Kustomization `{name}`",
             namespace=namespace,
         )
 
     def get_flux_helmrelease(self, namespace: str, name: str) -> KubeObject:
-        return self._json(
-            self._custom.get_namespaced_custom_object,
-            "helm.toolkit.fluxcd.io",
-            "v2",
-            namespace,
-            "helmreleases",
-            name,
+        return self._get(
+            rest.item("helm.toolkit.fluxcd.io/v2", "helmreleases", namespace, name),
             what=f"Flux HelmRelease `{name}`",
             namespace=namespace,
         )
@@ -313,32 +278,25 @@ class KubeClient(ApiCalls):
 
     def get_lease(self, namespace: str, name: str) -> KubeObject | None:
         try:
-            return self._json(
-                self._coordination.read_namespaced_lease,
-                name,
-                namespace,
-                what=f"lease `{name}`",
-                namespace=namespace,
-            )
+            return self._get(rest.item(LEASES, "leases", namespace, name), what=f"lease `{name}`", namespace=namespace)
         except NotFoundError:
             return None
 
     def create_lease(self, namespace: str, lease: KubeObject) -> KubeObject:
         name = str((lease.get("metadata") or {}).get("name", ""))
         return self._json(
-            self._coordination.create_namespaced_lease,
-            namespace,
-            lease,
+            "POST",
+            rest.collection(LEASES, "leases", namespace),
+            body=lease,
             what=f"lease `{name}`",
             namespace=namespace,
         )
 
     def replace_lease(self, namespace: str, name: str, lease: KubeObject) -> KubeObject:
         return self._json(
-            self._coordination.replace_namespaced_lease,
-            name,
-            namespace,
-            lease,
+            "PUT",
+            rest.item(LEASES, "leases", namespace, name),
+            body=lease,
             what=f"lease `{name}`",
             namespace=namespace,
         )
@@ -352,14 +310,15 @@ class KubeClient(ApiCalls):
 
     def server_version(self) -> KubeObject:
         """GET /version: the cheapest request that proves the API server answers."""
-        return self._json(self._version.get_code, what="the server version", namespace=None)
+        return self._get("/version/", what="the server version", namespace=None)
 
     def whoami(self) -> str | None:
         """The user name these credentials authenticate as (SelfSubjectReview); None before 1.28."""
         try:
             review = self._json(
-                self._authn.create_self_subject_review,
-                k8s.V1SelfSubjectReview(),
+                "POST",
+                rest.collection("authentication.k8s.io/v1", "selfsubjectreviews"),
+                body={"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
                 what="a self subject review",
                 namespace=None,
             )
@@ -382,19 +341,22 @@ class KubeClient(ApiCalls):
 
         ``namespace=None``: cluster-scoped, or across all namespaces for a namespaced resource.
         """
-        attributes = k8s.V1ResourceAttributes(
-            verb=verb,
-            group=group,
-            resource=resource,
-            subresource=subresource or None,
-            namespace=namespace or None,
-            name=name or None,
-        )
+        attributes = {
+            "verb": verb,
+            "group": group,
+            "resource": resource,
+            "subresource": subresource or None,
+            "namespace": namespace or None,
+            "name": name or None,
+        }
         review = self._json(
-            self._authz.create_self_subject_access_review,
-            k8s.V1SelfSubjectAccessReview(
-                spec=k8s.V1SelfSubjectAccessReviewSpec(resource_attributes=attributes)
-            ),
+            "POST",
+            rest.collection("authorization.k8s.io/v1", "selfsubjectaccessreviews"),
+            body={
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SelfSubjectAccessReview",
+                "spec": {"resourceAttributes": {k: v for k, v in attributes.items() if v is not None}},
+            },
             what=f"an access review of {verb} {resource}",
             namespace=namespace,
         )

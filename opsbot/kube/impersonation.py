@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import urllib3
-from kubernetes import client as k8s
+from kubernetes.client.api_client import ApiClient
 
 from opsbot.ports import Identity
 
 
-class ImpersonatingApiClient(k8s.ApiClient):
+class ImpersonatingApiClient(ApiClient):
     """The base ApiClient (same configuration, REST client and connection pool) adding
     Kubernetes impersonation headers to every request it sends.
 
-    Not through the generated methods' `_headers`: the client turns header parameters
+    Not through the request's header parameters: the client turns them
     into a plain dict, so only one `Impersonate-Group` would survive, while Kubernetes
     wants one header per group. Here they go to urllib3 as an HTTPHeaderDict, which
     sends each value as its own header line. (Through a plain-HTTP proxy urllib3 merges
@@ -22,7 +22,7 @@ class ImpersonatingApiClient(k8s.ApiClient):
     fails closed.)
     """
 
-    def __init__(self, base: k8s.ApiClient, identity: Identity) -> None:
+    def __init__(self, base: ApiClient, identity: Identity) -> None:
         # No super().__init__(): that would build another REST client and pool.
         self.__dict__.update(base.__dict__)
         self._impersonation = impersonation_headers(identity)

@@ -23,6 +23,10 @@ class RowSource(Protocol):
 
     def node_rows(self, cluster: str) -> list[NodeRow] | None: ...
 
+    def covers(self, cluster: str, resource: ResourceName, namespace: str | None) -> bool:
+        """Would a read of `resource` in `namespace` (None: all) be answered now?"""
+        ...
+
 
 class CachingWatch(Protocol):
     """What `WatchedRows` needs of a watch (`opsbot.kube.watch.CachingWatch` is one)."""
@@ -80,17 +84,25 @@ class WatchedRows:
         wanted = matcher(selector)
         return [row for row in rows if (namespace is None or row.namespace == namespace) and wanted(row.labels)]
 
-    def _scoped(self, cluster: str, resource: ResourceName, namespace: str | None) -> list[Any] | None:
-        """The rows of the current watch covering `namespace` (None: all), or None."""
+    def covers(self, cluster: str, resource: ResourceName, namespace: str | None) -> bool:
+        return self._covering(cluster, resource, namespace) is not None
+
+    def _covering(self, cluster: str, resource: ResourceName, namespace: str | None) -> CachingWatch | None:
+        """The current watch covering `namespace` (None: all), if any."""
         with self._lock:
             watches = list(self._watches.get((cluster, resource), ()))
         everywhere = [watch for watch in watches if watch.namespace is None]
         covering = everywhere or [watch for watch in watches if namespace is not None and watch.namespace == namespace]
-        if not covering or not covering[0].current:
+        return covering[0] if covering and covering[0].current else None
+
+    def _scoped(self, cluster: str, resource: ResourceName, namespace: str | None) -> list[Any] | None:
+        """The rows of the current watch covering `namespace` (None: all), or None."""
+        watch = self._covering(cluster, resource, namespace)
+        if watch is None:
             self.missed += 1
             return None
         self.served += 1
-        return covering[0].rows()
+        return watch.rows()
 
     def down_since(self, cluster: str, resource: ResourceName = "deployments") -> float | None:
         """Since when the cluster's watches of `resource` fail to reach it (None: they work,

@@ -114,3 +114,23 @@ async def test_impersonated_reads_always_ask_the_cluster(
         await harness.settle()
         asked = [r for r in kube.requests if r.path == "/api/v1/namespaces/web/pods" and "watch" not in r.query]
         assert len(asked) == 1 and asked[0].user == "slack:U0ALICE01"
+
+
+async def test_reads_the_caches_answer_take_no_turn_and_live_ones_do(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path
+) -> None:
+    """`commands.max_heavy_reads` bounds big lists held in memory: a read from the cache holds none."""
+    prepared(kube)
+    settings = cached_settings(kubeconfig, watch={"namespaces": ["web", "pay"]}, commands={"max_heavy_reads": 1})
+    async with running_bot(slack, kube, settings) as bot:
+        await until(lambda: synced(bot))
+        harness = BotHarness(slack, kube, bot)
+        kube.clear_requests()
+        kube.delay(r"^/api/v1/pods$", 1.5)  # no watch covers all namespaces: listed live, slowly
+        slow = asyncio.create_task(harness.ask("pods -A", channel="C0LIVE001"))
+        await until(lambda: "/api/v1/pods" in list_requests(kube))  # it holds the only turn now
+        for channel in ("C0CACHE01", "C0CACHE02"):
+            assert "Cluster status" in block_text(await harness.ask("status -n web", channel=channel))
+        assert "in line" in block_text(await harness.ask("pods -A", channel="C0LIVE002"))
+        assert "Pods" in block_text(await slow)
+        await harness.settle()

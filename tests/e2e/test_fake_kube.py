@@ -508,19 +508,19 @@ def test_rollout_restart_creates_new_replicaset_and_pods(
     assert conds["Progressing"].reason == "NewReplicaSetAvailable"
     assert conds["Progressing"].message == f'ReplicaSet "{new_name}" has successfully progressed.'
 
-    # Strategic merge merges containers by name and env by name.
+    # Strategic merge merges containers by name and env by name: an existing variable is
+    # replaced, a new one appended, the others kept.
+    before = server.get("deployments", "default", "web")["spec"]["template"]["spec"]["containers"][0]["env"]  # type: ignore[index]
+    assert [variable["name"] for variable in before] == ["POD_NAMESPACE", "LOG_LEVEL"]
+    patch_env = [{"name": "LOG_LEVEL", "value": "debug"}, {"name": "A", "value": "1"}]
     apps.patch_namespaced_deployment(
-        "web",
-        "default",
-        {
-            "spec": {
-                "template": {"spec": {"containers": [{"name": "app", "env": [{"name": "A", "value": "1"}]}]}}
-            }
-        },
+        "web", "default", {"spec": {"template": {"spec": {"containers": [{"name": "app", "env": patch_env}]}}}}
     )
     tpl = server.get("deployments", "default", "web")["spec"]["template"]["spec"]  # type: ignore[index]
     assert tpl["containers"][0]["image"] == "nginx:1.27" and tpl["containers"][0]["env"] == [
-        {"name": "A", "value": "1"}
+        before[0],
+        {"name": "LOG_LEVEL", "value": "debug"},
+        {"name": "A", "value": "1"},
     ]
     assert len(server.list("replicasets", "default")) == 3
 

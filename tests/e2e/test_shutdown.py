@@ -27,6 +27,8 @@ async def test_sigterm_during_a_command_finishes_it_and_exits_0(
             {
                 "clusters": {"test": {"kubeconfig": str(kubeconfig), "context": "fake"}},
                 "alerts": {"enabled": False},
+                # A command in flight when SIGTERM comes: a live (slowed) list, not the cache's answer.
+                "watch": {"cache": False},
                 "store": {"path": str(tmp_path / "opsbot.db")},
                 "health": {"enabled": False},
             }

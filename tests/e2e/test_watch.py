@@ -31,6 +31,7 @@ from opsbot.kube.watch import (
     WatchRunner,
     bridge,
 )
+from opsbot.kube.watch.runner import Handoff
 from tests.support.fake_kube import FakeKubeServer, RecordedRequest, builders
 
 NS = "web"
@@ -446,6 +447,35 @@ async def test_bridge_hands_events_to_an_asyncio_queue(server: FakeKubeServer, a
         assert (first.type, synced.type) == ("ADDED", "SYNCED")
     finally:
         await asyncio.to_thread(runner.stop)
+
+
+async def test_the_handoff_holds_a_watch_back_while_its_consumer_is_behind(
+    server: FakeKubeServer, api: ApiClient
+) -> None:
+    add_pods(server, "a", "b", "c", "d", "e")
+    stop = threading.Event()
+    handoff = Handoff(asyncio.get_running_loop(), stop, limit=2)
+    watch = ResourceWatch(api, "test", "pods", NS, handoff.emit, stop=stop)
+    runner = WatchRunner([watch])
+    runner.start()
+    try:
+        await asyncio.sleep(1.0)  # the list is long done: the watch thread waits for room
+        assert handoff.queue.qsize() == 2
+        taken = [await asyncio.wait_for(handoff.queue.get(), 5) for _ in range(6)]
+        assert [(e.type, e.obj["metadata"]["name"] if e.obj else None) for e in taken] == [
+            ("ADDED", "a"),
+            ("ADDED", "b"),
+            ("ADDED", "c"),
+            ("ADDED", "d"),
+            ("ADDED", "e"),
+            ("SYNCED", None),
+        ]
+        add_pods(server, "f", "g", "h")
+        await asyncio.sleep(1.0)
+        assert handoff.queue.qsize() == 2  # the watch stream waits too
+    finally:
+        await asyncio.to_thread(runner.stop)  # also ends a wait for room
+    assert runner.alive == 0
 
 
 def test_nodes_deployments_and_events_are_watched_too(server: FakeKubeServer, api: ApiClient) -> None:

@@ -18,7 +18,7 @@ FORBIDDEN = ("slack_sdk", "slack_bolt", "kubernetes", "aiohttp", "urllib3", "web
 
 # Lowest first. A package may import packages of its own layer or below, never above.
 LAYERS: tuple[frozenset[str], ...] = (
-    frozenset({"errors", "logs", "__init__"}),  # leaves (`opsbot/__init__.py`: the version)
+    frozenset({"errors", "logs", "memory", "__init__"}),  # leaves (`opsbot/__init__.py`: the version)
     frozenset({"core"}),  # neutral vocabulary: requests, replies, plans, audit records, objects, rows
     frozenset({"ports", "telemetry"}),  # the boundaries the core talks to; tracing/error reporting
     frozenset({"policy"}),  # who may do what, rate limits

@@ -64,6 +64,9 @@ class CheckingKube:
         self._check()
         return []
 
+    def cached(self, method: str, namespace: str | None) -> bool:
+        return False  # no watch caches here: every read is live
+
     def get_pod(self, namespace: str, name: str) -> dict[str, Any]:
         self._check(namespace, name)
         return {"metadata": {"name": name, "namespace": namespace}}

@@ -10,6 +10,7 @@ from opsbot.core.resources import ResourceName
 from opsbot.core.rows import PodRow
 from opsbot.kube.rows import WatchedRows
 from opsbot.kube.watch import WatchCache
+from tests.support.fake_kube import builders
 from tests.support.fake_kube.builders import crashloop_status, pod
 
 
@@ -99,3 +100,33 @@ def test_a_watch_that_is_not_current_answers_nothing() -> None:
     rows.add([Watch("pods", None, pod_rows(("web", "api-1")), current=False)])
     assert rows.pod_rows("prod", "web", None) is None
     assert rows.missed == 1 and rows.served == 0
+
+
+def test_what_opsbot_never_reads_is_neither_cached_nor_handed_on() -> None:
+    nodes = WatchCache("prod", "nodes")
+    added = nodes.apply_line(line("ADDED", with_uid(builders.node("node-1"), "n1", "1")))
+    assert added is not None and added.obj is not None
+    cached = nodes.get("n1")
+    assert cached is not None
+    for kept in (added.obj, cached):
+        assert "images" not in kept["status"] and "managedFields" not in kept["metadata"]
+        assert kept["status"]["conditions"] and kept["status"]["nodeInfo"]["kubeletVersion"] == "v1.36.0"
+    pods = WatchCache("prod", "pods")
+    first = pods.apply_line(line("ADDED", with_uid(pod("api-1", "web"), "u1", "1")))
+    assert first is not None and first.obj is not None
+    (container,) = first.obj["status"]["containerStatuses"]
+    assert not {"resources", "allocatedResources", "user", "volumeMounts"} & set(container)
+    assert container["state"] and container["restartCount"] == 0 and container["imageID"]
+    # Dropped alike from the cache and the events: an unchanged status compares equal to `old`.
+    again = pods.apply_line(line("MODIFIED", with_uid(pod("api-1", "web"), "u1", "2")))
+    assert again is not None and again.old is not None and again.obj is not None
+    assert again.old["status"] == again.obj["status"]
+
+
+def test_rows_share_what_repeats() -> None:
+    cache = WatchCache("prod", "pods")
+    for index in range(3):
+        cache.apply_line(line("ADDED", with_uid(pod(f"api-{index}", "web", labels={"app": "api"}), f"u{index}", "1")))
+    rows = [row for row in cache.rows() if isinstance(row, PodRow)]
+    assert len({id(row.labels) for row in rows}) == 1 and rows[0].labels == {"app": "api"}
+    assert len({id(row.namespace) for row in rows}) == 1 and len({id(row.status) for row in rows}) == 1

@@ -5,16 +5,13 @@ from __future__ import annotations
 from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import LIST_OPTIONS, CommandSpec, Invocation, KubeUse, every_namespace
 from opsbot.core.durations import count
-from opsbot.core.kubeobjects import clip, natural_key
+from opsbot.core.kubeobjects import clip
 from opsbot.core.reply import Reply, Strong, Table, Text, where
-from opsbot.core.rows import age_text
+from opsbot.core.rows import age_text, first_in_order
 
 
 def deployments(invocation: Invocation, ctx: CommandContext) -> Reply:
-    items = sorted(
-        ctx.kube.deployment_rows(ctx.namespace, selector=invocation.value("selector")),
-        key=lambda d: (natural_key(d.namespace), natural_key(d.name)),
-    )
+    items = ctx.kube.deployment_rows(ctx.namespace, selector=invocation.value("selector"))
     place = where(ctx.cluster, ctx.namespace)
     if not items:
         return Reply("Deployments", (Text("No deployments."),), where=place)
@@ -23,7 +20,7 @@ def deployments(invocation: Invocation, ctx: CommandContext) -> Reply:
         columns = ("NAMESPACE", *columns)
     degraded = sum(1 for deployment in items if deployment.degraded)
     rows: list[tuple[str, ...]] = []
-    for deployment in items[: ctx.settings.max_rows]:
+    for deployment in first_in_order(items, ctx.settings.max_rows):
         row = (
             deployment.name,
             deployment.ready,

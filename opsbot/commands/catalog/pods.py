@@ -8,9 +8,8 @@ from opsbot.commands.context import CommandContext
 from opsbot.commands.spec import LIST_OPTIONS, CommandSpec, Invocation, KubeUse, Option, every_namespace
 from opsbot.core import validation
 from opsbot.core.durations import count
-from opsbot.core.kubeobjects import natural_key
 from opsbot.core.reply import Mono, Reply, Strong, Table, Text, TextLike, where
-from opsbot.core.rows import PodRow, age_text
+from opsbot.core.rows import PodRow, age_text, first_in_order
 
 NODE = Option("node", ("--node",), metavar="NODE", help="only the pods on this node")
 
@@ -37,25 +36,17 @@ def pods(invocation: Invocation, ctx: CommandContext) -> Reply:
 
 
 def _listed(
-    found: list[PodRow], ctx: CommandContext, title: str, selected: Text, place: Text, hint: TextLike
+    items: list[PodRow], ctx: CommandContext, title: str, selected: Text, place: Text, hint: TextLike
 ) -> Reply:
-    items = sorted(found, key=_order)
     unhealthy = sum(1 for row in items if not row.healthy)
     all_namespaces = ctx.namespace is None
     columns: tuple[str, ...] = ("NAME", "READY", "STATUS", "RESTARTS", "AGE", "NODE")
     if all_namespaces:
         columns = ("NAMESPACE", *columns)
     rows: list[tuple[str, ...]] = []
-    # Only the rows shown are formatted; the rest are counted ("… and N more").
-    for pod in items[: ctx.settings.max_rows]:
-        row = (
-            pod.name,
-            pod.ready,
-            pod.status,
-            pod.restarts_text(ctx.now),
-            age_text(pod.created, ctx.now),
-            pod.node,
-        )
+    # Only the rows shown are sorted and formatted; the rest are counted ("… and N more").
+    for pod in first_in_order(items, ctx.settings.max_rows, ahead=_not_ready):
+        row = (pod.name, pod.ready, pod.status, pod.restarts_text(ctx.now), age_text(pod.created, ctx.now), pod.node)
         rows.append((pod.namespace, *row) if all_namespaces else row)
     if not items:
         return Reply(title, (Text("No pods", selected, "."),), where=place)
@@ -69,8 +60,8 @@ def _listed(
     )
 
 
-def _order(row: PodRow) -> tuple[bool, tuple[str | int, ...], tuple[str | int, ...]]:
-    return (row.healthy, natural_key(row.namespace), natural_key(row.name))
+def _not_ready(row: PodRow) -> bool:
+    return not row.healthy
 
 
 COMMANDS = (

@@ -4,9 +4,9 @@
     resource.py .. ResourceWatch: list, watch, resume, relist, back off; one resource in one scope
     stream.py .... reading, closing and interrupting a streaming HTTP response
     health.py .... WatchHealth, the snapshot /healthz and the metrics read
-    runner.py .... WatchRunner (threads), bridge (to asyncio), build_watches
+    runner.py .... WatchRunner (threads), Handoff (to asyncio, bounded), build_watches
 
-Which resources exist, their client API and list methods and whether the cache keeps
+Which resources exist, where the API serves them and whether the cache keeps
 a projection come from one table, ``opsbot.core.resources.RESOURCES``.
 """
 
@@ -21,10 +21,11 @@ from opsbot.kube.watch.cache import (
 )
 from opsbot.kube.watch.health import WatchHealth, WatchState
 from opsbot.kube.watch.resource import ResourceWatch
-from opsbot.kube.watch.runner import WatchRunner, bridge, build_watches
+from opsbot.kube.watch.runner import Handoff, WatchRunner, bridge, build_watches
 from opsbot.kube.watch.stream import read_chunks
 
 __all__ = [
+    "Handoff",
     "LineSplitter",
     "ResourceWatch",
     "WatchCache",

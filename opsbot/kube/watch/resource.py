@@ -4,7 +4,8 @@
 namespaces) in sync: LIST (paginated) → ADDED per object → SYNCED → WATCH from the
 list's resourceVersion. Streams are read line by line and decoded with
 ``orjson.loads`` (see :mod:`.cache`); the generated models are never built (they
-cost ~35x more CPU).
+cost ~35x more CPU), nor the generated API classes (requests go by path, see
+:mod:`opsbot.kube.rest`).
 
     stream ends (timeoutSeconds) or drops ... re-watch from the last resourceVersion seen
     BOOKMARK ................................ moves the resume resourceVersion, emits nothing
@@ -22,12 +23,13 @@ from typing import Any
 
 import orjson
 import structlog
-from kubernetes import client as k8s
+from kubernetes.client.api_client import ApiClient
 from kubernetes.client.exceptions import ApiException
 from tenacity import RetryCallState, Retrying, wait_exponential_jitter
 
 from opsbot.core.resources import RESOURCES, ResourceName
 from opsbot.errors import ForbiddenError, KubeError, TemporaryKubeError
+from opsbot.kube import rest
 from opsbot.kube.errors import translate
 from opsbot.kube.watch.cache import LineSplitter, WatchCache, WatchEvent, WatchExpired, WatchStreamError
 from opsbot.kube.watch.health import WatchHealth, WatchState
@@ -36,6 +38,8 @@ from opsbot.ports import KubeObject
 from opsbot.telemetry import NOOP_ERRORS, ErrorReporter
 
 _log = structlog.get_logger("opsbot.watch")
+
+_ONE_PAGE = threading.Lock()
 
 
 class _Forbidden(Exception):
@@ -55,7 +59,7 @@ class ResourceWatch:
 
     def __init__(
         self,
-        api_client: k8s.ApiClient,
+        api_client: ApiClient,
         cluster: str,
         resource: ResourceName,
         namespace: str | None,
@@ -66,7 +70,7 @@ class ResourceWatch:
         stop: threading.Event,
         backoff_max: float = 30.0,
         sleep: Callable[[float], object] | None = None,
-        page_size: int = 500,
+        page_size: int = 250,
         backoff_base: float = 0.5,
         errors: ErrorReporter = NOOP_ERRORS,
     ) -> None:
@@ -75,22 +79,14 @@ class ResourceWatch:
         watched = RESOURCES[resource]
         if namespace is not None and not watched.namespaced:
             raise ValueError(f"{resource} are cluster-scoped; namespace must be None")
-        api: Any = getattr(k8s, watched.client_api)(api_client)
+        self._api_client = api_client
+        self._path = rest.collection(watched.api_version, watched.name, namespace)
         self.cluster = cluster
         self.resource = resource
         self.namespace = namespace
         self.stop_event = stop
         self._emit = emit
         self._errors = errors
-        scope: tuple[str, ...] = (namespace,) if namespace is not None else ()
-        # Custom resources (Flux) are listed as (group, version, [namespace,] plural).
-        self._args = (watched.group, watched.version, *scope, resource) if watched.custom else scope
-        self._call: Callable[..., Any] = getattr(
-            api,
-            watched.list_namespaced
-            if namespace is not None and watched.list_namespaced
-            else watched.list_all,
-        )
         self._timeout_seconds = timeout_seconds
         self._list_timeout = (request_timeout, request_timeout)
         self._watch_timeout = (request_timeout, float(timeout_seconds + 30))
@@ -284,29 +280,33 @@ class ResourceWatch:
             self._list()
         return self._watch()
 
-    def _get(self, **kwargs: Any) -> Any:
+    def _get(self, timeout: tuple[float, float], **query: Any) -> Any:
         try:
-            return self._call(*self._args, _preload_content=False, **kwargs)
+            return rest.request(self._api_client, "GET", self._path, query=query, timeout=timeout)
         except ApiException:
             raise
         except Exception as exc:
             raise self._translate(exc) from exc
 
-    def _list_page(self, token: str | None) -> KubeObject:
+    def _list_page(self, token: str | None) -> bytes:
+        """One page of the list, as the raw JSON the API server sent."""
         try:
-            resp = self._get(limit=self._page_size, _continue=token, _request_timeout=self._list_timeout)
+            resp = self._get(self._list_timeout, limit=self._page_size, **{"continue": token})
         except ApiException as exc:
             if exc.status == 410 and token:
                 raise WatchExpired("continue token expired") from exc
             raise self._translate(exc) from exc
         fully_read = False
         try:
-            data = resp.data
+            data: bytes = resp.data
             fully_read = True
         except STREAM_ERRORS as exc:
             raise self._translate(exc) from exc
         finally:
             close_response(resp, fully_read=fully_read)
+        return data
+
+    def _decode(self, data: bytes) -> KubeObject:
         page = orjson.loads(data)
         if not isinstance(page, dict):
             raise TemporaryKubeError(f"cluster `{self.cluster}` sent a list that is not an object")
@@ -322,17 +322,27 @@ class ResourceWatch:
         changes = 0
         while True:
             try:
-                page = self._list_page(token)
+                data = self._list_page(token)
             except WatchExpired:
                 if restarted:
                     raise
                 restarted, token, seen = True, None, set()  # the snapshot is gone: start over
                 continue
-            for event in self._cache.reconcile_page(page, seen, relist=relist):
-                changes += 1
-                self._emit(event)
-            meta = page.get("metadata") or {}
-            token = meta.get("continue") or None
+            # One decoded page at a time in the whole process: the watches of all resources
+            # (and clusters) list together at start and relist on their own, and a decoded
+            # page is the biggest transient thing a watch holds (250 pods: ~6 MB). Only the
+            # decoding waits its turn, never a request.
+            with _ONE_PAGE:
+                page = self._decode(data)
+                del data
+                meta = page.get("metadata") or {}
+                token = meta.get("continue") or None
+                events = self._cache.reconcile_page(page, seen, relist=relist)
+                del page  # before the next one is decoded (the name would keep it alive until then)
+            changes += len(events)
+            events.reverse()
+            while events:  # in order, each object let go of once handed on
+                self._emit(events.pop())
             if not token:
                 break
         rv = str(meta.get("resourceVersion") or "")
@@ -366,11 +376,11 @@ class ResourceWatch:
         started = time.monotonic()
         try:
             resp = self._get(
+                self._watch_timeout,
                 watch=True,
-                resource_version=self._cache.resource_version,
-                allow_watch_bookmarks=True,
-                timeout_seconds=self._timeout_seconds,
-                _request_timeout=self._watch_timeout,
+                resourceVersion=self._cache.resource_version,
+                allowWatchBookmarks=True,
+                timeoutSeconds=self._timeout_seconds,
             )
         except ApiException as exc:
             if exc.status == 410:

@@ -2,8 +2,8 @@
 
 :class:`WatchRunner` runs each watch in a daemon thread, restarts a loop that
 returned or crashed unexpectedly, and stops them all within about a second: the
-in-flight response's socket is shut down from the stopping thread. :func:`bridge`
-hands events to an asyncio queue. :func:`build_watches` makes the watches one
+in-flight response's socket is shut down from the stopping thread. :class:`Handoff`
+hands events to an asyncio queue, a bounded number at a time (:func:`bridge`: unbounded). :func:`build_watches` makes the watches one
 cluster needs for the resources asked for.
 """
 
@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
-from kubernetes import client as k8s
+from kubernetes.client.api_client import ApiClient
 
 from opsbot.core.resources import RESOURCES, ResourceName
 from opsbot.kube.watch.cache import WatchEvent
@@ -110,6 +110,47 @@ class WatchRunner:
         return [watch.health for watch in self.watches]
 
 
+class _ReleasingQueue(asyncio.Queue[WatchEvent]):
+    """An asyncio queue that frees one place of its Handoff for every event taken out."""
+
+    def __init__(self, room: threading.Semaphore) -> None:
+        super().__init__()
+        self._room = room
+
+    def get_nowait(self) -> WatchEvent:  # `get()` ends with it too
+        event = super().get_nowait()
+        self._room.release()
+        return event
+
+
+class Handoff:
+    """Watch threads → an asyncio consumer, with at most `limit` events on their way.
+
+    Events carry decoded objects (a realistic pod is ~25 KB of Python objects): a consumer
+    that falls behind (an initial list of 10,000 pods arrives in seconds; alert cards go out
+    at Slack's pace) must not make them pile up. A watch thread with no room waits, and its
+    stream waits in the socket; the API server keeps the changes meanwhile.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, stop: threading.Event, limit: int = 256) -> None:
+        self._loop = loop
+        self._stop = stop
+        self._room = threading.Semaphore(limit)
+        self.queue: asyncio.Queue[WatchEvent] = _ReleasingQueue(self._room)
+
+    def emit(self, event: WatchEvent) -> None:
+        """Hand `event` on (from a watch thread), waiting for room; dropped once the watches stop."""
+        while not self._room.acquire(timeout=0.5):
+            if self._stop.is_set() or self._loop.is_closed():
+                _log.debug("watch event dropped: stopping", resource=event.resource, type=event.type)
+                return
+        try:
+            self._loop.call_soon_threadsafe(self.queue.put_nowait, event)
+        except RuntimeError:  # the loop is closed: the bot is shutting down
+            self._room.release()
+            _log.debug("watch event dropped: event loop closed", resource=event.resource, type=event.type)
+
+
 def bridge(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[WatchEvent]) -> Callable[[WatchEvent], None]:
     """An emit function for watch threads that puts events on ``queue`` inside ``loop``."""
 
@@ -123,7 +164,7 @@ def bridge(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[WatchEvent]) ->
 
 
 def build_watches(
-    api_client: k8s.ApiClient,
+    api_client: ApiClient,
     cluster: str,
     namespaces: Sequence[str] | None,
     emit: Callable[[WatchEvent], None],

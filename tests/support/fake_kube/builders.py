@@ -5,16 +5,28 @@ message formats from the kubelet and controllers), so code under test is
 exercised against the shapes it meets in production. Nothing here touches a
 server; the status transformers take the current object and return the
 ``status`` to merge-patch (lists are complete because merge patch replaces lists).
+
+They are as heavy as real ones, so that benchmarks do not flatter the bot: a pod
+carries ``metadata.managedFields`` (its controller's and the kubelet's entries), the
+admission defaults (the ``kube-api-access-*`` projected volume and its mounts, the
+not-ready/unreachable tolerations), containers with ports, env, resources and probes,
+and the kubelet's full status (container ``resources``, ``user``, ``volumeMounts``):
+about 6 KB of JSON like on a v1.36 cluster. A node carries the kubelet's image list
+(``status.images``, 40 entries), runtime handlers and managedFields (~13 KB);
+a Deployment its managedFields and ``last-applied-configuration`` annotation.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import orjson
 
 Obj = dict[str, Any]
 TimeLike = datetime | str | None
@@ -24,6 +36,7 @@ TimeLike = datetime | str | None
 SAFE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 TEMPLATE_HASH_LABEL = "pod-template-hash"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 
 def rfc3339(value: TimeLike = None) -> str:
@@ -107,11 +120,46 @@ def container(name: str, image: str = "nginx:1.27", **extra: Any) -> Obj:
     return c
 
 
+def _probe(path: str, port: str, *, initial_delay: int) -> Obj:
+    return {
+        "httpGet": {"path": path, "port": port, "scheme": "HTTP"},
+        "initialDelaySeconds": initial_delay,
+        "timeoutSeconds": 1,
+        "periodSeconds": 10,
+        "successThreshold": 1,
+        "failureThreshold": 3,
+    }
+
+
+def app_container(name: str, image: str = "nginx:1.27", *, port: int = 8080, sidecar: bool = False) -> Obj:
+    """A container as teams write them, API defaults filled in: a named port, requests and a
+    memory limit, a readiness probe; the main one (not a ``sidecar``) also env from the
+    downward API and a liveness probe."""
+    port_name = "http" if port == 8080 else f"http-{port}"
+    extra: Obj = {
+        "ports": [{"name": port_name, "containerPort": port, "protocol": "TCP"}],
+        "resources": {"limits": {"memory": "256Mi"}, "requests": {"cpu": "100m", "memory": "128Mi"}},
+    }
+    if not sidecar:
+        extra["env"] = [
+            {
+                "name": "POD_NAMESPACE",
+                "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}},
+            },
+            {"name": "LOG_LEVEL", "value": "info"},
+        ]
+        extra["livenessProbe"] = _probe("/healthz", port_name, initial_delay=10)
+    extra["readinessProbe"] = _probe("/readyz", port_name, initial_delay=5)
+    return container(name, image, **extra)
+
+
 def _containers(containers: Sequence[str | Mapping[str, Any]] | None, image: str) -> list[Obj]:
+    """Containers named by a string are realistic (:func:`app_container`); a mapping is taken as
+    given over the API defaults (:func:`container`)."""
     out: list[Obj] = []
-    for c in containers or ("app",):
+    for index, c in enumerate(containers or ("app",)):
         if isinstance(c, str):
-            out.append(container(c, image))
+            out.append(app_container(c, image, port=8080 + index, sidecar=index > 0))
         else:
             spec = dict(c)
             merged = container(str(spec["name"]), str(spec.get("image", image)))
@@ -151,7 +199,28 @@ def running_container_status(
         "imageID": image_id(image),
         "containerID": container_id(pod_name, str(spec["name"]), restarts),
         "started": True,
+        **_kubelet_container_fields(spec),
     }
+
+
+def _kubelet_container_fields(spec: Mapping[str, Any]) -> Obj:
+    """What the v1.36 kubelet adds to a started container's status: the resources it runs
+    with, the user it runs as and its volume mounts (recursiveReadOnly reported)."""
+    fields: Obj = {}
+    resources = spec.get("resources") or {}
+    if resources:
+        fields["allocatedResources"] = dict(resources.get("requests") or resources.get("limits") or {})
+        fields["resources"] = copy.deepcopy(dict(resources))
+    security = spec.get("securityContext") or {}
+    uid = 65532 if security.get("runAsNonRoot") else 0
+    fields["user"] = {"linux": {"uid": uid, "gid": uid, "supplementalGroups": [uid]}}
+    mounts = [
+        {**mount, "recursiveReadOnly": "Disabled"} if mount.get("readOnly") else dict(mount)
+        for mount in spec.get("volumeMounts") or []
+    ]
+    if mounts:
+        fields["volumeMounts"] = mounts
+    return fields
 
 
 def waiting_container_status(spec: Mapping[str, Any], reason: str, message: str | None = None) -> Obj:
@@ -268,6 +337,163 @@ def pod_spec_defaults(spec: Mapping[str, Any]) -> Obj:
     return out
 
 
+SERVICE_ACCOUNT_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+SERVICE_ACCOUNT_VOLUME = "kube-api-access-"
+_DEFAULT_TOLERATIONS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+
+
+def pod_admission(spec: Mapping[str, Any], *, namespace: str, name: str) -> Obj:
+    """A pod spec as stored after the API server's defaulting and admission (idempotent):
+    the service account with its ``kube-api-access-*`` projected volume mounted in every
+    container, the not-ready/unreachable NoExecute tolerations (300 s), priority and the
+    service-link defaults. Pods only: templates get :func:`pod_spec_defaults` alone."""
+    out = pod_spec_defaults(spec)
+    out.setdefault("serviceAccountName", "default")
+    out.setdefault("serviceAccount", out["serviceAccountName"])
+    out.setdefault("enableServiceLinks", True)
+    out.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    out.setdefault("priority", 0)
+    volumes = [dict(v) for v in out.get("volumes") or []]
+    if out.get("automountServiceAccountToken") is not False and not any(
+        str(v.get("name", "")).startswith(SERVICE_ACCOUNT_VOLUME) for v in volumes
+    ):
+        volume = SERVICE_ACCOUNT_VOLUME + safe_encode(_digest("kube-api-access", namespace, name), 5)
+        volumes.append(
+            {
+                "name": volume,
+                "projected": {
+                    "sources": [
+                        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                        {
+                            "downwardAPI": {
+                                "items": [
+                                    {
+                                        "path": "namespace",
+                                        "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                                    }
+                                ]
+                            }
+                        },
+                    ],
+                    "defaultMode": 420,
+                },
+            }
+        )
+        mount = {"name": volume, "readOnly": True, "mountPath": SERVICE_ACCOUNT_MOUNT}
+        out["containers"] = [
+            {**c, "volumeMounts": [*(c.get("volumeMounts") or []), mount]} for c in out["containers"]
+        ]
+    if volumes:
+        out["volumes"] = volumes
+    tolerations = [dict(t) for t in out.get("tolerations") or []]
+    for key in _DEFAULT_TOLERATIONS:
+        if not any(t.get("key") == key for t in tolerations):
+            tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
+    out["tolerations"] = tolerations
+    return out
+
+
+# ---------------------------------------------------------------- managedFields
+
+# The keys of the associative lists the API server merges by (containers by name,
+# conditions by type, ports by containerPort+protocol, ...): FieldsV1 names their items
+# ``k:{"name":"app"}``; any other list of objects is atomic (one ``{}``).
+_LIST_KEYS = ("uid", "containerPort", "mountPath", "type", "ip", "name")
+# Lists without a merge key: owned as a whole.
+_ATOMIC = frozenset({"containerStatuses", "initContainerStatuses", "images", "tolerations", "podCIDRs"})
+
+
+def _fields_v1(value: Any, depth: int = 0) -> Obj:
+    if isinstance(value, dict):
+        out: Obj = {".": {}} if depth > 1 and value else {}
+        for key, item in value.items():
+            out[f"f:{key}"] = {} if key in _ATOMIC else _fields_v1(item, depth + 1)
+        return out
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        key = next((k for k in _LIST_KEYS if all(k in item for item in value)), None)
+        if key is None:
+            return {}
+        items: Obj = {}
+        for item in value:
+            ident: Obj = {key: item[key]}
+            if key == "containerPort":
+                ident["protocol"] = item.get("protocol", "TCP")
+            items["k:" + orjson.dumps(ident).decode()] = _fields_v1(item, 2)
+        return items
+    return {}
+
+
+@functools.lru_cache(maxsize=1024)
+def _spec_fields_v1_bytes(spec: bytes) -> bytes:
+    return orjson.dumps(_fields_v1(orjson.loads(spec), 1))
+
+
+def _spec_fields_v1(spec: bytes) -> Obj:
+    """:func:`_fields_v1` of a spec given as JSON, remembered: the pods of one workload share
+    their spec (a fresh copy each time)."""
+    result: Obj = orjson.loads(_spec_fields_v1_bytes(spec))
+    return result
+
+
+def managed_fields_entry(
+    manager: str,
+    fields: Mapping[str, Any],
+    *,
+    when: TimeLike = None,
+    api_version: str = "v1",
+    operation: str = "Update",
+    subresource: str | None = None,
+) -> Obj:
+    """One ``metadata.managedFields`` entry: ``manager`` set the fields present in ``fields``."""
+    entry: Obj = {
+        "manager": manager,
+        "operation": operation,
+        "apiVersion": api_version,
+        "time": rfc3339(when),
+        "fieldsType": "FieldsV1",
+        "fieldsV1": {
+            f"f:{key}": _spec_fields_v1(orjson.dumps(value)) if key == "spec" else _fields_v1(value, 1)
+            for key, value in fields.items()
+        },
+    }
+    if subresource:
+        entry["subresource"] = subresource
+    return entry
+
+
+# What admission, the scheduler (binding) and the API server add to a pod: nobody's fields.
+_UNOWNED_POD_SPEC = ("nodeName", "volumes", "tolerations", "serviceAccount", "priority", "preemptionPolicy")
+
+
+def pod_managed_fields(pod: Mapping[str, Any]) -> list[Obj]:
+    """A pod's managedFields: its creator's (the ReplicaSet controller, or kubectl for a bare pod)
+    metadata and spec, and the kubelet's status."""
+    meta = pod.get("metadata") or {}
+    spec = pod.get("spec") or {}
+    when = meta.get("creationTimestamp")
+    written_meta = {k: meta[k] for k in ("generateName", "labels", "annotations", "ownerReferences") if k in meta}
+    written_spec = {k: v for k, v in spec.items() if k not in _UNOWNED_POD_SPEC}
+    written_spec["containers"] = [
+        {
+            **c,
+            "volumeMounts": [
+                m for m in c.get("volumeMounts") or [] if not str(m.get("name", "")).startswith(SERVICE_ACCOUNT_VOLUME)
+            ],
+        }
+        for c in spec.get("containers") or []
+    ]
+    for c in written_spec["containers"]:
+        if not c["volumeMounts"]:
+            del c["volumeMounts"]
+    manager = "kube-controller-manager" if meta.get("ownerReferences") else "kubectl-create"
+    entries = [managed_fields_entry(manager, {"metadata": written_meta, "spec": written_spec}, when=when)]
+    status = {k: v for k, v in (pod.get("status") or {}).items() if k != "qosClass"}
+    if status:
+        entries.append(managed_fields_entry("kubelet", {"status": status}, when=when, subresource="status"))
+    return entries
+
+
 def pod(
     name: str,
     namespace: str = "default",
@@ -291,18 +517,19 @@ def pod(
     ``Pending`` gives ContainerCreating, ``Succeeded``/``Failed`` terminated containers.
     """
     when = rfc3339(created)
-    spec = pod_spec_defaults({"containers": _containers(containers, image)})
-    spec["serviceAccountName"] = "default"
-    spec["serviceAccount"] = "default"
+    spec = pod_admission({"containers": _containers(containers, image)}, namespace=namespace, name=name)
     if node:
         spec["nodeName"] = node
     meta: Obj = {"name": name, "namespace": namespace, "creationTimestamp": when}
+    reference = owner_reference(owner) if owner else None
+    if reference and reference["kind"] in ("ReplicaSet", "Job") and name.startswith(f"{reference['name']}-"):
+        meta["generateName"] = f"{reference['name']}-"
     if labels:
         meta["labels"] = dict(labels)
     if annotations:
         meta["annotations"] = dict(annotations)
-    if owner:
-        meta["ownerReferences"] = [owner_reference(owner)]
+    if reference:
+        meta["ownerReferences"] = [reference]
     hip = host_ip or (_ip_from(node, "10.0") if node else None)
     pip = pod_ip or _ip_from(f"{namespace}/{name}", "10.244")
     status: Obj
@@ -348,7 +575,9 @@ def pod(
             "containerStatuses": cs,
             "qosClass": _qos(spec["containers"]),
         }
-    return {"kind": "Pod", "apiVersion": "v1", "metadata": meta, "spec": spec, "status": status}
+    obj: Obj = {"kind": "Pod", "apiVersion": "v1", "metadata": meta, "spec": spec, "status": status}
+    meta["managedFields"] = pod_managed_fields(obj)
+    return obj
 
 
 _OWNER_API = {
@@ -720,7 +949,7 @@ def node(
             {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule", "timeAdded": when}
         ]
     mem_kib = _kib(memory)
-    return {
+    obj: Obj = {
         "kind": "Node",
         "apiVersion": "v1",
         "metadata": {
@@ -763,8 +992,69 @@ def node(
                 "operatingSystem": "linux",
                 "architecture": "amd64",
             },
+            "images": node_images(),
+            "runtimeHandlers": [
+                {"name": handler, "features": {"recursiveReadOnlyMounts": True, "userNamespaces": True}}
+                for handler in ("runc", "")
+            ],
+            "features": {"supplementalGroupsPolicy": True},
         },
     }
+    metadata = obj["metadata"]
+    status = obj["status"]
+    metadata["managedFields"] = [
+        managed_fields_entry(
+            "kubelet",
+            {"metadata": {"annotations": {"volumes.kubernetes.io/controller-managed-attach-detach": "true"}, "labels": lab}},
+            when=when,
+        ),
+        managed_fields_entry(
+            "kube-controller-manager",
+            {"metadata": {"annotations": {"node.alpha.kubernetes.io/ttl": "0"}}, "spec": spec},
+            when=when,
+        ),
+        managed_fields_entry("kubelet", {"status": status}, when=when, subresource="status"),
+    ]
+    return obj
+
+
+# What a worker's kubelet reports in ``status.images``: the system images plus the
+# workloads' (up to 50 are reported, largest first).
+_NODE_IMAGES = (
+    ("registry.k8s.io/kube-proxy", "v1.36.0", 30_512_000),
+    ("registry.k8s.io/coredns/coredns", "v1.12.1", 22_384_000),
+    ("registry.k8s.io/pause", "3.10", 320_368),
+    ("registry.k8s.io/metrics-server/metrics-server", "v0.7.2", 19_494_000),
+    ("registry.k8s.io/ingress-nginx/controller", "v1.12.1", 105_900_000),
+    ("registry.k8s.io/sig-storage/csi-node-driver-registrar", "v2.13.0", 14_380_000),
+    ("registry.k8s.io/sig-storage/livenessprobe", "v2.15.0", 14_050_000),
+    ("docker.io/calico/node", "v3.29.2", 146_200_000),
+    ("docker.io/calico/cni", "v3.29.2", 97_700_000),
+    ("quay.io/prometheus/node-exporter", "v1.9.0", 12_100_000),
+    ("quay.io/cilium/cilium", "v1.17.2", 213_400_000),
+    ("docker.io/grafana/promtail", "3.4.2", 87_200_000),
+    ("docker.io/envoyproxy/envoy", "v1.33.2", 68_100_000),
+    ("docker.io/library/nginx", "1.27", 72_900_000),
+    ("docker.io/library/redis", "7.4", 45_300_000),
+    ("docker.io/library/postgres", "17.4", 158_300_000),
+    ("docker.io/library/busybox", "1.36", 2_160_000),
+    ("docker.io/bitnami/kubectl", "1.36.0", 87_000_000),
+    ("ghcr.io/fluxcd/source-controller", "v1.5.0", 41_000_000),
+    ("ghcr.io/fluxcd/kustomize-controller", "v1.5.1", 39_600_000),
+)
+
+
+def node_images(count: int = 40) -> list[Obj]:
+    """``status.images`` of a busy worker: ``count`` entries, each by digest and by tag."""
+    images: list[Obj] = []
+    for index in range(count):
+        repo, tag, size = _NODE_IMAGES[index % len(_NODE_IMAGES)]
+        if index >= len(_NODE_IMAGES):  # the teams' images, several versions of each
+            repo, tag, size = f"registry.example.com/apps/svc-{index % 12:02d}", f"1.{index}.0", 48_000_000 + index
+        digest = _digest("node-image", repo, tag)
+        images.append({"names": [f"{repo}@sha256:{digest}", f"{repo}:{tag}"], "sizeBytes": size})
+    images.sort(key=lambda image: -int(image["sizeBytes"]))
+    return images
 
 
 def _kib(quantity: str) -> int:
@@ -836,17 +1126,30 @@ def deployment(
 ) -> Obj:
     """A Deployment selecting ``labels`` (default ``app=<name>``)."""
     lab = dict(labels or {"app": name})
-    meta: Obj = {"name": name, "namespace": namespace, "labels": dict(lab)}
+    template = _template(lab, containers, image)
+    applied = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"annotations": {}, "labels": dict(lab), "name": name, "namespace": namespace},
+        "spec": {"replicas": replicas, "selector": {"matchLabels": dict(lab)}, "template": copy.deepcopy(template)},
+    }
+    meta: Obj = {
+        "name": name,
+        "namespace": namespace,
+        "labels": dict(lab),
+        # `kubectl apply` keeps what it applied, the whole manifest, in an annotation.
+        "annotations": {LAST_APPLIED: json.dumps(applied, sort_keys=True, separators=(",", ":")) + "\n"},
+    }
     if annotations:
-        meta["annotations"] = dict(annotations)
-    return {
+        meta["annotations"].update(annotations)
+    obj: Obj = {
         "kind": "Deployment",
         "apiVersion": "apps/v1",
         "metadata": meta,
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": lab},
-            "template": _template(lab, containers, image),
+            "template": template,
             "strategy": {
                 "type": "RollingUpdate",
                 "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"},
@@ -855,6 +1158,14 @@ def deployment(
             "progressDeadlineSeconds": 600,
         },
     }
+    meta["managedFields"] = [
+        managed_fields_entry(
+            "kubectl-client-side-apply",
+            {"metadata": {"annotations": meta["annotations"], "labels": lab}, "spec": obj["spec"]},
+            api_version="apps/v1",
+        )
+    ]
+    return obj
 
 
 def statefulset(
@@ -954,6 +1265,49 @@ def job(
         },
         "status": status,
     }
+
+
+def deployment_status(deployment: Mapping[str, Any], *, available: int | None = None) -> Obj:
+    """Deployment status once its controller rolled it out: ``available`` of the desired
+    replicas ready (default all), with the controller's Available/Progressing conditions."""
+    spec = deployment.get("spec") or {}
+    meta = deployment.get("metadata") or {}
+    desired = int(spec.get("replicas", 1))
+    ready = desired if available is None else available
+    rs_name = f"{meta.get('name')}-{pod_template_hash(spec.get('template') or {})}"
+    when = rfc3339(meta.get("creationTimestamp"))
+    status: Obj = {
+        "observedGeneration": int(meta.get("generation", 1)),
+        "replicas": desired,
+        "updatedReplicas": desired,
+        "readyReplicas": ready,
+        "availableReplicas": ready,
+        "conditions": [
+            {
+                "type": "Available",
+                "status": "True" if ready >= desired else "False",
+                "lastUpdateTime": when,
+                "lastTransitionTime": when,
+                "reason": "MinimumReplicasAvailable" if ready >= desired else "MinimumReplicasUnavailable",
+                "message": "Deployment has minimum availability."
+                if ready >= desired
+                else "Deployment does not have minimum availability.",
+            },
+            {
+                "type": "Progressing",
+                "status": "True",
+                "lastUpdateTime": when,
+                "lastTransitionTime": when,
+                "reason": "NewReplicaSetAvailable",
+                "message": f'ReplicaSet "{rs_name}" has successfully progressed.',
+            },
+        ],
+    }
+    if ready < desired:
+        status["unavailableReplicas"] = desired - ready
+    if not ready:
+        del status["readyReplicas"], status["availableReplicas"]  # the API omits zero counts
+    return status
 
 
 def rollout_stuck_status(deployment: Mapping[str, Any], *, available: bool = True) -> Obj:

@@ -265,9 +265,7 @@ class Controllers:
             meta["generateName"] = generate_name
         if tmeta.get("annotations"):
             meta["annotations"] = dict(tmeta["annotations"])
-        spec = builders.pod_spec_defaults(copy.deepcopy(template.get("spec") or {}))
-        spec.setdefault("serviceAccountName", "default")
-        spec.setdefault("serviceAccount", spec["serviceAccountName"])
+        spec = builders.pod_admission(copy.deepcopy(template.get("spec") or {}), namespace=owner.namespace, name=name)
         if node is None:
             node, host_ip = self.pick_node()
         else:
@@ -284,6 +282,7 @@ class Controllers:
         for container in spec.get("containers") or []:
             if container.get("image") in self.w.crashing_images:
                 pod["status"] = builders.crashloop_status(pod, str(container.get("name")), restarts=3)
+        meta["managedFields"] = builders.pod_managed_fields(pod)
         result: Entry = self.store.commit(PODS, "ADDED", pod, None)
         return result
 

@@ -10,11 +10,12 @@ the control API passes ``False`` to set up any state (e.g. a pod's status).
 from __future__ import annotations
 
 import copy
-import json
 import random
 import uuid
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from . import builders, errors
 from .controllers import Controllers
@@ -53,8 +54,10 @@ def _json_default(value: Any) -> Any:
 
 
 def clone(obj: Obj) -> Obj:
-    """Deep copy through JSON (several times faster than ``copy.deepcopy`` here)."""
-    result: Obj = json.loads(json.dumps(obj, default=_json_default))
+    """Deep copy through JSON (many times faster than ``copy.deepcopy`` here)."""
+    result: Obj = orjson.loads(
+        orjson.dumps(obj, default=_json_default, option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS)
+    )
     return result
 
 
@@ -516,12 +519,16 @@ class World:
             if creating:
                 obj["status"] = {"phase": "Active"}
         elif kind == "Pod" and isinstance(spec, dict):
-            obj["spec"] = builders.pod_spec_defaults(spec)
-            obj["spec"].setdefault("serviceAccountName", "default")
-            obj["spec"].setdefault("serviceAccount", obj["spec"]["serviceAccountName"])
-            obj["spec"].setdefault("enableServiceLinks", True)
-            obj["spec"].setdefault("preemptionPolicy", "PreemptLowerPriority")
-            obj["spec"].setdefault("priority", 0)
+            if creating:  # admission runs on create: service account volume, tolerations, priority
+                meta = obj["metadata"]
+                obj["spec"] = builders.pod_admission(spec, namespace=str(meta.get("namespace")), name=str(meta["name"]))
+            else:
+                obj["spec"] = builders.pod_spec_defaults(spec)
+                obj["spec"].setdefault("serviceAccountName", "default")
+                obj["spec"].setdefault("serviceAccount", obj["spec"]["serviceAccountName"])
+                obj["spec"].setdefault("enableServiceLinks", True)
+                obj["spec"].setdefault("preemptionPolicy", "PreemptLowerPriority")
+                obj["spec"].setdefault("priority", 0)
             if creating and (from_client or not obj.get("status")):
                 obj["status"] = {"phase": "Pending", "qosClass": builders._qos(obj["spec"]["containers"])}
         elif kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job") and isinstance(
