@@ -6,9 +6,8 @@ person would type, so they go through the same permission checks and approvals.
 Which buttons a card offers follows the problem, and is data in one place, :data:`BUTTONS`:
 an image that will not pull gets Describe and Events (there are no logs to read, and a
 restart will not fix a tag); a crash loop gets the crashed run's logs, Describe, Restart.
-Every open card can be muted. A button whose feature does not exist yet (``needs``: Roll
-back needs releases) is declared where it belongs and shown once the feature is there
-(``features``).
+Every open card can be muted. A button that needs a feature (``needs``: Roll back needs
+releases) is shown only where that feature is there (``features``).
 """
 
 from __future__ import annotations
@@ -42,7 +41,7 @@ SILENCE_HOURS = {SILENCE_1H_ACTION: 1, SILENCE_4H_ACTION: 4, SILENCE_24H_ACTION:
 MAX_SILENCED_AT_ONCE = 50
 
 Feature = Literal["releases"]
-FEATURES: frozenset[Feature] = frozenset()
+FEATURES: frozenset[Feature] = frozenset({"releases"})
 """What exists in this opsbot: a button that ``needs`` anything else is not offered."""
 
 # How `events --for KIND/NAME` and `describe KIND NAME` name each subject's kind.
@@ -151,7 +150,11 @@ def _silence(hours: int) -> Callable[[Incident], str | None]:
 
 
 def _rollback(incident: Incident) -> str | None:
-    return None  # releases do not exist yet: see FEATURES
+    """`rollback` of the failing Deployment's app: back to the last version that was fully
+    available on this cluster (the releases' history, else its ReplicaSet revisions)."""
+    if incident.workload.kind != "Deployment" or not incident.namespace:
+        return None
+    return f"rollback {incident.workload.name} on {incident.cluster} -n {incident.namespace}"
 
 
 LOGS = CardAction(LOGS_ACTION, "Logs (crashed run)", _logs)

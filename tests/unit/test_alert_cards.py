@@ -247,14 +247,14 @@ incident `k7m2qx` · cluster `prod` · namespace `shop`
 Severity: 🔴 critical
 When: since 2026-03-01T11:56+00:00
 Available replicas: 3/3
-> ReplicaSet "web-qqlvmzhqhq" has timed out progressing.""",
+> ReplicaSet "web-bsw9n88t5h" has timed out progressing.""",
     AlertKind.ROLLOUT_COMPLETED: """\
 🔵 RolloutCompleted — deployment/web in shop
 incident `k7m2qx` · cluster `prod` · namespace `shop`
 Severity: 🔵 info
 When: since 2026-03-01T11:00+00:00
 Available replicas: 3/3
-> ReplicaSet "web-qqlvmzhqhq" has successfully progressed.""",
+> ReplicaSet "web-bsw9n88t5h" has successfully progressed.""",
     AlertKind.EVICTED: f"""\
 🟠 Evicted — deployment/web in shop
 incident `k7m2qx` · cluster `prod` · namespace `shop`
@@ -404,9 +404,9 @@ Resolved: 2026-03-01T12:05+00:00 (healthy for 5m before it was closed)
 
 MUTES = ["Mute 1h", "Mute 24h"]
 EXPECTED_BUTTONS: dict[AlertKind, list[str]] = {
-    AlertKind.CRASH_LOOP: ["Logs (crashed run)", "Describe", "Restart workload", *MUTES],
+    AlertKind.CRASH_LOOP: ["Logs (crashed run)", "Describe", "Restart workload", "Roll back", *MUTES],
     AlertKind.OOM_KILLED: ["Logs (crashed run)", "Describe", *MUTES],
-    AlertKind.IMAGE_PULL: ["Describe", "Events", *MUTES],
+    AlertKind.IMAGE_PULL: ["Describe", "Events", "Roll back", *MUTES],
     AlertKind.CONFIG_ERROR: ["Describe", "Events", *MUTES],
     AlertKind.EVICTED: ["Describe", "Node pressure", *MUTES],
     AlertKind.UNSCHEDULABLE: ["Describe", "Events", *MUTES],
@@ -414,7 +414,7 @@ EXPECTED_BUTTONS: dict[AlertKind, list[str]] = {
     AlertKind.NODE_NOT_READY: ["Describe node", "Pods on node", *MUTES],
     AlertKind.NODE_PRESSURE: ["Describe node", "Pods on node", *MUTES],
     AlertKind.NODE_UNSCHEDULABLE: ["Describe node", "Pods on node", *MUTES],
-    AlertKind.ROLLOUT_FAILED: ["Describe", "Events", *MUTES],
+    AlertKind.ROLLOUT_FAILED: ["Describe", "Events", "Roll back", *MUTES],
     AlertKind.ROLLOUT_COMPLETED: ["Describe", *MUTES],
     AlertKind.DEPLOYMENT_UNAVAILABLE: ["Describe", "Events", "Restart workload", *MUTES],
     AlertKind.JOB_FAILED: ["Events", *MUTES],
@@ -434,13 +434,13 @@ def test_neither_an_image_pull_nor_an_eviction_offers_logs_or_a_restart() -> Non
         assert not {"Logs (crashed run)", "Logs", "Restart workload"} & set(labels(incident_of(kind)))
 
 
-def test_roll_back_is_declared_where_it_belongs_and_offered_once_releases_exist() -> None:
-    assert "releases" not in FEATURES
+def test_roll_back_is_offered_only_where_releases_exist_and_only_while_open() -> None:
+    assert "releases" in FEATURES
     for kind in (AlertKind.CRASH_LOOP, AlertKind.IMAGE_PULL, AlertKind.ROLLOUT_FAILED):
         assert ROLLBACK in BUTTONS[kind]
-        offered = card_actions(incident_of(kind), open_=True, features={"releases"})
-        # Its command comes with the releases feature; until then it applies to nothing.
-        assert ROLLBACK not in offered
+        assert ROLLBACK in card_actions(incident_of(kind), open_=True)
+        assert ROLLBACK not in card_actions(incident_of(kind), open_=True, features=())
+        assert ROLLBACK not in card_actions(incident_of(kind), open_=False)
 
 
 @pytest.mark.parametrize(
@@ -453,6 +453,8 @@ def test_roll_back_is_declared_where_it_belongs_and_offered_once_releases_exist(
         (AlertKind.NODE_NOT_READY, "Pods on node", "pods -A --node node-1 --cluster prod"),
         (AlertKind.NODE_PRESSURE, "Describe node", "describe node node-1 --cluster prod"),
         (AlertKind.DEPLOYMENT_UNAVAILABLE, "Restart workload", "restart deploy/web --cluster prod -n shop"),
+        (AlertKind.CRASH_LOOP, "Roll back", "rollback web on prod -n shop"),
+        (AlertKind.ROLLOUT_FAILED, "Roll back", "rollback web on prod -n shop"),
         (AlertKind.JOB_FAILED, "Events", "events --for job/migrate --cluster prod -n shop"),
         (
             AlertKind.CRONJOB_FAILED,
