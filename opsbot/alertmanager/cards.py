@@ -5,7 +5,7 @@ Approve / Reject while it waits, then who decided and what happened."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 from urllib.parse import quote
 
@@ -23,6 +23,7 @@ from opsbot.core.reply import (
     Icon,
     Link,
     Mention,
+    Moment,
     Mono,
     Part,
     Quote,
@@ -44,13 +45,6 @@ _ICON = {
     Severity.INFO: Icon.SEVERITY_INFO,
 }
 _TONE: dict[Severity, Tone] = {Severity.CRITICAL: "error", Severity.WARNING: "warning", Severity.INFO: "info"}
-
-
-def clock(moment: datetime, now: datetime) -> str:
-    """``14:00 UTC``; with the date when it is not within the next/last day."""
-    if abs(moment - now) < timedelta(hours=20):
-        return moment.strftime("%H:%M UTC")
-    return moment.strftime("%b %d %H:%M UTC")
 
 
 def ui_link(base: str, group: AlertGroup) -> str:
@@ -79,12 +73,12 @@ def silence_line(note: SilenceNote, now: datetime) -> Text:
     if note.state == "active":
         ids = Text.join(", ", (Mono(silence_id[:8]) for silence_id in note.ids[:3]))
         more = f" and {len(note.ids) - 3} more" if len(note.ids) > 3 else ""
-        return Text(Icon.MUTED, " Silenced by ", who, f" until {clock(note.until, now)} (", ids, more, ")")
-    when = clock(note.ended_at or note.until, now)
+        return Text(Icon.MUTED, " Silenced by ", who, " until ", Moment(note.until), " (", ids, more, ")")
+    when = Moment(note.ended_at or note.until)
     if note.state == "removed":
         remover = Text(" by ", Mention(note.ended_by)) if note.ended_by else Text(" in Alertmanager")
-        return Text(Emphasis("The silence by ", who, " was removed", remover, f" at {when}."))
-    return Text(Emphasis("The silence by ", who, f" expired at {when}."))
+        return Text(Emphasis("The silence by ", who, " was removed", remover, " at ", when, "."))
+    return Text(Emphasis("The silence by ", who, " expired at ", when, "."))
 
 
 def _who(approval: Approval, what: str) -> Text:
@@ -105,7 +99,8 @@ def remediation_status(remediation: Remediation, now: datetime) -> Text:
             Icon.WAITING,
             f" Waiting for approval ({have} of {needed}",
             by,
-            f"), until {clock(approval.expires_at, now)}",
+            "), until ",
+            Moment(approval.expires_at),
         )
     if status is Status.REJECTED:
         return Text(Icon.FAILURE, " Rejected by ", _who(approval, "rejected"), _delivery(remediation))
@@ -154,7 +149,9 @@ def remediation_block(remediation: Remediation, now: datetime) -> Text:
             Text(
                 f"{latest.source}: ",
                 Strong(latest.state),
-                f" — {clip(latest.message, 200)} ({clock(latest.at, now)})",
+                f" — {clip(latest.message, 200)} (",
+                Moment(latest.at),
+                ")",
                 link,
             )
         )
@@ -185,13 +182,13 @@ def group_card(
         ("Severity", Text(_ICON[incident.severity], " ", incident.severity.value)),
         ("Cluster / namespace", Text(Mono(incident.cluster), " / ", Mono(incident.namespace or "-"))),
         ("Alerts", f"{len(firing)} firing, {len(group.resolved())} resolved"),
-        ("Since", incident.opened_at.isoformat(timespec="seconds").replace("+00:00", "Z")),
+        ("Since", Text(Moment(incident.opened_at))),
     ]
     if group.group_labels:
         grouped = ", ".join(f"{k}={v}" for k, v in sorted(group.group_labels.items()))
         pairs.append(("Group", Text(Mono(clip(grouped, 200)), f" (receiver {group.receiver})")))
     if resolved and incident.resolved_at:
-        pairs.append(("Resolved", f"{clock(incident.resolved_at, now)} (after {since(incident.duration)})"))
+        pairs.append(("Resolved", Text(Moment(incident.resolved_at), f" (after {since(incident.duration)})")))
     parts: list[Part] = [Fields(tuple(pairs))]
     summary = _common_summary(group)
     if summary:

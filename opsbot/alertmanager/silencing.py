@@ -18,13 +18,12 @@ from typing import Any, TypeVar
 import structlog
 
 from opsbot.alertmanager.api import AlertmanagerApi
-from opsbot.alertmanager.cards import clock as clock_text
 from opsbot.alertmanager.groups import AlertGroup, SilenceNote
 from opsbot.alertmanager.settings import AlertmanagerSettings
 from opsbot.alertmanager.state import State
 from opsbot.alerts.incidents import IncidentBook
 from opsbot.alerts.publishing import Publishing
-from opsbot.core.reply import Emphasis, Icon, Mention, Text
+from opsbot.core.reply import Emphasis, Icon, Mention, Moment, Text
 from opsbot.core.request import ChatRequest
 from opsbot.core.silences import Silence, SilenceOutcome, matchers_for
 from opsbot.errors import AlertmanagerError, InvalidNameError
@@ -109,7 +108,9 @@ class Silencer:
                 Icon.MUTED,
                 " ",
                 Mention(request.user_id),
-                f" silenced {len(made)} alert(s) in Alertmanager until {clock_text(until, now)} (",
+                f" silenced {len(made)} alert(s) in Alertmanager until ",
+                Moment(until),
+                " (",
                 Emphasis("unsilence ID"),
                 " ends it early).",
             )

@@ -66,7 +66,7 @@ def approvals_line(approval: Approval) -> Text:
             counted[step.user] = step
     line = f"Approvals: {len(counted)} of {approval.policy.approvals_required}"
     if counted:
-        by = Text.join(", ", (Text(Mention(user), f" at {stamp(step.at)}") for user, step in counted.items()))
+        by = Text.join(", ", (Text(Mention(user), " at ", stamp(step.at)) for user, step in counted.items()))
         return Text(line, " (by ", by, ")")
     return Text(line, " (anyone but ", Mention(approval.requester), " may approve)")
 
@@ -82,7 +82,7 @@ def approval_card(approval: Approval) -> Reply:
         ("Requested by", Text(Mention(approval.requester))),
         (
             "Expires" if pending else "Requested",
-            stamp(approval.expires_at if pending else approval.created_at),
+            Text(stamp(approval.expires_at if pending else approval.created_at)),
         ),
     )
     changes = Text(Strong(_CHANGES_HEADING[approval.status]), "\n", bullets(plan.change_lines))
@@ -91,7 +91,7 @@ def approval_card(approval: Approval) -> Reply:
         parts.append(approvals_line(approval))
     for step in approval.history:
         who = Text(" by ", Mention(step.user)) if step.user else Text()
-        parts.append(Text(Emphasis(step.what.capitalize(), who, f" at {stamp(step.at)}")))
+        parts.append(Text(Emphasis(step.what.capitalize(), who, " at ", stamp(step.at))))
     # A success says what changed above; repeating the executor's sentence adds nothing.
     if approval.result and approval.status is not Status.SUCCEEDED:
         parts.append(Text(approval.result))

@@ -30,7 +30,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from opsbot.core.plan import ActionPlan
-from opsbot.core.reply import Icon, Mention, Strong, Text
+from opsbot.core.reply import Icon, Mention, Moment, Strong, Text
 from opsbot.core.request import MessageId
 
 
@@ -191,9 +191,9 @@ Effect = Execute | UpdateCard | Notify | TellThread
 Transition = tuple[Approval, tuple[Effect, ...]]
 
 
-def stamp(moment: datetime) -> str:
-    """How a moment is shown on cards and in the thread."""
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+def stamp(moment: datetime) -> Moment:
+    """How a moment is shown on cards and in the thread: in the reader's own time zone."""
+    return Moment(moment)
 
 
 def _describe_final(approval: Approval) -> Text:
@@ -312,7 +312,9 @@ def _approve(approval: Approval, event: Approve) -> Transition:
             Mention(approval.requester),
             " ",
             Mention(event.user),
-            f" approved {approval.plan.summary} at {stamp(event.at)} ({have} of {required}).",
+            f" approved {approval.plan.summary} at ",
+            stamp(event.at),
+            f" ({have} of {required}).",
         )
     )
     if have >= required:
@@ -342,7 +344,9 @@ def _reject(approval: Approval, event: Reject) -> Transition:
                 Mention(approval.requester),
                 " ",
                 Mention(event.user),
-                f" rejected {approval.plan.summary} at {stamp(event.at)}{because}; nothing was changed.",
+                f" rejected {approval.plan.summary} at ",
+                stamp(event.at),
+                f"{because}; nothing was changed.",
             )
         ),
     )
