@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest_asyncio
 
-from opsbot.alerts.actions import LOGS_ACTION, MUTE_1H_ACTION, RESTART_ACTION
+from opsbot.alerts.actions import LOGS_ACTION, MUTE_1H_ACTION, RESTART_ACTION, ROLLBACK_ACTION
 from opsbot.approvals.cards import CONFIRM_ACTION
 from tests.support.fake_kube import FakeKubeServer, builders
 from tests.support.harness import (
@@ -202,6 +202,29 @@ async def test_restart_button_goes_through_the_confirm_flow(alerting: BotHarness
         value=button_value(card, CONFIRM_ACTION),
     )
     await slack.wait_for_post(lambda p: "Restarted deployment/shop" in p.text, thread_ts=root.ts)
+
+
+async def test_roll_back_on_a_crash_loop_card_takes_the_deployment_back_to_the_version_before(
+    alerting: BotHarness,
+) -> None:
+    kube, slack = alerting.kube, alerting.slack
+    kube.add_deployment("web", "shop", replicas=1, image="ghcr.io/org/shop:1.0.0")
+    kube.world.crashing_images.add("ghcr.io/org/shop:1.1.0")
+    spec = {"template": {"spec": {"containers": [{"name": "app", "image": "ghcr.io/org/shop:1.1.0"}]}}}
+    kube.patch("deployments", "web", "shop", {"spec": spec})
+    root = await slack.wait_for_post(
+        lambda p: "CrashLoopBackOff" in p.text, channel=ALERTS, method="chat.postMessage"
+    )
+    assert button_value(root, ROLLBACK_ACTION)
+    await alerting.click_button(root, ROLLBACK_ACTION)
+    card = await slack.wait_for_post(lambda p: "Confirm: rollback" in p.text, thread_ts=root.ts)
+    assert "shop on test: 1.1.0 → 1.0.0" in block_text(card)
+    assert not [r for r in kube.writes() if r.method == "PATCH"]
+    await alerting.click_button(card, CONFIRM_ACTION)
+    await slack.wait_for_post(lambda p: "shop 1.0.0 available on test" in p.text, thread_ts=root.ts)
+    deployment = kube.get("deployments", "web", "shop")
+    assert deployment is not None
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/org/shop:1.0.0"
 
 
 async def test_dropped_watches_and_410_neither_duplicate_nor_miss_alerts(alerting: BotHarness) -> None:
