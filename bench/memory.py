@@ -32,17 +32,22 @@ the emulator when it records the post. The test servers share this process and i
 GIL: during the live baseline the fake API server's serving (Python) is part of what is
 measured. Figures are printed, never asserted.
 
-Measured (python 3.11, 2 CPUs; `make bench` / `python -m bench.memory`), 10,000 pods +
-500 nodes + 240 Deployments, realistic objects:
+Measured (python 3.11, 2 CPUs, `python -m bench.memory --quick` on a shared machine),
+10,000 pods + 500 nodes + 240 Deployments, realistic objects. "before" is the field trial
+of issue 10 (the bot at that time, same cluster size: its own fake API server for the
+watching figure, a real kube-apiserver for the rest):
 
     phase                        before    after   aim
-    idle, peak RSS (MiB)             -        -    -
-    watching, peak RSS (MiB)         -        -    < 120
-    burst, cache: peak RSS (MiB)     -        -    < 200 (and well under the limit)
-    burst, cache: p50 / p99 (ms)     -        -    p99 < 300
-    burst, live: peak RSS (MiB)      -        -    (baseline)
-    burst, live: p50 / p99 (ms)      -        -    (baseline)
-    1k pods, cache: p99 (ms)         -        -    < 100
+    idle, peak RSS (MiB)            101       75    -
+    watching, peak RSS (MiB)        159      119    < 120
+    burst, cache: peak RSS (MiB)   2048      119    < 200 (before: 8 at once, now 20)
+    burst, cache: p50 / p99 (ms)  21-25 s  152 / 229  p99 < 300
+    burst, live: peak RSS (MiB)       -      112    (baseline)
+    1k pods, cache: p99 (ms)        528        8    < 100
+    1k pods, live: p99 (ms)         528      224    (baseline)
+
+The live burst's latency is dominated by this process serving 20 live lists of 10,000
+~7 KB pods from Python at once, on the same two CPUs; it is printed, not a product figure.
 
 The Deployment's memory request/limit (manifests/base/deployment.yaml) come from the
 peaks above; tests/unit/test_manifests.py ties them together.
