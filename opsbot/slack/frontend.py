@@ -31,7 +31,7 @@ from opsbot.core.reply import RUN_ACTION, Reply
 from opsbot.core.request import ButtonClick, ChatRequest, Source
 from opsbot.policy import Subject
 from opsbot.slack.clicks import clicked
-from opsbot.slack.dedupe import SeenKeys
+from opsbot.slack.dedupe import SEEN_TTL_SECONDS, FirstSeen, SeenKeys
 from opsbot.slack.outbox import Outbox, OutboxClosedError
 from opsbot.slack.render import mrkdwn
 from opsbot.slack.surfaces import CardSurface, EphemeralResponder, Respond, Responder, ThreadResponder
@@ -75,6 +75,7 @@ class SlackFrontend:
         user_names: UserNames | None = None,
         usergroups: UserGroups | None = None,
         errors: ErrorReporter = NOOP_ERRORS,
+        seen: FirstSeen | None = None,
     ) -> None:
         self._router = router
         self._approvals = approvals
@@ -84,7 +85,7 @@ class SlackFrontend:
         self._user_names = user_names
         self._usergroups = usergroups
         self._errors = errors
-        self._seen = SeenKeys()
+        self._seen: FirstSeen = seen or SeenKeys()
         self._tasks: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(max_concurrent)
         self.accepting = True
@@ -292,7 +293,7 @@ class SlackFrontend:
     def _fresh(self, key: object) -> bool:
         if not isinstance(key, str) or not key:
             return True
-        fresh = self._seen.first_time(key)
+        fresh = self._seen.first_seen(key, SEEN_TTL_SECONDS)
         if not fresh:
             log.info("duplicate_delivery_ignored", key=key)
         return fresh
