@@ -250,12 +250,12 @@ class ApprovalService:
                 self._audit(updated, event)
                 await self._perform(updated, effects, surface)
                 return
-            log.info("approval_changed_meanwhile", approval_id=approval.id, event=type(event).__name__)
+            log.info("approval_changed_meanwhile", approval_id=approval.id, step=type(event).__name__)
             current = self._repository.get(approval.id)
             if current is None:
                 return
             approval = current
-        log.warning("approval_contended", approval_id=approval.id, event=type(event).__name__)
+        log.warning("approval_contended", approval_id=approval.id, step=type(event).__name__)
         user = getattr(event, "user", None)
         if user is not None:
             await surface.notify(user, Text("This request is changing right now; nothing was changed, try again."))

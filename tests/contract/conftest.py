@@ -10,7 +10,9 @@ import pytest
 from opsbot.store.protocol import StateStore
 from opsbot.store.redis import Connection, RedisStore
 from opsbot.store.sqlite import SqliteStore
-from tests.support.redis_server import RedisServer, running_redis
+from tests.support.redis_server import RedisServer, redis_server, running_redis
+
+__all__ = ["redis_server"]
 
 OpenStore = Callable[[], StateStore]
 """Opens another handle on the same state: another replica (Redis) or another connection (SQLite)."""

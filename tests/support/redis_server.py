@@ -51,6 +51,8 @@ class RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.appendonly = appendonly
+        self.appendfsync = "always"
+        """With `appendonly`: `always` (tests: nothing acknowledged is lost) or `everysec`."""
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -58,7 +60,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
-        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.appendonly else ["--appendonly", "no"]
+        persistence = ["--appendonly", "yes", "--appendfsync", self.appendfsync] if self.appendonly else ["--appendonly", "no"]
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--daemonize", "no",
              "--dir", str(self.workdir), "--save", "", *persistence, "--loglevel", "notice"],

@@ -68,13 +68,23 @@ def _describe(exc: Exception, timeout: float) -> str:
 class Connection:
     """A `redis.Redis` client whose every call goes through the breaker."""
 
-    def __init__(self, client: redis.Redis, *, timeout: float, retry_after: float) -> None:
+    def __init__(
+        self, client: redis.Redis, *, timeout: float, retry_after: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.client = client
         self._timeout = timeout
-        self.breaker = Breaker(retry_after)
+        self.breaker = Breaker(retry_after, clock)
 
     @classmethod
-    def from_url(cls, url: str, *, password: str | None, timeout: float, retry_after: float) -> Connection:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        password: str | None,
+        timeout: float,
+        retry_after: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Connection:
         client = redis.Redis.from_url(
             url,
             password=password or None,
@@ -85,7 +95,7 @@ class Connection:
             # of Redis); never a back-off loop on the event loop.
             retry=Retry(NoBackoff(), 1),
         )
-        return cls(client, timeout=timeout, retry_after=retry_after)
+        return cls(client, timeout=timeout, retry_after=retry_after, clock=clock)
 
     def run(self, call: Callable[[redis.Redis], _T]) -> _T:
         wait = self.breaker.wait()
