@@ -27,8 +27,9 @@ from opsbot.approvals.gate import approval_policy_for, may_approve
 from opsbot.approvals.service import ApprovalService
 from opsbot.commands.router import CommandRouter
 from opsbot.core.plan import ActionPlan
-from opsbot.core.reply import RUN_ACTION, Reply
+from opsbot.core.reply import RUN_ACTION, Reply, Text
 from opsbot.core.request import ButtonClick, ChatRequest, Source
+from opsbot.errors import StoreUnavailable
 from opsbot.policy import Subject
 from opsbot.slack.clicks import clicked
 from opsbot.slack.dedupe import SEEN_TTL_SECONDS, FirstSeen, SeenKeys
@@ -215,12 +216,12 @@ class SlackFrontend:
             clicked_channel=channel,
             clicked_message_ts=click.message_ts,
         )
-        known = self._approvals.get(approval_id)
-        if known is not None and known.card is None and not click.ephemeral:
-            # A click can come before the card's ts was recorded: Slack says which message it was.
-            self._approvals.attach(approval_id, card=click.message_ts)
         bound = log.bind(user=user, channel=channel, approval_id=approval_id, action=action_id)
         try:
+            known = self._approvals.get(approval_id)
+            if known is not None and known.card is None and not click.ephemeral:
+                # A click can come before the card's ts was recorded: Slack says which message it was.
+                self._approvals.attach(approval_id, card=click.message_ts)
             if action_id == CONFIRM_ACTION:
                 await self._approvals.confirm(approval_id, user, surface)
             elif action_id == CANCEL_ACTION:
@@ -235,6 +236,9 @@ class SlackFrontend:
                 else:
                     await self._approvals.reject(approval_id, user, surface, allowed=allowed, reason=reason)
             bound.info("approval_click")
+        except StoreUnavailable as exc:
+            bound.warning("approval_click_store_unavailable")
+            await surface.notify(user, Text(f"Nothing was changed: {exc}. Try again in a moment."))
         except Exception as exc:
             bound.exception("approval_click_failed")
             self._errors.capture(exc, where="approval_click", action=action_id[:64])
