@@ -314,3 +314,42 @@ def test_backend_redis_with_a_password_from_the_environment(redis_server: RedisS
         assert isinstance(store, RedisStore) and store.problem() is None
     finally:
         store.close()
+
+
+class ReadyBot:
+    """A bot that is ready in every other respect: only its store can make it unready."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+        self.accepting = True
+        self.socket_hellos = 1
+        self.outbox = None
+        self.alerts = None
+
+    def watch_health(self) -> None:
+        return None
+
+    async def connected(self) -> bool:
+        return True
+
+    def link_problem(self) -> None:
+        return None
+
+    def unusable_clusters(self) -> dict[str, str]:
+        return {}
+
+    def store_problem(self) -> str | None:
+        return self._store.problem()
+
+
+async def test_readiness_names_an_unreachable_redis_and_recovers(redis_server: RedisServer) -> None:
+    from opsbot.health import readiness_problems
+
+    bot = ReadyBot(redis_store(redis_server, retry_after=0.01))
+    assert await readiness_problems(bot) == []  # type: ignore[arg-type]
+    redis_server.stop()
+    assert await readiness_problems(bot) == [  # type: ignore[arg-type]
+        "the shared store (Redis) is unavailable: Redis cannot be reached"
+    ]
+    redis_server.start()
+    assert await readiness_problems(bot) == []  # type: ignore[arg-type]
