@@ -42,7 +42,7 @@ from opsbot.releases.errors import ReleaseError
 from opsbot.releases.service import PendingRequest, ReleasesService
 from opsbot.releases.tracker import ReleaseTracker
 from opsbot.slack.alerts import SlackAlertPublisher
-from opsbot.slack.dedupe import SharedSeenKeys
+from opsbot.slack.dedupe import FirstSeen, SharedSeenKeys
 from opsbot.slack.frontend import SlackFrontend
 from opsbot.slack.link import SocketLink
 from opsbot.slack.notices import SlackNotices
@@ -53,7 +53,6 @@ from opsbot.slack.users import UserGroups, UserNames
 from opsbot.store.approvals import StoreApprovals
 from opsbot.store.backend import open_backend
 from opsbot.store.protocol import StateStore
-from opsbot.store.redis import RedisStore
 from opsbot.store.releases import StoreReleases
 from opsbot.telemetry import Telemetry
 from opsbot.wiring import build_router
@@ -204,8 +203,8 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
             client, frozenset(g for binding in settings.policy.bindings for g in binding.usergroups)
         ),
         errors=errors,
-        # Several replicas share Redis: a retried event reaching another replica is answered once.
-        seen=SharedSeenKeys(store) if isinstance(store, RedisStore) else None,
+        # A shared store (Redis) remembers event ids for every replica: a retry is answered once.
+        seen=SharedSeenKeys(store) if isinstance(store, FirstSeen) else None,
     )
     frontend.register(app)
     alertmanager = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import structlog
 
@@ -22,6 +22,7 @@ log = structlog.get_logger("opsbot.slack")
 SEEN_TTL_SECONDS = 3600.0
 
 
+@runtime_checkable
 class FirstSeen(Protocol):
     def first_seen(self, key: str, ttl: float) -> bool:
         """True the first time `key` is offered within `ttl` seconds; False for a repeat."""

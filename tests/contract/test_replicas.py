@@ -353,3 +353,12 @@ async def test_readiness_names_an_unreachable_redis_and_recovers(redis_server: R
     ]
     redis_server.start()
     assert await readiness_problems(bot) == []  # type: ignore[arg-type]
+
+
+def test_with_redis_away_each_replica_still_answers_an_event_once_from_its_memory(
+    redis_server: RedisServer,
+) -> None:
+    seen = SharedSeenKeys(redis_store(redis_server))
+    redis_server.stop()
+    assert seen.first_seen("Ev1", 60) is True
+    assert seen.first_seen("Ev1", 60) is False
