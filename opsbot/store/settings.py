@@ -14,8 +14,8 @@ from opsbot.core.settings import Strict
 
 
 class RedisSettings(Strict):
-    """A Redis server shared by every replica (a single server or a Sentinel-managed
-    primary; not Redis Cluster: the scripts touch keys they compute)."""
+    """A Redis server shared by every replica, reached at one URL (no Sentinel discovery;
+    not Redis Cluster: the scripts touch keys they compute)."""
 
     url_env: str = "OPSBOT_REDIS_URL"
     """The environment variable holding `redis://host:6379/0` (`rediss://` for TLS)."""

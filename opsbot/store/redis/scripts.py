@@ -2,7 +2,7 @@
 atomic across replicas (Redis runs a script with nothing else in between).
 
 Index keys are computed inside the scripts (`prefix .. status`), which is fine on one
-Redis server (or a Sentinel-managed primary) and is why Redis Cluster is not supported.
+Redis server (one primary at one address) and is why Redis Cluster is not supported.
 """
 
 from __future__ import annotations
