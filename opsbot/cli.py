@@ -48,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     console.add_argument("--channel", default=None, metavar="CHANNEL_ID", help="pretend to type in this channel")
     console.add_argument(
-        "--store", default=None, metavar="PATH", help="SQLite file for the audit trail (default: store.path)"
+        "--store", default=None, metavar="PATH", help="SQLite file for the audit trail (default: the configured store)"
     )
     console.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
     sub.add_parser("version", help="print the version")
@@ -112,7 +112,7 @@ def console(args: argparse.Namespace) -> int:
         return run_console(
             settings,
             who,
-            store_path=args.store or settings.store.path,
+            store_path=args.store,
             environ_kubeconfig=os.environ.get("KUBECONFIG"),
             stdin=sys.stdin,
             stdout=sys.stdout,

@@ -26,6 +26,7 @@ from opsbot.errors import ConfigError
 from opsbot.policy.settings import BUILTIN_ROLES, ImpersonationSettings, PolicySettings
 from opsbot.releases.settings import ReleasesSettings
 from opsbot.slack.settings import OutboxSettings, SlackSettings
+from opsbot.store.settings import StoreSettings
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -58,12 +59,6 @@ class HealthSettings(Strict):
     enabled: bool = True
     host: str = "0.0.0.0"  # noqa: S104 - the probes and the scraper reach the pod IP
     port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
-
-
-class StoreSettings(Strict):
-    # Relative: in the working directory, so running locally writes nothing elsewhere. The
-    # Deployment's config (manifests/base/config.yaml) puts it on the state volume instead.
-    path: str = "opsbot.db"
 
 
 class Settings(Strict):

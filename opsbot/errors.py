@@ -16,7 +16,8 @@
     │       ├── ClusterUnreachableError
     │       └── KubeTimeoutError
     ├── ChatError                    Slack refused or failed a call (after retries), or it was never sent
-    └── AlertmanagerError            Alertmanager's API refused or failed (``temporary``: worth retrying)
+    ├── AlertmanagerError            Alertmanager's API refused or failed (``temporary``: worth retrying)
+    └── StoreUnavailable             the shared store (Redis) cannot be reached right now (temporary)
 
 Messages are written for the person in the chat: they never include tokens or
 tracebacks, and they name the cluster whenever one is involved.
@@ -111,3 +112,10 @@ class AlertmanagerError(OpsbotError):
         self.temporary = temporary
         self.status = status
         super().__init__(message)
+
+
+class StoreUnavailable(OpsbotError):
+    """The shared store cannot be reached; calls fail fast until it answers again.
+
+    The message is a sentence for people (it never includes the URL or a password).
+    """

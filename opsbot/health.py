@@ -105,6 +105,10 @@ class BotStatus(Protocol):
         """Configured clusters opsbot cannot use → why (the others are served all the same)."""
         ...
 
+    def store_problem(self) -> str | None:
+        """Why the store cannot be used right now (Redis unreachable), or None."""
+        ...
+
 
 class Metrics:
     """The metrics of one Bot, in a registry of its own."""
@@ -343,10 +347,14 @@ class HealthServer:
 
 
 async def readiness_problems(bot: BotStatus) -> list[str]:
-    """Why the bot is not ready (empty: ready): the Slack link is down or a watch has not synced."""
+    """Why the bot is not ready (empty: ready): the store is unreachable, the Slack link is down
+    or a watch has not synced."""
     reasons: list[str] = []
     if not bot.accepting:
         reasons.append("shutting down")
+    store = bot.store_problem()
+    if store is not None:
+        reasons.append(store)
     if not await bot.connected():
         reasons.append(bot.link_problem() or "the Socket Mode link to Slack is down")
     watches = bot.watch_health()

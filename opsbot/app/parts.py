@@ -42,6 +42,7 @@ from opsbot.releases.errors import ReleaseError
 from opsbot.releases.service import PendingRequest, ReleasesService
 from opsbot.releases.tracker import ReleaseTracker
 from opsbot.slack.alerts import SlackAlertPublisher
+from opsbot.slack.dedupe import FirstSeen, SharedSeenKeys
 from opsbot.slack.frontend import SlackFrontend
 from opsbot.slack.link import SocketLink
 from opsbot.slack.notices import SlackNotices
@@ -49,9 +50,10 @@ from opsbot.slack.outbox import Outbox, Priority
 from opsbot.slack.releases import SlackReleaseNotices
 from opsbot.slack.render import mrkdwn
 from opsbot.slack.users import UserGroups, UserNames
-from opsbot.store.approvals import SqliteApprovals
-from opsbot.store.releases import SqliteReleases
-from opsbot.store.sqlite import SqliteStore, open_store
+from opsbot.store.approvals import StoreApprovals
+from opsbot.store.backend import open_backend
+from opsbot.store.protocol import StateStore
+from opsbot.store.releases import StoreReleases
 from opsbot.telemetry import Telemetry
 from opsbot.wiring import build_router
 
@@ -118,7 +120,7 @@ class BotParts:
     rows: WatchedRows
     pool: ThreadPoolExecutor
     client: AsyncWebClient
-    store: SqliteStore
+    store: StateStore
     outbox: Outbox
     router: CommandRouter
     approvals: ApprovalService
@@ -150,7 +152,7 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
     app = AsyncApp(token=secrets.bot_token, request_verification_enabled=False, logger=None)
     client = app.client
     client.base_url = secrets.slack_api_url
-    store = open_store(settings.store.path)
+    store = open_backend(settings.store, os.environ if options.environ is None else options.environ)
     router = build_router(settings, clusters, pool, clock.now, contexts=store, tracer=tracer, errors=errors)
     # Unsent messages are journaled in the store at shutdown and replayed at start.
     outbox = Outbox(client, settings.outbox, journal=store)
@@ -160,7 +162,7 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
     router.releases = releases
     run_plan = ActionRunner(router.registry, clusters, pool, clock.now, releases=releases)
     approvals = ApprovalService(
-        SqliteApprovals(store),
+        StoreApprovals(store),
         run_plan,
         clock,
         timedelta(minutes=settings.approvals.expire_after_minutes),
@@ -182,7 +184,7 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
     )
     router.alerts = alerts
     tracker = ReleaseTracker(
-        SqliteReleases(store),
+        StoreReleases(store),
         clusters,
         SlackReleaseNotices(outbox, approvals),
         PoolRunner(pool),
@@ -201,6 +203,8 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
             client, frozenset(g for binding in settings.policy.bindings for g in binding.usergroups)
         ),
         errors=errors,
+        # A shared store (Redis) remembers event ids for every replica: a retry is answered once.
+        seen=SharedSeenKeys(store) if isinstance(store, FirstSeen) else None,
     )
     frontend.register(app)
     alertmanager = (
@@ -244,10 +248,10 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
 
 
 def _releases(
-    settings: Settings, store: SqliteStore, options: Options, clusters: KubeDirectory
+    settings: Settings, store: StateStore, options: Options, clusters: KubeDirectory
 ) -> ReleasesService:
     """The release service; git credentials are read now, so a missing one stops the start."""
-    approvals = SqliteApprovals(store)
+    approvals = StoreApprovals(store)
 
     def pending() -> list[PendingRequest]:
         return [
@@ -259,7 +263,7 @@ def _releases(
     try:
         return ReleasesService(
             settings.releases,
-            SqliteReleases(store),
+            StoreReleases(store),
             workdir=settings.releases_workdir,
             environ=os.environ if options.environ is None else options.environ,
             pending=pending,
@@ -271,7 +275,7 @@ def _releases(
 
 def _alerts(
     settings: Settings,
-    store: SqliteStore,
+    store: StateStore,
     publisher: SlackAlertPublisher,
     clusters: KubeDirectory,
     clock: Clock,
@@ -307,7 +311,7 @@ def _alertmanager(
     settings: Settings,
     options: Options,
     alerts: AlertService,
-    store: SqliteStore,
+    store: StateStore,
     router: CommandRouter,
     clusters: KubeDirectory,
     pool: ThreadPoolExecutor,

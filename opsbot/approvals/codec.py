@@ -58,6 +58,7 @@ def approval_to_dict(approval: Approval) -> dict[str, Any]:
         "result": approval.result,
         "card": approval.card,
         "response_url": approval.response_url,
+        "revision": approval.revision,
     }
 
 
@@ -90,4 +91,5 @@ def approval_from_dict(data: dict[str, Any]) -> Approval:
         result=data.get("result", ""),
         card=data.get("card", data.get("card_ts")),
         response_url=data.get("response_url"),
+        revision=int(data.get("revision", 0)),
     )

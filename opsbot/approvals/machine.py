@@ -98,6 +98,9 @@ class Approval:
     response_url: str | None = None
     approvals: tuple[Step, ...] = ()
     """The approvals counted so far (one per distinct approver, in order)."""
+    revision: int = 0
+    """How many times the stored record was changed: the repository writes a transition only
+    over the revision it was computed from (compare-and-set), so replicas cannot both win."""
 
     @property
     def approvers(self) -> tuple[str, ...]:

@@ -41,11 +41,26 @@ log = structlog.get_logger("opsbot.approvals")
 Executor = Callable[[ActionPlan, ActionOrigin], Awaitable[str]]
 """Runs an approved plan (told who asked, who approved and where); returns one sentence."""
 
+MAX_ATTEMPTS = 5
+"""Compare-and-set attempts per event: each failure means another writer made progress."""
+
+
+def _next(before: Approval, after: Approval) -> Approval:
+    """`after` as the next revision of `before` (what `ApprovalRepository.replace` expects)."""
+    return replace(after, revision=before.revision + 1)
+
 
 class ApprovalRepository(Protocol):
     def get(self, approval_id: str) -> Approval | None: ...
 
-    def put(self, approval: Approval) -> None: ...
+    def put(self, approval: Approval) -> None:
+        """Store a new approval (no check: its id is fresh)."""
+        ...
+
+    def replace(self, before: Approval, after: Approval) -> bool:
+        """Store `after` only if the stored record is still at `before.revision`
+        (compare-and-set); False, changing nothing, when another writer got there first."""
+        ...
 
     def pending(self) -> list[Approval]: ...
 
@@ -66,6 +81,13 @@ class InMemoryApprovals:
         if len(self._items) > 10_000:
             for key in [k for k, v in self._items.items() if v.status.final][:1000]:
                 del self._items[key]
+
+    def replace(self, before: Approval, after: Approval) -> bool:
+        stored = self._items.get(before.id)
+        if stored is None or stored.revision != before.revision:
+            return False
+        self.put(after)
+        return True
 
     def pending(self) -> list[Approval]:
         return [a for a in self._items.values() if a.status is Status.PENDING]
@@ -146,16 +168,14 @@ class ApprovalService:
     def attach(
         self, approval_id: str, *, card: str | None = None, response_url: str | None = None
     ) -> None:
-        approval = self._repository.get(approval_id)
-        if approval is None:
-            return
-        self._repository.put(
-            replace(
-                approval,
-                card=card or approval.card,
-                response_url=response_url or approval.response_url,
-            )
-        )
+        for _attempt in range(MAX_ATTEMPTS):
+            approval = self._repository.get(approval_id)
+            if approval is None:
+                return
+            attached = replace(approval, card=card or approval.card, response_url=response_url or approval.response_url)
+            if self._repository.replace(approval, _next(approval, attached)):
+                return
+        log.warning("approval_attach_lost", approval_id=approval_id[:64])
 
     def get(self, approval_id: str) -> Approval | None:
         return self._repository.get(approval_id)
@@ -215,16 +235,30 @@ class ApprovalService:
         self._names[user] = name
 
     async def _apply(self, approval: Approval, event: Event, surface: ApprovalSurface) -> None:
-        # The transition and the write happen with no await in between, so two
-        # clicks racing on the event loop can never both see `pending`.
-        updated, effects = transition(approval, event)
-        if updated is not approval:
-            self._repository.put(updated)
-            log.info("approval_" + updated.status.value, approval_id=updated.id, action=updated.plan.summary)
-            self._audit(updated, event)
-        else:
-            self._audit_refusal(approval, event, effects)
-        await self._perform(updated, effects, surface)
+        # The transition is written only over the revision it was computed from, so two
+        # clicks racing (on this loop or on another replica) can never both see `pending`:
+        # the loser re-reads the winner's state and applies its event to that instead.
+        for _attempt in range(MAX_ATTEMPTS):
+            updated, effects = transition(approval, event)
+            if updated is approval:
+                self._audit_refusal(approval, event, effects)
+                await self._perform(updated, effects, surface)
+                return
+            updated = _next(approval, updated)
+            if self._repository.replace(approval, updated):
+                log.info("approval_" + updated.status.value, approval_id=updated.id, action=updated.plan.summary)
+                self._audit(updated, event)
+                await self._perform(updated, effects, surface)
+                return
+            log.info("approval_changed_meanwhile", approval_id=approval.id, step=type(event).__name__)
+            current = self._repository.get(approval.id)
+            if current is None:
+                return
+            approval = current
+        log.warning("approval_contended", approval_id=approval.id, step=type(event).__name__)
+        user = getattr(event, "user", None)
+        if user is not None:
+            await surface.notify(user, Text("This request is changing right now; nothing was changed, try again."))
 
     def _audit_refusal(self, approval: Approval, event: Event, effects: tuple[Effect, ...]) -> None:
         """A click that changed nothing (self-approval, a viewer approving, someone else

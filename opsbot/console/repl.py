@@ -17,6 +17,7 @@ from typing import TextIO
 from opsbot.config import Settings
 from opsbot.console.session import ConsoleSession, Who
 from opsbot.kube.directory import ClusterDirectory
+from opsbot.store.backend import open_backend
 from opsbot.store.sqlite import open_store
 
 
@@ -33,12 +34,13 @@ def run_console(
     settings: Settings,
     who: Who,
     *,
-    store_path: str,
+    store_path: str | None,
     environ_kubeconfig: str | None,
     stdin: TextIO,
     stdout: TextIO,
 ) -> int:
-    store = open_store(store_path)
+    # --store: a SQLite file of its own; else the configured store (Redis too), as the bot uses it.
+    store = open_store(store_path) if store_path is not None else open_backend(settings.store, os.environ)
     directory = ClusterDirectory(settings.clusters, environ_kubeconfig=environ_kubeconfig)
     interactive = stdin.isatty() and stdout.isatty()
     colour = interactive and "NO_COLOR" not in os.environ

@@ -35,7 +35,7 @@ from opsbot.policy.ids import CHANNEL_ID, USER_ID, USERGROUP_ID
 from opsbot.ports import ContextStore, KubeDirectory
 from opsbot.releases.errors import ReleaseError
 from opsbot.releases.service import ReleasesService
-from opsbot.store.releases import SqliteReleases
+from opsbot.store.releases import StoreReleases
 from opsbot.store.sqlite import SqliteStore
 from opsbot.wiring import build_router
 
@@ -128,7 +128,7 @@ class ConsoleSession:
         try:
             self.releases = ReleasesService(
                 settings.releases,
-                SqliteReleases(SqliteStore(":memory:")),
+                StoreReleases(SqliteStore(":memory:")),
                 workdir=settings.releases_workdir,
                 environ=os.environ,
                 clusters=clusters,

@@ -1,17 +1,39 @@
-"""Slack redelivers events it thinks we missed; answer each one once."""
+"""Slack redelivers events it thinks we missed; answer each one once.
+
+With one replica an in-memory set is enough (`SeenKeys`). With several, Slack may hand the
+retry to another replica, so the keys live in the shared store (`SharedSeenKeys`: Redis
+`SET NX EX`); if the store is unreachable, each replica falls back to its own memory:
+answering a retry twice is better than answering nothing.
+"""
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+import structlog
+
+from opsbot.errors import StoreUnavailable
+
+log = structlog.get_logger("opsbot.slack")
+
+SEEN_TTL_SECONDS = 3600.0
+
+
+@runtime_checkable
+class FirstSeen(Protocol):
+    def first_seen(self, key: str, ttl: float) -> bool:
+        """True the first time `key` is offered within `ttl` seconds; False for a repeat."""
+        ...
 
 
 class SeenKeys:
     """Bounded memory of recently seen keys (event_id, trigger_id) with a time-to-live."""
 
     def __init__(
-        self, *, capacity: int = 10_000, ttl: float = 3600, clock: Callable[[], float] = time.monotonic
+        self, *, capacity: int = 10_000, ttl: float = SEEN_TTL_SECONDS, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._capacity = capacity
@@ -30,3 +52,24 @@ class SeenKeys:
             return False
         self._seen[key] = now
         return True
+
+    def first_seen(self, key: str, ttl: float) -> bool:
+        """`FirstSeen`, with this set's own time-to-live (one per set keeps eviction in order)."""
+        return self.first_time(key)
+
+
+class SharedSeenKeys:
+    """`FirstSeen` in the shared store, with this replica's memory as the fallback."""
+
+    def __init__(self, shared: FirstSeen, local: SeenKeys | None = None) -> None:
+        self._shared = shared
+        self._local = local or SeenKeys()
+
+    def first_seen(self, key: str, ttl: float) -> bool:
+        try:
+            fresh = self._shared.first_seen(key, ttl)
+        except StoreUnavailable:
+            log.warning("dedupe_store_unavailable", key=key[:64])
+            return self._local.first_seen(key, ttl)
+        self._local.first_seen(key, ttl)  # remembered here too, for when the store is away
+        return fresh

@@ -27,11 +27,12 @@ from opsbot.approvals.gate import approval_policy_for, may_approve
 from opsbot.approvals.service import ApprovalService
 from opsbot.commands.router import CommandRouter
 from opsbot.core.plan import ActionPlan
-from opsbot.core.reply import RUN_ACTION, Reply
+from opsbot.core.reply import RUN_ACTION, Reply, Text
 from opsbot.core.request import ButtonClick, ChatRequest, Source
+from opsbot.errors import StoreUnavailable
 from opsbot.policy import Subject
 from opsbot.slack.clicks import clicked
-from opsbot.slack.dedupe import SeenKeys
+from opsbot.slack.dedupe import SEEN_TTL_SECONDS, FirstSeen, SeenKeys
 from opsbot.slack.outbox import Outbox, OutboxClosedError
 from opsbot.slack.render import mrkdwn
 from opsbot.slack.surfaces import CardSurface, EphemeralResponder, Respond, Responder, ThreadResponder
@@ -75,6 +76,7 @@ class SlackFrontend:
         user_names: UserNames | None = None,
         usergroups: UserGroups | None = None,
         errors: ErrorReporter = NOOP_ERRORS,
+        seen: FirstSeen | None = None,
     ) -> None:
         self._router = router
         self._approvals = approvals
@@ -84,7 +86,7 @@ class SlackFrontend:
         self._user_names = user_names
         self._usergroups = usergroups
         self._errors = errors
-        self._seen = SeenKeys()
+        self._seen: FirstSeen = seen or SeenKeys()
         self._tasks: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(max_concurrent)
         self.accepting = True
@@ -214,12 +216,12 @@ class SlackFrontend:
             clicked_channel=channel,
             clicked_message_ts=click.message_ts,
         )
-        known = self._approvals.get(approval_id)
-        if known is not None and known.card is None and not click.ephemeral:
-            # A click can come before the card's ts was recorded: Slack says which message it was.
-            self._approvals.attach(approval_id, card=click.message_ts)
         bound = log.bind(user=user, channel=channel, approval_id=approval_id, action=action_id)
         try:
+            known = self._approvals.get(approval_id)
+            if known is not None and known.card is None and not click.ephemeral:
+                # A click can come before the card's ts was recorded: Slack says which message it was.
+                self._approvals.attach(approval_id, card=click.message_ts)
             if action_id == CONFIRM_ACTION:
                 await self._approvals.confirm(approval_id, user, surface)
             elif action_id == CANCEL_ACTION:
@@ -234,6 +236,9 @@ class SlackFrontend:
                 else:
                     await self._approvals.reject(approval_id, user, surface, allowed=allowed, reason=reason)
             bound.info("approval_click")
+        except StoreUnavailable as exc:
+            bound.warning("approval_click_store_unavailable")
+            await surface.notify(user, Text(f"Nothing was changed: {exc}. Try again in a moment."))
         except Exception as exc:
             bound.exception("approval_click_failed")
             self._errors.capture(exc, where="approval_click", action=action_id[:64])
@@ -292,7 +297,7 @@ class SlackFrontend:
     def _fresh(self, key: object) -> bool:
         if not isinstance(key, str) or not key:
             return True
-        fresh = self._seen.first_time(key)
+        fresh = self._seen.first_seen(key, SEEN_TTL_SECONDS)
         if not fresh:
             log.info("duplicate_delivery_ignored", key=key)
         return fresh

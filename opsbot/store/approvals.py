@@ -1,19 +1,34 @@
-"""The approval repository on SQLite: pending requests survive a restart and can still
-be confirmed or approved afterwards."""
+"""The approval repository on a store (SQLite or Redis): pending requests survive a restart,
+and a transition is written only over the state it was computed from (compare-and-set on
+the approval's revision), so two replicas can never both start the same action."""
 
 from __future__ import annotations
+
+from typing import Protocol
 
 import structlog
 
 from opsbot.approvals.codec import approval_from_dict, approval_to_dict
 from opsbot.approvals.machine import Approval, Status
-from opsbot.store.sqlite import SqliteStore
+from opsbot.ports import Document
 
 log = structlog.get_logger("opsbot.store")
 
 
-class SqliteApprovals:
-    def __init__(self, store: SqliteStore) -> None:
+class ApprovalRecords(Protocol):
+    """The approval calls of `opsbot.store.protocol.StateStore`."""
+
+    def put_approval(self, approval_id: str, status: str, data: Document) -> None: ...
+
+    def replace_approval(self, approval_id: str, status: str, data: Document, *, revision: int) -> bool: ...
+
+    def approval(self, approval_id: str) -> Document | None: ...
+
+    def approvals(self, *, status: str) -> list[Document]: ...
+
+
+class StoreApprovals:
+    def __init__(self, store: ApprovalRecords) -> None:
         self._store = store
 
     def get(self, approval_id: str) -> Approval | None:
@@ -28,6 +43,11 @@ class SqliteApprovals:
 
     def put(self, approval: Approval) -> None:
         self._store.put_approval(approval.id, approval.status.value, approval_to_dict(approval))
+
+    def replace(self, before: Approval, after: Approval) -> bool:
+        return self._store.replace_approval(
+            after.id, after.status.value, approval_to_dict(after), revision=before.revision
+        )
 
     def pending(self) -> list[Approval]:
         return self._in(Status.PENDING)

@@ -1,17 +1,35 @@
-"""Releases and version records on SQLite (`opsbot.releases.records.ReleaseStore`)."""
+"""Releases and version records on a store, SQLite or Redis (`opsbot.releases.records.ReleaseStore`)."""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import structlog
 
+from opsbot.ports import Document
 from opsbot.releases.records import Release, VersionRecord
-from opsbot.store.sqlite import SqliteStore
 
 log = structlog.get_logger("opsbot.store")
 
 
-class SqliteReleases:
-    def __init__(self, store: SqliteStore) -> None:
+class ReleaseRecords(Protocol):
+    """The release calls of `opsbot.store.protocol.StateStore`."""
+
+    def claim_release(self, release_id: str, cluster: str, target: str, data: Document) -> Document | None: ...
+
+    def put_release(self, release_id: str, active: bool, data: Document) -> None: ...
+
+    def active_releases(self) -> list[Document]: ...
+
+    def add_version(self, cluster: str, target: str, apps: list[str], at: float, data: Document) -> None: ...
+
+    def versions(self, *, cluster: str | None, app: str | None, limit: int) -> list[Document]: ...
+
+    def latest_versions(self) -> list[Document]: ...
+
+
+class StoreReleases:
+    def __init__(self, store: ReleaseRecords) -> None:
         self._store = store
 
     def claim_release(self, release: Release) -> Release | None:

@@ -205,6 +205,17 @@ class SqliteStore:
                 (approval_id, status, time.time(), payload),
             )
 
+    def replace_approval(self, approval_id: str, status: str, data: Document, *, revision: int) -> bool:
+        """One guarded UPDATE: written only if the stored revision is still `revision`."""
+        payload = json.dumps(data, separators=(",", ":"), default=str)
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE approvals SET status = ?, updated_at = ?, data = ? "
+                "WHERE id = ? AND COALESCE(json_extract(data, '$.revision'), 0) = ?",
+                (status, time.time(), payload, approval_id, revision),
+            )
+        return cursor.rowcount > 0
+
     def approval(self, approval_id: str) -> Document | None:
         with self._lock:
             row = self._db.execute("SELECT data FROM approvals WHERE id = ?", (approval_id,)).fetchone()
@@ -406,6 +417,10 @@ class SqliteStore:
         with self._lock:
             cursor = self._db.execute("DELETE FROM contexts WHERE key = ?", (key,))
         return cursor.rowcount > 0
+
+    def problem(self) -> str | None:
+        """A local file: once open, always usable."""
+        return None
 
     def close(self) -> None:
         with self._lock:

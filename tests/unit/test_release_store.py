@@ -15,7 +15,7 @@ from opsbot.releases.errors import ReleaseBusyError
 from opsbot.releases.records import Phase, Release, VersionRecord
 from opsbot.releases.service import ReleasesService
 from opsbot.releases.settings import ReleasesSettings
-from opsbot.store.releases import SqliteReleases
+from opsbot.store.releases import StoreReleases
 from opsbot.store.sqlite import SqliteStore
 
 
@@ -38,20 +38,20 @@ def release(release_id: str, *, target: str = "podinfo", cluster: str = "prod") 
 
 def test_one_active_release_per_app_and_cluster_and_it_survives_a_reopen(tmp_path: Path) -> None:
     path = tmp_path / "opsbot.db"
-    store = SqliteReleases(SqliteStore(path))
+    store = StoreReleases(SqliteStore(path))
     assert store.claim_release(release("a")) is None
     holder = store.claim_release(release("b"))
     assert holder is not None and holder.id == "a"
     assert store.claim_release(release("c", cluster="stage")) is None  # another cluster
     assert store.claim_release(release("d", target="web")) is None  # another app
-    reopened = SqliteReleases(SqliteStore(path))
+    reopened = StoreReleases(SqliteStore(path))
     assert {r.id for r in reopened.active_releases()} == {"a", "c", "d"}
     reopened.put_release(release("a").moved(Phase.AVAILABLE, "done", finished_at=1.0))
     assert reopened.claim_release(release("b")) is None  # free again once the first ended
 
 
 def test_version_records_newest_first_by_cluster_and_any_app_name(tmp_path: Path) -> None:
-    store = SqliteReleases(SqliteStore(tmp_path / "opsbot.db"))
+    store = StoreReleases(SqliteStore(tmp_path / "opsbot.db"))
     for at, version, cluster in ((1.0, "1", "prod"), (2.0, "2", "prod"), (3.0, "2", "stage")):
         store.add_version(VersionRecord(cluster, "ns", "podinfo", ("podinfo", "podinfo-chart"), version, at))
     assert [r.version for r in store.versions(app="podinfo-chart", cluster="prod")] == ["2", "1"]
@@ -80,7 +80,7 @@ class SlowKube:
 
 
 def test_racing_approved_changes_of_one_app_make_exactly_one(tmp_path: Path) -> None:
-    store = SqliteReleases(SqliteStore(tmp_path / "opsbot.db"))
+    store = StoreReleases(SqliteStore(tmp_path / "opsbot.db"))
     service = ReleasesService(ReleasesSettings(), store, workdir=tmp_path, environ={})
     kube = SlowKube()
     outcomes: list[str] = []
@@ -117,7 +117,7 @@ def test_racing_approved_changes_of_one_app_make_exactly_one(tmp_path: Path) -> 
 
 
 def test_a_failed_delivery_releases_the_claim_and_changes_nothing(tmp_path: Path) -> None:
-    store = SqliteReleases(SqliteStore(tmp_path / "opsbot.db"))
+    store = StoreReleases(SqliteStore(tmp_path / "opsbot.db"))
     service = ReleasesService(ReleasesSettings(), store, workdir=tmp_path, environ={})
     plan = ActionPlan(
         "promote",

@@ -1,0 +1,44 @@
+"""Opens the configured backend: SQLite (default, one file) or Redis (shared by replicas)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from opsbot.errors import ConfigError
+from opsbot.store.protocol import StateStore
+from opsbot.store.settings import StoreSettings
+from opsbot.store.sqlite import open_store
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def open_backend(settings: StoreSettings, environ: Mapping[str, str]) -> StateStore:
+    """The store, or a ConfigError naming what to set (the URL and password are never shown)."""
+    if settings.backend == "sqlite":
+        return open_store(settings.path)
+    from opsbot.store.redis import Connection, RedisStore
+
+    redis = settings.redis
+    url = environ.get(redis.url_env, "").strip()
+    if not url:
+        raise ConfigError(
+            [
+                f"{redis.url_env} is not set: store.backend is redis, so set it to the server's URL "
+                "(redis://host:6379/0, or rediss:// for TLS)"
+            ]
+        )
+    if not url.startswith(REDIS_SCHEMES):
+        raise ConfigError([f"{redis.url_env} must be a redis://, rediss:// or unix:// URL"])
+    password = environ.get(redis.password_env, "").strip() or None
+    try:
+        connection = Connection.from_url(
+            url, password=password, timeout=redis.timeout_seconds, retry_after=redis.retry_after_seconds
+        )
+    except ValueError:
+        raise ConfigError([f"{redis.url_env} is not a valid Redis URL"]) from None
+    store = RedisStore(connection, key_prefix=redis.key_prefix, audit_max_entries=redis.audit_max_entries)
+    problem = store.problem()
+    if problem is not None:
+        store.close()
+        raise ConfigError([f"store.backend: {problem} (at the URL in {redis.url_env}); start it, or check the URL"])
+    return store

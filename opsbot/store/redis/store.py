@@ -1,0 +1,340 @@
+"""The Redis backend: every `StateStore` call, shared by all replicas of the bot.
+
+Why synchronous: the store protocols are synchronous and called on the event loop; a
+call to a Redis on the same network takes well under a millisecond, and the breaker in
+`client.Connection` bounds how long the loop can stall when Redis is away (one short
+timeout, then calls fail fast with `StoreUnavailable` until a probe succeeds).
+
+Layout, under `key_prefix` (default `opsbot:`): documents are JSON strings in one hash
+per kind (`incident:data`, `approval:data`, …) with sorted-set indexes for the queries
+(`incidents:state:<state>`, `approvals:<status>`, `releases:active`, `mutes` by end time).
+Exclusive changes are atomic: `SET NX EX` for de-duplication, Lua scripts (scripts.py)
+for compare-and-set (approvals, release claims). The audit trail is a Stream (`XADD`,
+trimmed approximately), with a second one per user for `audit --user`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import redis
+
+from opsbot.ports import Document
+from opsbot.store.redis import scripts
+from opsbot.store.redis.client import Connection
+
+# Alertmanager's intake forgets notification keys after 7 days; the keys expire a day later
+# on their own in case nothing prunes them.
+NOTIFICATION_TTL_SECONDS = 8 * 24 * 3600
+
+
+def _dump(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), default=str)
+
+
+def _load_all(found: list[str]) -> list[Document]:
+    return [json.loads(item) for item in found]
+
+
+def _score(value: float) -> str:
+    return repr(float(value))
+
+
+class RedisStore:
+    def __init__(self, connection: Connection, *, key_prefix: str = "opsbot:", audit_max_entries: int = 1_000_000) -> None:
+        self._c = connection
+        self._p = key_prefix
+        self._audit_max = audit_max_entries
+        client = connection.client
+        self._put_indexed = client.register_script(scripts.PUT_INDEXED)
+        self._put_approval = client.register_script(scripts.PUT_APPROVAL)
+        self._read_indexed = client.register_script(scripts.READ_INDEXED)
+        self._mutes = client.register_script(scripts.MUTES)
+        self._first_notification = client.register_script(scripts.FIRST_NOTIFICATION)
+        self._forget_notifications = client.register_script(scripts.FORGET_NOTIFICATIONS)
+        self._put_remediation = client.register_script(scripts.PUT_REMEDIATION)
+        self._pending = client.register_script(scripts.PENDING_DELIVERIES)
+        self._claim = client.register_script(scripts.CLAIM_RELEASE)
+        self._put_release = client.register_script(scripts.PUT_RELEASE)
+        self._add_version = client.register_script(scripts.ADD_VERSION)
+        self._versions = client.register_script(scripts.VERSIONS)
+        self._latest = client.register_script(scripts.LATEST_VERSIONS)
+        self._touch = client.register_script(scripts.TOUCH_CONTEXT)
+
+    def _k(self, *parts: str) -> str:
+        return self._p + ":".join(parts)
+
+    def _indexed(self, index: str, data: str) -> list[Document]:
+        return _load_all(self._c.run(lambda r: self._read_indexed(keys=[index, data], client=r)))
+
+    def _get(self, hash_key: str, field: str) -> Document | None:
+        found = self._c.run(lambda r: r.hget(hash_key, field))
+        return json.loads(found) if found is not None else None
+
+    # incidents and mutes ----------------------------------------------------------------
+
+    def put_incident(self, incident_id: str, key: str, state: str, channel: str, data: Document) -> None:
+        keys = [self._k("incident", "data"), self._k("incident", "state"), self._k("incidents")]
+        args = [incident_id, state, _score(time.time()), _dump(data), self._k("incidents", "state", "")]
+        self._c.run(lambda r: self._put_indexed(keys=keys, args=args, client=r))
+
+    def incidents(self, *, state: str | None = None) -> list[Document]:
+        index = self._k("incidents") if state is None else self._k("incidents", "state", state)
+        return self._indexed(index, self._k("incident", "data"))
+
+    def incident(self, incident_id: str) -> Document | None:
+        return self._get(self._k("incident", "data"), incident_id)
+
+    def put_mute(self, mute_id: str, pattern: str, until: float, data: Document) -> None:
+        def put(r: redis.Redis) -> None:
+            pipe = r.pipeline()
+            pipe.hset(self._k("mute", "data"), mute_id, _dump(data))
+            pipe.zadd(self._k("mutes"), {mute_id: until})
+            pipe.execute()
+
+        self._c.run(put)
+
+    def delete_mute(self, mute_id: str) -> bool:
+        def delete(r: redis.Redis) -> bool:
+            pipe = r.pipeline()
+            pipe.hdel(self._k("mute", "data"), mute_id)
+            pipe.zrem(self._k("mutes"), mute_id)
+            return bool(pipe.execute()[0])
+
+        return self._c.run(delete)
+
+    def mutes(self, *, now: float) -> list[Document]:
+        keys = [self._k("mutes"), self._k("mute", "data")]
+        return _load_all(self._c.run(lambda r: self._mutes(keys=keys, args=[_score(now)], client=r)))
+
+    # outbox journal ---------------------------------------------------------------------
+
+    def save_unsent(self, records: list[Document]) -> None:
+        if records:
+            self._c.run(lambda r: r.rpush(self._k("outbox", "unsent"), *[_dump(record) for record in records]))
+
+    def take_unsent(self) -> list[Document]:
+        """Every saved message, oldest first, removed in the same transaction."""
+
+        def take(r: redis.Redis) -> list[str]:
+            pipe = r.pipeline()
+            pipe.lrange(self._k("outbox", "unsent"), 0, -1)
+            pipe.delete(self._k("outbox", "unsent"))
+            return list(pipe.execute()[0])
+
+        return _load_all(self._c.run(take))
+
+    # approvals --------------------------------------------------------------------------
+
+    def _approval_write(self, approval_id: str, status: str, data: Document, expected: int | None) -> bool:
+        keys = [self._k("approval", "data"), self._k("approval", "status"), self._k("approval", "revision")]
+        args = [approval_id, status, _score(time.time()), _dump(data), self._k("approvals", "")]
+        args.append(str(int(data.get("revision", 0))))
+        if expected is not None:
+            args.append(str(expected))
+        return bool(self._c.run(lambda r: self._put_approval(keys=keys, args=args, client=r)))
+
+    def put_approval(self, approval_id: str, status: str, data: Document) -> None:
+        self._approval_write(approval_id, status, data, None)
+
+    def replace_approval(self, approval_id: str, status: str, data: Document, *, revision: int) -> bool:
+        """Compare-and-set in one script: written only if the stored revision is still `revision`."""
+        return self._approval_write(approval_id, status, data, revision)
+
+    def approval(self, approval_id: str) -> Document | None:
+        return self._get(self._k("approval", "data"), approval_id)
+
+    def approvals(self, *, status: str) -> list[Document]:
+        return self._indexed(self._k("approvals", status), self._k("approval", "data"))
+
+    # alertmanager -----------------------------------------------------------------------
+
+    def first_notification(self, key: str, at: float) -> bool:
+        """Record a notification's key (SET NX EX); False if it was recorded before."""
+        keys = [self._k("am", "seen", key), self._k("am", "seen")]
+        args = [_score(at), str(NOTIFICATION_TTL_SECONDS), key]
+        return bool(self._c.run(lambda r: self._first_notification(keys=keys, args=args, client=r)))
+
+    def forget_notification(self, key: str) -> None:
+        def forget(r: redis.Redis) -> None:
+            pipe = r.pipeline()
+            pipe.delete(self._k("am", "seen", key))
+            pipe.zrem(self._k("am", "seen"), key)
+            pipe.execute()
+
+        self._c.run(forget)
+
+    def forget_notifications(self, before: float) -> None:
+        keys, args = [self._k("am", "seen")], [_score(before), self._k("am", "seen", "")]
+        self._c.run(lambda r: self._forget_notifications(keys=keys, args=args, client=r))
+
+    def put_am_group(self, key: str, data: Document) -> None:
+        def put(r: redis.Redis) -> None:
+            pipe = r.pipeline()
+            pipe.hset(self._k("am", "group", "data"), key, _dump(data))
+            pipe.zadd(self._k("am", "groups"), {key: time.time()})
+            pipe.execute()
+
+        self._c.run(put)
+
+    def am_groups(self) -> list[Document]:
+        return self._indexed(self._k("am", "groups"), self._k("am", "group", "data"))
+
+    def put_remediation(
+        self, remediation_id: str, incident_key: str, closed: str, data: Document, *, delivery: tuple[str, str] | None
+    ) -> None:
+        """The remediation and, with `delivery` (webhook id, state), its signal's state, atomically."""
+        keys = [
+            self._k("remediation", "data"),
+            self._k("remediations", "open"),
+            self._k("delivery", "remediation"),
+            self._k("deliveries", "pending"),
+        ]
+        webhook, state = delivery if delivery is not None else ("", "")
+        args = [remediation_id, closed, _score(time.time()), _dump(data), webhook, state]
+        self._c.run(lambda r: self._put_remediation(keys=keys, args=args, client=r))
+
+    def remediation(self, remediation_id: str) -> Document | None:
+        return self._get(self._k("remediation", "data"), remediation_id)
+
+    def open_remediations(self) -> list[Document]:
+        return self._indexed(self._k("remediations", "open"), self._k("remediation", "data"))
+
+    def pending_deliveries(self) -> list[Document]:
+        keys = [self._k("deliveries", "pending"), self._k("delivery", "remediation"), self._k("remediation", "data")]
+        return _load_all(self._c.run(lambda r: self._pending(keys=keys, client=r)))
+
+    # releases ---------------------------------------------------------------------------
+
+    def _release_keys(self) -> list[str]:
+        return [
+            self._k("release", "data"),
+            self._k("release", "slot"),
+            self._k("release", "holder"),
+            self._k("releases", "active"),
+        ]
+
+    def claim_release(self, release_id: str, cluster: str, target: str, data: Document) -> Document | None:
+        """Claim the app on the cluster (one script); None when claimed, else the holder's document."""
+        args = [release_id, f"{cluster}\x00{target}", _dump(data), _score(time.time())]
+        found = self._c.run(lambda r: self._claim(keys=self._release_keys(), args=args, client=r))
+        return None if int(found[0]) == 0 else json.loads(found[1])
+
+    def put_release(self, release_id: str, active: bool, data: Document) -> None:
+        args = [release_id, "1" if active else "0", _dump(data), _score(time.time())]
+        self._c.run(lambda r: self._put_release(keys=self._release_keys(), args=args, client=r))
+
+    def active_releases(self) -> list[Document]:
+        return self._indexed(self._k("releases", "active"), self._k("release", "data"))
+
+    def add_version(self, cluster: str, target: str, apps: list[str], at: float, data: Document) -> None:
+        keys = [
+            self._k("version", "seq"),
+            self._k("version", "data"),
+            self._k("version", "cluster"),
+            self._k("versions"),
+            self._k("version", "latest"),
+        ]
+        args = [cluster, f"{cluster}\x00{target}", _dump(data), self._k("versions", "cluster", ""),
+                self._k("versions", "app", ""), *apps]  # fmt: skip
+        self._c.run(lambda r: self._add_version(keys=keys, args=args, client=r))
+
+    def versions(self, *, cluster: str | None, app: str | None, limit: int) -> list[Document]:
+        """Newest first; `app` matches any of the names the app goes by."""
+        if app is not None:
+            index, only = self._k("versions", "app", app), cluster or ""
+        elif cluster is not None:
+            index, only = self._k("versions", "cluster", cluster), ""
+        else:
+            index, only = self._k("versions"), ""
+        keys = [index, self._k("version", "data"), self._k("version", "cluster")]
+        if limit <= 0:
+            return []
+        return _load_all(self._c.run(lambda r: self._versions(keys=keys, args=[str(limit), only], client=r)))
+
+    def latest_versions(self) -> list[Document]:
+        keys = [self._k("version", "latest"), self._k("version", "data")]
+        return _load_all(self._c.run(lambda r: self._latest(keys=keys, client=r)))
+
+    # audit ------------------------------------------------------------------------------
+
+    def append_audit(self, at: float, user_id: str, kind: str, data: Document) -> None:
+        """Appended to the trail and to the user's own; both trimmed approximately (MAXLEN ~)."""
+        fields: dict[Any, Any] = {"at": _score(at), "user": user_id, "kind": kind, "data": _dump(data)}
+
+        def append(r: redis.Redis) -> None:
+            pipe = r.pipeline()
+            pipe.xadd(self._k("audit"), fields, maxlen=self._audit_max, approximate=True)
+            pipe.xadd(self._k("audit", "user", user_id), fields, maxlen=self._audit_max, approximate=True)
+            pipe.execute()
+
+        self._c.run(append)
+
+    def audit_records(self, *, user_id: str | None = None, last: int = 20) -> list[Document]:
+        """The newest `last` records (of one user), oldest first."""
+        if last <= 0:
+            return []
+        stream = self._k("audit") if user_id is None else self._k("audit", "user", user_id)
+        entries = self._c.run(lambda r: r.xrevrange(stream, count=last)) or []
+        return [json.loads(fields["data"]) for _id, fields in reversed(entries) if fields]
+
+    # saved contexts (`use`) -------------------------------------------------------------
+
+    def context(self, key: str) -> tuple[Document, float] | None:
+        def read(r: redis.Redis) -> list[Any]:
+            pipe = r.pipeline()
+            pipe.hget(self._k("context", "data"), key)
+            pipe.hget(self._k("context", "used"), key)
+            return list(pipe.execute())
+
+        data, used = self._c.run(read)
+        return (json.loads(data), float(used or 0.0)) if data is not None else None
+
+    def put_context(self, key: str, data: Document, used_at: float) -> None:
+        def put(r: redis.Redis) -> None:
+            pipe = r.pipeline()
+            pipe.hset(self._k("context", "data"), key, _dump(data))
+            pipe.hset(self._k("context", "used"), key, _score(used_at))
+            pipe.execute()
+
+        self._c.run(put)
+
+    def touch_context(self, key: str, used_at: float) -> None:
+        keys = [self._k("context", "data"), self._k("context", "used")]
+        self._c.run(lambda r: self._touch(keys=keys, args=[key, _score(used_at)], client=r))
+
+    def delete_context(self, key: str) -> bool:
+        def delete(r: redis.Redis) -> bool:
+            pipe = r.pipeline()
+            pipe.hdel(self._k("context", "data"), key)
+            pipe.hdel(self._k("context", "used"), key)
+            return bool(pipe.execute()[0])
+
+        return self._c.run(delete)
+
+    # Slack de-duplication (opsbot.slack.dedupe.FirstSeen) -------------------------------
+
+    def first_seen(self, key: str, ttl: float) -> bool:
+        """True for the first replica to offer `key` within `ttl` seconds (SET NX EX)."""
+        name = self._k("seen", key)
+        return bool(self._c.run(lambda r: r.set(name, "1", nx=True, ex=max(1, int(ttl)))))
+
+    # health and lifecycle ---------------------------------------------------------------
+
+    @property
+    def healthy(self) -> bool:
+        """False while the breaker is open (the last call could not reach Redis)."""
+        return self._c.breaker.reason is None
+
+    @property
+    def reason(self) -> str | None:
+        """Why Redis is considered down (None while healthy)."""
+        return self._c.breaker.reason
+
+    def problem(self) -> str | None:
+        return self._c.problem()
+
+    def close(self) -> None:
+        self._c.close()
