@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Mapping
+
 from pydantic import Field, model_validator
 
 from opsbot.core.settings import Strict
@@ -30,3 +33,33 @@ class HASettings(Strict):
                 "renew_deadline_seconds + retry_period_seconds must be less than lease_duration_seconds"
             )
         return self
+
+    def lease_for(self, cluster: str) -> str:
+        """The Lease that elects `cluster`'s alert leader."""
+        return f"{self.lease_name}-{cluster}"
+
+    def resolved_identity(self, environ: Mapping[str, str]) -> str:
+        """`identity`, else $POD_NAME (the downward API), else the host name."""
+        return self.identity or environ.get("POD_NAME") or socket.gethostname()
+
+    def resolved_namespace(self, environ: Mapping[str, str]) -> str:
+        """`namespace`, else $POD_NAMESPACE (the downward API), else "opsbot"."""
+        return self.namespace or environ.get("POD_NAMESPACE") or "opsbot"
+
+
+def ha_problems(ha: HASettings, clusters: Mapping[str, object], store: object) -> list[str]:
+    """What the rest of the config must be for `ha:` (one line per problem, naming the key).
+
+    The merge hook for the shared store: several replicas need one store they all see
+    (`store.backend: redis`, branch redis-store). This branch's store has no `backend` yet,
+    so nothing is checked about it here; extend this function when the two meet.
+    """
+    problems: list[str] = []
+    if not ha.enabled:
+        return problems
+    if ha.lease_cluster is not None and ha.lease_cluster not in clusters:
+        problems.append(f"ha.lease_cluster: {ha.lease_cluster!r} is not one of clusters")
+    backend = getattr(store, "backend", None)
+    if backend is not None and backend != "redis":
+        problems.append("ha.enabled: several replicas need a shared store: set store.backend: redis")
+    return problems
