@@ -88,7 +88,7 @@ async def test_only_the_leader_posts_and_a_stopped_leader_hands_over_at_once(
         await BotHarness(slack, kube, survivor).settle()
         # The incident open in the store was reconciled, not posted again.
         assert len(roots(slack, ALERTS)) == 1
-        crash(kube, "web", [p for p in pod_names(kube, "web") if "worker" in p][0])
+        crash(kube, "web", next(p for p in pod_names(kube, "web") if "worker" in p))
         await until(lambda: len(roots(slack, ALERTS)) == 2)
         await BotHarness(slack, kube, survivor).settle()
         assert len(roots(slack, ALERTS)) == 2
