@@ -80,6 +80,7 @@ bench: $(STAMP) alertmanager ## Print the performance figures (several minutes)
 	$(LOOPBACK) $(BIN)/python -m bench.telemetry_overhead
 	$(LOOPBACK) $(BIN)/python -m bench.alertmanager
 	$(LOOPBACK) $(BIN)/python -m bench.releases
+	$(LOOPBACK) $(BIN)/python -m bench.failover
 
 image: ## Build the container image, tagged as the manifests run it (IMAGE=... for another tag)
 	$(if $(ENGINE),,$(error make image: neither podman nor docker is installed; install one, or set ENGINE=/path/to/it))
