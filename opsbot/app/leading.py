@@ -36,7 +36,7 @@ from prometheus_client.registry import Collector
 from opsbot.app.parts import BotParts, PoolRunner
 from opsbot.app.watching import Watching
 from opsbot.ha.elector import LeaderElector
-from opsbot.ports import LeasePort
+from opsbot.ports import KubeDirectory, KubeObject, LeasePort
 
 log = structlog.get_logger("opsbot.ha")
 
@@ -66,7 +66,7 @@ class Leadership:
         self._adopting: asyncio.Task[None] | None = None
         self._retry = ha.retry_period_seconds
         clusters = list(settings.clusters) if parts.alerts is not None else [self.lease_cluster]
-        port = cast(LeasePort, parts.clusters.get(self.lease_cluster))
+        port = _Leases(parts.clusters, self.lease_cluster)
         self.electors = [
             LeaderElector(
                 port,
@@ -140,10 +140,10 @@ class Leadership:
 
     def _stopped(self, cluster: str) -> Callable[[], Awaitable[None]]:
         async def stopped() -> None:
+            if self._parts.alerts is not None:  # first: the alert loops, then the rest
+                await self._parts.alerts.step_down(cluster)
             if cluster == self.lease_cluster:
                 await self._drop_shared()
-            if self._parts.alerts is not None:
-                await self._parts.alerts.step_down(cluster)
             self.history.append((time.monotonic(), cluster, "stopped"))
 
         return stopped
@@ -176,6 +176,27 @@ class Leadership:
                     tracker.follow(release, new=False)
             except Exception:
                 log.exception("release_adoption_failed")
+
+
+class _Leases:
+    """The lease cluster's `LeasePort`, looked up at each call: building a cluster's client
+    costs ~1 s of CPU and may fail, which belongs to the start (warm-up), not to `Bot()`."""
+
+    def __init__(self, clusters: KubeDirectory, cluster: str) -> None:
+        self._clusters = clusters
+        self._cluster = cluster
+
+    def _port(self) -> LeasePort:
+        return cast(LeasePort, self._clusters.get(self._cluster))
+
+    def get_lease(self, namespace: str, name: str) -> KubeObject | None:
+        return self._port().get_lease(namespace, name)
+
+    def create_lease(self, namespace: str, lease: KubeObject) -> KubeObject:
+        return self._port().create_lease(namespace, lease)
+
+    def replace_lease(self, namespace: str, name: str, lease: KubeObject) -> KubeObject:
+        return self._port().replace_lease(namespace, name, lease)
 
 
 class LeaderCollector(Collector):
