@@ -12,6 +12,7 @@ from typing import Any
 
 from opsbot.app import Bot
 from tests.e2e.test_alerts import alert_settings, crash, pod_names, roots
+from tests.e2e.test_cli import checks, doctor, write_config
 from tests.support.fake_kube import FakeKubeServer
 from tests.support.harness import ALERTS, ALICE, CHANNEL, BotHarness, block_text, running_bot
 from tests.support.polling import until
@@ -155,3 +156,19 @@ async def test_every_replica_serves_commands_whoever_leads(
         assert sum(commands_handled(bot) for bot in bots.values()) == len(answers)
         assert {"this replica" in text for text in answers} == {True, False}
         assert all("Alert leader" in text and leader in text for text in answers)
+
+
+async def test_check_config_asks_for_the_lease_permissions_only_with_ha(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path
+) -> None:
+    kube.deny("create", "leases", namespace="bots")
+    without = await doctor(slack, write_config(tmp_path, kubeconfig))
+    assert without.returncode == 0 and "leases" not in without.stdout, without.stdout
+    result = await doctor(slack, write_config(tmp_path, kubeconfig, ha={"enabled": True}), POD_NAMESPACE="bots")
+    assert result.returncode == 2, result.stdout + result.stderr
+    failed = [line for line in checks(result.stdout, "Cluster test") if line.startswith("✗")]
+    assert failed == [
+        "✗ namespace bots: 1 permission missing: create leases (coordination.k8s.io) for leader election"
+    ]
+    reviews = [r for r in kube.requests if "selfsubjectaccessreviews" in r.path]
+    assert reviews and kube.writes() == []  # asked, never tried
