@@ -19,6 +19,14 @@ simplest design that keeps the caches warm everywhere and starts nothing twice:
 Without alerts only the lease cluster is elected (for the releases and Alertmanager).
 Electors start after the watches and stop first-in-last-out at shutdown, each releasing
 its lease so the next replica takes over at once.
+
+Limits, known: a Slack call already on the wire when a replica steps down completes
+(the outbox cannot recall it; nothing new starts); Alertmanager's notifications join
+incidents in the Alertmanager leader's book, which holds only the clusters it leads
+(one replica usually leads all of them, not always); a release adopted from another
+replica does not wait for its approval's outcome to be shown before its first notice;
+a cluster led before its watches' first lists finished may count that first SYNCED
+as the resync's (then an incident whose subject was not listed yet resolves early).
 """
 
 from __future__ import annotations
