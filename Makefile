@@ -92,6 +92,7 @@ bench: $(STAMP) alertmanager redis ## Print the performance figures (several min
 	$(LOOPBACK) $(BIN)/python -m bench.releases
 	$(LOOPBACK) $(BIN)/python -m bench.memory $(if $(QUICK),--quick)
 	$(LOOPBACK) $(BIN)/python -m bench.store
+	$(LOOPBACK) $(BIN)/python -m bench.failover
 
 image: ## Build the container image, tagged as the manifests run it (IMAGE=... for another tag)
 	$(if $(ENGINE),,$(error make image: neither podman nor docker is installed; install one, or set ENGINE=/path/to/it))

@@ -23,6 +23,7 @@ from opsbot.commands.settings import ChannelBinding, CommandsSettings, ContextSe
 from opsbot.core.settings import Strict
 from opsbot.core.validation import is_dns1123_label
 from opsbot.errors import ConfigError
+from opsbot.ha.settings import HASettings, ha_problems
 from opsbot.policy.settings import BUILTIN_ROLES, ImpersonationSettings, PolicySettings
 from opsbot.releases.settings import ReleasesSettings
 from opsbot.slack.settings import OutboxSettings, SlackSettings
@@ -80,6 +81,7 @@ class Settings(Strict):
     impersonation: ImpersonationSettings = ImpersonationSettings()
     alertmanager: AlertmanagerSettings = AlertmanagerSettings()
     releases: ReleasesSettings = ReleasesSettings()
+    ha: HASettings = HASettings()
 
     @model_validator(mode="after")
     def _references(self) -> Settings:
@@ -129,6 +131,7 @@ class Settings(Strict):
                     f"(known: {', '.join(sorted(known_roles))})"
                 )
         problems.extend(self.releases.references(self.clusters))
+        problems.extend(ha_problems(self.ha, self.clusters, self.store))
         if self.alerts.enabled and not self.alerts.default_channel and not self.alerts.rules:
             problems.append("alerts.default_channel: set a channel for alerts, or alerts.enabled: false")
         if problems:
@@ -138,6 +141,11 @@ class Settings(Strict):
     @property
     def primary_cluster(self) -> str:
         return self.default_cluster or next(iter(self.clusters))
+
+    @property
+    def lease_cluster(self) -> str:
+        """Where the leader leases live (`ha.lease_cluster`, else the default cluster)."""
+        return self.ha.lease_cluster or self.primary_cluster
 
     @property
     def releases_workdir(self) -> Path:

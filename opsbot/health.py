@@ -279,6 +279,8 @@ class HealthServer:
         self.port: int | None = None
         self.routes: list[Route] = []
         """(method, path, handler) added by features before `start`; never exposed publicly."""
+        self.details: list[Callable[[], Mapping[str, object]]] = []
+        """More for /readyz to show (e.g. who leads each cluster), never a reason to be unready."""
 
     async def start(self) -> None:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -337,6 +339,8 @@ class HealthServer:
             body["reasons"] = reasons
         if degraded:
             body["degraded"] = degraded
+        for detail in self.details:
+            body.update(detail())
         return web.json_response(body, status=503 if reasons else 200)
 
     async def _metrics_handler(self, request: web.Request) -> web.Response:

@@ -252,6 +252,18 @@ class AlertmanagerService:
             await self.api.close()
         await self.sender.close()
 
+    async def pause(self) -> None:
+        """Another replica runs the loops now (ha:): stop them and the work under way, and
+        refuse notifications (503: Alertmanager retries, and may reach the leader). `start`
+        again resumes from the store."""
+        self.ready = False
+        loops, self._loops = self._loops, []
+        for task in loops:
+            task.cancel()
+        await asyncio.gather(*loops, return_exceptions=True)
+        await self.proposer.drain()
+        await self.remediations.drain()
+
     async def idle(self) -> None:
         await self.proposer.idle()
         await self.remediations.idle()

@@ -148,6 +148,16 @@ class IncidentBook:
         for incident in sorted(incidents, key=lambda i: i.updated_at):
             self._put(incident)
 
+    def forget_cluster(self, cluster: str) -> list[str]:
+        """Drop `cluster`'s incidents from memory, without any effect (another replica leads it
+        now; the store keeps them). Returns their keys."""
+        keys = [key for key, incident in self._current.items() if incident.cluster == cluster]
+        for key in keys:
+            del self._current[key]
+        self._refs = {ref: key for ref, key in self._refs.items() if key in self._current}
+        self._by_subject = {subject: held for subject, held in self._by_subject.items() if subject[0] != cluster}
+        return keys
+
     def replace(self, incident: Incident) -> None:
         """Record facts learnt outside the book (e.g. the root message's ts)."""
         if self._current.get(incident.key, incident).id == incident.id:

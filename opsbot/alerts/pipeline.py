@@ -103,6 +103,11 @@ class AlertPipeline:
         """Called with every watch event first (e.g. to follow a rollout an action started)."""
         self.findings_by_kind: dict[str, int] = {}
         self.incidents_opened: dict[str, int] = {}  # by kind
+        self.led: set[str] | None = None
+        """With `ha:` on, the clusters this replica leads: events of the others are ignored
+        (None: every cluster, one replica owns everything)."""
+        self.busy = asyncio.Lock()
+        """Held while an event or a tick is handled: a step-down waits for it."""
 
     # startup -------------------------------------------------------------------
 
@@ -117,7 +122,7 @@ class AlertPipeline:
         self.book.load(incidents)
         return len(incidents)
 
-    def resume_unposted(self) -> int:
+    def resume_unposted(self, cluster: str | None = None) -> int:
         """Incidents saved before a crash whose root may not be in Slack yet, or whose thread
         may lack its context.
 
@@ -125,9 +130,10 @@ class AlertPipeline:
         message metadata), so a crash between posting and recording posts nothing twice;
         the context likewise in the root's thread.
         """
+        candidates = [i for i in self.book.open_incidents() if cluster is None or i.cluster == cluster]
         pending = [
             incident
-            for incident in self.book.open_incidents()
+            for incident in candidates
             if not incident.root
             and incident.digest in (None, "pending")
             and not self._publishing.muted(incident)
@@ -137,7 +143,7 @@ class AlertPipeline:
         # Roots on record whose thread never got its context (a crash came in between).
         threads = [
             incident
-            for incident in self.book.open_incidents()
+            for incident in candidates
             if incident.root and incident.enrichment == "pending" and not self._publishing.muted(incident)
         ]
         for incident in threads:
@@ -167,13 +173,20 @@ class AlertPipeline:
         del self._listing[scope]
         await self._perform(self.book.forget_missing(scope[0], subject_kind, listing.present, now))
 
+    def forget_cluster(self, cluster: str) -> None:
+        """Another replica leads `cluster`: drop what waits and what was being listed of it."""
+        self.waiting.forget_cluster(cluster)
+        for scope in [scope for scope in self._listing if scope[0] == cluster]:
+            del self._listing[scope]
+
     # the loops -------------------------------------------------------------------
 
     async def consume(self, queue: asyncio.Queue[Any]) -> None:
         while True:
             event = await queue.get()
             try:
-                await self.handle(event)
+                async with self.busy:
+                    await self.handle(event)
             except Exception as exc:
                 log.exception(
                     "alert_event_failed", cluster=event.cluster, resource=event.resource, type=event.type
@@ -183,6 +196,8 @@ class AlertPipeline:
                 )
 
     async def handle(self, event: ClusterEvent) -> None:
+        if self.led is not None and event.cluster not in self.led:
+            return  # another replica leads this cluster
         self.events_processed += 1
         for listener in self.listeners:
             listener(event)
@@ -261,7 +276,8 @@ class AlertPipeline:
         while True:
             await asyncio.sleep(self._flush_interval)
             try:
-                await self.tick()
+                async with self.busy:
+                    await self.tick()
             except Exception as exc:
                 log.exception("alert_tick_failed")
                 self._errors.capture(exc, where="alert_ticker")

@@ -203,6 +203,19 @@ class Publishing:
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=10)
 
+    async def forget(self, keys: set[str]) -> None:
+        """Stop showing these incidents (their cluster is led elsewhere now): steps not yet
+        done are cancelled and awaited, coalesced updates dropped. A Slack call already on
+        the wire completes; nothing new starts for them after this returns."""
+        self._dirty = {key: incident for key, incident in self._dirty.items() if key not in keys}
+        chains = [task for key, task in self._chains.items() if key in keys]
+        for task in chains:
+            task.cancel()
+        await asyncio.gather(*chains, return_exceptions=True)
+        for on_the_way in self._roots_on_the_way.values():
+            on_the_way -= keys
+        self._digests = {ch: d for ch, d in self._digests.items() if not set(d.keys) <= keys}
+
     # roots -------------------------------------------------------------------------------
 
     def _post_later(self, incident: Incident, *, resumed: bool) -> None:

@@ -106,6 +106,48 @@ class AlertService:
     async def drain(self) -> None:
         await self.pipeline.drain()
 
+    # leadership (ha: one replica acts on each cluster's events) ----------------------------
+
+    def gate(self) -> None:
+        """Several replicas: act on no cluster until it is led here (`lead`)."""
+        if self.pipeline.led is None:
+            self.pipeline.led = set()
+
+    def leads(self, cluster: str) -> bool:
+        led = self.pipeline.led
+        return led is None or cluster in led
+
+    def lead(self, cluster: str) -> int:
+        """This replica now leads `cluster`: its incidents are loaded from the store (the last
+        leader kept them there), roots it may not have posted are resumed (looked up first, so
+        nothing is posted twice), and its events count from now on. The caller relists the
+        cluster's watches so the detectors see it whole. Blocking store reads (like `restore`)."""
+        assert self.pipeline.led is not None, "gate() first"
+        mine = []
+        for data in self._store.incidents():
+            try:
+                incident = Incident.from_dict(data)
+            except (KeyError, ValueError, TypeError):
+                continue
+            if incident.cluster == cluster:
+                mine.append(incident)
+        self.book.load(mine)
+        self.pipeline.led.add(cluster)
+        self.pipeline.resume_unposted(cluster)
+        return len(mine)
+
+    async def step_down(self, cluster: str) -> None:
+        """Another replica may lead `cluster` from now on: its events are ignored, the event or
+        tick being handled finishes, and nothing more is shown of its incidents."""
+        if self.pipeline.led is None:
+            return
+        self.pipeline.led.discard(cluster)
+        async with self.pipeline.busy:
+            keys = {i.key for i in self.book.all() if i.cluster == cluster}
+            await self.publishing.forget(keys)
+            self.book.forget_cluster(cluster)
+            self.pipeline.forget_cluster(cluster)
+
     # counters (the metrics) ------------------------------------------------------------
 
     @property

@@ -56,6 +56,10 @@ class WaitingList:
             kinds=frozenset(kind for kind, _since, _due in observation.waiting),
         )
 
+    def forget_cluster(self, cluster: str) -> None:
+        """Another replica leads `cluster` now: nothing of it waits here any more."""
+        self._entries = {key: entry for key, entry in self._entries.items() if key[0] != cluster}
+
     def due(self, now: datetime) -> list[tuple[WaitingKey, Waiting]]:
         """The entries whose time has come, earliest first."""
         ready = [(key, entry) for key, entry in self._entries.items() if entry.due <= now]

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import os
 from types import TracebackType
 
 import structlog
 
 from opsbot import __version__
 from opsbot.alertmanager.service import AlertmanagerCollector
+from opsbot.app.leading import LeaderCollector, Leadership
 from opsbot.app.parts import BotParts
 from opsbot.app.status import BotStatusView
 from opsbot.app.watching import Watching
@@ -63,6 +65,15 @@ class Bot:
                 self.health.routes.extend(self.alertmanager.routes())
             self.metrics.registry.register(AlertmanagerCollector(self.alertmanager))
         self.watching = Watching(parts)
+        self.leadership: Leadership | None = None
+        """With `ha.enabled`: the electors, one per cluster (see opsbot.app.leading)."""
+        if self.settings.ha.enabled:
+            environ = os.environ if parts.options.environ is None else parts.options.environ
+            self.leadership = Leadership(parts, self.watching, environ)
+            self.metrics.registry.register(LeaderCollector(self.leadership))
+            if self.health is not None:
+                self.health.details.append(self.leadership.details)
+            self.router.leadership = self.leadership
         self._background: list[asyncio.Task[None]] = []
 
     @property
@@ -98,18 +109,28 @@ class Bot:
         # handed over from the pool thread that made them.
         loop = asyncio.get_running_loop()
         tracker = self.parts.tracker
+        watching = self.watching
 
         def started(release: Release) -> None:
-            loop.call_soon_threadsafe(tracker.follow, release)
+            # With `ha:`, a replica that does not follow releases leaves it to the one that
+            # does (it adopts active releases from the store).
+            if watching.follow_releases:
+                loop.call_soon_threadsafe(tracker.follow, release)
 
         self.parts.releases.on_started = started
-        tracker.restore()
+        if self.leadership is not None:
+            self.leadership.gate()  # nothing is restored or followed before it is led
+        else:
+            tracker.restore()
         self._background.append(asyncio.create_task(self._warm_repositories(), name="git-warm-up"))
         self._background.append(asyncio.create_task(self._sweep_approvals(), name="approval-sweeper"))
         self._background.extend(await self.watching.start(self.alerts))
         if self.alertmanager is not None:
-            # After the incidents are restored: a notification must find its thread.
             self.router.silences = self.alertmanager.silence_commands(asyncio.get_running_loop())
+        if self.leadership is not None:
+            self.leadership.start()  # a leader loads its incidents, then starts Alertmanager
+        elif self.alertmanager is not None:
+            # After the incidents are restored: a notification must find its thread.
             await self.alertmanager.start()
         log.info("connected")
 
@@ -157,6 +178,10 @@ class Bot:
         finished = await self.frontend.drain(grace)
         if not finished:
             log.warning("shutdown_with_requests_in_flight", in_flight=self.frontend.in_flight)
+        if self.leadership is not None:
+            # Stop leading (alert loops first), then release each lease: the next replica
+            # takes over at its next attempt instead of a lease duration later.
+            await self.leadership.stop()
         await self.watching.stop()
         await self.parts.tracker.stop()
         for task in self._background:

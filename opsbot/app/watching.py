@@ -45,11 +45,14 @@ def _fan_out(consumers: list[Callable[[WatchEvent], None]]) -> Callable[[WatchEv
     return emit
 
 
-def _follow(loop: asyncio.AbstractEventLoop, tracker: ReleaseTracker) -> Callable[[WatchEvent], None]:
-    """Deployment and Flux events to the release tracker, on the event loop."""
+def _follow(
+    loop: asyncio.AbstractEventLoop, tracker: ReleaseTracker, following: Callable[[], bool]
+) -> Callable[[WatchEvent], None]:
+    """Deployment and Flux events to the release tracker, on the event loop (while
+    `following`: with `ha:` on, only on the replica that follows releases)."""
 
     def forward(event: WatchEvent) -> None:
-        if event.resource not in FOLLOWED or event.obj is None:
+        if event.resource not in FOLLOWED or event.obj is None or not following():
             return
         with contextlib.suppress(RuntimeError):  # the loop is closed: the bot is shutting down
             loop.call_soon_threadsafe(tracker.on_event, event.cluster, event.resource, event.type, event.obj)
@@ -75,6 +78,13 @@ def _scopes(
     return scopes
 
 
+def _expect_lists(alerts: AlertService, watches: list[ResourceWatch]) -> None:
+    """How many lists of each (cluster, resource) make the whole picture (see AlertPipeline)."""
+    for cluster, resource in {(w.cluster, w.resource) for w in watches if w.resource in alerts.resources}:
+        count = sum(1 for watch in watches if (watch.cluster, watch.resource) == (cluster, resource))
+        alerts.expect_initial_lists(cluster, resource, count)
+
+
 class Watching:
     def __init__(self, parts: BotParts) -> None:
         self._parts = parts
@@ -82,6 +92,9 @@ class Watching:
         self.runner: WatchRunner | None = None
         self.unusable: dict[str, str] = {}
         """Clusters whose client could not be built at start → why (logs, /readyz, `status`)."""
+        self.follow_releases = True
+        """False while another replica follows releases (`ha:`); read from the watch threads."""
+        self._watches: list[ResourceWatch] = []
 
     def warm_up(self) -> None:
         """Build every cluster's client (blocking: ~1 s of CPU for the generated API classes);
@@ -106,10 +119,16 @@ class Watching:
             resources.add("deployments")
         tasks: list[asyncio.Task[None]] = []
         loop = asyncio.get_running_loop()
-        consumers: list[Callable[[WatchEvent], None]] = [_follow(loop, self._parts.tracker)]
+        consumers: list[Callable[[WatchEvent], None]] = [
+            _follow(loop, self._parts.tracker, lambda: self.follow_releases)
+        ]
+        # With `ha:` on, nothing is restored here: each cluster's incidents are, when led (`resync`).
+        owned = alerts is not None and alerts.pipeline.led is None
+        restored = 0
         if alerts is not None:
-            restored = alerts.restore()
-            alerts.resume_unposted()
+            if owned:
+                restored = alerts.restore()
+                alerts.resume_unposted()
             resources |= set(alerts.resources)
             # Bounded: the alert pipeline may fall behind an initial list of 10,000 pods.
             handoff = Handoff(loop, self._stop)
@@ -142,16 +161,27 @@ class Watching:
                         errors=self._parts.telemetry.errors,
                     )
                 )
-        if alerts is not None:
-            for cluster, resource in {(w.cluster, w.resource) for w in watches if w.resource in alerts.resources}:
-                count = sum(1 for watch in watches if (watch.cluster, watch.resource) == (cluster, resource))
-                alerts.expect_initial_lists(cluster, resource, count)
+        if alerts is not None and owned:
+            _expect_lists(alerts, watches)
             log.info("alerts_started", restored_incidents=restored)
+        self._watches = watches
         self._parts.rows.add(watches)
         self.runner = WatchRunner(watches, errors=self._parts.telemetry.errors)
         self.runner.start()
         log.info("watches_started", watches=len(watches), resources=sorted({w.resource for w in watches}))
         return tasks
+
+    def resync(self, cluster: str, alerts: AlertService) -> int:
+        """This replica now leads `cluster`: relist its alert watches so every object passes
+        the detectors once (ADDED, then SYNCED, after which the incidents whose subject is gone
+        resolve). The same watches keep the command caches: nothing is restarted."""
+        watches = [
+            w for w in self._watches if w.cluster == cluster and w.resource in alerts.resources and not w.finished
+        ]
+        _expect_lists(alerts, watches)
+        for watch in watches:
+            watch.resync()
+        return len(watches)
 
     async def stop(self) -> None:
         if self.runner is not None:

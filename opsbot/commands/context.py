@@ -48,6 +48,14 @@ class SilencesView(Protocol):
     def unsilence(self, silence_id: str, request: ChatRequest) -> Silence | None: ...
 
 
+class LeadershipView(Protocol):
+    """Several replicas (`ha:`): who leads a cluster's alerts."""
+
+    def leader(self, cluster: str) -> str | None:
+        """"this replica (<id>)", the holder's identity, "nobody yet"; None if not elected."""
+        ...
+
+
 def _anywhere(cluster: str, namespace: str | None) -> bool:
     return True
 
@@ -65,6 +73,7 @@ class CommandContext:
     alerts: AlertsView | None = None
     audit: AuditView | None = None
     silences: SilencesView | None = None
+    leadership: LeadershipView | None = None
     scope: Scope | None = None
     """Where this runs and where each part came from (flags, context, channel, defaults)."""
     contexts: ContextBook | None = None

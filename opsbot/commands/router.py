@@ -14,7 +14,7 @@ from typing import Protocol
 
 import structlog
 
-from opsbot.commands.context import AlertsView, CommandContext, SilencesView
+from opsbot.commands.context import AlertsView, CommandContext, LeadershipView, SilencesView
 from opsbot.commands.contexts import ContextBook
 from opsbot.commands.heavy import HeavyReads, OnWait
 from opsbot.commands.registry import Registry
@@ -89,6 +89,8 @@ class CommandRouter:
         self.alerts = alerts
         self.silences: SilencesView | None = None
         """Alertmanager's silences (the `silence` commands), when that feature is on."""
+        self.leadership: LeadershipView | None = None
+        """Who leads each cluster's alerts (`ha:`), for `status`."""
         self.contexts = contexts
         self.fleet = fleet
         self.releases = releases
@@ -289,6 +291,7 @@ class CommandRouter:
             alerts=self.alerts,
             audit=self.auditor,
             silences=self.silences,
+            leadership=self.leadership,
             scope=scope,
             contexts=self.contexts,
             fleet=self.fleet,

@@ -40,6 +40,7 @@ from opsbot.commands.router import build_policy
 from opsbot.commands.spec import ALL_NAMESPACES, KubeUse
 from opsbot.config import Settings
 from opsbot.core.resources import RESOURCES, ResourceName, WatchedResource
+from opsbot.doctor.ha_needs import LEADER_ELECTION, ha_needs
 from opsbot.doctor.placeholders import slack_ids
 from opsbot.doctor.release_needs import FOLLOW_UP, release_needs
 from opsbot.policy.settings import ALL, BUILTIN_ROLES, RoleSettings
@@ -355,6 +356,8 @@ def cluster_requirements(settings: Settings, cluster: str) -> ClusterRequirement
     _command_requirements(settings, cluster, found, notes)
     for call, namespace, severity, verb in release_needs(settings, cluster):
         found.add(call, namespace, FOLLOW_UP, severity, verb=verb or None)
+    for call, namespace, severity, _verb in ha_needs(settings, cluster):
+        found.add(call, namespace, LEADER_ELECTION, severity)
 
     if settings.impersonation.enabled:
         _impersonation_requirements(settings, found)

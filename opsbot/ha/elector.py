@@ -78,6 +78,15 @@ class LeaderElector:
             await self._lose("shutting down")
             await self._release()
 
+    async def abandon(self) -> None:
+        """Stop campaigning as a crashed process would: no step-down, no release (the lease
+        expires on its own). For benchmarks and tests of a replica that was killed."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        self.leading = False
+
     async def _loop(self) -> None:
         while True:
             try:

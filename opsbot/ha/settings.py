@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Mapping
+
 from pydantic import Field, model_validator
 
 from opsbot.core.settings import Strict
+from opsbot.store.settings import StoreSettings
 
 
 class HASettings(Strict):
@@ -30,3 +34,28 @@ class HASettings(Strict):
                 "renew_deadline_seconds + retry_period_seconds must be less than lease_duration_seconds"
             )
         return self
+
+    def lease_for(self, cluster: str) -> str:
+        """The Lease that elects `cluster`'s alert leader."""
+        return f"{self.lease_name}-{cluster}"
+
+    def resolved_identity(self, environ: Mapping[str, str]) -> str:
+        """`identity`, else $POD_NAME (the downward API), else the host name."""
+        return self.identity or environ.get("POD_NAME") or socket.gethostname()
+
+    def resolved_namespace(self, environ: Mapping[str, str]) -> str:
+        """`namespace`, else $POD_NAMESPACE (the downward API), else "opsbot"."""
+        return self.namespace or environ.get("POD_NAMESPACE") or "opsbot"
+
+
+def ha_problems(ha: HASettings, clusters: Mapping[str, object], store: StoreSettings) -> list[str]:
+    """What the rest of the config must be for `ha:` (one line per problem, naming the key):
+    several replicas need one store they all see (`store.backend: redis`)."""
+    problems: list[str] = []
+    if not ha.enabled:
+        return problems
+    if ha.lease_cluster is not None and ha.lease_cluster not in clusters:
+        problems.append(f"ha.lease_cluster: {ha.lease_cluster!r} is not one of clusters")
+    if store.backend != "redis":
+        problems.append("ha.enabled: several replicas need a shared store: set store.backend: redis")
+    return problems

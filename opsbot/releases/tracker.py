@@ -131,6 +131,25 @@ class ReleaseTracker:
         except TimeoutError:
             log.warning("release_tracker_stopped_with_work_pending")
 
+    # -- several replicas (ha:): only the lease cluster's leader follows ---------------------
+
+    def unknown_active(self) -> list[Release]:
+        """Active releases in the store this tracker does not follow yet (started on another
+        replica, or before this one led): `follow(release, new=False)` them. Blocking read."""
+        return [r for r in self._store.active_releases() if r.id not in self._releases]
+
+    async def pause(self) -> None:
+        """Stop following everything (another replica follows releases now): timers off, the
+        work under way cancelled; the store keeps every release for the next leader."""
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self._releases.clear()
+        pending = [*self._tasks, *self._chains.values()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
     def _spawn(self, work: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)

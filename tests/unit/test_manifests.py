@@ -45,7 +45,7 @@ from opsbot.doctor.release_needs import FOLLOW_UP
 from opsbot.doctor.requirements import ALERT_DETAIL_METHODS, WATCHED, cluster_requirements, commands_kube_uses
 from opsbot.health import STALE_AFTER_SECONDS
 from opsbot.policy.settings import Group
-from opsbot.ports import ApiCall, api_calls
+from opsbot.ports import ApiCall, api_calls, lease_api_calls
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
@@ -57,6 +57,7 @@ IMPERSONATION = COMPONENTS / "impersonation"
 MONITORING = COMPONENTS / "monitoring"
 ALERTMANAGER = COMPONENTS / "alertmanager"
 RELEASES = COMPONENTS / "releases"
+HA = COMPONENTS / "ha"
 EVERYTHING = MANIFESTS / "overlays" / "everything"
 CONTAINERFILE = ROOT / "Containerfile"
 SLACK_APP_MANIFEST = ROOT / "slack-app-manifest.yaml"
@@ -66,7 +67,9 @@ EVERYTHING_CONFIG_FILE = EVERYTHING / "config.yaml"
 
 # What `kubectl apply -k` is pointed at; components are only ever included.
 ENTRY_POINTS = (MANIFESTS, BASE, EVERYTHING)
-COMPONENT_DIRS = (OPERATE, RELEASES, CLUSTER_WIDE, IMPERSONATION, MONITORING, ALERTMANAGER)
+COMPONENT_DIRS = (OPERATE, RELEASES, CLUSTER_WIDE, IMPERSONATION, MONITORING, ALERTMANAGER, HA)
+# Objects each component adds to a build (HA's fourth file patches the base's Deployment).
+ADDED_OBJECTS = {HA: 3}
 FLUX_NAMESPACE = "flux-system"
 
 # Newest Kubernetes minor kubernetes-validate 1.37 ships schemas for.
@@ -86,7 +89,8 @@ MEASURED_PEAK_MIB = 119
 MEASURED_LIVE_PEAK_MIB = 146
 
 # YAML files under manifests/ that are not Kubernetes objects applied by kustomize.
-NOT_KUBERNETES_OBJECTS = {"kustomization.yaml", "config.yaml", "secret.example.yaml"}
+# (deployment-patch.yaml: a strategic merge patch, validated once rendered into the Deployment.)
+NOT_KUBERNETES_OBJECTS = {"kustomization.yaml", "config.yaml", "secret.example.yaml", "deployment-patch.yaml"}
 CLUSTER_SCOPED_KINDS = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
 # Custom resources: kubernetes-validate bundles no schema for them.
 CUSTOM_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}
@@ -463,7 +467,9 @@ def test_each_optional_part_is_a_component_with_only_its_own_files(directory: Pa
     assert (k["apiVersion"], k["kind"]) == COMPONENT
     # Its objects only: never the base, no other component, no generators.
     assert all("/" not in entry and (directory / entry).is_file() for entry in k["resources"])
-    assert set(k) <= {"apiVersion", "kind", "resources", "labels"}, sorted(k)
+    # Only HA changes a base object: its Deployment (replicas, spread, the downward API).
+    allowed = {"apiVersion", "kind", "resources", "labels"} | ({"patches"} if directory == HA else set())
+    assert set(k) <= allowed, sorted(k)
     # Documented how to enable it from the default entry point.
     assert re.search(
         rf"^#\s+- components/{directory.name}$", (directory / "kustomization.yaml").read_text(), re.M
@@ -480,7 +486,8 @@ def test_component_objects_name_their_namespace_or_are_cluster_scoped(directory:
             assert "namespace" not in doc["metadata"], doc["metadata"]
         elif doc["kind"] in {"Role", "RoleBinding"}:
             # The release follow-up reads Flux's objects where Flux keeps them.
-            allowed = {FLUX_NAMESPACE} if directory == RELEASES else watched
+            # The leases live in opsbot's own namespace.
+            allowed = {FLUX_NAMESPACE} if directory == RELEASES else {OPSBOT_NAMESPACE} if directory == HA else watched
             assert doc["metadata"]["namespace"] in allowed, doc["metadata"]
         else:
             assert doc["metadata"]["namespace"] == OPSBOT_NAMESPACE, doc["metadata"]
@@ -493,7 +500,8 @@ def test_everything_overlay_is_the_base_with_every_component_but_the_writes() ->
     assert (overlay["apiVersion"], overlay["kind"]) == KUSTOMIZATION
     assert [(EVERYTHING / entry).resolve() for entry in overlay["resources"]] == [BASE]
     components = [(EVERYTHING / entry).resolve() for entry in overlay["components"]]
-    assert components == [d for d in COMPONENT_DIRS if d not in (OPERATE, ALERTMANAGER)]
+    # Not HA either: it needs the shared (Redis) store, configured by hand.
+    assert components == [d for d in COMPONENT_DIRS if d not in (OPERATE, ALERTMANAGER, HA)]
     assert load_settings(EVERYTHING_CONFIG_FILE).impersonation.roles is None  # every role
 
 
@@ -588,7 +596,9 @@ def test_any_combination_of_components_renders_in_one_build(
     # The base is untouched by any component.
     base_objects = {(d["kind"], d["metadata"]["name"]) for d in render(kustomize, BASE)}
     assert base_objects <= {(d["kind"], d["metadata"]["name"]) for d in rendered}
-    assert len(rendered) == len(base_objects) + 2 * len(combo)
+    assert len(rendered) == len(base_objects) + sum(ADDED_OBJECTS.get(d, 2) for d in combo)
+    (rendered_deployment,) = kinds["Deployment"]
+    assert rendered_deployment["spec"]["replicas"] == (3 if HA in combo else 1)
 
 
 def test_everything_overlay_renders_base_components_and_its_own_config(kustomize: tuple[str, ...]) -> None:
@@ -670,7 +680,9 @@ def test_rbac_grants_no_create_delete_exec_or_escalation() -> None:
         # `impersonate` only in the opt-in impersonation component (checked below).
         refused = forbidden_verbs - {"impersonate"} if path.parent == IMPERSONATION else forbidden_verbs
         for (_group, resource), verbs in grants(role).items():
-            assert not verbs & refused, (role["metadata"]["name"], resource)
+            # Leader election creates its Lease (components/ha), in opsbot's namespace only.
+            allowed = {"create"} if path.parent == HA and resource == "leases" else set()
+            assert not verbs & (refused - allowed), (role["metadata"]["name"], resource)
             assert resource not in forbidden_resources, role["metadata"]["name"]
 
 
@@ -752,9 +764,11 @@ def test_role_grants_only_what_the_commands_need() -> None:
     for role in roles:
         assert grants(role) == needed_namespaced_reads(), role["metadata"]
         assert not {verb for verbs in grants(role).values() for verb in verbs} - {"get", "list", "watch"}
-    # Namespaced Roles live in the base (reads) and the operate component (writes) only.
+    # Namespaced Roles live in the base (reads), the operate component (writes), leader
+    # election's leases (ha) and the Flux reads (releases) only.
     assert [doc for doc in all_resources() if doc["kind"] == "Role"] == [
         *roles,
+        *roles_in(HA, "Role"),
         *roles_in(OPERATE, "Role"),
         *roles_in(RELEASES, "Role"),
     ]
@@ -1623,3 +1637,44 @@ def test_the_release_follow_up_is_granted_by_the_base_role_and_the_releases_comp
     for permission in needs:
         granted = flux if permission.namespace == FLUX_NAMESPACE else namespaced
         assert permission.verb in granted.get((permission.group, permission.resource_path), set()), permission
+
+
+def test_ha_component_grants_exactly_the_lease_calls_in_opsbots_namespace() -> None:
+    """Least privilege: what LeasePort declares (get, create, update on leases), in opsbot's
+    namespace only, bound to opsbot's ServiceAccount."""
+    role = the("Role", docs_of(HA))
+    assert role["metadata"]["namespace"] == OPSBOT_NAMESPACE
+    assert grants(role) == grants_of(call for calls in lease_api_calls().values() for call in calls)
+    binding = the("RoleBinding", docs_of(HA))
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": OPSBOT_NAMESPACE}]
+
+
+def test_ha_component_runs_three_spread_replicas_with_a_disruption_budget_and_their_identity(
+    kustomize: tuple[str, ...], tmp_path: Path
+) -> None:
+    copy = tmp_path / "manifests"
+    shutil.copytree(MANIFESTS, copy)
+    root = kustomization(MANIFESTS)
+    root["components"] = ["components/ha"]
+    (copy / "kustomization.yaml").write_text(yaml.safe_dump(root))
+    kinds = by_kind(render(kustomize, copy))
+    (rendered,) = kinds["Deployment"]
+    spec = rendered["spec"]
+    assert spec["replicas"] == 3
+    assert spec["strategy"]["type"] == "RollingUpdate"
+    pod = spec["template"]["spec"]
+    (term,) = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+    assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+    assert term["podAffinityTerm"]["labelSelector"]["matchLabels"] == spec["selector"]["matchLabels"]
+    env = {e["name"]: e for e in pod["containers"][0]["env"]}
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    assert env["OPSBOT_REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "opsbot-redis", "key": "url"}
+    assert env["OPSBOT_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["optional"] is True
+    assert "SLACK_BOT_TOKEN" in env  # merged into the base's list, not replacing it
+    state = next(v for v in pod["volumes"] if v["name"] == "state")
+    assert "emptyDir" in state and "persistentVolumeClaim" not in state
+    (budget,) = kinds["PodDisruptionBudget"]
+    assert budget["spec"]["maxUnavailable"] == 1
+    assert budget["spec"]["selector"]["matchLabels"] == spec["selector"]["matchLabels"]

@@ -130,3 +130,18 @@ def test_rows_share_what_repeats() -> None:
     rows = [row for row in cache.rows() if isinstance(row, PodRow)]
     assert len({id(row.labels) for row in rows}) == 1 and rows[0].labels == {"app": "api"}
     assert len({id(row.namespace) for row in rows}) == 1 and len({id(row.status) for row in rows}) == 1
+
+
+def test_a_resync_emits_every_object_as_news_and_keeps_the_rows_of_those_still_there() -> None:
+    """What a new alert leader's relist sees: every pod ADDED with no old version, then
+    SYNCED; command rows stay meanwhile, and the row of a pod gone since is dropped."""
+    cache = WatchCache("prod", "pods")
+    cache.reconcile_page({"items": [with_uid(pod("api-1", "web"), "u1", "1"), with_uid(pod("api-2", "web"), "u2", "2")]}, set(), relist=False)
+    cache.reconcile_end({"u1", "u2"}, "2", relist=False)
+    cache.forget()
+    assert sorted(row[1] for row in cache.rows()) == ["api-1", "api-2"]  # commands still see them
+    seen: set[str] = set()
+    events = cache.reconcile_page({"items": [with_uid(pod("api-1", "web"), "u1", "1")]}, seen, relist=True)
+    events += cache.reconcile_end(seen, "3", relist=True)
+    assert [(e.type, e.old) for e in events] == [("ADDED", None), ("SYNCED", None)]
+    assert [row[1] for row in cache.rows()] == ["api-1"]

@@ -34,6 +34,9 @@ def status(invocation: Invocation, ctx: CommandContext) -> Reply:
     deployments = ctx.kube.deployment_rows(ctx.namespace)
     degraded = [deployment for deployment in deployments if deployment.degraded]
     pairs.append(("Deployments below desired", f"{len(degraded)}/{len(deployments)}"))
+    leader = ctx.leadership.leader(ctx.cluster) if ctx.leadership is not None else None
+    if leader is not None:
+        pairs.append(("Alert leader", leader))
     parts.append(Fields(tuple(pairs)))
     if unhealthy:
         tone = "warning"

@@ -274,6 +274,10 @@ class WatchCache:
         stored = self._objects.get(uid)
         return stored.decode() if stored is not None else None
 
+    def forget(self) -> None:
+        """Forget every object (not the rows): the next list emits each one as ADDED."""
+        self._objects.clear()
+
     def _advance(self, rv: str | None) -> None:
         if rv and _newer(rv, self.resource_version):
             self.resource_version = rv
@@ -374,6 +378,9 @@ class WatchCache:
             last = self._objects.pop(uid)
             self._drop_row(uid)
             events.append(self._event("DELETED", last.decode(), last.decode(), relist))
+        with self._rows_lock:  # rows kept across `forget` whose object is gone
+            for uid in [uid for uid in self._rows if uid not in seen]:
+                del self._rows[uid]
         self.resource_version = resource_version
         events.append(self._event("SYNCED", None, None, relist))
         return events

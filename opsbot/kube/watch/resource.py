@@ -97,6 +97,7 @@ class ResourceWatch:
         )
         self._cache = WatchCache(cluster, resource)
         self._need_list = True
+        self._resync = False  # set from another thread: relist, every object news again
         self._gone_streak = 0  # 410s since a stream last delivered anything
         self._finished = False
         self._lock = threading.Lock()
@@ -183,6 +184,12 @@ class ResourceWatch:
         with self._lock:
             if self._response is not None:
                 shut_down(self._response)
+
+    def resync(self) -> None:
+        """Relist soon and emit every object as ADDED, then SYNCED (safe from any thread): a
+        replica that became the alert leader sees the whole cluster through its detectors."""
+        self._resync = True
+        self.interrupt()
 
     def note_restart(self) -> None:
         """Counted by WatchRunner when it restarts this loop."""
@@ -276,6 +283,10 @@ class ResourceWatch:
 
     def _cycle(self) -> bool:
         """One list (when needed) and one watch stream; True when it made progress."""
+        if self._resync:
+            self._resync = False
+            self._cache.forget()
+            self._need_list = True
         if self._need_list:
             self._list()
         return self._watch()
@@ -387,7 +398,7 @@ class ResourceWatch:
                 return self._gone_seen("http status")
             raise self._translate(exc) from exc
         with self._lock:
-            if self.stop_event.is_set():
+            if self.stop_event.is_set() or self._resync:
                 close_response(resp, fully_read=False)
                 return True
             self._response = resp
@@ -429,7 +440,7 @@ class ResourceWatch:
         if received:
             self._gone_streak = 0
         # A stream that delivered nothing and died at once is no progress (no hot loop).
-        return received > 0 or (clean and time.monotonic() - started >= 1.0)
+        return received > 0 or self._resync or (clean and time.monotonic() - started >= 1.0)
 
     def _line(self, line: bytes) -> None:
         self._last_event_at = time.time()  # a plain assignment: atomic for readers
