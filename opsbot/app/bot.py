@@ -22,6 +22,7 @@ from opsbot.app.leading import LeaderCollector, Leadership
 from opsbot.app.parts import BotParts
 from opsbot.app.status import BotStatusView
 from opsbot.app.watching import Watching
+from opsbot.approvals.service import LONGEST_EXECUTION
 from opsbot.config import Secrets, Settings
 from opsbot.health import HealthServer, Metrics
 from opsbot.kube.watch import WatchRunner
@@ -104,7 +105,7 @@ class Bot:
         gc.freeze()
         # What the last run could not send goes out before anything new.
         await self.outbox.replay()
-        await self.approvals.fail_interrupted(CardSurface(self.outbox))
+        await self._fail_interrupted(CardSurface(self.outbox))
         # Releases in flight when the last run stopped are followed again; new ones are
         # handed over from the pool thread that made them.
         loop = asyncio.get_running_loop()
@@ -161,12 +162,22 @@ class Bot:
             log.exception("git_warm_up_failed")
             self.telemetry.errors.capture(exc, where="git_warm_up")
 
+    async def _fail_interrupted(self, surface: CardSurface) -> None:
+        """One process: what the last run left executing was interrupted. Replicas share the
+        store: only what has been executing longer than any action takes (its replica died)."""
+        started_before = (
+            self.parts.clock.now() - LONGEST_EXECUTION if self.parts.settings.ha.enabled else None
+        )
+        await self.approvals.fail_interrupted(surface, started_before=started_before)
+
     async def _sweep_approvals(self) -> None:
         surface = CardSurface(self.outbox)
         while True:
             await asyncio.sleep(self.parts.options.approval_sweep_interval)
             try:
                 await self.approvals.expire_overdue(surface)
+                if self.parts.settings.ha.enabled:
+                    await self._fail_interrupted(surface)
             except Exception as exc:
                 log.exception("approval_sweep_failed")
                 self.telemetry.errors.capture(exc, where="approval_sweep")

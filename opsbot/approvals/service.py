@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import structlog
@@ -37,6 +37,10 @@ from opsbot.ports import Clock
 from opsbot.telemetry import NOOP_ERRORS, NOOP_TRACER, ErrorReporter, Tracer
 
 log = structlog.get_logger("opsbot.approvals")
+
+LONGEST_EXECUTION = timedelta(minutes=10)
+"""Longer than any action runs (a Kubernetes patch takes seconds; a GitOps commit and push,
+a minute at most): an action executing longer than this was orphaned by a replica that died."""
 
 Executor = Callable[[ActionPlan, ActionOrigin], Awaitable[str]]
 """Runs an approved plan (told who asked, who approved and where); returns one sentence."""
@@ -127,6 +131,7 @@ class ApprovalService:
         # Display names for the audit trail (Slack: users.info, cached); ids decide everything.
         self.names: Callable[[str], Awaitable[str]] | None = None
         self._names: dict[str, str] = {}
+        self._running: set[str] = set()  # approvals this process is executing right now
         # Told once an executed action's outcome was shown (card and thread), so what
         # follows it (a release's progress) is said after it.
         self.on_reported: Callable[[str], None] | None = None
@@ -197,9 +202,19 @@ class ApprovalService:
     ) -> None:
         await self._apply_click(approval_id, user, surface, Reject(user, self._clock.now(), allowed, reason))
 
-    async def fail_interrupted(self, surface: ApprovalSurface) -> int:
-        """Actions that were running when the bot stopped: say so instead of leaving them 'running'."""
-        interrupted = self._repository.executing()
+    async def fail_interrupted(self, surface: ApprovalSurface, *, started_before: datetime | None = None) -> int:
+        """Actions that were running when the bot stopped: say so instead of leaving them 'running'.
+
+        One process: at start, every action left executing was its own. Several replicas share
+        the store, so an action executing there may be running on another one right now: with
+        `started_before`, only those that began before it (longer ago than any action takes:
+        their replica died) and that this process is not running are failed."""
+        interrupted = [
+            approval
+            for approval in self._repository.executing()
+            if approval.id not in self._running
+            and (started_before is None or _execution_started(approval) < started_before)
+        ]
         for approval in interrupted:
             message = "was interrupted by a restart of opsbot; check the cluster before asking again"
             await self._apply(approval, Finish(False, message, self._clock.now()), surface)
@@ -348,6 +363,13 @@ class ApprovalService:
         )
 
     async def _execute(self, approval: Approval, surface: ApprovalSurface) -> None:
+        self._running.add(approval.id)
+        try:
+            await self._run(approval, surface)
+        finally:
+            self._running.discard(approval.id)
+
+    async def _run(self, approval: Approval, surface: ApprovalSurface) -> None:
         plan = approval.plan
         attributes = {
             "opsbot.action": plan.verb,
@@ -380,3 +402,8 @@ class ApprovalService:
         await self._apply(current, finish, surface)
         if self.on_reported is not None:
             self.on_reported(approval.id)
+
+
+def _execution_started(approval: Approval) -> datetime:
+    """When it went into EXECUTING: its last step (confirmed, approved), else when it was asked."""
+    return approval.history[-1].at if approval.history else approval.created_at

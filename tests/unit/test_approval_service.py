@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from opsbot.approvals.machine import Approval, ApprovalPolicy
-from opsbot.approvals.service import ApprovalService, InMemoryApprovals
+from opsbot.approvals.machine import Approval, ApprovalPolicy, Status
+from opsbot.approvals.service import LONGEST_EXECUTION, ApprovalService, InMemoryApprovals
 from opsbot.console.render import plain
 from opsbot.core.audit import Auditor
 from opsbot.core.plan import ActionOrigin, ActionPlan
@@ -90,3 +91,54 @@ async def test_refused_clicks_are_audited_as_denials() -> None:
     assert [(r["user_id"], str(r["command"]).split()[0]) for r in denied] == [("UREQ", "approve"), ("UOTHER", "cancel")]
     assert "cannot approve your own request" in str(denied[0]["outcome"])
     assert service.get(approval.id) is not None and service.get(approval.id).status.value == "pending"  # type: ignore[union-attr]
+
+
+class MovingClock:
+    def __init__(self) -> None:
+        self.at = NOW
+
+    def now(self) -> datetime:
+        return self.at
+
+
+async def test_replicas_fail_only_executions_orphaned_longer_than_any_action_takes() -> None:
+    """Several replicas share the store: an action executing there may be running on another
+    replica right now. Only one executing for longer than any action takes, and not run by
+    this process, is said to be interrupted."""
+    release = asyncio.Event()
+    running_here, running_there = asyncio.Event(), asyncio.Event()
+
+    def executor(started: asyncio.Event) -> Callable[[ActionPlan, object], Awaitable[str]]:
+        async def execute(plan: ActionPlan, origin: object = None) -> str:
+            started.set()
+            await release.wait()
+            return "done"
+
+        return execute
+
+    clock = MovingClock()
+    shared = InMemoryApprovals()
+    here = ApprovalService(shared, executor(running_here), clock, timedelta(minutes=15))
+    there = ApprovalService(shared, executor(running_there), clock, timedelta(minutes=15))
+    policy = ApprovalPolicy(requester_may_confirm=True, approvals_required=1)
+    surface = Surface()
+    mine = here.open(PLAN, ChatRequest("r1", "UREQ", "C1", "scale deploy/api 1", "mention"), policy)
+    theirs = there.open(PLAN, ChatRequest("r2", "UREQ", "C1", "scale deploy/api 1", "mention"), policy)
+    mine_task = asyncio.create_task(here.confirm(mine.id, "UREQ", surface))
+    theirs_task = asyncio.create_task(there.confirm(theirs.id, "UREQ", surface))
+    await running_here.wait()
+    await running_there.wait()
+    theirs_task.cancel()  # that replica dies mid-action; its record still says executing
+    await asyncio.gather(theirs_task, return_exceptions=True)
+
+    clock.at = NOW + timedelta(minutes=5)
+    assert await here.fail_interrupted(surface, started_before=clock.at - LONGEST_EXECUTION) == 0
+    clock.at = NOW + LONGEST_EXECUTION + timedelta(minutes=1)
+    assert await here.fail_interrupted(surface, started_before=clock.at - LONGEST_EXECUTION) == 1
+    orphan = shared.get(theirs.id)
+    assert orphan is not None and orphan.status is Status.FAILED and "interrupted" in (orphan.result or "")
+    # Its own action is still running here: not touched, however long it has been.
+    assert (still := shared.get(mine.id)) is not None and still.status is Status.EXECUTING
+    release.set()
+    await mine_task
+    assert (done := shared.get(mine.id)) is not None and done.status is Status.SUCCEEDED
