@@ -131,7 +131,7 @@ class Settings(Strict):
                     f"(known: {', '.join(sorted(known_roles))})"
                 )
         problems.extend(self.releases.references(self.clusters))
-        problems.extend(ha_problems(self.ha, self.clusters, self.store))
+        problems.extend(ha_problems(self.ha, self.clusters, self.store.backend))
         if self.alerts.enabled and not self.alerts.default_channel and not self.alerts.rules:
             problems.append("alerts.default_channel: set a channel for alerts, or alerts.enabled: false")
         if problems:

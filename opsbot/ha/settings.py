@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from pydantic import Field, model_validator
 
 from opsbot.core.settings import Strict
-from opsbot.store.settings import StoreSettings
 
 
 class HASettings(Strict):
@@ -48,7 +47,7 @@ class HASettings(Strict):
         return self.namespace or environ.get("POD_NAMESPACE") or "opsbot"
 
 
-def ha_problems(ha: HASettings, clusters: Mapping[str, object], store: StoreSettings) -> list[str]:
+def ha_problems(ha: HASettings, clusters: Mapping[str, object], store_backend: str) -> list[str]:
     """What the rest of the config must be for `ha:` (one line per problem, naming the key):
     several replicas need one store they all see (`store.backend: redis`)."""
     problems: list[str] = []
@@ -56,6 +55,6 @@ def ha_problems(ha: HASettings, clusters: Mapping[str, object], store: StoreSett
         return problems
     if ha.lease_cluster is not None and ha.lease_cluster not in clusters:
         problems.append(f"ha.lease_cluster: {ha.lease_cluster!r} is not one of clusters")
-    if store.backend != "redis":
+    if store_backend != "redis":
         problems.append("ha.enabled: several replicas need a shared store: set store.backend: redis")
     return problems

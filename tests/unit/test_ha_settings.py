@@ -10,7 +10,6 @@ import pytest
 from opsbot.config import Settings, parse_settings
 from opsbot.errors import ConfigError
 from opsbot.ha.settings import HASettings, ha_problems
-from opsbot.store.settings import StoreSettings
 
 
 def settings(**ha: Any) -> Settings:
@@ -43,8 +42,8 @@ def test_a_renew_deadline_that_would_overlap_another_leader_is_refused() -> None
 
 def test_several_replicas_need_the_shared_redis_store() -> None:
     ha = HASettings(enabled=True)
-    assert ha_problems(ha, {"prod": None}, StoreSettings(backend="redis")) == []
-    assert ha_problems(ha, {"prod": None}, StoreSettings(backend="sqlite")) == [
+    assert ha_problems(ha, {"prod": None}, "redis") == []
+    assert ha_problems(ha, {"prod": None}, "sqlite") == [
         "ha.enabled: several replicas need a shared store: set store.backend: redis"
     ]
-    assert ha_problems(HASettings(), {"prod": None}, StoreSettings(backend="sqlite")) == []
+    assert ha_problems(HASettings(), {"prod": None}, "sqlite") == []
