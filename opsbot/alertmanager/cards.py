@@ -5,7 +5,6 @@ Approve / Reject while it waits, then who decided and what happened."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Literal
 from urllib.parse import quote
 
@@ -68,7 +67,7 @@ def _alert_line(alert: AlertRecord, common: Mapping[str, str]) -> Text:
     return Text(*parts)
 
 
-def silence_line(note: SilenceNote, now: datetime) -> Text:
+def silence_line(note: SilenceNote) -> Text:
     who = Mention(note.by_id) if note.by_id else note.by_name or "someone"
     if note.state == "active":
         ids = Text.join(", ", (Mono(silence_id[:8]) for silence_id in note.ids[:3]))
@@ -86,7 +85,7 @@ def _who(approval: Approval, what: str) -> Text:
     return Text.join(", ", (Mention(user) for user in dict.fromkeys(users)))
 
 
-def remediation_status(remediation: Remediation, now: datetime) -> Text:
+def remediation_status(remediation: Remediation) -> Text:
     approval = remediation.approval
     if approval is None:
         return Text(Icon.WARNING, " Cannot be proposed: ", remediation.problem or "unknown problem")
@@ -128,7 +127,7 @@ def _delivery(remediation: Remediation) -> Text:
     return Text(f" · signalling {delivery.target}…{tried}")
 
 
-def remediation_block(remediation: Remediation, now: datetime) -> Text:
+def remediation_block(remediation: Remediation) -> Text:
     kind = "Signal" if remediation.kind == "signal" else "Action"
     head = Text(Strong(f"{kind}: "), Mono(remediation.action))
     if remediation.kind == "signal":
@@ -137,7 +136,7 @@ def remediation_block(remediation: Remediation, now: datetime) -> Text:
     lines: list[Text] = [head]
     if remediation.approval is not None and remediation.kind == "command":
         lines.append(bullets(remediation.approval.plan.change_lines[:6]))
-    lines.append(remediation_status(remediation, now))
+    lines.append(remediation_status(remediation))
     latest = remediation.latest
     if latest is not None:
         link = (
@@ -173,7 +172,6 @@ def group_card(
     remediations: Sequence[Remediation],
     *,
     alertmanager_url: str,
-    now: datetime,
 ) -> Reply:
     resolved = incident.state is IncidentState.RESOLVED
     firing = group.firing()
@@ -207,10 +205,10 @@ def group_card(
     if links:
         parts.append(Text(*links))
     for note in group.silences[-3:]:
-        parts.append(silence_line(note, now))
+        parts.append(silence_line(note))
     buttons: list[Button] = []
     for index, remediation in enumerate(remediations):
-        parts.append(remediation_block(remediation, now))
+        parts.append(remediation_block(remediation))
         if remediation.pending and remediation.approval is not None and not resolved:
             style: Literal["primary", "danger"] = (
                 "danger" if remediation.approval.plan.dangerous else "primary"

@@ -212,9 +212,7 @@ class AlertmanagerService:
         if group is None:
             return incident_card(incident)
         base = self.settings.external_url or group.external_url
-        return group_card(
-            incident, group, self.state.remediations_of(group), alertmanager_url=base, now=self._clock.now()
-        )
+        return group_card(incident, group, self.state.remediations_of(group), alertmanager_url=base)
 
     async def on_click(self, click: ButtonClick) -> None:
         approve = click.action_id.startswith(APPROVE_ACTION)
