@@ -51,7 +51,7 @@ from opsbot.slack.releases import SlackReleaseNotices
 from opsbot.slack.render import mrkdwn
 from opsbot.slack.users import UserGroups, UserNames
 from opsbot.store.approvals import StoreApprovals
-from opsbot.store.backend import open_backend
+from opsbot.store.backend import channel_budget, open_backend
 from opsbot.store.protocol import StateStore
 from opsbot.store.releases import StoreReleases
 from opsbot.telemetry import Telemetry
@@ -155,7 +155,9 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
     store = open_backend(settings.store, os.environ if options.environ is None else options.environ)
     router = build_router(settings, clusters, pool, clock.now, contexts=store, tracer=tracer, errors=errors)
     # Unsent messages are journaled in the store at shutdown and replayed at start.
-    outbox = Outbox(client, settings.outbox, journal=store)
+    # Paced per channel in Redis when replicas share it, so they share each channel's budget.
+    budget = channel_budget(store, rate=settings.outbox.per_channel_per_second, burst=settings.outbox.burst)
+    outbox = Outbox(client, settings.outbox, journal=store, budget=budget)
     fleet = Fleet(clusters, rows if settings.watch.cache else None)
     releases = _releases(settings, store, options, clusters)
     router.fleet = fleet

@@ -1,7 +1,8 @@
 """Every message opsbot sends to Slack goes through here.
 
 Slack allows about one message per second per channel with short bursts. Instead of
-hoping retries save us, each channel gets a token bucket and a single worker that
+hoping retries save us, each channel has a budget (a token bucket: in this process, or
+shared by the replicas in Redis, see `opsbot.core.pacing`) and a single worker that
 sends in priority order (command replies before alerts). A 429 pauses that channel
 for Retry-After seconds; 5xx, timeouts and connection errors are retried with
 jittered exponential backoff (tenacity); other Slack errors go back to the caller.
@@ -33,7 +34,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from opsbot.core.tokenbucket import TokenBucket
+from opsbot.core.pacing import ChannelBudget, LocalBudget
 from opsbot.slack.settings import OutboxSettings
 
 log = structlog.get_logger("opsbot.outbox")
@@ -96,14 +97,19 @@ def _is_temporary(exc: BaseException) -> bool:
 
 class Outbox:
     def __init__(
-        self, client: AsyncWebClient, settings: OutboxSettings, journal: OutboxJournal | None = None
+        self,
+        client: AsyncWebClient,
+        settings: OutboxSettings,
+        journal: OutboxJournal | None = None,
+        budget: ChannelBudget | None = None,
     ) -> None:
+        """`budget`: how channels are paced; by default a token bucket per channel in memory."""
         self._client = client
         self._settings = settings
         self._journal = journal
+        self._budget = budget or LocalBudget(settings.per_channel_per_second, settings.burst)
         self._current: dict[str, _Job] = {}
         self._queues: dict[str, asyncio.PriorityQueue[_Job]] = {}
-        self._buckets: dict[str, TokenBucket] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._sequence = itertools.count()
         self._closed = False
@@ -330,9 +336,6 @@ class Outbox:
         queue = self._queues.get(channel)
         if queue is None:
             queue = self._queues[channel] = asyncio.PriorityQueue()
-            self._buckets[channel] = TokenBucket(
-                self._settings.per_channel_per_second, self._settings.burst, time.monotonic()
-            )
         job = _Job(int(priority), next(self._sequence), paced, call, done, what, record=record)
         self._queued[job.sequence] = job.queued_at
         queue.put_nowait(job)
@@ -346,7 +349,6 @@ class Outbox:
 
     async def _work(self, channel: str) -> None:
         queue = self._queues[channel]
-        bucket = self._buckets[channel]
         while True:
             try:
                 job = await asyncio.wait_for(queue.get(), timeout=60)
@@ -357,7 +359,7 @@ class Outbox:
             try:
                 if job.done.cancelled():
                     continue
-                result = await self._send(channel, bucket, job)
+                result = await self._send(channel, job)
                 if not job.done.done():
                     job.done.set_result(result)
             except Exception as exc:
@@ -374,7 +376,7 @@ class Outbox:
         if not self._unfinished:
             self._settled.set()
 
-    async def _send(self, channel: str, bucket: TokenBucket, job: _Job) -> dict[str, Any]:
+    async def _send(self, channel: str, job: _Job) -> dict[str, Any]:
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
             retry_after = _retry_after(exc) if exc else None
@@ -394,10 +396,7 @@ class Outbox:
         ):
             with attempt:
                 if job.paced:
-                    delay = bucket.delay_for_next(time.monotonic())
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    bucket.take(time.monotonic())
+                    await self._paced(channel)
                 self.calls[job.what] = self.calls.get(job.what, 0) + 1
                 job.in_call = True
                 try:
@@ -411,3 +410,9 @@ class Outbox:
                 data = response.data
                 return data if isinstance(data, dict) else {}
         raise AssertionError("unreachable")
+
+    async def _paced(self, channel: str) -> None:
+        """Wait until the channel's budget lets one more post out (and spend it). Waiting for
+        time to pass, not for an event: the budget (maybe shared) says how long."""
+        while (delay := self._budget.take(channel, time.monotonic())) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(delay)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from opsbot.core.pacing import ChannelBudget, LocalBudget
 from opsbot.errors import ConfigError
 from opsbot.store.protocol import StateStore
 from opsbot.store.settings import StoreSettings
@@ -42,3 +43,15 @@ def open_backend(settings: StoreSettings, environ: Mapping[str, str]) -> StateSt
         store.close()
         raise ConfigError([f"store.backend: {problem} (at the URL in {redis.url_env}); start it, or check the URL"])
     return store
+
+
+def channel_budget(store: StateStore, *, rate: float, burst: int) -> ChannelBudget:
+    """How the outbox paces channels: in Redis when the store is Redis (every replica shares
+    each channel's budget), else in this process."""
+    if type(store).__name__ != "RedisStore":  # not importing redis for SQLite
+        return LocalBudget(rate, burst)
+    from opsbot.store.redis import RedisStore
+    from opsbot.store.redis.pacing import RedisBudget
+
+    assert isinstance(store, RedisStore)
+    return RedisBudget(store.connection, rate=rate, burst=burst, key_prefix=store.key_prefix)

@@ -181,3 +181,37 @@ TOUCH_CONTEXT = """
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) end
 return 1
 """
+
+# A token bucket per channel, shared by every replica: `rate` tokens a second, at most
+# `burst`, starting full. The clock is Redis's own (TIME), so replicas whose clocks differ
+# still agree; ARGV[3], when given, is the time instead (tests drive the clock with it).
+# The key expires once the bucket would be full again: a missing key is a full bucket.
+# KEYS: the bucket hash. ARGV: rate, burst, [now in seconds].
+# Returns the seconds to wait as a string ("0": a token was taken; else nothing taken).
+TAKE_TOKEN = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local now
+if ARGV[3] then
+  now = tonumber(ARGV[3])
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local saved = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = tonumber(saved[1]) or burst
+local at = tonumber(saved[2]) or now
+if now > at then
+  tokens = math.min(burst, tokens + (now - at) * rate)
+  at = now
+end
+local wait = 0
+if tokens >= 1 - 1e-9 then
+  tokens = math.max(0, tokens - 1)
+else
+  wait = (1 - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', string.format('%.9f', tokens), 'at', string.format('%.6f', at))
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
+return string.format('%.6f', wait)
+"""

@@ -333,6 +333,15 @@ class RedisStore:
         """Why Redis is considered down (None while healthy)."""
         return self._c.breaker.reason
 
+    @property
+    def connection(self) -> Connection:
+        """The breaker-guarded client, for what shares the server but is not state (pacing)."""
+        return self._c
+
+    @property
+    def key_prefix(self) -> str:
+        return self._p
+
     def problem(self) -> str | None:
         return self._c.problem()
 
