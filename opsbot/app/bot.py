@@ -28,6 +28,7 @@ from opsbot.health import HealthServer, Metrics
 from opsbot.kube.watch import WatchRunner
 from opsbot.releases.records import Release
 from opsbot.slack.surfaces import CardSurface
+from opsbot.store.backend import store_collector
 
 log = structlog.get_logger("opsbot")
 
@@ -65,6 +66,9 @@ class Bot:
             if self.health is not None:
                 self.health.routes.extend(self.alertmanager.routes())
             self.metrics.registry.register(AlertmanagerCollector(self.alertmanager))
+        store_metrics = store_collector(self.store)  # Redis only
+        if store_metrics is not None:
+            self.metrics.registry.register(store_metrics)
         self.watching = Watching(parts)
         self.leadership: Leadership | None = None
         """With `ha.enabled`: the electors, one per cluster (see opsbot.app.leading)."""

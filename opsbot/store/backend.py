@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from prometheus_client.registry import Collector
+
 from opsbot.core.pacing import ChannelBudget, LocalBudget
 from opsbot.errors import ConfigError
 from opsbot.store.protocol import StateStore
@@ -55,3 +57,15 @@ def channel_budget(store: StateStore, *, rate: float, burst: int) -> ChannelBudg
 
     assert isinstance(store, RedisStore)
     return RedisBudget(store.connection, rate=rate, burst=burst, key_prefix=store.key_prefix)
+
+
+def store_collector(store: StateStore) -> Collector | None:
+    """The store's /metrics (Redis: call seconds, errors, up); None for SQLite, which is not
+    instrumented (a local file: nothing to see that the command metrics do not show)."""
+    if type(store).__name__ != "RedisStore":
+        return None
+    from opsbot.store.redis import RedisStore
+    from opsbot.store.redis.metrics import StoreCollector
+
+    assert isinstance(store, RedisStore)
+    return StoreCollector(store.connection)

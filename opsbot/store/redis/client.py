@@ -5,6 +5,7 @@ loop, and a call to Redis on the same network answers in well under a millisecon
 must never happen is the loop stalling on every call while Redis is away: every socket
 operation has a short timeout, and after a connection error the `Breaker` makes calls
 fail at once (`StoreUnavailable`) for a short back-off before one call probes again.
+Every call is timed and every failure counted for /metrics (`metrics.CallStats`).
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from typing import TypeVar
 import redis
 import structlog
 from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError
+from redis.exceptions import AuthenticationError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from opsbot.errors import StoreUnavailable
+from opsbot.store.redis.metrics import CallStats, operation_of
 
 log = structlog.get_logger("opsbot.store")
 
@@ -74,6 +76,8 @@ class Connection:
         self.client = client
         self._timeout = timeout
         self.breaker = Breaker(retry_after, clock)
+        self.stats = CallStats()
+        """Seconds per call and errors, for /metrics (`metrics.StoreCollector`)."""
 
     @classmethod
     def from_url(
@@ -97,30 +101,43 @@ class Connection:
         )
         return cls(client, timeout=timeout, retry_after=retry_after, clock=clock)
 
-    def run(self, call: Callable[[redis.Redis], _T]) -> _T:
+    def run(self, call: Callable[[redis.Redis], _T], operation: str | None = None) -> _T:
+        """`operation`: the name /metrics gives the call; by default the method it was made in."""
         wait = self.breaker.wait()
         if wait > 0:
+            self.stats.failed("unavailable")
             raise StoreUnavailable(
                 f"the shared store is unavailable ({self.breaker.reason}); trying again in {wait:.0f} s"
             )
+        started = time.perf_counter()
         try:
             result = call(self.client)
         except (RedisConnectionError, RedisTimeoutError) as exc:
+            self._observe(call, operation, started)
+            self.stats.failed("timeout" if isinstance(exc, RedisTimeoutError) else "unavailable")
             reason = _describe(exc, self._timeout)
             first = self.breaker.reason is None
             self.breaker.failed(reason)
             if first:
                 log.warning("store_unavailable", backend="redis", reason=reason, error=type(exc).__name__)
             raise StoreUnavailable(f"the shared store is unavailable ({reason})") from None
+        except RedisError:
+            self._observe(call, operation, started)
+            self.stats.failed("other")
+            raise
+        self._observe(call, operation, started)
         if self.breaker.reason is not None:
             log.info("store_available_again", backend="redis")
             self.breaker.succeeded()
         return result
 
+    def _observe(self, call: Callable[[redis.Redis], object], operation: str | None, started: float) -> None:
+        self.stats.observe(operation or operation_of(call), time.perf_counter() - started)
+
     def problem(self) -> str | None:
         """None when Redis answers a PING (tried only while the breaker lets calls through)."""
         try:
-            self.run(lambda client: client.ping())
+            self.run(lambda client: client.ping(), "ping")
         except StoreUnavailable:
             return f"the shared store (Redis) is unavailable: {self.breaker.reason}"
         return None

@@ -51,7 +51,7 @@ class RedisBudget:
         if self._clock is not None:
             args.append(repr(self._clock()))
         try:
-            wait = float(self._c.run(lambda r: self._script(keys=[self._prefix + channel], args=args, client=r)))
+            wait = float(self._c.run(lambda r: self._script(keys=[self._prefix + channel], args=args, client=r), "pace"))
         except (StoreUnavailable, RedisError) as exc:
             if not self.falling_back:
                 self.falling_back = True
