@@ -8,7 +8,7 @@ member), apps.connections.open with the app token (it may open Socket Mode conne
 the websocket itself is never opened). Without tokens Slack is "not checked" and the
 clusters still are. Clusters: built like the bot builds them (`ClusterDirectory`),
 GET /version, then one SelfSubjectAccessReview per required permission; nothing is
-listed, read or changed.
+listed, read or changed. Store (Redis only): see `opsbot.doctor.store`.
 
 No token value ever reaches a line: messages are built from Slack's error codes, and
 every line is scrubbed of both tokens before it is returned.
@@ -38,6 +38,7 @@ from opsbot.doctor.requirements import (
     posting_channels,
     required_scopes,
 )
+from opsbot.doctor.store import check_store
 from opsbot.errors import ConfigError, KubeError, UnauthorizedError
 from opsbot.kube.client import KubeClient
 from opsbot.kube.directory import ClusterDirectory
@@ -107,6 +108,9 @@ def diagnose(
     else:
         config.add("ok", f"SLACK_BOT_TOKEN and SLACK_APP_TOKEN are set (Slack API {secrets.slack_api_url})")
     sections = [config]
+    store = check_store(settings, environ, offline=offline) if settings is not None else None
+    if store is not None:
+        sections.append(store)
     alertmanager = check_alertmanager(settings, environ, offline=offline) if settings is not None else None
     if alertmanager is not None:
         sections.append(alertmanager)
