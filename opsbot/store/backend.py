@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from prometheus_client.registry import Collector
 
@@ -11,6 +13,9 @@ from opsbot.errors import ConfigError
 from opsbot.store.protocol import StateStore
 from opsbot.store.settings import StoreSettings
 from opsbot.store.sqlite import open_store
+
+if TYPE_CHECKING:
+    from opsbot.store.redis import RedisStore
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -47,25 +52,30 @@ def open_backend(settings: StoreSettings, environ: Mapping[str, str]) -> StateSt
     return store
 
 
+def _redis(store: StateStore) -> RedisStore | None:
+    """The store as a RedisStore, if it is one: without importing redis-py for SQLite (a
+    RedisStore exists only once its module has been imported)."""
+    module = sys.modules.get("opsbot.store.redis")
+    return store if module is not None and isinstance(store, module.RedisStore) else None
+
+
 def channel_budget(store: StateStore, *, rate: float, burst: int) -> ChannelBudget:
     """How the outbox paces channels: in Redis when the store is Redis (every replica shares
     each channel's budget), else in this process."""
-    if type(store).__name__ != "RedisStore":  # not importing redis for SQLite
+    redis = _redis(store)
+    if redis is None:
         return LocalBudget(rate, burst)
-    from opsbot.store.redis import RedisStore
     from opsbot.store.redis.pacing import RedisBudget
 
-    assert isinstance(store, RedisStore)
-    return RedisBudget(store.connection, rate=rate, burst=burst, key_prefix=store.key_prefix)
+    return RedisBudget(redis.connection, rate=rate, burst=burst, key_prefix=redis.key_prefix)
 
 
 def store_collector(store: StateStore) -> Collector | None:
     """The store's /metrics (Redis: call seconds, errors, up); None for SQLite, which is not
     instrumented (a local file: nothing to see that the command metrics do not show)."""
-    if type(store).__name__ != "RedisStore":
+    redis = _redis(store)
+    if redis is None:
         return None
-    from opsbot.store.redis import RedisStore
     from opsbot.store.redis.metrics import StoreCollector
 
-    assert isinstance(store, RedisStore)
-    return StoreCollector(store.connection)
+    return StoreCollector(redis.connection)
