@@ -1,0 +1,124 @@
+"""Replicas as real processes: three `opsbot run` (ha on, short lease timings) sharing one
+redis-server, one fake API server and one Slack emulator that spreads the envelopes over
+their Socket Mode connections. Every command answered exactly once, a card approved on
+another replica, kill -9 of the leader in an alert storm, Redis restarted, a rolling restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from tests.support.fake_kube import FakeKubeServer
+from tests.support.harness import ALICE, BOB, CHANNEL, block_text
+from tests.support.polling import until
+from tests.support.redis_server import RedisServer, running_redis
+from tests.support.replicas import Replicas
+from tests.support.slack_emulator import Post, Sent, SlackEmulator
+
+NAMES = ("r1", "r2", "r3")
+USERS = [ALICE, BOB, "U0CAROL01", "U0DAVE001", "U0ERIN001"]
+CHANNELS = [CHANNEL, "C0OPS0002", "C0OPS0003", "C0OPS0004", "C0OPS0005", "C0OPS0006"]
+POLICY: dict[str, Any] = {
+    "bindings": [
+        {"role": "admin", "users": [ALICE]},
+        {"role": "operator", "users": [BOB]},
+        {"role": "viewer", "channels": CHANNELS},
+    ],
+    "approvals": [{"namespaces": ["prod"], "self_confirm": False, "approvals_required": 1}],
+    "rate_limit": {"commands_per_minute": 10_000, "burst": 1_000},
+}
+
+
+@pytest.fixture
+def redis_store(tmp_path: Path) -> Iterator[RedisServer]:
+    """The replicas' one store; append-only with fsync on every write, as a restart test needs."""
+    servers = running_redis(tmp_path / "redis", appendonly=True)
+    yield next(servers)
+    servers.close()
+
+
+@pytest_asyncio.fixture
+async def replicas(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path, redis_store: RedisServer
+) -> AsyncIterator[Replicas]:
+    kube.add_namespace("web")
+    kube.add_deployment("web", "api", replicas=2)
+    group = Replicas(slack, kubeconfig, tmp_path / "replicas", redis_store.url, policy=POLICY)
+    try:
+        yield group
+    finally:
+        await group.close()
+
+
+def answers(slack: SlackEmulator, sent: Sent) -> list[Post]:
+    """The bot's posts in the thread of one request."""
+    return [
+        p
+        for p in slack.posts
+        if p.method == "chat.postMessage" and p.channel == sent.channel and p.thread_ts == sent.ts
+    ]
+
+
+async def all_answered(slack: SlackEmulator, requests: list[Sent], timeout: float) -> None:
+    def done() -> bool:
+        threads = {(p.channel, p.thread_ts) for p in slack.posts if p.method == "chat.postMessage"}
+        return all((s.channel, s.ts) in threads for s in requests)
+
+    await until(done, timeout=timeout)
+
+
+async def handled(group: Replicas) -> float:
+    """Commands the running replicas have finished (their opsbot_commands_total)."""
+    return sum([await r.counter("opsbot_commands") for r in group.running()])
+
+
+async def counted(group: Replicas, expected: float, timeout: float = 10.0) -> float:
+    """Polls the replicas' command counters until they reach `expected`; the last sum."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    total = await handled(group)
+    while total < expected and loop.time() < deadline:
+        await asyncio.sleep(0.05)
+        total = await handled(group)
+    return total
+
+
+def connection(slack: SlackEmulator, sent: Sent) -> int:
+    """The Socket Mode connection an envelope went to."""
+    return next(e.connection_id for e in slack.envelopes if e.envelope_id == sent.envelope_id)
+
+
+async def test_three_processes_answer_300_commands_exactly_once_and_a_retried_event_once(
+    slack: SlackEmulator, replicas: Replicas
+) -> None:
+    await replicas.start_ready(*NAMES)
+    assert slack.open_connections == 3
+    senders = itertools.cycle(itertools.product(USERS, CHANNELS))
+    requests: list[Sent] = []
+    for _ in range(10):  # 10 bursts of 30 at once
+        batch = [
+            slack.mention(user, channel, "pods -n web") for user, channel in itertools.islice(senders, 30)
+        ]
+        requests.extend(await asyncio.gather(*batch))
+    # Slack retries an event on another connection: one event id, two replicas.
+    retried = await slack.mention(ALICE, CHANNEL, "pods -n web")
+    again = await slack.redeliver(retried)
+    assert connection(slack, retried) != connection(slack, again)
+    await all_answered(slack, [*requests, retried], timeout=40)
+    await slack.wait_delivered(timeout=10)
+    total = await counted(replicas, 301)
+    assert total == 301, total  # every command handled once; the retry dropped
+    per_thread = Counter(len(answers(slack, s)) for s in [*requests, retried])
+    assert per_thread == {1: 301}
+    assert all("api-" in block_text(answers(slack, s)[0]) for s in requests)
+    # Each replica served a share of them (the emulator spread the envelopes).
+    shares = [await r.counter("opsbot_commands") for r in replicas.running()]
+    assert all(share > 0 for share in shares), shares
