@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from opsbot.approvals.cards import APPROVE_ACTION
 from tests.support.fake_kube import FakeKubeServer
-from tests.support.harness import ALICE, BOB, CHANNEL, block_text
+from tests.support.harness import ALICE, BOB, CHANNEL, block_text, button_value
 from tests.support.polling import until
 from tests.support.redis_server import RedisServer, running_redis
 from tests.support.replicas import Replicas
@@ -122,3 +123,51 @@ async def test_three_processes_answer_300_commands_exactly_once_and_a_retried_ev
     # Each replica served a share of them (the emulator spread the envelopes).
     shares = [await r.counter("opsbot_commands") for r in replicas.running()]
     assert all(share > 0 for share in shares), shares
+
+
+async def test_a_card_posted_by_one_replica_is_approved_on_another_and_runs_once(
+    slack: SlackEmulator, kube: FakeKubeServer, replicas: Replicas
+) -> None:
+    kube.add_namespace("prod")
+    kube.add_deployment("prod", "api", replicas=3)
+    await replicas.start_ready(*NAMES)
+    request = await slack.mention(ALICE, CHANNEL, "scale deploy/api 1 -n prod")
+    card = await slack.wait_for_post(
+        channel=CHANNEL, thread_ts=request.ts, method="chat.postMessage", timeout=15
+    )
+    assert "Approval needed" in card.text
+    asked_on = connection(slack, request)
+    kube.clear_requests()
+    # Bob's Approve reaches the two replicas that did not post the card, at the same time.
+    first, second = await click_approve(slack, card, avoid={asked_on})
+    clicks = [first, second]
+    assert len({asked_on, *(connection(slack, c) for c in clicks)}) == 3
+    await slack.wait_for_post(
+        lambda p: "Scaled deployment/api from 3 to 1" in p.text, thread_ts=card.thread_ts, timeout=15
+    )
+    await slack.wait_for_post(lambda p: p.ts == card.ts, method="chat.update", timeout=15)
+    await slack.wait_delivered(timeout=10)
+    await asyncio.gather(*(slack.wait_for_ack(c.envelope_id, timeout=10) for c in clicks))
+    scale = "/apis/apps/v1/namespaces/prod/deployments/api/scale"
+    assert [(r.method, r.path) for r in kube.writes() if "/leases/" not in r.path] == [("PATCH", scale)]
+    deployment = kube.get("deployments", "prod", "api")
+    assert deployment is not None and deployment["spec"]["replicas"] == 1
+    done = [p for p in slack.posts if p.thread_ts == card.thread_ts and "Scaled deployment/api" in p.text]
+    assert len(done) == 1, [p.text for p in done]
+
+
+async def click_approve(slack: SlackEmulator, card: Post, avoid: set[int]) -> tuple[Sent, Sent]:
+    """Bob clicks Approve twice at once (a double click), each click to another replica."""
+    value = button_value(card, APPROVE_ACTION)
+    first = await slack.click(
+        BOB, channel=card.channel, message_ts=card.ts, action_id=APPROVE_ACTION, value=value, avoid=avoid
+    )
+    second = await slack.click(
+        BOB,
+        channel=card.channel,
+        message_ts=card.ts,
+        action_id=APPROVE_ACTION,
+        value=value,
+        avoid={*avoid, connection(slack, first)},
+    )
+    return first, second

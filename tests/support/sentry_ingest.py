@@ -121,4 +121,3 @@ def parse_envelope(body: bytes) -> list[EnvelopeItem]:
             rest = rest.removeprefix(b"\n")
         items.append(EnvelopeItem(headers, payload))
     return items
-

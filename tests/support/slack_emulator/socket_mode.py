@@ -11,6 +11,7 @@ import contextlib
 import json
 import time
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -46,8 +47,8 @@ class SocketModeLink(EmulatorCore):
                 await conn.ws.close(code=code, message=b"emulator closing")
         await self._changed()
 
-    def _candidates(self) -> list[Connection] | None:
-        live = [c for c in self._conns if not c.draining and not c.ws.closed]
+    def _candidates(self, avoid: Collection[int] = ()) -> list[Connection] | None:
+        live = [c for c in self._conns if not c.draining and not c.ws.closed and c.conn_id not in avoid]
         return live or None
 
     def _event_callback(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -91,8 +92,10 @@ class SocketModeLink(EmulatorCore):
         retry_reason: str = "",
         wait: bool = True,
         echo: bool = False,
+        avoid: Collection[int] = (),
     ) -> Envelope:
-        """Send one envelope to ONE open socket (round-robin), waiting for one if needed."""
+        """Send one envelope to ONE open socket (round-robin), waiting for one if needed;
+        never to the connections in `avoid` (a test sends a click to another replica)."""
         envelope_id = str(uuid.uuid4())
         message = {
             "envelope_id": envelope_id,
@@ -108,7 +111,7 @@ class SocketModeLink(EmulatorCore):
         while True:
             if wait:
                 candidates = await self._wait_until(
-                    self._candidates,
+                    lambda: self._candidates(avoid),
                     self.delivery_timeout,
                     lambda: (
                         f"no open Socket Mode connection within {self.delivery_timeout}s "
@@ -116,7 +119,7 @@ class SocketModeLink(EmulatorCore):
                     ),
                 )
             else:
-                maybe = self._candidates()
+                maybe = self._candidates(avoid)
                 if maybe is None:
                     raise ConnectionError("no open Socket Mode connection")
                 candidates = maybe
