@@ -227,3 +227,40 @@ async def test_kill_9_of_the_leader_mid_storm_hands_over_within_the_lease_and_lo
         for title in titles
     )
     assert per_workload == dict.fromkeys((f"svc-{i}" for i in range(STORM_DEPLOYMENTS)), 1), titles
+
+
+async def test_redis_restarted_mid_run_answers_every_command_once_and_keeps_the_pending_approval(
+    slack: SlackEmulator, kube: FakeKubeServer, replicas: Replicas, redis_store: RedisServer
+) -> None:
+    kube.add_namespace("prod")
+    kube.add_deployment("prod", "api", replicas=3)
+    group = await replicas.start_ready(*NAMES)
+    request = await slack.mention(ALICE, CHANNEL, "scale deploy/api 1 -n prod")
+    card = await slack.wait_for_post(
+        channel=CHANNEL, thread_ts=request.ts, method="chat.postMessage", timeout=15
+    )
+    assert "Approval needed" in card.text
+    await slack.wait_delivered(timeout=10)
+
+    await asyncio.to_thread(redis_store.stop)  # SIGTERM: the append-only file is complete
+    during = [await slack.mention(USERS[i % 5], CHANNELS[i % 6], "pods -n web") for i in range(6)]
+    await all_answered(slack, during, timeout=20)
+    # A clear answer: the shared store cannot be reached, try again.
+    for sent in during:
+        assert "the shared store is unavailable" in block_text(answers(slack, sent)[0])
+    await asyncio.to_thread(redis_store.start)  # same port, same directory
+    await asyncio.gather(*(r.wait_ready(timeout=20) for r in group))
+
+    after = [await slack.mention(USERS[i % 5], CHANNELS[i % 6], "pods -n web") for i in range(6)]
+    await all_answered(slack, after, timeout=20)
+    kube.clear_requests()
+    value = button_value(card, APPROVE_ACTION)
+    await slack.click(BOB, channel=card.channel, message_ts=card.ts, action_id=APPROVE_ACTION, value=value)
+    await slack.wait_for_post(
+        lambda p: "Scaled deployment/api from 3 to 1" in p.text, thread_ts=card.thread_ts, timeout=15
+    )
+    await slack.wait_delivered(timeout=10)
+    scale = "/apis/apps/v1/namespaces/prod/deployments/api/scale"
+    assert [(r.method, r.path) for r in kube.writes() if "/leases/" not in r.path] == [("PATCH", scale)]
+    assert Counter(len(answers(slack, s)) for s in [*during, *after]) == {1: 12}
+    assert all("api-" in block_text(answers(slack, s)[0]) for s in after)
