@@ -7,9 +7,10 @@ another replica, kill -9 of the leader in an alert storm, Redis restarted, a rol
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -68,12 +69,21 @@ def answers(slack: SlackEmulator, sent: Sent) -> list[Post]:
     ]
 
 
-async def all_answered(slack: SlackEmulator, requests: list[Sent], timeout: float) -> None:
-    def done() -> bool:
-        threads = {(p.channel, p.thread_ts) for p in slack.posts if p.method == "chat.postMessage"}
-        return all((s.channel, s.ts) in threads for s in requests)
+def unanswered(slack: SlackEmulator, requests: list[Sent]) -> list[Sent]:
+    threads = {(p.channel, p.thread_ts) for p in slack.posts if p.method == "chat.postMessage"}
+    return [s for s in requests if (s.channel, s.ts) not in threads]
 
-    await until(done, timeout=timeout)
+
+async def all_answered(slack: SlackEmulator, requests: list[Sent], timeout: float) -> None:
+    try:
+        await until(lambda: not unanswered(slack, requests), timeout=timeout)
+    except AssertionError:
+        lost = [
+            (s.ts, connection(slack, s), s.envelope_id in slack.acks) for s in unanswered(slack, requests)
+        ]
+        raise AssertionError(
+            f"{len(lost)} of {len(requests)} unanswered (ts, connection, acked): {lost}"
+        ) from None
 
 
 async def handled(group: Replicas) -> float:
@@ -90,6 +100,10 @@ async def counted(group: Replicas, expected: float, timeout: float = 10.0) -> fl
         await asyncio.sleep(0.05)
         total = await handled(group)
     return total
+
+
+def grown(items: list[Sent], size: int) -> Callable[[], bool]:
+    return lambda: len(items) > size
 
 
 def connection(slack: SlackEmulator, sent: Sent) -> int:
@@ -264,3 +278,38 @@ async def test_redis_restarted_mid_run_answers_every_command_once_and_keeps_the_
     assert [(r.method, r.path) for r in kube.writes() if "/leases/" not in r.path] == [("PATCH", scale)]
     assert Counter(len(answers(slack, s)) for s in [*during, *after]) == {1: 12}
     assert all("api-" in block_text(answers(slack, s)[0]) for s in after)
+
+
+async def test_a_rolling_restart_of_all_three_under_steady_commands_answers_each_exactly_once(
+    slack: SlackEmulator, replicas: Replicas
+) -> None:
+    # An envelope sent to a replica's socket as it closes is never acked: Slack sends it again.
+    slack.retry_unacked_after = 1.0
+    old = await replicas.start_ready(*NAMES)
+    requests: list[Sent] = []
+    stop = asyncio.Event()
+
+    async def keep_asking() -> None:
+        senders = itertools.cycle(itertools.product(USERS, CHANNELS))
+        while not stop.is_set():
+            user, channel = next(senders)
+            requests.append(await slack.mention(user, channel, "pods -n web"))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.05)
+
+    asking = asyncio.create_task(keep_asking())
+    try:
+        for number, replica in enumerate(old, start=1):
+            more = grown(requests, len(requests) + 5)
+            assert await replica.terminate() == 0, replica.tail()
+            (fresh,) = await replicas.start_ready(f"r{number}-new")
+            await until(more)  # commands kept coming meanwhile
+            assert fresh.process.returncode is None
+    finally:
+        stop.set()
+        await asking
+    await all_answered(slack, requests, timeout=30)
+    await slack.wait_delivered(timeout=10)
+    assert Counter(len(answers(slack, s)) for s in requests) == {1: len(requests)}
+    assert all("api-" in block_text(answers(slack, s)[0]) for s in requests)
+    assert len(requests) > 50

@@ -23,6 +23,8 @@ from .wire import ApiError
 
 # The websockets client refuses incoming messages over 1 MiB.
 MAX_WS_MESSAGE = 1024 * 1024
+# Slack retries an unacknowledged event up to three times.
+MAX_EVENT_RETRIES = 3
 
 
 class SocketModeLink(EmulatorCore):
@@ -145,8 +147,32 @@ class SocketModeLink(EmulatorCore):
         )
         self.envelopes.append(env)
         self._envelopes_by_id[envelope_id] = env
+        retry_after = self.retry_unacked_after
+        if (
+            kind == "events_api"
+            and not echo
+            and retry_after is not None
+            and retry_attempt < MAX_EVENT_RETRIES
+        ):
+            self._spawn(self._retry_unacked(env, retry_after))
         await self._changed()
         return env
+
+    async def _retry_unacked(self, env: Envelope, after: float) -> None:
+        """Send `env` again if no ack came within `after` seconds (its socket may be gone)."""
+        with contextlib.suppress(AssertionError):
+            await self._wait_until(lambda: True if env.envelope_id in self.acks else None, after, str)
+            return
+        with contextlib.suppress(AssertionError, ConnectionError):
+            await self._deliver(
+                env.type,
+                env.payload,
+                accepts_response_payload=env.accepts_response_payload,
+                channel=env.channel,
+                user=env.user,
+                retry_attempt=env.retry_attempt + 1,
+                retry_reason="timeout",
+            )
 
     def _spawn_echo(self, event: dict[str, Any], channel: str) -> None:
         """Echo the bot's own activity in the background (counted until it is on its way)."""
