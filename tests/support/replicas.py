@@ -44,7 +44,14 @@ def replica_config(directory: Path, kubeconfig: Path, name: str, health: int, **
         "alerts": {"enabled": False, "default_channel": ALERTS},
         "watch": {"cache": False},
         "store": {"backend": "redis", "path": str(directory / f"{name}.db")},
-        "ha": {"enabled": True, "namespace": "default", "identity": name, **TIMING},
+        # `ha` in the overrides is merged (lease timings), so the identity stays the replica's.
+        "ha": {
+            "enabled": True,
+            "namespace": "default",
+            **TIMING,
+            **overrides.pop("ha", {}),
+            "identity": name,
+        },
         "health": {"host": "127.0.0.1", "port": health},
         "logging": {"level": "warning"},
     }
