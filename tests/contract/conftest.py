@@ -27,7 +27,6 @@ def redis_store(server: RedisServer, *, retry_after: float = 2.0, timeout: float
 def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenStore]:
     opened: list[StateStore] = []
     if request.param == "sqlite":
-
         def make() -> StateStore:
             opened.append(SqliteStore(tmp_path / "opsbot.db"))
             return opened[-1]

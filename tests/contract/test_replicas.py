@@ -298,10 +298,7 @@ def test_backend_redis_without_its_url_names_the_variable() -> None:
 def test_an_unreachable_redis_at_start_is_one_line_without_the_password(redis_server: RedisServer) -> None:
     port = redis_server.port
     redis_server.stop()
-    environ = {
-        "OPSBOT_REDIS_URL": f"redis://:s3cret-pw@127.0.0.1:{port}/0",
-        "OPSBOT_REDIS_PASSWORD": "other-pw",
-    }
+    environ = {"OPSBOT_REDIS_URL": f"redis://:s3cret-pw@127.0.0.1:{port}/0", "OPSBOT_REDIS_PASSWORD": "other-pw"}
     with pytest.raises(ConfigError) as refused:
         open_backend(StoreSettings(backend="redis"), environ)
     message = " ".join(refused.value.problems)

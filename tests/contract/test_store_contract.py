@@ -124,11 +124,7 @@ def test_versions_newest_first_by_cluster_and_whole_app_names(store: StateStore)
     assert [d["v"] for d in store.versions(cluster="prod", app=None, limit=2)] == ["9", "2"]
     assert len(store.versions(cluster=None, app=None, limit=100)) == 4
     assert store.versions(cluster=None, app="podinfo-char", limit=10) == []
-    assert store.latest_versions() == [
-        {"v": "2", "c": "prod"},
-        {"v": "2", "c": "stage"},
-        {"v": "9", "c": "prod"},
-    ]
+    assert store.latest_versions() == [{"v": "2", "c": "prod"}, {"v": "2", "c": "stage"}, {"v": "9", "c": "prod"}]
 
 
 def test_audit_gives_the_newest_records_oldest_first_and_per_user(store: StateStore) -> None:

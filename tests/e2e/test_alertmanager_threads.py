@@ -135,10 +135,7 @@ async def test_bad_token_and_malformed_payloads_are_refused_with_a_reason(world:
     assert world.roots() == []
     assert world.bot.alertmanager is not None
     assert world.bot.alertmanager.refusals.counts == {"401": 2, "400": 3}
-    async with (
-        aiohttp.ClientSession(trust_env=False) as http,
-        http.get(world.receiver + "/metrics") as response,
-    ):
+    async with aiohttp.ClientSession(trust_env=False) as http, http.get(world.receiver + "/metrics") as response:
         metrics = await response.text()
     assert 'opsbot_alertmanager_requests_refused_total{status="401"} 2.0' in metrics
     assert "opsbot_alertmanager_notifications_total 0.0" in metrics

@@ -15,23 +15,11 @@ from tests.support.harness import BotHarness, block_text
         pytest.param("pods -n Web", "not a valid namespace name", id="namespace"),
         pytest.param("pods -n " + "a" * 64, "not a valid namespace name", id="namespace-too-long"),
         pytest.param("pods -l 'app=(x'", "not a valid label selector", id="selector"),
-        pytest.param(
-            "scale deploy/api 999",
-            "replicas must be a whole number from 0 to 50, got 999",
-            id="too-many-replicas",
-        ),
-        pytest.param(
-            "scale deploy/api -1", "replicas must be a whole number from 0 to 50", id="negative-replicas"
-        ),
-        pytest.param(
-            "scale deploy/api ３", "replicas must be a whole number from 0 to 50", id="fullwidth-digit"
-        ),
-        pytest.param(
-            "scale deploy/api ٣", "replicas must be a whole number from 0 to 50", id="arabic-indic-digit"
-        ),
-        pytest.param(
-            "scale deploy/api three", "replicas must be a whole number from 0 to 50", id="words-for-replicas"
-        ),
+        pytest.param("scale deploy/api 999", "replicas must be a whole number from 0 to 50, got 999", id="too-many-replicas"),
+        pytest.param("scale deploy/api -1", "replicas must be a whole number from 0 to 50", id="negative-replicas"),
+        pytest.param("scale deploy/api ３", "replicas must be a whole number from 0 to 50", id="fullwidth-digit"),
+        pytest.param("scale deploy/api ٣", "replicas must be a whole number from 0 to 50", id="arabic-indic-digit"),
+        pytest.param("scale deploy/api three", "replicas must be a whole number from 0 to 50", id="words-for-replicas"),
         pytest.param("scale deploy/../../x 1", "not a valid deployment name", id="path-in-name"),
         pytest.param("restart deploy/API", "not a valid deployment name", id="uppercase-deploy"),
         pytest.param("logs api --tail 999999", "--tail must be a whole number from 1 to 5000", id="tail-cap"),

@@ -425,9 +425,7 @@ async def test_check_config_checks_impersonation_of_each_group(
     fix = fix_after(result.stdout, line)
     assert 'resourceNames: ["slack:S0SRE0001"]}' in fix and "manifests/components/impersonation/" in fix
     assert any("users impersonate" in c and "groups 'opsbot:users' impersonate" in c for c in cluster)
-    assert any(
-        c.startswith("· writes (promote, restart, rollback, scale): not needed from opsbot") for c in cluster
-    )
+    assert any(c.startswith("· writes (promote, restart, rollback, scale): not needed from opsbot") for c in cluster)
 
 
 async def test_opsbot_run_answers_in_slack_logs_json_without_tokens_and_exits_0_on_sigterm(

@@ -36,7 +36,9 @@ def synced(bot: Bot) -> bool:
 def list_requests(kube: FakeKubeServer) -> list[str]:
     """Lists of pods, deployments and nodes (not watch streams)."""
     return [
-        r.path for r in kube.requests if r.method == "GET" and LISTS.match(r.path) and "watch" not in r.query
+        r.path
+        for r in kube.requests
+        if r.method == "GET" and LISTS.match(r.path) and "watch" not in r.query
     ]
 
 
@@ -77,9 +79,7 @@ async def test_a_new_pod_shows_up_as_soon_as_the_watch_sees_it(
     async with running_bot(slack, kube, cached_settings(kubeconfig)) as bot:
         await until(lambda: synced(bot))
         kube.create(builders.pod("batch-7", "web", labels={"app": "batch"}))
-        await until(
-            lambda: any(row.name == "batch-7" for row in bot.parts.rows.pod_rows("test", "web", None) or ())
-        )
+        await until(lambda: any(row.name == "batch-7" for row in bot.parts.rows.pod_rows("test", "web", None) or ()))
         text = block_text(await BotHarness(slack, kube, bot).ask("pods -n web -l app=batch"))
         assert "batch-7" in text and "api-" not in text
 
@@ -112,9 +112,7 @@ async def test_impersonated_reads_always_ask_the_cluster(
         kube.clear_requests()
         await harness.ask("pods -n web")
         await harness.settle()
-        asked = [
-            r for r in kube.requests if r.path == "/api/v1/namespaces/web/pods" and "watch" not in r.query
-        ]
+        asked = [r for r in kube.requests if r.path == "/api/v1/namespaces/web/pods" and "watch" not in r.query]
         assert len(asked) == 1 and asked[0].user == "slack:U0ALICE01"
 
 
@@ -123,9 +121,7 @@ async def test_reads_the_caches_answer_take_no_turn_and_live_ones_do(
 ) -> None:
     """`commands.max_heavy_reads` bounds big lists held in memory: a read from the cache holds none."""
     prepared(kube)
-    settings = cached_settings(
-        kubeconfig, watch={"namespaces": ["web", "pay"]}, commands={"max_heavy_reads": 1}
-    )
+    settings = cached_settings(kubeconfig, watch={"namespaces": ["web", "pay"]}, commands={"max_heavy_reads": 1})
     async with running_bot(slack, kube, settings) as bot:
         await until(lambda: synced(bot))
         harness = BotHarness(slack, kube, bot)

@@ -56,11 +56,7 @@ def console(kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path) -> Iterator[
     store = SqliteStore(tmp_path / "console.db")
     holder: list[Console] = []
     session = ConsoleSession(
-        settings,
-        directory,
-        Who("console:tester"),
-        lambda text: holder[0].printed.append(text),
-        audit_log=store,
+        settings, directory, Who("console:tester"), lambda text: holder[0].printed.append(text), audit_log=store
     )
     holder.append(Console(session, store))
     try:
@@ -174,9 +170,7 @@ def test_opsbot_console_reads_commands_from_a_pipe_and_confirms_a_scale(
     script = "pods -n web\nscale deploy/api 1 -n web\n:confirm\nquit\n"
     environment = {k: v for k, v in os.environ.items() if k != "KUBECONFIG"}
 
-    refused = subprocess.run(
-        command, input=script, capture_output=True, text=True, timeout=60, env=environment
-    )
+    refused = subprocess.run(command, input=script, capture_output=True, text=True, timeout=60, env=environment)
     assert refused.returncode == 2
     assert f"store.path: cannot open '{not_a_directory / 'opsbot.db'}'" in refused.stderr
     assert replicas(kube, "web") == 3
@@ -184,12 +178,7 @@ def test_opsbot_console_reads_commands_from_a_pipe_and_confirms_a_scale(
 
     store = tmp_path / "console.db"
     done = subprocess.run(
-        [*command, "--store", str(store)],
-        input=script,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=environment,
+        [*command, "--store", str(store)], input=script, capture_output=True, text=True, timeout=60, env=environment
     )
     assert done.returncode == 0, done.stderr
     assert "api-" in done.stdout and "Confirm: scale" in done.stdout and "Done: scale" in done.stdout

@@ -514,9 +514,7 @@ def test_rollout_restart_creates_new_replicaset_and_pods(
     assert [variable["name"] for variable in before] == ["POD_NAMESPACE", "LOG_LEVEL"]
     patch_env = [{"name": "LOG_LEVEL", "value": "debug"}, {"name": "A", "value": "1"}]
     apps.patch_namespaced_deployment(
-        "web",
-        "default",
-        {"spec": {"template": {"spec": {"containers": [{"name": "app", "env": patch_env}]}}}},
+        "web", "default", {"spec": {"template": {"spec": {"containers": [{"name": "app", "env": patch_env}]}}}}
     )
     tpl = server.get("deployments", "default", "web")["spec"]["template"]["spec"]  # type: ignore[index]
     assert tpl["containers"][0]["image"] == "nginx:1.27" and tpl["containers"][0]["env"] == [

@@ -44,9 +44,7 @@ def ha_settings(kubeconfig: Path, identity: str) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def replicas(
-    slack: SlackEmulator, kube: FakeKubeServer, **kubeconfigs: Path
-) -> AsyncIterator[dict[str, Bot]]:
+async def replicas(slack: SlackEmulator, kube: FakeKubeServer, **kubeconfigs: Path) -> AsyncIterator[dict[str, Bot]]:
     """One bot per identity (each with its kubeconfig), all on the one Redis."""
     async with contextlib.AsyncExitStack() as stack:
         bots = {

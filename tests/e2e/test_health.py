@@ -100,9 +100,7 @@ async def test_metrics_move_when_an_alert_fires(
     kube.add_namespace("web")
     kube.add_deployment("web", "api", replicas=1)
     alerts: dict[str, Any] = {"enabled": True, "default_channel": ALERTS, "enrichment_log_lines": 0}
-    async with running_bot(
-        slack, kube, make_settings(kubeconfig, alerts=alerts), alert_flush_interval=0.2
-    ) as bot:
+    async with running_bot(slack, kube, make_settings(kubeconfig, alerts=alerts), alert_flush_interval=0.2) as bot:
         await wait_for_status(bot, "/readyz", 200)
         _, before = await get(bot, "/metrics")
         (pod,) = kube.list("pods", "web")

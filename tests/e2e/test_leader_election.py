@@ -55,9 +55,7 @@ def elector(directory: ClusterDirectory, pool: ThreadPoolExecutor, log: Log, who
     )
 
 
-async def test_one_leader_and_an_immediate_handover_when_it_stops(
-    kube: FakeKubeServer, kubeconfig: Path
-) -> None:
+async def test_one_leader_and_an_immediate_handover_when_it_stops(kube: FakeKubeServer, kubeconfig: Path) -> None:
     directory = ClusterDirectory({"test": ClusterSettings(kubeconfig=str(kubeconfig), context="fake")})
     log = Log()
     with ThreadPoolExecutor(4) as pool:

@@ -222,10 +222,7 @@ async def test_big_reads_take_turns_and_the_one_waiting_is_told(
         second = await harness.mention("pods -A", user="U0BOB0001")
         notice = await slack.wait_for_post(lambda p: "you're in line" in p.text.lower(), thread_ts=second.ts)
         assert "you're next" in block_text(notice)
-        answers = [
-            await slack.wait_for_post(lambda p: "api-" in block_text(p), thread_ts=s.ts)
-            for s in (first, second)
-        ]
+        answers = [await slack.wait_for_post(lambda p: "api-" in block_text(p), thread_ts=s.ts) for s in (first, second)]
         assert len(answers) == 2
         await harness.settle()
         assert not any("in line" in p.text.lower() for p in slack.posts if p.thread_ts == first.ts)

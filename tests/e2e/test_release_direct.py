@@ -46,9 +46,7 @@ def shop(kube: FakeKubeServer) -> FakeKubeServer:
 def image_of(kube: FakeKubeServer, container: str = "web") -> str:
     dep = kube.get("deployments", "shop", "web")
     assert dep is not None
-    return str(
-        next(c["image"] for c in dep["spec"]["template"]["spec"]["containers"] if c["name"] == container)
-    )
+    return str(next(c["image"] for c in dep["spec"]["template"]["spec"]["containers"] if c["name"] == container))
 
 
 def revisions(kube: FakeKubeServer) -> dict[str, str]:

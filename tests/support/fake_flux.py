@@ -174,9 +174,7 @@ class FakeFlux:
             ]
             if failing:  # the new version's pods crash: its rollout never becomes available
                 kube.world.crashing_images.update(
-                    c["image"]
-                    for c in template_containers
-                    if c not in deployment["spec"]["template"]["spec"]["containers"]
+                    c["image"] for c in template_containers if c not in deployment["spec"]["template"]["spec"]["containers"]
                 )
             kube.patch(
                 "deployments",

@@ -227,8 +227,7 @@ class GitServer:
 
     def _app(self) -> Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]:
         git = make_wsgi_chain(
-            DictBackend(cast(Any, {f"/{self.name}": self.repo})),
-            handlers={b"git-receive-pack": self._handler_class()},
+            DictBackend(cast(Any, {f"/{self.name}": self.repo})), handlers={b"git-receive-pack": self._handler_class()}
         )
 
         def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

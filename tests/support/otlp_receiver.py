@@ -117,6 +117,7 @@ class OtlpReceiver:
         return web.Response(body=ExportTraceServiceResponse().SerializeToString(), content_type=PROTOBUF)
 
 
+
 def _attributes(pairs: Any) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for pair in pairs:

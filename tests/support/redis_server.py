@@ -60,11 +60,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
-        persistence = (
-            ["--appendonly", "yes", "--appendfsync", self.appendfsync]
-            if self.appendonly
-            else ["--appendonly", "no"]
-        )
+        persistence = ["--appendonly", "yes", "--appendfsync", self.appendfsync] if self.appendonly else ["--appendonly", "no"]
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--daemonize", "no",
              "--dir", str(self.workdir), "--save", "", *persistence, "--loglevel", "notice"],

@@ -121,3 +121,4 @@ def parse_envelope(body: bytes) -> list[EnvelopeItem]:
             rest = rest.removeprefix(b"\n")
         items.append(EnvelopeItem(headers, payload))
     return items
+

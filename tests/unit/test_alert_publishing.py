@@ -79,9 +79,7 @@ class FailingPublisher:
     async def post_digest(self, channel: str, folded: list[Incident], separate: list[Incident]) -> str | None:
         return None
 
-    async def update_digest(
-        self, channel: str, ts: str, folded: list[Incident], separate: list[Incident]
-    ) -> None:
+    async def update_digest(self, channel: str, ts: str, folded: list[Incident], separate: list[Incident]) -> None:
         pass
 
 

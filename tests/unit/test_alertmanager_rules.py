@@ -185,6 +185,4 @@ def test_signing_secrets_and_bearer_tokens_never_reach_a_log_line() -> None:
     from opsbot.logs import redact_text
 
     line = "signal failed: secret=whsec_c2VjcmV0MTIz+/= header Authorization: Bearer abc.def-123"
-    assert (
-        redact_text(line) == "signal failed: secret=whsec_[redacted] header Authorization: Bearer [redacted]"
-    )
+    assert redact_text(line) == "signal failed: secret=whsec_[redacted] header Authorization: Bearer [redacted]"

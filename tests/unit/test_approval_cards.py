@@ -11,9 +11,7 @@ from opsbot.core.plan import ActionPlan
 from opsbot.slack.render import render
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
-PLAN = ActionPlan(
-    "scale", "prod", "web", "deployment", "api", ("replicas 3 → 1",), {"replicas": 1, "from": 3}
-)
+PLAN = ActionPlan("scale", "prod", "web", "deployment", "api", ("replicas 3 → 1",), {"replicas": 1, "from": 3})
 PENDING = Approval("a1", PLAN, "UREQ", "C1", None, NOW, NOW + timedelta(minutes=15))
 
 

@@ -105,10 +105,7 @@ def test_card_has_buttons_only_while_pending() -> None:
     assert "• replicas 3 → 0" in text_of(card.parts[:1])
     executing, _ = transition(pending(), Confirm("UREQ", T0))
     assert approval_card(executing).buttons == ()
-    assert (
-        "_Confirmed by <@UREQ> at <!date^1795348800^{date_short_pretty} {time}|2026-11-22 12:00 UTC>_"
-        in text_of(approval_card(executing).parts)
-    )
+    assert "_Confirmed by <@UREQ> at <!date^1795348800^{date_short_pretty} {time}|2026-11-22 12:00 UTC>_" in text_of(approval_card(executing).parts)
 
 
 # a second person required ---------------------------------------------------
@@ -163,9 +160,7 @@ def test_one_approval_by_someone_else_executes() -> None:
     assert sum(isinstance(e, Execute) for e in effects) == 1
     tell = [e for e in effects if isinstance(e, TellThread)]
     assert len(tell) == 1 and "<@UAPP> approved" in mrkdwn(tell[0].text) and "<@UREQ>" in mrkdwn(tell[0].text)
-    assert "<!date^1795348805^{date_short_pretty} {time}|2026-11-22 12:00 UTC>" in mrkdwn(
-        tell[0].text
-    ) and "(1 of 1)" in mrkdwn(tell[0].text)
+    assert "<!date^1795348805^{date_short_pretty} {time}|2026-11-22 12:00 UTC>" in mrkdwn(tell[0].text) and "(1 of 1)" in mrkdwn(tell[0].text)
 
 
 def test_two_approvals_needed_count_distinct_people() -> None:
@@ -231,9 +226,7 @@ def test_reject_by_an_allowed_person_is_final() -> None:
     assert effects[0] == UpdateCard()
     tell = [e for e in effects if isinstance(e, TellThread)]
     assert (
-        tell
-        and "<@UB> rejected" in mrkdwn(tell[0].text)
-        and "<!date^1795348802^{date_short_pretty} {time}|2026-11-22 12:00 UTC>" in mrkdwn(tell[0].text)
+        tell and "<@UB> rejected" in mrkdwn(tell[0].text) and "<!date^1795348802^{date_short_pretty} {time}|2026-11-22 12:00 UTC>" in mrkdwn(tell[0].text)
     )
     for event in (Approve("UC", at(3)), Confirm("UREQ", at(3)), Cancel("UREQ", at(3)), Reject("UC", at(3))):
         after, later = transition(rejected, event)
@@ -298,21 +291,14 @@ def test_card_for_a_second_person_shows_approvals_and_approve_buttons() -> None:
     assert "Approvals: 0 of 2" in text_of(card.parts)
     first, _ = transition(needs(TWO), Approve("UA", at(7)))
     card = approval_card(first)
-    assert (
-        "Approvals: 1 of 2 (by <@UA> at <!date^1795348807^{date_short_pretty} {time}|2026-11-22 12:00 UTC>)"
-        in text_of(card.parts)
-    )
-    assert (
-        "Approved by <@UA> at <!date^1795348807^{date_short_pretty} {time}|2026-11-22 12:00 UTC>"
-        in text_of(card.parts)
-    )
+    assert "Approvals: 1 of 2 (by <@UA> at <!date^1795348807^{date_short_pretty} {time}|2026-11-22 12:00 UTC>)" in text_of(card.parts)
+    assert "Approved by <@UA> at <!date^1795348807^{date_short_pretty} {time}|2026-11-22 12:00 UTC>" in text_of(card.parts)
     assert len(card.buttons) == 3
     running, _ = transition(first, Approve("UB", at(8)))
     card = approval_card(running)
     assert card.buttons == ()
-    assert (
-        "Approvals: 2 of 2 (by <@UA> at <!date^1795348807^{date_short_pretty} {time}|2026-11-22 12:00 UTC>, <@UB> at <!date^1795348808^{date_short_pretty} {time}|2026-11-22 12:00 UTC>)"
-        in text_of(card.parts)
+    assert "Approvals: 2 of 2 (by <@UA> at <!date^1795348807^{date_short_pretty} {time}|2026-11-22 12:00 UTC>, <@UB> at <!date^1795348808^{date_short_pretty} {time}|2026-11-22 12:00 UTC>)" in text_of(
+        card.parts
     )
 
 
@@ -320,10 +306,7 @@ def test_rejected_card_has_no_buttons_and_says_who() -> None:
     rejected, _ = transition(needs(ONE), Reject("UB", at(2), reason="freeze"))
     card = approval_card(rejected)
     assert card.buttons == () and mrkdwn(card.title).startswith("Rejected:")
-    assert (
-        "Rejected by <@UB> at <!date^1795348802^{date_short_pretty} {time}|2026-11-22 12:00 UTC>"
-        in text_of(card.parts)
-    )
+    assert "Rejected by <@UB> at <!date^1795348802^{date_short_pretty} {time}|2026-11-22 12:00 UTC>" in text_of(card.parts)
     assert "freeze" in text_of(card.parts)
 
 

@@ -77,7 +77,6 @@ class AuditLog:
 
 async def test_refused_clicks_are_audited_as_denials() -> None:
     """Approving your own request, cancelling someone else's: nothing changes, and the trail says so."""
-
     async def execute(plan: ActionPlan, origin: ActionOrigin | None) -> str:
         return "done"
 
@@ -89,10 +88,7 @@ async def test_refused_clicks_are_audited_as_denials() -> None:
     await service.approve(approval.id, "UREQ", Surface(), allowed=True)
     await service.cancel(approval.id, "UOTHER", Surface())
     denied = [record for record in trail.records if record["kind"] == "denied"]
-    assert [(r["user_id"], str(r["command"]).split()[0]) for r in denied] == [
-        ("UREQ", "approve"),
-        ("UOTHER", "cancel"),
-    ]
+    assert [(r["user_id"], str(r["command"]).split()[0]) for r in denied] == [("UREQ", "approve"), ("UOTHER", "cancel")]
     assert "cannot approve your own request" in str(denied[0]["outcome"])
     assert service.get(approval.id) is not None and service.get(approval.id).status.value == "pending"  # type: ignore[union-attr]
 

@@ -22,9 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"core"}),  # neutral vocabulary: requests, replies, plans, audit records, objects, rows
     frozenset({"ports", "telemetry"}),  # the boundaries the core talks to; tracing/error reporting
     frozenset({"policy"}),  # who may do what, rate limits
-    frozenset(
-        {"ha", "alerts", "approvals", "releases"}
-    ),  # features (releases: pure decisions + git I/O in releases.git)
+    frozenset({"ha", "alerts", "approvals", "releases"}),  # features (releases: pure decisions + git I/O in releases.git)
     frozenset({"commands"}),  # the command registry (incidents/mutes read the alert pipeline)
     frozenset({"slack", "store", "alertmanager"}),  # edges that need no config; Alertmanager in the loop
     frozenset({"config"}),  # aggregates every feature's settings section
@@ -74,9 +72,7 @@ def imports(path: Path, *, runtime_only: bool = False) -> set[str]:
             else:
                 source = node.module or ""
             # `from opsbot.alerts.detectors import pods` imports the submodule, not just the package.
-            submodules = [
-                f"{source}.{alias.name}" for alias in node.names if is_module(f"{source}.{alias.name}")
-            ]
+            submodules = [f"{source}.{alias.name}" for alias in node.names if is_module(f"{source}.{alias.name}")]
             names.update(submodules or [source])
     return {name for name in names if name == "opsbot" or name.startswith("opsbot.")}
 

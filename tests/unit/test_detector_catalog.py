@@ -69,9 +69,7 @@ def test_every_detector_with_a_threshold_reports_a_level_the_skip_on_unchanged_s
 def test_only_pod_detectors_ask_for_container_logs_and_crashes_want_the_previous_run() -> None:
     logs = {spec.kind: spec.container_log for spec in DETECTORS}
     assert {spec.kind for spec in DETECTORS if spec.container_log} == {
-        spec.kind
-        for spec in DETECTORS
-        if spec.resource == "pods" and spec.kind is not AlertKind.UNSCHEDULABLE
+        spec.kind for spec in DETECTORS if spec.resource == "pods" and spec.kind is not AlertKind.UNSCHEDULABLE
     }
     assert logs[AlertKind.STUCK_CREATING] == "events"  # no container ran: only its events
     assert {kind for kind, log in logs.items() if log == "previous"} == {

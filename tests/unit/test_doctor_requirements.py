@@ -247,10 +247,7 @@ def test_commands_run_as_the_user_need_no_service_account_permissions() -> None:
     assert ("list", "replicasets", "default", "") not in found
     assert ("watch", "pods", "web", "") in found  # the watches stay opsbot's own
     text = notes(config)
-    assert (
-        "writes (promote, restart, rollback, scale): not needed from opsbot: they run as the Slack user"
-        in text
-    )
+    assert "writes (promote, restart, rollback, scale): not needed from opsbot: they run as the Slack user" in text
     assert "describe" in text and "the people's own RBAC" in text
 
 
@@ -369,10 +366,7 @@ def test_channel_scopes_are_only_for_the_doctor_so_only_warnings() -> None:
 
 def test_posting_channels_are_the_alert_and_audit_channels_with_their_key_paths() -> None:
     config = settings(
-        alerts={
-            "default_channel": "C0ALERTS01",
-            "rules": [{"channel": "C0PAY0001"}, {"channel": "C0ALERTS01"}],
-        },
+        alerts={"default_channel": "C0ALERTS01", "rules": [{"channel": "C0PAY0001"}, {"channel": "C0ALERTS01"}]},
         approvals={"audit_channel": "C0AUDIT001"},
         channels={"C0WEB00001": {"namespace": "web"}},
     )
@@ -501,10 +495,7 @@ def test_command_helpers_call_exactly_what_they_declare() -> None:
 def test_the_release_follow_up_calls_the_methods_the_doctor_lists() -> None:
     """The tracker (and the service's HelmRelease read for rollback) use opsbot's own
     credentials: what release_needs asks check-config about."""
-    assert client_calls(PACKAGE / "releases" / "tracker.py", {"kube"}) == {
-        *FOLLOW_METHODS,
-        *FLUX_METHODS.values(),
-    }
+    assert client_calls(PACKAGE / "releases" / "tracker.py", {"kube"}) == {*FOLLOW_METHODS, *FLUX_METHODS.values()}
     assert client_calls(PACKAGE / "releases" / "service.py", {"kube"}) == {"get_flux_helmrelease"}
 
 
@@ -517,11 +508,7 @@ def test_watched_resources_are_what_the_detectors_read_as_the_resources_table_sa
     assert set(WATCHED) == {spec.resource for spec in DETECTORS}
     for name, call in WATCHED.items():
         resource = RESOURCES[name]
-        assert (call.resource, call.group, call.cluster_scoped) == (
-            name,
-            resource.group,
-            not resource.namespaced,
-        )
+        assert (call.resource, call.group, call.cluster_scoped) == (name, resource.group, not resource.namespaced)
 
 
 def test_alert_details_use_the_methods_listed() -> None:

@@ -43,8 +43,7 @@ def test_a_deployment_pod_weighs_what_a_real_one_does() -> None:
     (volume,) = spec["volumes"]
     assert volume["name"].startswith("kube-api-access-") and len(volume["projected"]["sources"]) == 3
     assert all(
-        {"name": volume["name"], "readOnly": True, "mountPath": builders.SERVICE_ACCOUNT_MOUNT}
-        in c["volumeMounts"]
+        {"name": volume["name"], "readOnly": True, "mountPath": builders.SERVICE_ACCOUNT_MOUNT} in c["volumeMounts"]
         for c in spec["containers"]
     )
     assert {t["key"] for t in spec["tolerations"]} == {
@@ -57,9 +56,7 @@ def test_a_deployment_pod_weighs_what_a_real_one_does() -> None:
     assert all({"lastProbeTime", "lastTransitionTime"} <= set(c) for c in status["conditions"])
     assert status["hostIPs"] and status["podIPs"] and status["qosClass"] == "Burstable"
     (container,) = status["containerStatuses"]
-    assert {"imageID", "containerID", "started", "lastState", "resources", "user", "volumeMounts"} <= set(
-        container
-    )
+    assert {"imageID", "containerID", "started", "lastState", "resources", "user", "volumeMounts"} <= set(container)
 
 
 def test_the_api_server_stores_pods_as_admitted_and_keeps_their_managed_fields() -> None:
@@ -96,9 +93,7 @@ def test_a_node_carries_the_kubelets_image_list() -> None:
     assert len(status["images"]) == 40
     assert all(len(image["names"]) == 2 and image["sizeBytes"] > 0 for image in status["images"])
     assert size(status["images"]) > size(node) / 2  # the bulk of a node, and never read by opsbot
-    assert {"allocatable", "capacity", "daemonEndpoints", "nodeInfo", "conditions", "runtimeHandlers"} <= set(
-        status
-    )
+    assert {"allocatable", "capacity", "daemonEndpoints", "nodeInfo", "conditions", "runtimeHandlers"} <= set(status)
     assert [entry["manager"] for entry in node["metadata"]["managedFields"]] == [
         "kubelet",
         "kube-controller-manager",

@@ -37,7 +37,6 @@ def matches(module: str, prefix: str) -> bool:
         return module.startswith(prefix)
     return module == prefix or module.startswith(prefix + ".")
 
-
 PROBE = """
 import json, sys
 sys.modules["kubernetes_validate"] = None  # a test extra, absent from the image
@@ -82,7 +81,10 @@ def test_a_running_bot_does_not_import_what_it_does_not_use(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert "kubernetes.client" in loaded and "opsbot.kube.client" in loaded  # the probe did its work
-    unexpected = {prefix: sorted(m for m in loaded if matches(m, prefix))[:5] for prefix in NOT_IMPORTED}
+    unexpected = {
+        prefix: sorted(m for m in loaded if matches(m, prefix))[:5]
+        for prefix in NOT_IMPORTED
+    }
     unexpected = {prefix: modules for prefix, modules in unexpected.items() if modules}
     assert not unexpected, "\n".join(
         f"{prefix} ({NOT_IMPORTED[prefix]}) was imported: {', '.join(modules)}"

@@ -390,9 +390,7 @@ def test_the_stored_form_has_every_field_and_reads_back_the_same() -> None:
     opened(book)
     book.observe(recovered(), T0)
     (effect,) = book.tick(T0 + RESOLVE_AFTER)
-    incident = replace(
-        effect.incident, root="1.2", digest=None, facts={"node": "node-1"}, labels={"app": "web"}
-    )
+    incident = replace(effect.incident, root="1.2", digest=None, facts={"node": "node-1"}, labels={"app": "web"})
     data = incident.to_dict()
     assert set(data) == {f.name for f in fields(Incident)}
     assert set(data["affected"][0]) == {f.name for f in fields(Affected)}

@@ -10,10 +10,7 @@ def test_core_and_group_paths() -> None:
     assert rest.collection("v1", "pods") == "/api/v1/pods"
     assert rest.collection("v1", "pods", "web") == "/api/v1/namespaces/web/pods"
     assert rest.collection("apps/v1", "deployments") == "/apis/apps/v1/deployments"
-    assert (
-        rest.item("apps/v1", "deployments", "web", "api", "scale")
-        == "/apis/apps/v1/namespaces/web/deployments/api/scale"
-    )
+    assert rest.item("apps/v1", "deployments", "web", "api", "scale") == "/apis/apps/v1/namespaces/web/deployments/api/scale"
     assert rest.item("v1", "nodes", None, "node-1") == "/api/v1/nodes/node-1"
     assert rest.item("v1", "pods", "web", "api-0", "log") == "/api/v1/namespaces/web/pods/api-0/log"
 

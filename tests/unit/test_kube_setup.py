@@ -54,7 +54,5 @@ def test_a_good_kubeconfig_gives_a_client_without_hidden_retries(tmp_path: Path)
 
 def test_the_directory_reports_the_set_up_problem_as_the_clusters(tmp_path: Path) -> None:
     directory = ClusterDirectory({"prod": ClusterSettings(kubeconfig=str(tmp_path / "missing"))})
-    with pytest.raises(
-        ClusterUnreachableError, match=r"cluster `prod` is not usable: kubeconfig .* not found"
-    ):
+    with pytest.raises(ClusterUnreachableError, match=r"cluster `prod` is not usable: kubeconfig .* not found"):
         directory.get("prod")

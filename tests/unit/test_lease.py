@@ -50,9 +50,7 @@ def test_a_released_lease_is_taken_at_once() -> None:
 
 
 def test_taking_over_counts_a_transition_and_keeps_the_resource_version() -> None:
-    body = lease_body(
-        "opsbot-leader-prod", "opsbot", "me", Take(), record("other"), timedelta(seconds=15), AT
-    )
+    body = lease_body("opsbot-leader-prod", "opsbot", "me", Take(), record("other"), timedelta(seconds=15), AT)
     assert body["spec"]["holderIdentity"] == "me" and body["spec"]["leaseTransitions"] == 4
     assert body["metadata"]["resourceVersion"] == "42"
     assert body["spec"]["renewTime"] == "2026-12-03T12:00:00.000000Z"

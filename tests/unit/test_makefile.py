@@ -19,9 +19,7 @@ def make(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def fake_python(path: Path, version: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        f'#!/bin/sh\ncase "$*" in *">= (3, 11)"*) echo {version >= "3.11"};; *) echo {version};; esac\n'
-    )
+    path.write_text(f'#!/bin/sh\ncase "$*" in *">= (3, 11)"*) echo {version >= "3.11"};; *) echo {version};; esac\n')
     path.chmod(0o755)
     return path
 

@@ -487,13 +487,7 @@ def test_component_objects_name_their_namespace_or_are_cluster_scoped(directory:
         elif doc["kind"] in {"Role", "RoleBinding"}:
             # The release follow-up reads Flux's objects where Flux keeps them.
             # The leases live in opsbot's own namespace.
-            allowed = (
-                {FLUX_NAMESPACE}
-                if directory == RELEASES
-                else {OPSBOT_NAMESPACE}
-                if directory == HA
-                else watched
-            )
+            allowed = {FLUX_NAMESPACE} if directory == RELEASES else {OPSBOT_NAMESPACE} if directory == HA else watched
             assert doc["metadata"]["namespace"] in allowed, doc["metadata"]
         else:
             assert doc["metadata"]["namespace"] == OPSBOT_NAMESPACE, doc["metadata"]
@@ -1588,21 +1582,15 @@ def test_alertmanager_component_exposes_the_receiver_port_to_alertmanager_only()
 
     service = the("Service", docs_of(ALERTMANAGER))
     assert service["spec"]["selector"] == deployment()["spec"]["selector"]["matchLabels"]
-    assert service["spec"]["ports"] == [
-        {"name": "receiver", "protocol": "TCP", "port": HEALTH_PORT, "targetPort": "health"}
-    ]
+    assert service["spec"]["ports"] == [{"name": "receiver", "protocol": "TCP", "port": HEALTH_PORT, "targetPort": "health"}]
     policy = the("NetworkPolicy", docs_of(ALERTMANAGER))
     assert policy["spec"]["podSelector"] == network_policy()["spec"]["podSelector"]
     alertmanager_pods = {
         "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
         "podSelector": {"matchLabels": {"app.kubernetes.io/name": "alertmanager"}},
     }
-    assert policy["spec"]["ingress"] == [
-        {"from": [alertmanager_pods], "ports": [{"protocol": "TCP", "port": HEALTH_PORT}]}
-    ]
-    assert policy["spec"]["egress"] == [
-        {"to": [alertmanager_pods], "ports": [{"protocol": "TCP", "port": 9093}]}
-    ]
+    assert policy["spec"]["ingress"] == [{"from": [alertmanager_pods], "ports": [{"protocol": "TCP", "port": HEALTH_PORT}]}]
+    assert policy["spec"]["egress"] == [{"to": [alertmanager_pods], "ports": [{"protocol": "TCP", "port": 9093}]}]
     text = (ALERTMANAGER / "kustomization.yaml").read_text()
     assert f"opsbot-alertmanager.opsbot.svc:{HEALTH_PORT}{WEBHOOK_PATH}" in text
     assert STATUS_PATH in text
@@ -1613,19 +1601,12 @@ def test_alertmanager_secrets_come_from_optional_secret_key_refs_named_in_the_co
     from opsbot.alertmanager.settings import DEFAULT_SIGNAL_SECRET_ENV
 
     env = {e["name"]: e for e in container()["env"]}
-    keys = {
-        WEBHOOK_TOKEN_ENV: "webhook-token",
-        DEFAULT_SIGNAL_SECRET_ENV: "signal-secret",
-        API_TOKEN_ENV: "api-token",
-    }
+    keys = {WEBHOOK_TOKEN_ENV: "webhook-token", DEFAULT_SIGNAL_SECRET_ENV: "signal-secret", API_TOKEN_ENV: "api-token"}
     for name, key in keys.items():
         assert env[name]["valueFrom"] == {
             "secretKeyRef": {"name": "opsbot-alertmanager", "key": key, "optional": True}
         }, name
-        assert (
-            f"--from-literal={key}=" in (ALERTMANAGER / "kustomization.yaml").read_text()
-            or key == "api-token"
-        )
+        assert f"--from-literal={key}=" in (ALERTMANAGER / "kustomization.yaml").read_text() or key == "api-token"
 
 
 def test_the_release_follow_up_is_granted_by_the_base_role_and_the_releases_component() -> None:
@@ -1639,9 +1620,7 @@ def test_the_release_follow_up_is_granted_by_the_base_role_and_the_releases_comp
                 "repositories": {"fleet": {"url": "https://git.example.com/org/fleet.git"}},
                 "defaults": {"layout": "helm-chart", "path": "apps/{cluster}/{app}-values.yaml"},
                 "apps": {"podinfo": {"namespace": "default"}},
-                "clusters": {
-                    "prod": {"repository": "fleet", "flux": {"kind": "Kustomization", "name": "apps"}}
-                },
+                "clusters": {"prod": {"repository": "fleet", "flux": {"kind": "Kustomization", "name": "apps"}}},
             },
         }
     )
@@ -1668,9 +1647,7 @@ def test_ha_component_grants_exactly_the_lease_calls_in_opsbots_namespace() -> N
     assert grants(role) == grants_of(call for calls in lease_api_calls().values() for call in calls)
     binding = the("RoleBinding", docs_of(HA))
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
-    assert binding["subjects"] == [
-        {"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": OPSBOT_NAMESPACE}
-    ]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": SERVICE_ACCOUNT, "namespace": OPSBOT_NAMESPACE}]
 
 
 def test_ha_component_runs_three_spread_replicas_with_a_disruption_budget_and_their_identity(

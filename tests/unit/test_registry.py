@@ -32,16 +32,7 @@ def test_policy_groups_come_from_the_specs() -> None:
     assert groups.write == {"scale", "restart", "unmute", "silence", "unsilence", "promote", "rollback"}
     assert groups.admin == {"audit", "use-for"}  # `use … for @someone`: a verb of its own
     assert "pods" in groups.read and "help" in groups.read
-    assert groups.unscoped == {
-        "help",
-        "incidents",
-        "mutes",
-        "unmute",
-        "audit",
-        "silence",
-        "silences",
-        "unsilence",
-    }
+    assert groups.unscoped == {"help", "incidents", "mutes", "unmute", "audit", "silence", "silences", "unsilence"}
 
 
 def test_built_in_roles_name_groups_not_commands() -> None:

@@ -198,7 +198,9 @@ def test_missing_fields_are_named(target: FieldTarget, text: str, message: str) 
 
 def test_several_containers_and_no_name_is_ambiguous() -> None:
     with pytest.raises(AmbiguousFieldError, match=r"2 containers \(log-shipper, worker\)"):
-        edit_version(FieldTarget(Layout.DEPLOYMENT_IMAGE, "w.yaml"), fleet.worker("stage"), "1.0.0")
+        edit_version(
+            FieldTarget(Layout.DEPLOYMENT_IMAGE, "w.yaml"), fleet.worker("stage"), "1.0.0"
+        )
 
 
 def test_the_container_named_like_the_deployment_is_picked() -> None:

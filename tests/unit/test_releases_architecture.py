@@ -58,21 +58,7 @@ def test_pure_modules_do_no_io(module: str) -> None:
 # What `opsbot.config` and the commands import of the release feature must not load a
 # YAML or git library: ruamel, dulwich and paramiko load only where a repository file is
 # read or a repository is reached.
-LIGHT = [
-    "changes",
-    "errors",
-    "fields",
-    "fleet",
-    "follow",
-    "landing",
-    "ledger",
-    "notices",
-    "records",
-    "rules",
-    "settings",
-    "targets",
-    "undo",
-]
+LIGHT = ["changes", "errors", "fields", "fleet", "follow", "landing", "ledger", "notices", "records", "rules", "settings", "targets", "undo"]
 
 
 @pytest.mark.parametrize("module", LIGHT)

@@ -124,6 +124,4 @@ def test_enabled_kinds_are_the_defaults_with_the_config_applied() -> None:
     }
     assert AlertKind.ROLLOUT_COMPLETED not in enabled_kinds(AlertsSettings())
     assert AlertKind.WARNING_EVENT not in enabled_kinds(AlertsSettings())
-    assert AlertKind.WARNING_EVENT in enabled_kinds(
-        AlertsSettings.model_validate({"kinds": {"WarningEvent": True}})
-    )
+    assert AlertKind.WARNING_EVENT in enabled_kinds(AlertsSettings.model_validate({"kinds": {"WarningEvent": True}}))

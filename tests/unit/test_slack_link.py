@@ -59,10 +59,7 @@ def test_the_state_says_why_the_link_is_not_usable() -> None:
     assert LinkState(up=True).problem() is None
     assert LinkState().problem() == "connecting to Slack (Socket Mode)"
     down = LinkState(attempt=3, last_error="Slack answered 503 internal_error")
-    assert (
-        down.problem()
-        == "the Socket Mode link to Slack is down (attempt 3: Slack answered 503 internal_error)"
-    )
+    assert down.problem() == "the Socket Mode link to Slack is down (attempt 3: Slack answered 503 internal_error)"
 
 
 class FakeSession:

@@ -126,9 +126,7 @@ def test_what_opsbot_never_reads_is_neither_cached_nor_handed_on() -> None:
 def test_rows_share_what_repeats() -> None:
     cache = WatchCache("prod", "pods")
     for index in range(3):
-        cache.apply_line(
-            line("ADDED", with_uid(pod(f"api-{index}", "web", labels={"app": "api"}), f"u{index}", "1"))
-        )
+        cache.apply_line(line("ADDED", with_uid(pod(f"api-{index}", "web", labels={"app": "api"}), f"u{index}", "1")))
     rows = [row for row in cache.rows() if isinstance(row, PodRow)]
     assert len({id(row.labels) for row in rows}) == 1 and rows[0].labels == {"app": "api"}
     assert len({id(row.namespace) for row in rows}) == 1 and len({id(row.status) for row in rows}) == 1
@@ -138,11 +136,7 @@ def test_a_resync_emits_every_object_as_news_and_keeps_the_rows_of_those_still_t
     """What a new alert leader's relist sees: every pod ADDED with no old version, then
     SYNCED; command rows stay meanwhile, and the row of a pod gone since is dropped."""
     cache = WatchCache("prod", "pods")
-    cache.reconcile_page(
-        {"items": [with_uid(pod("api-1", "web"), "u1", "1"), with_uid(pod("api-2", "web"), "u2", "2")]},
-        set(),
-        relist=False,
-    )
+    cache.reconcile_page({"items": [with_uid(pod("api-1", "web"), "u1", "1"), with_uid(pod("api-2", "web"), "u2", "2")]}, set(), relist=False)
     cache.reconcile_end({"u1", "u2"}, "2", relist=False)
     cache.forget()
     assert sorted(row[1] for row in cache.rows()) == ["api-1", "api-2"]  # commands still see them

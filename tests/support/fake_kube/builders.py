@@ -364,12 +364,7 @@ def pod_admission(spec: Mapping[str, Any], *, namespace: str, name: str) -> Obj:
                 "projected": {
                     "sources": [
                         {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-                        {
-                            "configMap": {
-                                "name": "kube-root-ca.crt",
-                                "items": [{"key": "ca.crt", "path": "ca.crt"}],
-                            }
-                        },
+                        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
                         {
                             "downwardAPI": {
                                 "items": [
@@ -394,9 +389,7 @@ def pod_admission(spec: Mapping[str, Any], *, namespace: str, name: str) -> Obj:
     tolerations = [dict(t) for t in out.get("tolerations") or []]
     for key in _DEFAULT_TOLERATIONS:
         if not any(t.get("key") == key for t in tolerations):
-            tolerations.append(
-                {"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300}
-            )
+            tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
     out["tolerations"] = tolerations
     return out
 
@@ -479,17 +472,13 @@ def pod_managed_fields(pod: Mapping[str, Any]) -> list[Obj]:
     meta = pod.get("metadata") or {}
     spec = pod.get("spec") or {}
     when = meta.get("creationTimestamp")
-    written_meta = {
-        k: meta[k] for k in ("generateName", "labels", "annotations", "ownerReferences") if k in meta
-    }
+    written_meta = {k: meta[k] for k in ("generateName", "labels", "annotations", "ownerReferences") if k in meta}
     written_spec = {k: v for k, v in spec.items() if k not in _UNOWNED_POD_SPEC}
     written_spec["containers"] = [
         {
             **c,
             "volumeMounts": [
-                m
-                for m in c.get("volumeMounts") or []
-                if not str(m.get("name", "")).startswith(SERVICE_ACCOUNT_VOLUME)
+                m for m in c.get("volumeMounts") or [] if not str(m.get("name", "")).startswith(SERVICE_ACCOUNT_VOLUME)
             ],
         }
         for c in spec.get("containers") or []
@@ -1016,12 +1005,7 @@ def node(
     metadata["managedFields"] = [
         managed_fields_entry(
             "kubelet",
-            {
-                "metadata": {
-                    "annotations": {"volumes.kubernetes.io/controller-managed-attach-detach": "true"},
-                    "labels": lab,
-                }
-            },
+            {"metadata": {"annotations": {"volumes.kubernetes.io/controller-managed-attach-detach": "true"}, "labels": lab}},
             when=when,
         ),
         managed_fields_entry(
@@ -1066,11 +1050,7 @@ def node_images(count: int = 40) -> list[Obj]:
     for index in range(count):
         repo, tag, size = _NODE_IMAGES[index % len(_NODE_IMAGES)]
         if index >= len(_NODE_IMAGES):  # the teams' images, several versions of each
-            repo, tag, size = (
-                f"registry.example.com/apps/svc-{index % 12:02d}",
-                f"1.{index}.0",
-                48_000_000 + index,
-            )
+            repo, tag, size = f"registry.example.com/apps/svc-{index % 12:02d}", f"1.{index}.0", 48_000_000 + index
         digest = _digest("node-image", repo, tag)
         images.append({"names": [f"{repo}@sha256:{digest}", f"{repo}:{tag}"], "sizeBytes": size})
     images.sort(key=lambda image: -int(image["sizeBytes"]))
@@ -1151,11 +1131,7 @@ def deployment(
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": {"annotations": {}, "labels": dict(lab), "name": name, "namespace": namespace},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": dict(lab)},
-            "template": copy.deepcopy(template),
-        },
+        "spec": {"replicas": replicas, "selector": {"matchLabels": dict(lab)}, "template": copy.deepcopy(template)},
     }
     meta: Obj = {
         "name": name,

@@ -265,9 +265,7 @@ class Controllers:
             meta["generateName"] = generate_name
         if tmeta.get("annotations"):
             meta["annotations"] = dict(tmeta["annotations"])
-        spec = builders.pod_admission(
-            copy.deepcopy(template.get("spec") or {}), namespace=owner.namespace, name=name
-        )
+        spec = builders.pod_admission(copy.deepcopy(template.get("spec") or {}), namespace=owner.namespace, name=name)
         if node is None:
             node, host_ip = self.pick_node()
         else:

@@ -152,13 +152,7 @@ class EmulatorCore:
         self._usergroups[usergroup_id] = list(users)
 
     def add_channel(
-        self,
-        channel_id: str,
-        name: str,
-        *,
-        is_private: bool = False,
-        is_im: bool = False,
-        member: bool = True,
+        self, channel_id: str, name: str, *, is_private: bool = False, is_im: bool = False, member: bool = True
     ) -> None:
         """Register a channel (ids starting with "D" are DMs); `member`: is the bot in it
         (conversations.info's ``is_member``)."""
