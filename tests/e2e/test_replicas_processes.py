@@ -78,11 +78,16 @@ async def all_answered(slack: SlackEmulator, requests: list[Sent], timeout: floa
     try:
         await until(lambda: not unanswered(slack, requests), timeout=timeout)
     except AssertionError:
-        lost = [
-            (s.ts, connection(slack, s), s.envelope_id in slack.acks) for s in unanswered(slack, requests)
-        ]
+        lost = {
+            s.ts: [
+                (e.connection_id, e.retry_attempt, e.envelope_id in slack.acks)
+                for e in slack.envelopes
+                if e.payload.get("event_id") == s.event_id
+            ]
+            for s in unanswered(slack, requests)
+        }
         raise AssertionError(
-            f"{len(lost)} of {len(requests)} unanswered (ts, connection, acked): {lost}"
+            f"{len(lost)} of {len(requests)} unanswered; their deliveries (connection, retry, acked): {lost}"
         ) from None
 
 

@@ -53,7 +53,7 @@ def replica_config(directory: Path, kubeconfig: Path, name: str, health: int, **
             "identity": name,
         },
         "health": {"host": "127.0.0.1", "port": health},
-        "logging": {"level": "warning"},
+        "logging": {"level": "info"},
     }
     data.update(overrides)
     path = directory / f"config-{name}.yaml"
