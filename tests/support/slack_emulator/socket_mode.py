@@ -49,6 +49,11 @@ class SocketModeLink(EmulatorCore):
                 await conn.ws.close(code=code, message=b"emulator closing")
         await self._changed()
 
+    @property
+    def connection_ids(self) -> list[int]:
+        """The open Socket Mode connections that take envelopes (for `avoid`)."""
+        return [c.conn_id for c in self._candidates() or []]
+
     def _candidates(self, avoid: Collection[int] = ()) -> list[Connection] | None:
         live = [c for c in self._conns if not c.draining and not c.ws.closed and c.conn_id not in avoid]
         return live or None
