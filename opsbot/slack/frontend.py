@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 import structlog
+from slack_bolt import BoltResponse
 from slack_bolt.async_app import AsyncApp
 
 from opsbot.alerts.actions import ACTIONS, ClickOutcome, MuteFor, RunCommand
@@ -98,12 +99,24 @@ class SlackFrontend:
     # wiring ---------------------------------------------------------------
 
     def register(self, app: AsyncApp) -> None:
+        app.use(self._events_only_while_accepting)
         app.event("app_mention")(self._counted(self._on_mention))
         app.event("message")(self._counted(self._on_message))
         app.command(self._slash_command)(self._counted(self._on_slash))
         app.action(_APPROVAL_ACTIONS)(self._counted(self._on_approval_click))
         app.action(_INCIDENT_ACTIONS)(self._counted(self._on_incident_click))
         app.action(RUN_ACTION)(self._counted(self._on_run_click))
+
+    async def _events_only_while_accepting(
+        self, body: dict[str, Any], next_: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        """Once shutting down, an event is neither marked as seen nor acked: Slack sends it again,
+        to a replica that takes it (seen here and then refused, the others would drop it)."""
+        if self.accepting or body.get("type") != "event_callback":
+            await next_()
+            return None
+        log.info("event_left_unacked_shutting_down", event_id=str(body.get("event_id", ""))[:64])
+        return BoltResponse(status=503, body="shutting down")
 
     def add_action(self, app: AsyncApp, pattern: re.Pattern[str], handler: Callable[[ButtonClick], Awaitable[None]]) -> None:
         """Another feature's buttons (Alertmanager's Approve / Reject): acked at once, replays dropped,

@@ -9,9 +9,11 @@ import time
 from pathlib import Path
 
 import yaml
+from structlog.testing import capture_logs
 
 from tests.support.fake_kube import FakeKubeServer
-from tests.support.harness import CHANNEL, block_text
+from tests.support.harness import CHANNEL, BotHarness, block_text
+from tests.support.polling import until
 from tests.support.process import start_opsbot
 from tests.support.slack_emulator import SlackEmulator
 
@@ -63,3 +65,21 @@ async def test_sigterm_during_a_command_finishes_it_and_exits_0(
         if line.startswith("{")
     ]
     assert events.index("command") < events.index("stopped")
+
+
+async def test_an_event_that_comes_while_stopping_is_left_unacked_and_answered_when_slack_sends_it_again(
+    harness: BotHarness,
+) -> None:
+    """Neither acked nor marked as seen: Slack's retry reaches a replica that answers it."""
+    slack, bot = harness.slack, harness.bot
+    bot.frontend.accepting = False  # what stop() does first
+    with capture_logs() as logs:
+        sent = await harness.mention("pods -n web")
+        await until(lambda: any(e["event"] == "event_left_unacked_shutting_down" for e in logs))
+    await bot.idle()
+    assert sent.envelope_id not in slack.acks
+    bot.frontend.accepting = True  # another replica, as far as the store is concerned
+    retry = await slack.redeliver(sent)
+    reply = await slack.wait_for_post(thread_ts=sent.ts, method="chat.postMessage", timeout=10)
+    assert "namespace `web`" in block_text(reply) and "No pods." in block_text(reply)
+    await slack.wait_for_ack(retry.envelope_id)

@@ -286,6 +286,27 @@ async def test_envelopes_round_robin_over_open_sockets(slack: SlackEmulator) -> 
         await ws2.close()
 
 
+async def test_an_unacked_event_is_sent_again_with_the_same_event_id_when_retries_are_on(
+    slack: SlackEmulator,
+) -> None:
+    slack.retry_unacked_after = 0.2
+    ws1, _ = await raw_socket(slack)
+    ws2, _ = await raw_socket(slack)
+    try:
+        sent = await slack.mention("U1", "C1", "one")
+        first = json.loads(await ws1.recv())  # never acked
+        retry = json.loads(await asyncio.wait_for(ws2.recv(), 5))
+        assert retry["payload"]["event_id"] == first["payload"]["event_id"] == sent.event_id
+        assert (first["retry_attempt"], retry["retry_attempt"], retry["retry_reason"]) == (0, 1, "timeout")
+        await ws2.send(json.dumps({"envelope_id": retry["envelope_id"]}))
+        await slack.wait_for_ack(retry["envelope_id"])
+        await asyncio.sleep(0.4)  # past the retry time: nothing announces a retry not sent
+        assert [e.retry_attempt for e in slack.envelopes] == [0, 1]  # acked: no third delivery
+    finally:
+        await ws1.close()
+        await ws2.close()
+
+
 async def test_bolt_mention_reply_in_thread_and_own_echo_ignored(slack: SlackEmulator) -> None:
     app = bolt_app(slack)
     user_messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()

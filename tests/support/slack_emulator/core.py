@@ -61,6 +61,10 @@ class EmulatorCore:
         self.echo_bot_messages = echo_bot_messages
         self.auto_create_channels = auto_create_channels
         self.delivery_timeout = delivery_timeout
+        self.retry_unacked_after: float | None = None
+        """As Slack does: an Events API envelope not acked within this many seconds is sent
+        again (same event_id, retry_attempt + 1, up to MAX_EVENT_RETRIES times) on an open
+        connection. None (the default): tests redeliver by hand (`redeliver`)."""
         suffix = uuid.uuid4().hex[:16]
         self.bot_token = f"xoxb-emulator-{suffix}"
         self.app_token = f"xapp-emulator-{suffix}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
+from collections.abc import Collection
 from typing import Any
 
 from .records import Fault, RateLimit, ResponseTarget, Sent
@@ -170,8 +171,11 @@ class Scenarios(SocketModeLink):
         block_id: str = "actions",
         thread_ts: str | None = None,
         ephemeral: bool = False,
+        avoid: Collection[int] = (),
     ) -> Sent:
         """A button click (block_actions) on a message; carries the message if known.
+
+        `avoid`: Socket Mode connection ids not to deliver it to (a click on another replica).
 
         `ephemeral=True` is a click on a message only the clicker sees (e.g. a slash
         command's answer): Slack then sends no message and only a response_url.
@@ -220,7 +224,7 @@ class Scenarios(SocketModeLink):
             if button_text is not None:
                 action["text"] = button_text
         env = await self._deliver(
-            "interactive", payload, accepts_response_payload=False, channel=channel, user=user
+            "interactive", payload, accepts_response_payload=False, channel=channel, user=user, avoid=avoid
         )
         return Sent(env.envelope_id, None, action_ts, channel, response_url, env.type, payload)
 

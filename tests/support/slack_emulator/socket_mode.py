@@ -11,6 +11,7 @@ import contextlib
 import json
 import time
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -22,6 +23,8 @@ from .wire import ApiError
 
 # The websockets client refuses incoming messages over 1 MiB.
 MAX_WS_MESSAGE = 1024 * 1024
+# Slack retries an unacknowledged event up to three times.
+MAX_EVENT_RETRIES = 3
 
 
 class SocketModeLink(EmulatorCore):
@@ -46,8 +49,13 @@ class SocketModeLink(EmulatorCore):
                 await conn.ws.close(code=code, message=b"emulator closing")
         await self._changed()
 
-    def _candidates(self) -> list[Connection] | None:
-        live = [c for c in self._conns if not c.draining and not c.ws.closed]
+    @property
+    def connection_ids(self) -> list[int]:
+        """The open Socket Mode connections that take envelopes (for `avoid`)."""
+        return [c.conn_id for c in self._candidates() or []]
+
+    def _candidates(self, avoid: Collection[int] = ()) -> list[Connection] | None:
+        live = [c for c in self._conns if not c.draining and not c.ws.closed and c.conn_id not in avoid]
         return live or None
 
     def _event_callback(self, event: dict[str, Any]) -> dict[str, Any]:
@@ -91,8 +99,10 @@ class SocketModeLink(EmulatorCore):
         retry_reason: str = "",
         wait: bool = True,
         echo: bool = False,
+        avoid: Collection[int] = (),
     ) -> Envelope:
-        """Send one envelope to ONE open socket (round-robin), waiting for one if needed."""
+        """Send one envelope to ONE open socket (round-robin), waiting for one if needed;
+        never to the connections in `avoid` (a test sends a click to another replica)."""
         envelope_id = str(uuid.uuid4())
         message = {
             "envelope_id": envelope_id,
@@ -108,7 +118,7 @@ class SocketModeLink(EmulatorCore):
         while True:
             if wait:
                 candidates = await self._wait_until(
-                    self._candidates,
+                    lambda: self._candidates(avoid),
                     self.delivery_timeout,
                     lambda: (
                         f"no open Socket Mode connection within {self.delivery_timeout}s "
@@ -116,7 +126,7 @@ class SocketModeLink(EmulatorCore):
                     ),
                 )
             else:
-                maybe = self._candidates()
+                maybe = self._candidates(avoid)
                 if maybe is None:
                     raise ConnectionError("no open Socket Mode connection")
                 candidates = maybe
@@ -142,8 +152,32 @@ class SocketModeLink(EmulatorCore):
         )
         self.envelopes.append(env)
         self._envelopes_by_id[envelope_id] = env
+        retry_after = self.retry_unacked_after
+        if (
+            kind == "events_api"
+            and not echo
+            and retry_after is not None
+            and retry_attempt < MAX_EVENT_RETRIES
+        ):
+            self._spawn(self._retry_unacked(env, retry_after))
         await self._changed()
         return env
+
+    async def _retry_unacked(self, env: Envelope, after: float) -> None:
+        """Send `env` again if no ack came within `after` seconds (its socket may be gone)."""
+        with contextlib.suppress(AssertionError):
+            await self._wait_until(lambda: True if env.envelope_id in self.acks else None, after, str)
+            return
+        with contextlib.suppress(AssertionError, ConnectionError):
+            await self._deliver(
+                env.type,
+                env.payload,
+                accepts_response_payload=env.accepts_response_payload,
+                channel=env.channel,
+                user=env.user,
+                retry_attempt=env.retry_attempt + 1,
+                retry_reason="timeout",
+            )
 
     def _spawn_echo(self, event: dict[str, Any], channel: str) -> None:
         """Echo the bot's own activity in the background (counted until it is on its way)."""
