@@ -26,7 +26,7 @@ from opsbot.commands.spec import Invocation, ScopeViews
 from opsbot.core import validation
 from opsbot.core.reply import Mono, Text, TextLike, as_text, on_cluster, where
 from opsbot.core.request import ChatRequest
-from opsbot.errors import InvalidNameError
+from opsbot.errors import InvalidNameError, StoreUnavailable
 
 if TYPE_CHECKING:
     from opsbot.commands.contexts import ContextBook
@@ -86,6 +86,8 @@ class Scope:
     app_kind: str | None = None
     expired: Layer | None = None
     """The person's context, when it expired just now (said once, then forgotten)."""
+    unread: bool = False
+    """Saved contexts could not be read (the shared store is away): a read ran without them."""
 
     def with_app(self, app: str, source: From = From.COMMAND, kind: str | None = None) -> Scope:
         return replace(self, app=app, app_from=source, app_kind=kind)
@@ -170,12 +172,21 @@ def resolve(
     context: Layer | None = None
     expired: Layer | None = None
     pinned = Layer()
+    unread = False
     if contexts is not None and invocation.spec.uses_cluster:
-        found = contexts.person(request.user_id, request.channel_id, now)
-        context = found.saved.layer if found.saved is not None else None
-        expired = found.expired.layer if found.expired is not None else None
-        saved_pin = contexts.channel(request.channel_id)
-        pinned = saved_pin.layer if saved_pin is not None else Layer()
+        try:
+            found = contexts.person(request.user_id, request.channel_id, now)
+            saved_pin = contexts.channel(request.channel_id)
+        except StoreUnavailable:
+            # A read may go on where the flags, the channel and the defaults say, and says
+            # so; a change must not land somewhere the person did not mean.
+            if invocation.spec.mutating:
+                raise
+            unread = True
+        else:
+            context = found.saved.layer if found.saved is not None else None
+            expired = found.expired.layer if found.expired is not None else None
+            pinned = saved_pin.layer if saved_pin is not None else Layer()
     configured = scopes.channels.get(request.channel_id)
     channel = Layer(
         pinned.cluster or (configured.cluster if configured else None),
@@ -198,7 +209,7 @@ def resolve(
     selector = invocation.value("selector")
     if selector is not None:
         validation.label_selector(selector)
-    return replace(scope, expired=expired)
+    return replace(scope, expired=expired, unread=unread)
 
 
 def decorate(shown: TextLike, scope: Scope) -> Text:
@@ -215,7 +226,16 @@ def decorate(shown: TextLike, scope: Scope) -> Text:
 
 def expiry_note(scope: Scope) -> Text | None:
     """Said once when the person's context expired: they should not wonder why commands
-    suddenly run elsewhere."""
+    suddenly run elsewhere. Said too when saved contexts could not be read at all."""
+    if scope.unread:
+        return Text(
+            "Saved contexts cannot be read right now (the shared store is unavailable), so this ran "
+            "where the header says; name the app, ",
+            Mono("-n"),
+            " or ",
+            Mono("--cluster"),
+            " to be sure.",
+        )
     if scope.expired is None:
         return None
     gone = scope.expired

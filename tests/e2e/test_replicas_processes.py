@@ -259,10 +259,13 @@ async def test_redis_restarted_mid_run_answers_every_command_once_and_keeps_the_
 
     await asyncio.to_thread(redis_store.stop)  # SIGTERM: the append-only file is complete
     during = [await slack.mention(USERS[i % 5], CHANNELS[i % 6], "pods -n web") for i in range(6)]
-    await all_answered(slack, during, timeout=20)
-    # A clear answer: the shared store cannot be reached, try again.
+    change = await slack.mention(ALICE, CHANNEL, "restart deploy/api -n prod")
+    await all_answered(slack, [*during, change], timeout=20)
+    # Reads need no state: answered, saying saved contexts could not be consulted. A change
+    # gets a clear answer instead of landing where a saved context might have said otherwise.
     for sent in during:
-        assert "the shared store is unavailable" in block_text(answers(slack, sent)[0])
+        assert "Saved contexts cannot be read right now" in block_text(answers(slack, sent)[0])
+    assert "the shared store is unavailable" in block_text(answers(slack, change)[0])
     await asyncio.to_thread(redis_store.start)  # same port, same directory
     await asyncio.gather(*(r.wait_ready(timeout=20) for r in group))
 
@@ -277,7 +280,7 @@ async def test_redis_restarted_mid_run_answers_every_command_once_and_keeps_the_
     await slack.wait_delivered(timeout=10)
     scale = "/apis/apps/v1/namespaces/prod/deployments/api/scale"
     assert [(r.method, r.path) for r in kube.writes() if "/leases/" not in r.path] == [("PATCH", scale)]
-    assert Counter(len(answers(slack, s)) for s in [*during, *after]) == {1: 12}
+    assert Counter(len(answers(slack, s)) for s in [*during, change, *after]) == {1: 13}
     assert all("api-" in block_text(answers(slack, s)[0]) for s in after)
 
 

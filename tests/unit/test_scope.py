@@ -14,7 +14,7 @@ from opsbot.commands.settings import ChannelBinding, Scopes
 from opsbot.commands.spec import Invocation
 from opsbot.core.reply import Mono, Text, on_cluster, where
 from opsbot.core.request import ChatRequest
-from opsbot.errors import InvalidNameError
+from opsbot.errors import InvalidNameError, StoreUnavailable
 
 DEFAULTS = Layer("main", "default")
 SOURCES = {"flag": From.COMMAND, "context": From.CONTEXT, "channel": From.CHANNEL}
@@ -203,3 +203,24 @@ def test_an_expired_context_is_not_used_and_is_reported() -> None:
     assert scope.expired == Layer("prod", "web", "podinfo")
     again = resolve(invocation, here, SCOPES, contexts, 3602)
     assert again.expired is None  # said once
+
+
+class AwayContexts(MemoryContexts):
+    """The shared store gone for a while: every read of a saved context fails."""
+
+    def context(self, key: str) -> tuple[dict[str, object], float] | None:
+        raise StoreUnavailable("the shared store is unavailable (Redis cannot be reached)")
+
+
+def test_with_the_store_away_a_read_runs_without_saved_contexts_and_says_so() -> None:
+    invocation, here = request("pods")
+    scope = resolve(invocation, here, SCOPES, ContextBook(AwayContexts(), idle_seconds=3600), 0)
+    assert (scope.cluster, scope.namespace, scope.unread) == ("main", "pay", True)
+    note = expiry_note(scope)
+    assert note is not None and "cannot be read right now" in str(note)
+
+
+def test_with_the_store_away_a_change_is_refused_rather_than_sent_where_nobody_meant() -> None:
+    invocation, here = request("restart deploy/web")
+    with pytest.raises(StoreUnavailable):
+        resolve(invocation, here, SCOPES, ContextBook(AwayContexts(), idle_seconds=3600), 0)
