@@ -88,7 +88,7 @@ HEALTH_PORT = 8080
 MEASURED_PEAK_MIB = 119
 MEASURED_LIVE_PEAK_MIB = 146
 # Measured by bench/replicas.py: peak RSS of each of three replicas (ha, Redis) at 10,000 pods + 500 nodes.
-MEASURED_REPLICA_PEAK_MIB = 183
+MEASURED_REPLICA_PEAK_MIB = 131
 
 # YAML files under manifests/ that are not Kubernetes objects applied by kustomize.
 # (deployment-patch.yaml: a strategic merge patch, validated once rendered into the Deployment.)
