@@ -307,17 +307,22 @@ class BenchWorld:
 
 
 @asynccontextmanager
-async def bench_world(*, bookmark_interval: float = 5.0) -> AsyncIterator[BenchWorld]:
+async def bench_world(
+    *, bookmark_interval: float = 5.0, controllers: bool = True
+) -> AsyncIterator[BenchWorld]:
     """A started Slack emulator (this loop) and fake API server (own threads), torn down after.
 
     The bot is not started here: populate the API server first, then use `started_bot`.
+    `controllers=False` for a cluster built by `bench.memory.populate`: its Deployments are
+    stored as already rolled out with their pods, and the fake API server's controllers
+    would otherwise start a ReplicaSet and a second set of pods for each.
     """
     for name in _PROXY_VARIABLES:
         os.environ.pop(name, None)  # the fake servers live on 127.0.0.1
     slack = SlackEmulator()
     posts = install_timed_posts(slack)
     await slack.start()
-    kube = FakeKubeServer(bookmark_interval=bookmark_interval).start()
+    kube = FakeKubeServer(controllers=controllers, bookmark_interval=bookmark_interval).start()
     try:
         with tempfile.TemporaryDirectory(prefix="opsbot-bench-") as tmp:
             kubeconfig = kube.write_kubeconfig(Path(tmp) / "kubeconfig", context="fake")

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,9 +143,19 @@ class Replicas:
     """Starts and stops replica processes; stops whatever is still running on `close()`."""
 
     def __init__(
-        self, slack: SlackEmulator, kubeconfig: Path, directory: Path, redis_url: str, **overrides: Any
+        self,
+        slack: SlackEmulator,
+        kubeconfig: Path,
+        directory: Path,
+        redis_url: str,
+        *,
+        program: Sequence[str] = ("-m", "opsbot"),
+        **overrides: Any,
     ) -> None:
+        """`program`: the interpreter's arguments before `run --config ...` (bench.replicas runs
+        bench.memory's AS_IN_THE_IMAGE, which hides the test-only packages)."""
         self.slack = slack
+        self.program = tuple(program)
         self.kubeconfig = kubeconfig
         self.directory = directory
         self.redis_url = redis_url
@@ -161,7 +171,7 @@ class Replicas:
         environment = {**slack_environment(self.slack), REDIS_URL_ENV: self.redis_url, **(environ or {})}
         with log.open("ab") as out:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "opsbot", "run", "--config", str(config),
+                sys.executable, *self.program, "run", "--config", str(config),
                 cwd=ROOT, env=environment, stdout=out, stderr=out,
             )  # fmt: skip
         replica = Replica(name, process, health, log)

@@ -98,6 +98,7 @@ class ResourceWatch:
         self._cache = WatchCache(cluster, resource)
         self._need_list = True
         self._resync = False  # set from another thread: relist, every object news again
+        self._warm = False  # a resync relists a current watch: its rows stay served until it watches
         self._gone_streak = 0  # 410s since a stream last delivered anything
         self._finished = False
         self._lock = threading.Lock()
@@ -134,9 +135,9 @@ class ResourceWatch:
 
     @property
     def current(self) -> bool:
-        """Its cache mirrors the cluster: listed, and the watch stream is open (not backing off)."""
+        """Its rows mirror the cluster: listed, the stream open (not backing off) or a resync relisting."""
         with self._lock:
-            return self._synced and self._state == "watching"
+            return self._synced and (self._state == "watching" or (self._state == "listing" and self._warm))
 
     @property
     def down_since(self) -> float | None:
@@ -240,7 +241,7 @@ class ResourceWatch:
         with self._lock:
             self._failures += 1
             self._consecutive += 1
-            self._state = "backoff"
+            self._state, self._warm = "backoff", False
             if self._down_since is None:
                 self._down_since = time.time()
         if self.stop_event.is_set():
@@ -284,7 +285,7 @@ class ResourceWatch:
     def _cycle(self) -> bool:
         """One list (when needed) and one watch stream; True when it made progress."""
         if self._resync:
-            self._resync = False
+            self._resync, self._warm = False, self.current
             self._cache.forget()
             self._need_list = True
         if self._need_list:
@@ -383,7 +384,7 @@ class ResourceWatch:
     def _watch(self) -> bool:
         with self._lock:
             self._watches += 1
-            self._state = "watching"
+            self._state, self._warm = "watching", False
         started = time.monotonic()
         try:
             resp = self._get(
