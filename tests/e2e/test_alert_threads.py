@@ -7,7 +7,6 @@ died right after the root), then telling the store what such a crash leaves behi
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from opsbot.store.sqlite import SqliteStore
 from tests.e2e.test_alerts import alert_settings, crash, pod_names, roots
 from tests.support.fake_kube import FakeKubeServer
 from tests.support.harness import ALERTS, BotHarness, block_text, make_settings, running_bot
+from tests.support.polling import until
 from tests.support.slack_emulator import SlackEmulator
 
 
@@ -94,14 +94,13 @@ async def test_a_storms_digest_names_every_incident_posted_while_it_was_open(
         alerts = bot.alerts
         assert alerts is not None
 
-        async def accounted() -> None:
-            while len(alerts.open_incidents()) < len(names) or any(  # noqa: ASYNC110 (internal state)
-                not (i.root or (i.digest and i.digest != "pending")) or len(i.affected) < 2
+        def accounted() -> bool:
+            return len(alerts.open_incidents()) >= len(names) and all(
+                (i.root or (i.digest and i.digest != "pending")) and len(i.affected) >= 2
                 for i in alerts.open_incidents()
-            ):
-                await asyncio.sleep(0.1)
+            )
 
-        await asyncio.wait_for(accounted(), timeout=30)
+        await until(accounted, timeout=30, interval=0.1)
         await BotHarness(slack, kube, bot).settle(timeout=30)
         incidents = {i.workload.name: i for i in alerts.open_incidents()}
     top = [m for m in slack.messages(ALERTS) if m["thread_ts"] in (None, m["ts"])]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from tests.support.harness import (
     make_settings,
     running_bot,
 )
+from tests.support.polling import until
 from tests.support.slack_emulator import Post, SlackEmulator
 
 PAYMENTS = "C0PAYMENTS"
@@ -308,13 +308,12 @@ async def test_storm_of_crashing_pods_is_paced_folded_and_fully_accounted_for(
         assert bot.alerts is not None
         alerts = bot.alerts
 
-        async def all_accounted() -> None:
-            while len(alerts.open_incidents()) < 20 or any(  # noqa: ASYNC110 (internal state, no event to await)
-                len(i.affected) < 25 or not (i.root or i.digest) for i in alerts.open_incidents()
-            ):
-                await asyncio.sleep(0.1)
+        def all_accounted() -> bool:
+            return len(alerts.open_incidents()) >= 20 and all(
+                len(i.affected) >= 25 and (i.root or i.digest) for i in alerts.open_incidents()
+            )
 
-        await asyncio.wait_for(all_accounted(), timeout=30)
+        await until(all_accounted, timeout=30, interval=0.1)
         await BotHarness(slack, kube, bot).settle(timeout=30)
         handled_429s = bot.outbox.rate_limited
     posted = [p for p in slack.posts if p.method == "chat.postMessage" and p.channel == ALERTS]

@@ -3,14 +3,22 @@ follow it, every header says where the scope came from, and it survives a restar
 
 from __future__ import annotations
 
-import asyncio
 import re
 from pathlib import Path
-from typing import Any
 
 from opsbot.approvals.cards import CONFIRM_ACTION
 from tests.support.fake_kube import FakeKubeServer, builders
-from tests.support.harness import ALICE, BOB, CHANNEL, BotHarness, block_text, make_settings, running_bot
+from tests.support.harness import (
+    ALICE,
+    BOB,
+    CHANNEL,
+    BotHarness,
+    ShiftedClock,
+    block_text,
+    make_settings,
+    running_bot,
+)
+from tests.support.polling import until, watches_synced
 from tests.support.slack_emulator import SlackEmulator
 
 OTHER = "C0OTHER001"
@@ -86,11 +94,12 @@ async def test_a_context_expires_when_idle_and_says_so_once(
 ) -> None:
     prepared(kube)
     settings = make_settings(kubeconfig, context={"idle_hours": 0.0003})  # about a second
-    async with running_bot(slack, kube, settings) as bot:
+    clock = ShiftedClock()
+    async with running_bot(slack, kube, settings, clock=clock) as bot:
         harness = BotHarness(slack, kube, bot)
         await harness.ask("use podinfo -n web")
         assert "app `podinfo` (your context)" in block_text(await harness.ask("pods"))
-        await asyncio.sleep(1.5)
+        clock.advance(seconds=1.5)
         expired = block_text(await harness.ask("pods"))
         assert "Your context (app `podinfo`, namespace `web`, cluster `test`) expired" in expired
         assert (
@@ -106,7 +115,7 @@ async def test_an_unknown_app_gets_a_suggestion_from_the_cache_and_nothing_is_st
     kube.add_deployment("web", "podinfo-api")
     settings = make_settings(kubeconfig, watch={"cache": True})
     async with running_bot(slack, kube, settings) as bot:
-        await until_synced(bot)
+        await until(lambda: watches_synced(bot))
         harness = BotHarness(slack, kube, bot)
         kube.clear_requests()
         reply = block_text(await harness.ask("use podinfo -n web"))
@@ -276,13 +285,6 @@ async def test_commands_without_a_name_and_without_an_app_say_how_to_set_one(har
     assert "say which pod (or app/NAME)" in block_text(await harness.ask("logs"))
 
 
-async def until_synced(bot: Any) -> None:
-    deadline = asyncio.get_running_loop().time() + 10
-    while not (bot.watches is not None and all(h.synced for h in bot.watches.health())):
-        assert asyncio.get_running_loop().time() < deadline, "the watches did not sync"
-        await asyncio.sleep(0.02)
-
-
 async def test_an_app_in_another_namespace_is_pointed_to_only_where_the_policy_allows(
     slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path
 ) -> None:
@@ -299,7 +301,7 @@ async def test_an_app_in_another_namespace_is_pointed_to_only_where_the_policy_a
         },
     )
     async with running_bot(slack, kube, settings) as bot:
-        await until_synced(bot)
+        await until(lambda: watches_synced(bot))
         harness = BotHarness(slack, kube, bot)
         hint = block_text(await harness.ask("use podinfo", user=BOB))
         assert "no app podinfo in test/default; it is in namespace web (add -n web)" in hint

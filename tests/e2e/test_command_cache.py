@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from opsbot.app import Bot
 from tests.support.fake_kube import FakeKubeServer, builders
 from tests.support.harness import BotHarness, block_text, make_settings, running_bot
+from tests.support.polling import until, watches_synced
 from tests.support.slack_emulator import SlackEmulator
 
 LISTS = re.compile(r"^/(api/v1|apis/apps/v1)(/namespaces/[^/]+)?/(pods|deployments|nodes)$")
@@ -19,18 +18,6 @@ LISTS = re.compile(r"^/(api/v1|apis/apps/v1)(/namespaces/[^/]+)?/(pods|deploymen
 
 def cached_settings(kubeconfig: Path, **overrides: Any) -> Any:
     return make_settings(kubeconfig, watch={"cache": True, **overrides.pop("watch", {})}, **overrides)
-
-
-async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    """The watch thread has caught up (no event to await across threads: poll briefly)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not check():
-        assert asyncio.get_running_loop().time() < deadline, "the watch cache did not catch up"
-        await asyncio.sleep(0.02)
-
-
-def synced(bot: Bot) -> bool:
-    return bot.watches is not None and all(h.synced and h.state == "watching" for h in bot.watches.health())
 
 
 def list_requests(kube: FakeKubeServer) -> list[str]:
@@ -57,7 +44,7 @@ async def test_list_commands_are_answered_from_the_caches_without_listing(
 ) -> None:
     prepared(kube)
     async with running_bot(slack, kube, cached_settings(kubeconfig)) as bot:
-        await until(lambda: synced(bot))
+        await until(lambda: watches_synced(bot))
         harness = BotHarness(slack, kube, bot)
         kube.clear_requests()
         pods = block_text(await harness.ask("pods -A"))
@@ -77,7 +64,7 @@ async def test_a_new_pod_shows_up_as_soon_as_the_watch_sees_it(
 ) -> None:
     prepared(kube)
     async with running_bot(slack, kube, cached_settings(kubeconfig)) as bot:
-        await until(lambda: synced(bot))
+        await until(lambda: watches_synced(bot))
         kube.create(builders.pod("batch-7", "web", labels={"app": "batch"}))
         await until(lambda: any(row.name == "batch-7" for row in bot.parts.rows.pod_rows("test", "web", None) or ()))
         text = block_text(await BotHarness(slack, kube, bot).ask("pods -n web -l app=batch"))
@@ -90,7 +77,7 @@ async def test_a_namespace_no_watch_covers_is_listed_live(
     prepared(kube)
     settings = cached_settings(kubeconfig, watch={"namespaces": ["web"]})
     async with running_bot(slack, kube, settings) as bot:
-        await until(lambda: synced(bot))
+        await until(lambda: watches_synced(bot))
         harness = BotHarness(slack, kube, bot)
         kube.clear_requests()
         assert "api-" in block_text(await harness.ask("pods -n web"))
@@ -107,7 +94,7 @@ async def test_impersonated_reads_always_ask_the_cluster(
     """The cache holds what opsbot may see; a person's own RBAC is only known to the API server."""
     prepared(kube)
     async with running_bot(slack, kube, cached_settings(kubeconfig, impersonation={"enabled": True})) as bot:
-        await until(lambda: synced(bot))
+        await until(lambda: watches_synced(bot))
         harness = BotHarness(slack, kube, bot)
         kube.clear_requests()
         await harness.ask("pods -n web")
@@ -123,7 +110,7 @@ async def test_reads_the_caches_answer_take_no_turn_and_live_ones_do(
     prepared(kube)
     settings = cached_settings(kubeconfig, watch={"namespaces": ["web", "pay"]}, commands={"max_heavy_reads": 1})
     async with running_bot(slack, kube, settings) as bot:
-        await until(lambda: synced(bot))
+        await until(lambda: watches_synced(bot))
         harness = BotHarness(slack, kube, bot)
         kube.clear_requests()
         kube.delay(r"^/api/v1/pods$", 1.5)  # no watch covers all namespaces: listed live, slowly

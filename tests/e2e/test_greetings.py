@@ -3,12 +3,12 @@ and buttons that run the next command in the same thread."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
 from tests.support.fake_kube import FakeKubeServer, builders
 from tests.support.harness import ALICE, BOB, CHANNEL, BotHarness, block_text, make_settings, running_bot
+from tests.support.polling import until, watches_synced
 from tests.support.slack_emulator import Post, SlackEmulator
 
 ALERTS = "C0ALERTS01"
@@ -27,13 +27,6 @@ async def cached_bot(slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Pat
     return running_bot(slack, kube, make_settings(kubeconfig, watch={"cache": True}, **overrides))
 
 
-async def synced(bot: Any) -> None:
-    deadline = asyncio.get_running_loop().time() + 10
-    while not (bot.watches is not None and all(h.synced for h in bot.watches.health())):
-        assert asyncio.get_running_loop().time() < deadline, "the watches did not sync"
-        await asyncio.sleep(0.02)
-
-
 def prepared(kube: FakeKubeServer) -> None:
     kube.add_namespace("web")
     kube.add_deployment("web", "podinfo", replicas=3)
@@ -46,7 +39,7 @@ async def test_hi_greets_by_name_with_the_state_of_the_cluster_and_app(
     prepared(kube)
     slack.add_user(ALICE, "alice", real_name="Alice Example")
     async with await cached_bot(slack, kube, kubeconfig) as bot:
-        await synced(bot)
+        await until(lambda: watches_synced(bot))
         harness = BotHarness(slack, kube, bot)
         await harness.ask("use podinfo -n web")
         kube.clear_requests()
@@ -116,7 +109,7 @@ async def test_the_greeting_counts_open_incidents_and_offers_them(
         kubeconfig, alerts={"enabled": True, "default_channel": ALERTS}, watch={"namespaces": ["web"]}
     )
     async with running_bot(slack, kube, settings, alert_flush_interval=0.05) as bot:
-        await synced(bot)
+        await until(lambda: watches_synced(bot))
         (pod,) = kube.list("pods", "web")
         kube.apply_status("pods", "web", pod["metadata"]["name"], builders.crashloop_status(pod, restarts=5))
         await slack.wait_for_post(channel=ALERTS, timeout=15)

@@ -18,7 +18,7 @@ from tests.e2e.test_alerts import alert_settings, crash, pod_names, roots
 from tests.e2e.test_cli import checks, doctor, write_config
 from tests.support.fake_kube import FakeKubeServer
 from tests.support.harness import ALERTS, ALICE, CHANNEL, BotHarness, block_text, running_bot
-from tests.support.polling import until
+from tests.support.polling import until, watches_synced
 from tests.support.redis_server import RedisServer, running_redis
 from tests.support.slack_emulator import SlackEmulator
 
@@ -64,11 +64,6 @@ def leaders(bots: dict[str, Bot]) -> list[str]:
     return [name for name, bot in bots.items() if leading(bot)]
 
 
-def synced(bot: Bot) -> bool:
-    runner = bot.watches
-    return runner is not None and all(h.synced for h in runner.health())
-
-
 def metric(bot: Bot, name: str, **labels: str) -> float | None:
     return bot.metrics.registry.get_sample_value(name, {"cluster": "test", **labels})
 
@@ -98,7 +93,7 @@ async def test_only_the_leader_posts_and_a_stopped_leader_hands_over_at_once(
         await until(lambda: len(leaders(bots)) == 1)
         first = leaders(bots)[0]
         survivor = bots["b" if first == "a" else "a"]
-        await until(lambda: synced(bots[first]))
+        await until(lambda: watches_synced(bots[first]))
         crash(kube, "web", next(p for p in pod_names(kube, "web") if "api" in p))
         await slack.wait_for_post(channel=ALERTS, method="chat.postMessage")
         for bot in bots.values():

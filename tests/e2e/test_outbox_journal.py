@@ -19,6 +19,7 @@ from opsbot.store.sqlite import SqliteStore
 from tests.support.fake_kube import FakeKubeServer
 from tests.support.harness import ALICE, block_text, make_settings, running_bot
 from tests.support.harness import CHANNEL as HARNESS_CHANNEL
+from tests.support.polling import until
 from tests.support.slack_emulator import SlackEmulator
 
 CHANNEL = "C0OPS0001"
@@ -38,13 +39,6 @@ def outbox_for(slack: SlackEmulator, store: SqliteStore, **settings: Any) -> Out
 
 def posted_texts(slack: SlackEmulator) -> list[str]:
     return [p.text for p in slack.posts if p.method == "chat.postMessage"]
-
-
-async def until(condition: object, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not callable(condition) or not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 async def test_a_backlog_left_at_shutdown_is_sent_in_order_after_the_next_start(

@@ -12,6 +12,7 @@ import pytest_asyncio
 
 from tests.support.fleet_world import app_name, fleet_config, fleet_servers
 from tests.support.harness import BotHarness, block_text, make_settings, running_bot
+from tests.support.polling import until
 from tests.support.slack_emulator import SlackEmulator
 
 COUNT = 300
@@ -31,13 +32,12 @@ async def fleet(slack: SlackEmulator, tmp_path: Path) -> AsyncIterator[BotHarnes
 
 
 async def _caches_current(bot: object, timeout: float = 20.0) -> None:
-    import asyncio
 
     rows = bot.parts.rows  # type: ignore[attr-defined]
-    deadline = time.monotonic() + timeout
-    while any(rows.deployment_rows(name, None, None) is None for name in ("stage", "prod", "lab")):
-        assert time.monotonic() < deadline, "the deployment caches did not sync"
-        await asyncio.sleep(0.05)
+    await until(
+        lambda: all(rows.deployment_rows(name, None, None) is not None for name in ("stage", "prod", "lab")),
+        timeout=timeout,
+    )
 
 
 async def test_apps_shows_every_app_on_every_cluster_from_the_caches(fleet: BotHarness) -> None:
@@ -87,16 +87,12 @@ async def test_diff_shows_only_what_differs_and_never_a_secret_value(fleet: BotH
 
 
 async def test_one_unreachable_cluster_degrades_only_its_own_column(fleet: BotHarness) -> None:
-    import asyncio
 
     prod = fleet.clusters["prod"]  # type: ignore[attr-defined]
     rows = fleet.bot.parts.rows
     prod.pause()
     try:
-        deadline = time.monotonic() + 15
-        while rows.down_since("prod") is None:
-            assert time.monotonic() < deadline, "the prod watch did not notice"
-            await asyncio.sleep(0.05)
+        await until(lambda: rows.down_since("prod") is not None, timeout=15)
         started = time.monotonic()
         reply = await fleet.ask("apps -n team-01")
         took = time.monotonic() - started
