@@ -21,7 +21,7 @@ button labels are always plain strings: user data shown as-is.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -160,7 +160,7 @@ class Text:
 
     def plain(self) -> str:
         """The words without formatting, for logs and the audit trail (icons dropped)."""
-        return "".join(_plain(span) for span in self.spans).strip()
+        return "".join(plain_span(span, _no_icon) for span in self.spans).strip()
 
     def lines(self) -> list[Text]:
         """The paragraph cut at its line breaks; a strong or emphasised run broken across
@@ -168,11 +168,12 @@ class Text:
         return [Text(*line) for line in _split_lines(self.spans)]
 
 
-def _plain(span: Span) -> str:
+def plain_span(span: Span, icon: Callable[[Icon], str]) -> str:
+    """A span's words without markup; how an icon reads is the caller's (dropped, an emoji code)."""
     if isinstance(span, str):
         return span
     if isinstance(span, (Strong, Emphasis)):
-        return "".join(_plain(inner) for inner in span.spans)
+        return "".join(plain_span(inner, icon) for inner in span.spans)
     if isinstance(span, Mono):
         return f"`{span.text}`"
     if isinstance(span, Link):
@@ -181,6 +182,12 @@ def _plain(span: Span) -> str:
         return f"@{span.user_id}"
     if isinstance(span, ChannelRef):
         return f"#{span.channel_id}"
+    if isinstance(span, Moment):
+        return span.fallback()
+    return icon(span)
+
+
+def _no_icon(icon: Icon) -> str:
     return ""
 
 

@@ -44,6 +44,7 @@ from opsbot.core.reply import (
     Tone,
     as_text,
     clip,
+    plain_span,
 )
 
 MAX_BLOCKS = 50
@@ -162,7 +163,7 @@ def _is_id(value: str) -> bool:
 def plain_text(text: TextLike) -> str:
     """Neutral text for a Block Kit `plain_text` object (headers): no markup, no escaping;
     icons as emoji codes (shown as emoji with ``emoji: true``)."""
-    return "".join(_plain_span(span) for span in as_text(text).spans)
+    return "".join(plain_span(span, EMOJI.__getitem__) for span in as_text(text).spans)
 
 
 def _plain_span(span: Span) -> str:
