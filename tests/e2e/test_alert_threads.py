@@ -13,7 +13,7 @@ from typing import Any
 from opsbot.store.sqlite import SqliteStore
 from tests.e2e.test_alerts import alert_settings, crash, pod_names, roots
 from tests.support.fake_kube import FakeKubeServer
-from tests.support.harness import ALERTS, BotHarness, block_text, make_settings, running_bot
+from tests.support.harness import ALERTS, BotHarness, block_text, make_settings, message_text, running_bot
 from tests.support.polling import until
 from tests.support.slack_emulator import SlackEmulator
 
@@ -123,18 +123,4 @@ async def test_a_storms_digest_names_every_incident_posted_while_it_was_open(
 
 
 def block_text_of(message: dict[str, Any]) -> str:
-    parts = [message["text"]]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "text" and isinstance(value, str):
-                    parts.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(message["blocks"])
-    return "\n".join(parts)
+    return message_text(message["text"], message["blocks"])

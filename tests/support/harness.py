@@ -128,7 +128,12 @@ class BotHarness:
 
 def block_text(post: Post) -> str:
     """Everything a person would read in a message: fallback text and every block's text."""
-    parts = [post.text]
+    return message_text(post.text, post.blocks)
+
+
+def message_text(text: str, blocks: Any) -> str:
+    """The fallback text and every `text` string inside the blocks, one per line."""
+    parts = [text]
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
@@ -141,7 +146,7 @@ def block_text(post: Post) -> str:
             for item in node:
                 walk(item)
 
-    walk(post.blocks)
+    walk(blocks)
     return "\n".join(parts)
 
 
