@@ -6,7 +6,7 @@ them: cheap to decode, easy to build in tests, and no generated model classes.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ParamSpec, Protocol, TypeVar
@@ -260,8 +260,9 @@ class ContextStore(Protocol):
     """Saved contexts (`use`): one JSON document per key plus when it was last used
     (epoch seconds). Small on purpose: a Redis backend implements the same four calls."""
 
-    def context(self, key: str) -> tuple[Document, float] | None:
-        """(document, last used) or None."""
+    def contexts(self, keys: Sequence[str]) -> list[tuple[Document, float] | None]:
+        """(document, last used) or None for each key, in order, read at once (one round trip:
+        a command reads the person's and the channel's before it can answer)."""
         ...
 
     def put_context(self, key: str, data: Document, used_at: float) -> None: ...

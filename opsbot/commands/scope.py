@@ -175,8 +175,7 @@ def resolve(
     unread = False
     if contexts is not None and invocation.spec.uses_cluster:
         try:
-            found = contexts.person(request.user_id, request.channel_id, now)
-            saved_pin = contexts.channel(request.channel_id)
+            found, saved_pin = contexts.person_and_channel(request.user_id, request.channel_id, now)
         except StoreUnavailable:
             # A read may go on where the flags, the channel and the defaults say, and says
             # so; a change must not land somewhere the person did not mean.

@@ -7,6 +7,7 @@ Documents are JSON dicts; timestamps are epoch seconds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from opsbot.ports import Document
@@ -86,7 +87,7 @@ class StateStore(Protocol):
     def audit_records(self, *, user_id: str | None = None, last: int = 20) -> list[Document]: ...
 
     # contexts (opsbot.ports.ContextStore) --------------------------------------------
-    def context(self, key: str) -> tuple[Document, float] | None: ...
+    def contexts(self, keys: Sequence[str]) -> list[tuple[Document, float] | None]: ...
 
     def put_context(self, key: str, data: Document, used_at: float) -> None: ...
 

@@ -12,6 +12,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from opsbot.errors import ConfigError
@@ -395,10 +396,10 @@ class SqliteStore:
 
     # saved contexts (`use`) ----------------------------------------------------
 
-    def context(self, key: str) -> tuple[Document, float] | None:
+    def contexts(self, keys: Sequence[str]) -> list[tuple[Document, float] | None]:
         with self._lock:
-            row = self._db.execute("SELECT data, used_at FROM contexts WHERE key = ?", (key,)).fetchone()
-        return (json.loads(row[0]), float(row[1])) if row else None
+            rows = [self._db.execute("SELECT data, used_at FROM contexts WHERE key = ?", (key,)).fetchone() for key in keys]
+        return [(json.loads(row[0]), float(row[1])) if row else None for row in rows]
 
     def put_context(self, key: str, data: Document, used_at: float) -> None:
         payload = json.dumps(data, separators=(",", ":"), default=str)

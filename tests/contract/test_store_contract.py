@@ -137,14 +137,22 @@ def test_audit_gives_the_newest_records_oldest_first_and_per_user(store: StateSt
 
 
 def test_contexts_round_trip_touch_and_delete(store: StateStore) -> None:
-    assert store.context("U1/C1") is None
+    assert store.contexts(["U1/C1"])[0] is None
     store.put_context("U1/C1", {"app": "web"}, 10.0)
     store.touch_context("U1/C1", 20.0)
     store.touch_context("gone", 30.0)  # nothing to touch
-    assert store.context("U1/C1") == ({"app": "web"}, 20.0)
-    assert store.context("gone") is None
+    assert store.contexts(["U1/C1"])[0] == ({"app": "web"}, 20.0)
+    assert store.contexts(["gone"])[0] is None
     assert store.delete_context("U1/C1") is True
     assert store.delete_context("U1/C1") is False
+
+
+def test_contexts_are_read_several_at_once_in_the_order_asked(store: StateStore) -> None:
+    store.put_context("channel:C1", {"cluster": "prod"}, 1.0)
+    store.put_context("user:U1:C1", {"app": "web"}, 2.0)
+    found = store.contexts(["user:U1:C1", "nobody", "channel:C1"])
+    assert found == [({"app": "web"}, 2.0), None, ({"cluster": "prod"}, 1.0)]
+    assert store.contexts([]) == []
 
 
 def test_everything_written_is_seen_by_another_handle(open_store: OpenStore) -> None:
@@ -158,7 +166,7 @@ def test_everything_written_is_seen_by_another_handle(open_store: OpenStore) -> 
     assert second.incident("i1") == {"id": "i1"}
     assert second.approvals(status="pending") == [{"id": "a1"}]
     assert second.audit_records(user_id="U1") == [{"n": 1}]
-    assert second.context("U1/C1") == ({"app": "web"}, 5.0)
+    assert second.contexts(["U1/C1"])[0] == ({"app": "web"}, 5.0)
     assert second.problem() is None
 
 

@@ -4,6 +4,7 @@ the defaults, part by part, and how a reply's header says where each part came f
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import pytest
 
@@ -208,7 +209,7 @@ def test_an_expired_context_is_not_used_and_is_reported() -> None:
 class AwayContexts(MemoryContexts):
     """The shared store gone for a while: every read of a saved context fails."""
 
-    def context(self, key: str) -> tuple[dict[str, object], float] | None:
+    def contexts(self, keys: Sequence[str]) -> list[tuple[dict[str, object], float] | None]:
         raise StoreUnavailable("the shared store is unavailable (Redis cannot be reached)")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -282,15 +283,21 @@ class RedisStore:
 
     # saved contexts (`use`) -------------------------------------------------------------
 
-    def context(self, key: str) -> tuple[Document, float] | None:
+    def contexts(self, keys: Sequence[str]) -> list[tuple[Document, float] | None]:
+        if not keys:
+            return []
+
         def read(r: redis.Redis) -> list[Any]:
             pipe = r.pipeline()
-            pipe.hget(self._k("context", "data"), key)
-            pipe.hget(self._k("context", "used"), key)
+            pipe.hmget(self._k("context", "data"), list(keys))
+            pipe.hmget(self._k("context", "used"), list(keys))
             return list(pipe.execute())
 
-        data, used = self._c.run(read)
-        return (json.loads(data), float(used or 0.0)) if data is not None else None
+        documents, used = self._c.run(read)
+        return [
+            (json.loads(data), float(at or 0.0)) if data is not None else None
+            for data, at in zip(documents, used, strict=True)
+        ]
 
     def put_context(self, key: str, data: Document, used_at: float) -> None:
         def put(r: redis.Redis) -> None:
