@@ -209,6 +209,7 @@ class Bot:
         await self.outbox.close(timeout=5.0)
         if self.health is not None:
             await self.health.stop()
+        self.auditor.close()  # the records queued behind answers, before the store closes
         self.store.close()
         self.parts.pool.shutdown(wait=False, cancel_futures=True)
         self.parts.fleet.close()

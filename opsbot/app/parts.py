@@ -173,7 +173,7 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
     )
     channel = settings.approvals.audit_channel
     audit_mirror = AuditMirror(outbox, channel) if channel else None
-    auditor = Auditor(store, mirror=audit_mirror)
+    auditor = Auditor(store, mirror=audit_mirror, behind=True)
     router.auditor = auditor
     approvals.auditor = auditor
     user_names = UserNames(client)
