@@ -90,3 +90,20 @@ def test_a_running_bot_does_not_import_what_it_does_not_use(tmp_path: Path) -> N
         f"{prefix} ({NOT_IMPORTED[prefix]}) was imported: {', '.join(modules)}"
         for prefix, modules in unexpected.items()
     )
+
+
+REDIS_PROBE = """
+import json, sys
+import opsbot.store.redis
+hidden = "opentelemetry.sdk.metrics" not in sys.modules
+import opentelemetry.sdk.metrics  # tracing turned on later still finds it
+print(json.dumps([hidden, opsbot.store.redis.RedisStore.__name__]))
+"""
+
+
+def test_the_redis_store_does_not_load_opentelemetry_s_metrics_sdk_that_redis_py_would() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", REDIS_PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [True, "RedisStore"]
