@@ -106,7 +106,7 @@ async def _relayed(
     """The leader's answer, a 503 saying why there is none, or None: answer here."""
     if relay is None:
         return None
-    answer = await relay(request.path, body, request.headers)
+    answer = await relay(request.rel_url.raw_path, body, request.headers)
     if answer is None:
         return None
     if isinstance(answer, str):
