@@ -264,9 +264,9 @@ class AlertmanagerService:
         await self.sender.close()
 
     async def pause(self) -> None:
-        """Another replica runs the loops now (ha:): stop them and the work under way, and
-        refuse notifications (503: Alertmanager retries, and may reach the leader). `start`
-        again resumes from the store."""
+        """Another replica runs the loops now (ha:): stop them and the work under way; the
+        receiver then forwards notifications to that replica (opsbot.ha.forwarding), or
+        answers 503 (Alertmanager retries). `start` again resumes from the store."""
         self.ready = False
         loops, self._loops = self._loops, []
         for task in loops:
