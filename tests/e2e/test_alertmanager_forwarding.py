@@ -134,6 +134,7 @@ async def test_a_notification_posted_to_a_follower_is_taken_by_the_leader_once(
         for bot in bots.values():
             await BotHarness(slack, kube, bot).settle()
         assert len(roots(slack, ALERTS)) == 1
+        assert leader.alertmanager is not None and leader.alertmanager.intake.opened == 1
         assert forwarded(follower, "ok") == 1.0
         assert forwarded(leader, "ok") == 0.0
 
@@ -184,6 +185,39 @@ async def test_a_status_update_posted_to_a_follower_gets_the_leaders_answer(
         assert leader.alertmanager is not None and follower.alertmanager is not None
         assert leader.alertmanager.refusals.counts == {"404": 1}
         assert follower.alertmanager.refusals.counts == {"401": 1}
+
+
+async def test_a_leader_not_ready_answers_503_itself_and_through_a_follower(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path
+) -> None:
+    async with am_replicas(slack, kube, kubeconfig) as bots:
+        leader, follower = roles(bots)
+        assert leader.alertmanager is not None and leader.leadership is not None
+        await leader.alertmanager.pause()  # still leading, its loops not running: "starting"
+        body = json.dumps(notification("NotYet")).encode()
+        async with aiohttp.ClientSession(trust_env=False) as http:
+            status, answer = await post(http, url(leader), body, GOOD)
+            assert (status, answer["error"]) == (503, "opsbot is starting; retry")
+            status, answer = await post(http, url(follower), body, GOOD)
+        identity = leader.leadership.identity
+        assert (status, answer["error"]) == (503, f"the leader ({identity}) answered 503; retry")
+        assert received(leader) == 0
+        assert forwarded(follower, "failed") == 1.0
+
+
+async def test_without_pod_ip_or_advertise_url_a_follower_answers_503_as_before(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("POD_IP")
+    async with am_replicas(slack, kube, kubeconfig) as bots:
+        leader, follower = roles(bots)
+        assert follower.forwarding is not None and follower.forwarding.url is None
+        body = json.dumps(notification("NoAddress")).encode()
+        async with aiohttp.ClientSession(trust_env=False) as http:
+            status, answer = await post(http, url(follower), body, GOOD)
+        assert (status, answer["error"]) == (503, "opsbot is starting; retry")
+        assert received(leader) == 0
+        assert [forwarded(follower, o) for o in ("ok", "failed", "no_leader", "hop_limit")] == [0, 0, 0, 0]
 
 
 class Leader:
