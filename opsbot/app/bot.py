@@ -81,7 +81,9 @@ class Bot:
             self.router.leadership = self.leadership
             peers = peer_directory(self.store)
             if peers is not None and self.health is not None:
-                self.forwarding = Forwarding(self.leadership, peers, self.settings.ha, environ)
+                self.forwarding = Forwarding(
+                    self.leadership, peers, self.settings.ha, environ, alertmanager=self.alertmanager is not None
+                )
         if self.alertmanager is not None:
             if self.health is not None:
                 relay = self.forwarding.forwarder if self.forwarding is not None else None

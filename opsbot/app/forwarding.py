@@ -28,8 +28,16 @@ TTL_LEASES = 3
 
 class Forwarding:
     def __init__(
-        self, leadership: Leadership, peers: PeerDirectory, settings: HASettings, environ: Mapping[str, str]
+        self,
+        leadership: Leadership,
+        peers: PeerDirectory,
+        settings: HASettings,
+        environ: Mapping[str, str],
+        *,
+        alertmanager: bool,
     ) -> None:
+        """`alertmanager`: whether anything is forwarded (else a missing URL is no warning)."""
+        self._alertmanager = alertmanager
         self._peers = peers
         self._settings = settings
         self._environ = environ
@@ -51,7 +59,7 @@ class Forwarding:
         """Once the internal port listens (`port`: the one bound): advertise it, and forward."""
         url = advertised_url(self._settings.advertise_url, self._environ, port)
         if url is None:
-            log.warning(
+            (log.warning if self._alertmanager else log.info)(
                 "forwarding_disabled",
                 why="neither ha.advertise_url nor $POD_IP is set: Alertmanager requests that land on "
                 "a replica not running its loops get 503 (Alertmanager retries)",
