@@ -131,7 +131,8 @@ def webhook_handler(
         except PayloadError as exc:
             return _refuse(refusals, request, 400, str(exc))
         if not ready():
-            return await _relayed(relay, refusals, request, body) or _refuse(refusals, request, 503, STARTING)
+            relayed = await _relayed(relay, refusals, request, body)
+            return relayed if relayed is not None else _refuse(refusals, request, 503, STARTING)
         fresh = await notify(notification)
         return web.json_response({"status": "ok" if fresh else "repeat"})
 
