@@ -8,6 +8,13 @@ downstream systems' status updates.
 Answers: 200 done (also for a repeat: nothing changes), 400 malformed (with the reason, logged
 once per reason and minute), 401 bad credentials, 404 unknown action, 409 already final,
 503 not started yet (Alertmanager retries 5xx).
+
+With several replicas (`ha:`) only the lease cluster's leader takes these requests. Another
+replica checks the credentials itself (a bad token is a 401 there, never forwarded: for a
+status update, "signed with some signal target's secret, or holding its token"; the leader
+checks the action's own), then hands the raw body and `RELAYED_HEADERS` to its `Relay`
+(opsbot.ha.forwarding), which forwards them to the leader once; the caller gets the leader's
+answer, or a 503 saying why it could not be had (no leader known, unreachable, 5xx).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 import hmac
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -23,7 +30,7 @@ from aiohttp import web
 
 from opsbot.alertmanager.payload import Notification, PayloadError, parse_notification
 from opsbot.alertmanager.remediation import STATES, StatusUpdate
-from opsbot.alertmanager.signing import ID_HEADER, verify
+from opsbot.alertmanager.signing import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 log = structlog.get_logger("opsbot.alertmanager")
 
@@ -33,6 +40,18 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 LOG_EVERY_SECONDS = 60.0
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Relay = Callable[[str, bytes, Mapping[str, str]], Awaitable[tuple[int, bytes, str] | str | None]]
+"""(path, body, headers) → the leader's (status, body, content type); a reason to answer 503
+with; or None: this replica answers itself (it leads, or cannot forward)."""
+RELAYED_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    ID_HEADER,
+    TIMESTAMP_HEADER,
+    SIGNATURE_HEADER,
+)
+STARTING = "opsbot is starting; retry"
 
 
 class Refusals:
@@ -81,22 +100,39 @@ async def _json_body(request: web.Request) -> tuple[bytes, Any]:
         raise PayloadError("body is not JSON") from None
 
 
+async def _relayed(
+    relay: Relay | None, refusals: Refusals, request: web.Request, body: bytes
+) -> web.Response | None:
+    """The leader's answer, a 503 saying why there is none, or None: answer here."""
+    if relay is None:
+        return None
+    answer = await relay(request.rel_url.raw_path, body, request.headers)
+    if answer is None:
+        return None
+    if isinstance(answer, str):
+        return _refuse(refusals, request, 503, answer)
+    status, content, content_type = answer
+    return web.Response(status=status, body=content, content_type=content_type or "application/json")
+
+
 def webhook_handler(
     token: Callable[[], str],
     ready: Callable[[], bool],
     notify: Callable[[Notification], Awaitable[bool]],
     refusals: Refusals,
+    relay: Relay | None = None,
 ) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         if not bearer_ok(request, token()):
             return _refuse(refusals, request, 401, "missing or wrong bearer token")
         try:
-            _, data = await _json_body(request)
+            body, data = await _json_body(request)
             notification = parse_notification(data)
         except PayloadError as exc:
             return _refuse(refusals, request, 400, str(exc))
         if not ready():
-            return _refuse(refusals, request, 503, "opsbot is starting; retry")
+            relayed = await _relayed(relay, refusals, request, body)
+            return relayed if relayed is not None else _refuse(refusals, request, 503, STARTING)
         fresh = await notify(notification)
         return web.json_response({"status": "ok" if fresh else "repeat"})
 
@@ -109,9 +145,12 @@ def status_handler(
     apply: Callable[[str, StatusUpdate, str], Awaitable[tuple[int, str]]],
     refusals: Refusals,
     now: Callable[[], Any],
+    relay: Relay | None = None,
+    authenticated: Callable[[web.Request, bytes], str | None] | None = None,
 ) -> Handler:
     """`authorised(id, request, body)`: None when allowed, else why not (401; an unknown id: 404
-    is only said to an authenticated caller)."""
+    is only said to an authenticated caller). `authenticated(request, body)`: the same without
+    an action (some signal target's credentials), checked before relaying."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         remediation_id = request.match_info.get("id", "")[:64]
@@ -119,13 +158,20 @@ def status_handler(
             body, data = await _json_body(request)
         except PayloadError as exc:
             return _refuse(refusals, request, 400, str(exc))
+        if not ready() and relay is not None and authenticated is not None:
+            who = authenticated(request, body)
+            if who is not None:
+                return _refuse(refusals, request, 401, who)
+            relayed = await _relayed(relay, refusals, request, body)
+            if relayed is not None:
+                return relayed
         problem = authorised(remediation_id, request, body)
         if problem == "unknown":
             return _refuse(refusals, request, 404, "unknown action id")
         if problem is not None:
             return _refuse(refusals, request, 401, problem)
         if not ready():
-            return _refuse(refusals, request, 503, "opsbot is starting; retry")
+            return _refuse(refusals, request, 503, STARTING)
         try:
             update = parse_status(data, now())
         except PayloadError as exc:

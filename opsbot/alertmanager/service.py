@@ -34,6 +34,7 @@ from opsbot.alertmanager.receiver import (
     WEBHOOK_PATH,
     Handler,
     Refusals,
+    Relay,
     signed_or_bearer,
     status_handler,
     webhook_handler,
@@ -156,28 +157,40 @@ class AlertmanagerService:
 
     # the HTTP side --------------------------------------------------------------------
 
-    def routes(self) -> list[tuple[str, str, Handler]]:
+    def routes(self, relay: Relay | None = None) -> list[tuple[str, str, Handler]]:
+        """`relay`: with `ha:`, how a replica not running the loops forwards to the one that is."""
         webhook = webhook_handler(
             lambda: self._secrets.webhook_token.reveal(),
             lambda: self.ready,
             self.intake.notify,
             self.refusals,
+            relay,
         )
         status = status_handler(
-            self._authorised, lambda: self.ready, self._status, self.refusals, self._clock.now
+            self._authorised,
+            lambda: self.ready,
+            self._status,
+            self.refusals,
+            self._clock.now,
+            relay,
+            self._authenticated,
         )
         return [("POST", WEBHOOK_PATH, webhook), ("POST", STATUS_PATH, status)]
+
+    def _authenticated(self, request: web.Request, body: bytes) -> str | None:
+        """None when the caller holds some signal target's credentials (its secret or token)."""
+        if any(
+            signed_or_bearer(request, body, s.reveal(), self._token(n), time.time()) is None
+            for n, s in self._secrets.signal_secrets.items()
+        ):
+            return None
+        return "not signed with a signal target's secret"
 
     def _authorised(self, remediation_id: str, request: web.Request, body: bytes) -> str | None:
         remediation = self.state.remediation(remediation_id)
         if remediation is None or remediation.kind != "signal":
             # Say "unknown" only to someone holding a signal target's credentials.
-            if any(
-                signed_or_bearer(request, body, s.reveal(), self._token(n), time.time()) is None
-                for n, s in self._secrets.signal_secrets.items()
-            ):
-                return "unknown"
-            return "not signed with a signal target's secret"
+            return self._authenticated(request, body) or "unknown"
         secret = self._secrets.signal_secrets.get(remediation.target)
         return signed_or_bearer(
             request, body, secret.reveal() if secret else None, self._token(remediation.target), time.time()
@@ -251,9 +264,9 @@ class AlertmanagerService:
         await self.sender.close()
 
     async def pause(self) -> None:
-        """Another replica runs the loops now (ha:): stop them and the work under way, and
-        refuse notifications (503: Alertmanager retries, and may reach the leader). `start`
-        again resumes from the store."""
+        """Another replica runs the loops now (ha:): stop them and the work under way; the
+        receiver then forwards notifications to that replica (opsbot.ha.forwarding), or
+        answers 503 (Alertmanager retries). `start` again resumes from the store."""
         self.ready = False
         loops, self._loops = self._loops, []
         for task in loops:

@@ -3,6 +3,8 @@
     parts.py     every part built from Settings and wired (the composition root)
     bot.py       the lifecycle: start in order, keep running, stop cleanly
     watching.py  the cluster watches feeding the alert pipeline
+    leading.py   several replicas: who leads which cluster, and what the leader runs
+    forwarding.py  several replicas: URLs advertised, Alertmanager's requests forwarded to the leader
     status.py    the read-only view the health port gets
     run.py       `opsbot run`: signals, exit codes
 

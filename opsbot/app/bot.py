@@ -18,6 +18,7 @@ import structlog
 
 from opsbot import __version__
 from opsbot.alertmanager.service import AlertmanagerCollector
+from opsbot.app.forwarding import Forwarding, ForwardingCollector
 from opsbot.app.leading import LeaderCollector, Leadership
 from opsbot.app.parts import BotParts
 from opsbot.app.status import BotStatusView
@@ -28,7 +29,7 @@ from opsbot.health import HealthServer, Metrics
 from opsbot.kube.watch import WatchRunner
 from opsbot.releases.records import Release
 from opsbot.slack.surfaces import CardSurface
-from opsbot.store.backend import store_collector
+from opsbot.store.backend import peer_directory, store_collector
 
 log = structlog.get_logger("opsbot")
 
@@ -62,16 +63,15 @@ class Bot:
             HealthServer(self.status, self.settings.health, self.metrics) if self.settings.health.enabled else None
         )
         self.alertmanager = parts.alertmanager
-        if self.alertmanager is not None:
-            if self.health is not None:
-                self.health.routes.extend(self.alertmanager.routes())
-            self.metrics.registry.register(AlertmanagerCollector(self.alertmanager))
         store_metrics = store_collector(self.store)  # Redis only
         if store_metrics is not None:
             self.metrics.registry.register(store_metrics)
         self.watching = Watching(parts)
         self.leadership: Leadership | None = None
         """With `ha.enabled`: the electors, one per cluster (see opsbot.app.leading)."""
+        self.forwarding: Forwarding | None = None
+        """With `ha.enabled`, Redis and the internal port: URLs advertised, Alertmanager requests
+        forwarded (see opsbot.app.forwarding)."""
         if self.settings.ha.enabled:
             environ = os.environ if parts.options.environ is None else parts.options.environ
             self.leadership = Leadership(parts, self.watching, environ)
@@ -79,6 +79,18 @@ class Bot:
             if self.health is not None:
                 self.health.details.append(self.leadership.details)
             self.router.leadership = self.leadership
+            peers = peer_directory(self.store)
+            if peers is not None and self.health is not None:
+                self.forwarding = Forwarding(
+                    self.leadership, peers, self.settings.ha, environ, alertmanager=self.alertmanager is not None
+                )
+        if self.alertmanager is not None:
+            if self.health is not None:
+                relay = self.forwarding.forwarder if self.forwarding is not None else None
+                self.health.routes.extend(self.alertmanager.routes(relay))
+            self.metrics.registry.register(AlertmanagerCollector(self.alertmanager))
+            if self.forwarding is not None:
+                self.metrics.registry.register(ForwardingCollector(self.forwarding.forwarder))
         self._background: list[asyncio.Task[None]] = []
 
     @property
@@ -96,6 +108,8 @@ class Bot:
         )
         if self.health is not None:
             await self.health.start()
+            if self.forwarding is not None:
+                self.forwarding.start(self.health.port)
         # Building an API client costs ~1 s of CPU (the generated API classes); do it
         # now, beside the Slack handshake, so the first command does not pay for it.
         warm_up = asyncio.get_running_loop().run_in_executor(self.parts.pool, self.watching.warm_up)
@@ -207,6 +221,8 @@ class Bot:
         if self.alerts is not None:
             await self.alerts.drain()
         await self.outbox.close(timeout=5.0)
+        if self.forwarding is not None:
+            await self.forwarding.stop()
         if self.health is not None:
             await self.health.stop()
         self.auditor.close()  # the records queued behind answers, before the store closes

@@ -12,9 +12,12 @@ simplest design that keeps the caches warm everywhere and starts nothing twice:
   sent and forgets its incidents in memory (the store keeps them for the next leader);
 - the leader of the *lease cluster* (`ha.lease_cluster`, else `default_cluster`: the
   cluster that holds the leases, so its leader is the one replica sure to reach them)
-  also runs the Alertmanager loops (reconcile, sweep; its webhook answers 503 on the
-  other replicas, so Alertmanager retries) and follows releases in flight; releases
-  started on another replica are adopted from the store every retry period.
+  also runs the Alertmanager loops (reconcile, sweep) and follows releases in flight;
+  releases started on another replica are adopted from the store every retry period.
+  Alertmanager's webhook and the status updates may land on any replica (one Service):
+  the others check the credentials and forward them once to that leader, whose answer
+  they give (opsbot.app.forwarding; each replica advertises its URL in the store). When
+  no leader is known or it cannot be reached, they answer 503 and the caller retries.
 
 Without alerts only the lease cluster is elected (for the releases and Alertmanager).
 Electors start after the watches and stop first-in-last-out at shutdown, each releasing
@@ -120,6 +123,14 @@ class Leadership:
             "identity": self.identity,
             "leaders": {view.cluster: self.leader(view.cluster) for view in self.views()},
         }
+
+    def leads_shared(self) -> bool:
+        """Whether this replica leads the lease cluster (the Alertmanager loops run here)."""
+        return any(e.leading for e in self.electors if e.cluster == self.lease_cluster)
+
+    def shared_holder(self) -> str:
+        """Who leads the lease cluster, as this replica last saw its Lease ("" unknown)."""
+        return next((e.holder for e in self.electors if e.cluster == self.lease_cluster), "")
 
     def leader(self, cluster: str) -> str | None:
         """Who leads `cluster`'s alerts: "this replica (<id>)", the holder's id, "nobody yet";

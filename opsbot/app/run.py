@@ -62,6 +62,8 @@ async def run_bot(
         await bot.stop()
     except SlackSetupError as exc:
         log.error("slack_refused", error=str(exc))
+        if bot is not None and bot.forwarding is not None:
+            await bot.forwarding.stop()  # its URL withdrawn from the store
         if bot is not None and bot.health is not None:
             await bot.health.stop()
         raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Mapping
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from opsbot.core.settings import Strict
 
@@ -24,6 +24,21 @@ class HASettings(Strict):
     lease_duration_seconds: float = Field(default=15, gt=1, le=600)
     renew_deadline_seconds: float = Field(default=10, gt=0.5, le=600)
     retry_period_seconds: float = Field(default=2, gt=0.05, le=60)
+    # Where the other replicas reach this one's internal port (http://10.1.2.3:8080); default:
+    # http://$POD_IP:<health port>. Replicas that do not run the Alertmanager loops forward
+    # its webhook and status updates there (opsbot.ha.forwarding).
+    advertise_url: str | None = None
+
+    @field_validator("advertise_url")
+    @classmethod
+    def _advertise_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")) or len(value) > 500:
+            raise ValueError("must be an http(s) URL")
+        if "@" in value.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError("credentials do not belong in the URL")
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _timings(self) -> HASettings:

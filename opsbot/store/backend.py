@@ -16,6 +16,7 @@ from opsbot.store.sqlite import open_store
 
 if TYPE_CHECKING:
     from opsbot.store.redis import RedisStore
+    from opsbot.store.redis.peers import RedisPeers
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -68,6 +69,17 @@ def channel_budget(store: StateStore, *, rate: float, burst: int) -> ChannelBudg
     from opsbot.store.redis.pacing import RedisBudget
 
     return RedisBudget(redis.connection, rate=rate, burst=burst, key_prefix=redis.key_prefix)
+
+
+def peer_directory(store: StateStore) -> RedisPeers | None:
+    """Where replicas publish their URLs (`opsbot.ha.peers.PeerDirectory`): Redis only (replicas
+    share no other store); None for SQLite."""
+    redis = _redis(store)
+    if redis is None:
+        return None
+    from opsbot.store.redis.peers import RedisPeers
+
+    return RedisPeers(redis.connection, key_prefix=redis.key_prefix)
 
 
 def store_collector(store: StateStore) -> Collector | None:

@@ -68,8 +68,8 @@ EVERYTHING_CONFIG_FILE = EVERYTHING / "config.yaml"
 # What `kubectl apply -k` is pointed at; components are only ever included.
 ENTRY_POINTS = (MANIFESTS, BASE, EVERYTHING)
 COMPONENT_DIRS = (OPERATE, RELEASES, CLUSTER_WIDE, IMPERSONATION, MONITORING, ALERTMANAGER, HA)
-# Objects each component adds to a build (HA's fourth file patches the base's Deployment).
-ADDED_OBJECTS = {HA: 3}
+# Objects each component adds to a build (HA's fifth file patches the base's Deployment).
+ADDED_OBJECTS = {HA: 4}
 FLUX_NAMESPACE = "flux-system"
 
 # Newest Kubernetes minor kubernetes-validate 1.37 ships schemas for.
@@ -1672,6 +1672,8 @@ def test_ha_component_runs_three_spread_replicas_with_a_disruption_budget_and_th
     env = {e["name"]: e for e in pod["containers"][0]["env"]}
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert env["POD_NAMESPACE"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.namespace"
+    # The address advertised to the other replicas (ha.advertise_url's default).
+    assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
     assert env["OPSBOT_REDIS_URL"]["valueFrom"]["secretKeyRef"] == {"name": "opsbot-redis", "key": "url"}
     assert env["OPSBOT_REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["optional"] is True
     assert "SLACK_BOT_TOKEN" in env  # merged into the base's list, not replacing it
@@ -1684,3 +1686,20 @@ def test_ha_component_runs_three_spread_replicas_with_a_disruption_budget_and_th
     (budget,) = kinds["PodDisruptionBudget"]
     assert budget["spec"]["maxUnavailable"] == 1
     assert budget["spec"]["selector"]["matchLabels"] == spec["selector"]["matchLabels"]
+    policies = {d["metadata"]["name"] for d in kinds["NetworkPolicy"]}
+    assert policies == {"opsbot", "opsbot-apiserver", "opsbot-replicas"}
+
+
+def test_ha_component_lets_the_replicas_reach_each_others_health_port_and_nothing_else() -> None:
+    """A replica not running the Alertmanager loops forwards to the one that does, at
+    http://$POD_IP:<health port>: in from and out to opsbot's own pods, on that port only."""
+    policy = the("NetworkPolicy", docs_of(HA))
+    assert policy["metadata"] == {"name": "opsbot-replicas", "namespace": OPSBOT_NAMESPACE}
+    assert policy["spec"]["podSelector"] == network_policy()["spec"]["podSelector"]
+    assert sorted(policy["spec"]["policyTypes"]) == ["Egress", "Ingress"]
+    replicas = {"podSelector": {"matchLabels": deployment()["spec"]["selector"]["matchLabels"]}}
+    health = [{"protocol": "TCP", "port": HEALTH_PORT}]
+    assert policy["spec"]["ingress"] == [{"from": [replicas], "ports": health}]
+    assert policy["spec"]["egress"] == [{"to": [replicas], "ports": health}]
+    patch = (HA / "deployment-patch.yaml").read_text()
+    assert "POD_IP" in patch and "status.podIP" in patch
