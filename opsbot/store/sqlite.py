@@ -319,10 +319,12 @@ class SqliteStore:
                 return None
             except sqlite3.IntegrityError:
                 row = self._db.execute(
-                    "SELECT data FROM releases WHERE cluster = ? AND target = ? AND active = 1",
+                    "SELECT id, data FROM releases WHERE cluster = ? AND target = ? AND active = 1",
                     (cluster, target),
                 ).fetchone()
-        return json.loads(row[0]) if row else {}
+        if row and row[0] == release_id:
+            return None  # this release holds it already: the same claim, made twice
+        return json.loads(row[1]) if row else {}
 
     def put_release(self, release_id: str, active: bool, data: Document) -> None:
         payload = json.dumps(data, separators=(",", ":"), default=str)

@@ -114,6 +114,13 @@ def test_one_active_release_per_app_and_cluster_until_it_ends(store: StateStore)
     assert [d["id"] for d in store.active_releases()] == ["c", "d", "b"]
 
 
+def test_a_release_claiming_the_slot_it_holds_again_still_holds_it(store: StateStore) -> None:
+    """The same claim made twice (a store call sent again) is not refused by its own first."""
+    assert store.claim_release("a", "prod", "web/api", {"id": "a"}) is None
+    assert store.claim_release("a", "prod", "web/api", {"id": "a"}) is None
+    assert store.claim_release("b", "prod", "web/api", {"id": "b"}) == {"id": "a"}
+
+
 def test_versions_newest_first_by_cluster_and_whole_app_names(store: StateStore) -> None:
     store.add_version("prod", "ns/podinfo", ["podinfo", "podinfo-chart"], 1.0, {"v": "1", "c": "prod"})
     store.add_version("prod", "ns/podinfo", ["podinfo", "podinfo-chart"], 2.0, {"v": "2", "c": "prod"})

@@ -95,9 +95,13 @@ class Connection:
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             decode_responses=True,
-            # One immediate retry on a fresh connection (a pooled one may predate a restart
-            # of Redis); never a back-off loop on the event loop.
-            retry=Retry(NoBackoff(), 1),
+            # One immediate retry on a fresh connection when the connection failed (a pooled
+            # one may predate a restart of Redis); never a back-off loop on the event loop.
+            # Never after a timeout: the command may have run, and run again it would find
+            # its own write (a SET NX "already seen", a compare-and-set "changed meanwhile"),
+            # so an event would be dropped as a repeat. The exclusive changes also recognise
+            # their own earlier write (scripts.py), for a connection lost after sending.
+            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         return cls(client, timeout=timeout, retry_after=retry_after, clock=clock)
 

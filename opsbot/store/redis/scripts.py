@@ -20,19 +20,24 @@ if KEYS[3] then redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1]) end
 return 1
 """
 
-# PUT_INDEXED for approvals, plus the revision; with ARGV[7] set, only if the stored
-# revision is ARGV[7] (compare-and-set). KEYS: data, status, revision hashes.
-# ARGV: id, status, score, json, status-zset prefix, new revision, [expected revision].
+# PUT_INDEXED for approvals, plus the revision and the writing call's token; with ARGV[8]
+# set, only if the stored revision is ARGV[8] (compare-and-set), or the stored token is
+# this call's (the same call sent again after its connection was lost: it won the first
+# time). KEYS: data, status, revision, token hashes.
+# ARGV: id, status, score, json, status-zset prefix, new revision, token, [expected revision].
 PUT_APPROVAL = """
-if ARGV[7] then
+if ARGV[8] then
   if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-  if (redis.call('HGET', KEYS[3], ARGV[1]) or '0') ~= ARGV[7] then return 0 end
+  if (redis.call('HGET', KEYS[3], ARGV[1]) or '0') ~= ARGV[8] then
+    return redis.call('HGET', KEYS[4], ARGV[1]) == ARGV[7] and 1 or 0
+  end
 end
 local old = redis.call('HGET', KEYS[2], ARGV[1])
 if old then redis.call('ZREM', ARGV[5] .. old, ARGV[1]) end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[6])
+redis.call('HSET', KEYS[4], ARGV[1], ARGV[7])
 redis.call('ZADD', ARGV[5] .. ARGV[2], ARGV[3], ARGV[1])
 return 1
 """
@@ -61,14 +66,24 @@ end
 return found
 """
 
-# A notification key, once: SET NX EX, and its time in a sorted set for forget_notifications.
-# KEYS: the key's own string, the zset. ARGV: at, ttl seconds, key.
+# A key offered once (SET NX EX) holds the token of the call that set it: the same call
+# sent again after its connection was lost is still the first. KEYS: the key.
+# ARGV: token, ttl seconds. 1 for the first offer, 0 for a repeat.
+FIRST_OFFER = """
+local holder = redis.call('GET', KEYS[1])
+if holder then return holder == ARGV[1] and 1 or 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
+
+# A notification key, once (as FIRST_OFFER), and its time in a sorted set for
+# forget_notifications. KEYS: the key's own string, the zset. ARGV: at, ttl seconds, key, token.
 FIRST_NOTIFICATION = """
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
-  redis.call('ZADD', KEYS[2], ARGV[1], ARGV[3])
-  return 1
-end
-return 0
+local holder = redis.call('GET', KEYS[1])
+if holder then return holder == ARGV[4] and 1 or 0 end
+redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[3])
+return 1
 """
 
 # KEYS: zset. ARGV: before (exclusive), prefix of the keys' strings.
@@ -103,9 +118,11 @@ return found
 """
 
 # One active release per slot (cluster + target). KEYS: data, id→slot, slot→holder, active zset.
-# ARGV: id, slot, json, score. Returns {0} when claimed, else {1, the holder's json}.
+# ARGV: id, slot, json, score. Returns {0} when claimed (also when this release holds it
+# already: the same claim sent again), else {1, the holder's json}.
 CLAIM_RELEASE = """
 local holder = redis.call('HGET', KEYS[3], ARGV[2])
+if holder == ARGV[1] then return {0} end
 if holder then return {1, redis.call('HGET', KEYS[1], holder) or '{}'} end
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {1, '{}'} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -43,6 +44,11 @@ def _score(value: float) -> str:
     return repr(float(value))
 
 
+def _token() -> str:
+    """What marks one call's own write, for when the same call reaches Redis twice."""
+    return uuid.uuid4().hex
+
+
 class RedisStore:
     def __init__(self, connection: Connection, *, key_prefix: str = "opsbot:", audit_max_entries: int = 1_000_000) -> None:
         self._c = connection
@@ -53,6 +59,7 @@ class RedisStore:
         self._put_approval = client.register_script(scripts.PUT_APPROVAL)
         self._read_indexed = client.register_script(scripts.READ_INDEXED)
         self._mutes = client.register_script(scripts.MUTES)
+        self._first_offer = client.register_script(scripts.FIRST_OFFER)
         self._first_notification = client.register_script(scripts.FIRST_NOTIFICATION)
         self._forget_notifications = client.register_script(scripts.FORGET_NOTIFICATIONS)
         self._put_remediation = client.register_script(scripts.PUT_REMEDIATION)
@@ -130,9 +137,9 @@ class RedisStore:
     # approvals --------------------------------------------------------------------------
 
     def _approval_write(self, approval_id: str, status: str, data: Document, expected: int | None) -> bool:
-        keys = [self._k("approval", "data"), self._k("approval", "status"), self._k("approval", "revision")]
+        keys = [self._k("approval", field) for field in ("data", "status", "revision", "writer")]
         args = [approval_id, status, _score(time.time()), _dump(data), self._k("approvals", "")]
-        args.append(str(int(data.get("revision", 0))))
+        args += [str(int(data.get("revision", 0))), _token()]
         if expected is not None:
             args.append(str(expected))
         return bool(self._c.run(lambda r: self._put_approval(keys=keys, args=args, client=r)))
@@ -155,7 +162,7 @@ class RedisStore:
     def first_notification(self, key: str, at: float) -> bool:
         """Record a notification's key (SET NX EX); False if it was recorded before."""
         keys = [self._k("am", "seen", key), self._k("am", "seen")]
-        args = [_score(at), str(NOTIFICATION_TTL_SECONDS), key]
+        args = [_score(at), str(NOTIFICATION_TTL_SECONDS), key, _token()]
         return bool(self._c.run(lambda r: self._first_notification(keys=keys, args=args, client=r)))
 
     def forget_notification(self, key: str) -> None:
@@ -324,9 +331,10 @@ class RedisStore:
     # Slack de-duplication (opsbot.slack.dedupe.FirstSeen) -------------------------------
 
     def first_seen(self, key: str, ttl: float) -> bool:
-        """True for the first replica to offer `key` within `ttl` seconds (SET NX EX)."""
-        name = self._k("seen", key)
-        return bool(self._c.run(lambda r: r.set(name, "1", nx=True, ex=max(1, int(ttl)))))
+        """True for the first replica to offer `key` within `ttl` seconds (SET NX EX, as a
+        script that knows its own call again: scripts.FIRST_OFFER)."""
+        keys, args = [self._k("seen", key)], [_token(), str(max(1, int(ttl)))]
+        return bool(self._c.run(lambda r: self._first_offer(keys=keys, args=args, client=r), "first_seen"))
 
     # health and lifecycle ---------------------------------------------------------------
 
