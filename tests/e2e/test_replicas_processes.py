@@ -189,7 +189,7 @@ async def click_approve(slack: SlackEmulator, card: Post, *, only: int) -> Sent:
 
 
 STORM_DEPLOYMENTS = 50
-STORM_PODS = 6  # 300 crashing pods
+STORM_PODS = 10  # 500 crashing pods
 
 
 def storm_roots(slack: SlackEmulator) -> list[str]:
