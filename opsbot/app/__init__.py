@@ -7,6 +7,7 @@
     forwarding.py  several replicas: URLs advertised, Alertmanager's requests forwarded to the leader
     status.py    the read-only view the health port gets
     run.py       `opsbot run`: signals, exit codes
+    slow_stop.py a stop that hangs says which step it is in and where every task waits
 
 Tests start the very same `Bot` (`build_bot`) against the Slack emulator and the fake
 API server.

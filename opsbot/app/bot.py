@@ -92,6 +92,7 @@ class Bot:
             if self.forwarding is not None:
                 self.metrics.registry.register(ForwardingCollector(self.forwarding.forwarder))
         self._background: list[asyncio.Task[None]] = []
+        self.stop_step = "not stopping"
 
     @property
     def watches(self) -> WatchRunner | None:
@@ -201,30 +202,40 @@ class Bot:
                 self.telemetry.errors.capture(exc, where="approval_sweep")
 
     async def stop(self, grace: float = 20.0) -> None:
-        """Stop taking work, finish what is in flight, flush the outbox, then exit."""
+        """Stop taking work, finish what is in flight, flush the outbox, then exit.
+        `stop_step` says where it is (opsbot.app.slow_stop reports a stop that hangs)."""
         self.frontend.accepting = False
+        self.stop_step = "closing the Slack socket"
         await self._close_socket()
+        self.stop_step = "finishing the requests in flight"
         finished = await self.frontend.drain(grace)
         if not finished:
             log.warning("shutdown_with_requests_in_flight", in_flight=self.frontend.in_flight)
         if self.leadership is not None:
             # Stop leading (alert loops first), then release each lease: the next replica
             # takes over at its next attempt instead of a lease duration later.
+            self.stop_step = "stepping down and releasing the leases"
             await self.leadership.stop()
+        self.stop_step = "stopping the watches and release followers"
         await self.watching.stop()
         await self.parts.tracker.stop()
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         if self.alertmanager is not None:
+            self.stop_step = "stopping Alertmanager"
             await self.alertmanager.stop()
         if self.alerts is not None:
+            self.stop_step = "finishing the alerts"
             await self.alerts.drain()
+        self.stop_step = "flushing the outbox"
         await self.outbox.close(timeout=5.0)
+        self.stop_step = "stopping the HTTP side"
         if self.forwarding is not None:
             await self.forwarding.stop()
         if self.health is not None:
             await self.health.stop()
+        self.stop_step = "closing the store and clients"
         self.auditor.close()  # the records queued behind answers, before the store closes
         self.store.close()
         self.parts.pool.shutdown(wait=False, cancel_futures=True)
@@ -235,7 +246,9 @@ class Bot:
             close()
         # Last: spans of the shutdown itself (final flushes, replies) are exported too.
         # Blocking (it waits for the exporters), so off the loop.
+        self.stop_step = "flushing telemetry"
         await asyncio.get_running_loop().run_in_executor(None, self.telemetry.shutdown)
+        self.stop_step = "stopped"
         log.info("stopped")
 
     async def _close_socket(self) -> None:

@@ -12,6 +12,7 @@ import structlog
 
 from opsbot.app.bot import Bot
 from opsbot.app.parts import Options, build_parts
+from opsbot.app.slow_stop import reporting_a_slow_stop
 from opsbot.config import Secrets, Settings
 from opsbot.errors import ConfigError
 from opsbot.slack.link import SlackSetupError
@@ -59,7 +60,9 @@ async def run_bot(
             await stopped
         stopped.cancel()
         log.info("shutdown_requested")
-        await bot.stop()
+        stopping = bot
+        async with reporting_a_slow_stop(lambda: stopping.stop_step):
+            await bot.stop()
     except SlackSetupError as exc:
         log.error("slack_refused", error=str(exc))
         if bot is not None and bot.forwarding is not None:
