@@ -49,7 +49,7 @@ from bench._common import (
 )
 from opsbot.alertmanager.receiver import WEBHOOK_PATH
 from opsbot.app import Bot
-from tests.support.alertmanager import WEBHOOK_TOKEN, Alertmanager, binary, free_port, iso
+from tests.support.alertmanager import WEBHOOK_TOKEN, Alertmanager, binary, free_port, iso, notification
 from tests.support.am_world import secrets
 from tests.support.harness import block_text, running_bot
 from tests.support.slack_emulator import Post
@@ -109,31 +109,16 @@ async def bot_of(world: BenchWorld, config: Any) -> AsyncIterator[Bot]:
 # ---------------------------------------------------------------------- 1. latency
 
 
-def notification(i: int) -> dict[str, Any]:
-    name = f"BenchAlert{i:04d}"
-    labels = {"alertname": name, "severity": "warning", "namespace": "web", "instance": f"api-{i}"}
-    return {
-        "version": "4",
-        "groupKey": f'{{}}:{{alertname="{name}"}}',
-        "status": "firing",
-        "receiver": "opsbot",
-        "groupLabels": {"alertname": name},
-        "commonLabels": labels,
-        "commonAnnotations": {"summary": "latency above objective"},
-        "externalURL": "http://alertmanager.example:9093",
-        "truncatedAlerts": 0,
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": labels,
-                "annotations": {"summary": "latency above objective"},
-                "startsAt": iso(datetime.now(UTC)),
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "http://prometheus.example/graph",
-                "fingerprint": f"{i:016x}",
-            }
-        ],
-    }
+def bench_notification(i: int) -> dict[str, Any]:
+    return notification(
+        f"BenchAlert{i:04d}",
+        labels={"namespace": "web", "instance": f"api-{i}"},
+        annotations={"summary": "latency above objective"},
+        starts_at=iso(datetime.now(UTC)),
+        fingerprint=f"{i:016x}",
+        external_url="http://alertmanager.example:9093",
+        generatorURL="http://prometheus.example/graph",
+    )
 
 
 async def latency(options: Options) -> tuple[Summary, Summary, int]:
@@ -149,7 +134,7 @@ async def latency(options: Options) -> tuple[Summary, Summary, int]:
             answers: list[float] = []
             wrong = 0
             for i in range(options.warmup + options.samples):
-                body = notification(i)
+                body = bench_notification(i)
                 name = body["groupLabels"]["alertname"]
                 before = len(world.slack.posts)
                 started = time.perf_counter()

@@ -21,14 +21,18 @@ Figures printed, never asserted.
 Measured 2026-12-03 (python 3.11.7, 2 CPUs, Linux 6.18), defaults:
 
     command latency (ms)   n    p50   p99   max
-    sqlite                 200  8.8   13.3  14.4
-    redis (+ ha)           200  12.3  22.3  24.6
-    redis / sqlite: p50 1.39x, p99 1.68x (aim: within 1.5x; missed at p99 in this run,
-    1.49x in the run before, same code: noisy on a shared 2-CPU machine)
-    three replicas, 10000 pods + 500 nodes: all ready in 13.2 s; peak RSS (VmHWM) r1 131
-    (the leader), r2 126, r3 127 MiB (RSS after the burst 120-121 MiB). One process with
-    SQLite and no ha (bench.memory): 119 MiB; the Redis store adds ~6 MiB (one process, no ha:
-    128.6 against 122.4 MiB with SQLite).
+    sqlite                 200  8.8   13.0  14.9
+    redis (+ ha)           200  11.4  17.8  31.0
+    redis / sqlite: p50 1.29x, p99 1.37x (aim: within 1.5x)
+    three replicas, 10000 pods + 500 nodes: all ready in 22.7 s; peak RSS (VmHWM) r1 114,
+    r2 114, r3 116 MiB (RSS after the burst 112-115 MiB).
+
+Earlier the same day: p50 1.39-1.51x, p99 1.49-1.90x, peak RSS 125-131 MiB. What changed:
+a command reads the person's and the channel's context in one round trip (was two); read
+commands are audited behind the answer (an audit thread; was a round trip before every
+reply); watches list pages of 100 objects (250 made a decoded page the biggest transient:
+127/123/123 against 116/114/114 MiB in one A/B run); redis-py no longer loads
+OpenTelemetry's metrics SDK (~2.4 MiB).
 
 Before (2026-12-03, same machine): 171-183 MiB per replica, ready in 43.8 s, because
 (1) the fake API server ran its controllers, which gave each of populate's 240 rolled-out
@@ -38,8 +42,7 @@ relisted its alert watches; (3) during such a relist the watch caches did not an
 burst listed 10,000 pods live (fixed in ResourceWatch.current: +25 MiB on the leader);
 (4) `python -m opsbot` imported the test-only kubernetes-validate (~4 MiB).
 
---quick (60 commands, 2000 pods, 100 nodes): p50 8.3 / 11.1 ms, p99 10.7 / 14.9 ms
-(1.33x / 1.39x); ready in 3.9 s; peak RSS 112, 106, 106 MiB.
+--quick (60 commands, 2000 pods, 100 nodes): a smoke run, its figures are not the aim's.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from opsbot.ha.forwarding import FORWARDED_HEADER, Forwarder
 from tests.e2e.test_alerts import roots
 from tests.e2e.test_ha import ha_settings, leading
 from tests.e2e.test_ha import shared_store as shared_store  # the replicas' one Redis (autouse)
-from tests.support.alertmanager import WEBHOOK_TOKEN
+from tests.support.alertmanager import WEBHOOK_TOKEN, notification
 from tests.support.am_world import secrets
 from tests.support.downstream import SECRET
 from tests.support.fake_kube import FakeKubeServer
@@ -39,31 +39,6 @@ GOOD = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
 def pod_ip(monkeypatch: pytest.MonkeyPatch) -> None:
     """Set by the downward API in components/ha; both replicas listen on loopback."""
     monkeypatch.setenv("POD_IP", "127.0.0.1")
-
-
-def notification(name: str) -> dict[str, Any]:
-    return {
-        "version": "4",
-        "groupKey": f'{{}}:{{alertname="{name}"}}',
-        "status": "firing",
-        "receiver": "opsbot",
-        "groupLabels": {"alertname": name},
-        "commonLabels": {"alertname": name},
-        "commonAnnotations": {},
-        "externalURL": "http://alertmanager.test",
-        "truncatedAlerts": 0,
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {"alertname": name, "severity": "warning"},
-                "annotations": {},
-                "startsAt": "2030-01-01T10:00:00Z",
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "",
-                "fingerprint": "00000000000000bb",
-            }
-        ],
-    }
 
 
 @contextlib.asynccontextmanager

@@ -11,7 +11,7 @@ import aiohttp
 import pytest_asyncio
 
 from opsbot.doctor.alertmanager import check_alertmanager
-from tests.support.alertmanager import WEBHOOK_TOKEN
+from tests.support.alertmanager import WEBHOOK_TOKEN, notification
 from tests.support.am_world import AmWorld, am_world
 from tests.support.fake_kube import FakeKubeServer
 from tests.support.harness import ALERTS, block_text
@@ -73,29 +73,13 @@ async def test_a_resolved_group_firing_again_reopens_its_thread(world: AmWorld) 
 
 
 async def test_the_same_notification_twice_changes_nothing(world: AmWorld) -> None:
-    payload = {
-        "version": "4",
-        "groupKey": '{}:{alertname="Replayed"}',
-        "status": "firing",
-        "receiver": "opsbot",
-        "groupLabels": {"alertname": "Replayed"},
-        "commonLabels": {"alertname": "Replayed"},
-        "commonAnnotations": {},
-        "externalURL": world.am.url,
-        "truncatedAlerts": 0,
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {"alertname": "Replayed", "severity": "warning"},
-                "annotations": {},
-                "startsAt": "2030-01-01T10:00:00.123456789Z",
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "",
-                "fingerprint": "00000000000000aa",
-                "notification_reason": "a field of a newer version",
-            }
-        ],
-    }
+    payload = notification(
+        "Replayed",
+        starts_at="2030-01-01T10:00:00.123456789Z",
+        fingerprint="00000000000000aa",
+        external_url=world.am.url,
+        notification_reason="a field of a newer version",
+    )
     headers = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
     async with aiohttp.ClientSession(trust_env=False) as http:
         for expected in ("ok", "repeat"):

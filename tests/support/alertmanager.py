@@ -48,6 +48,45 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+def notification(
+    name: str,
+    *,
+    labels: Mapping[str, str] | None = None,
+    annotations: Mapping[str, str] | None = None,
+    starts_at: str = "2030-01-01T10:00:00Z",
+    fingerprint: str = "00000000000000bb",
+    external_url: str = "http://alertmanager.test",
+    **alert_fields: Any,
+) -> dict[str, Any]:
+    """A webhook notification (version 4) of one firing alert `name`, as Alertmanager posts it
+    (for tests that post to the receiver themselves rather than through a real Alertmanager)."""
+    labels = {"alertname": name, "severity": "warning", **(labels or {})}
+    annotations = dict(annotations or {})
+    return {
+        "version": "4",
+        "groupKey": f'{{}}:{{alertname="{name}"}}',
+        "status": "firing",
+        "receiver": "opsbot",
+        "groupLabels": {"alertname": name},
+        "commonLabels": labels,  # one alert: all its labels are common
+        "commonAnnotations": annotations,
+        "externalURL": external_url,
+        "truncatedAlerts": 0,
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": labels,
+                "annotations": annotations,
+                "startsAt": starts_at,
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "",
+                "fingerprint": fingerprint,
+                **alert_fields,
+            }
+        ],
+    }
+
+
 class Alertmanager:
     """One Alertmanager process; `webhook_url` is where its receiver `opsbot` sends."""
 
