@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import gc
 import os
+from collections.abc import Iterator
 from types import TracebackType
 
 import structlog
@@ -25,6 +26,7 @@ from opsbot.app.status import BotStatusView
 from opsbot.app.watching import Watching
 from opsbot.approvals.service import LONGEST_EXECUTION
 from opsbot.config import Secrets, Settings
+from opsbot.errors import StoreUnavailable
 from opsbot.health import HealthServer, Metrics
 from opsbot.kube.watch import WatchRunner
 from opsbot.releases.records import Release
@@ -32,6 +34,15 @@ from opsbot.slack.surfaces import CardSurface
 from opsbot.store.backend import peer_directory, store_collector
 
 log = structlog.get_logger("opsbot")
+
+
+@contextlib.contextmanager
+def _unless_store_unavailable(event: str) -> Iterator[None]:
+    """A step of the start that may wait for the store: logged and skipped when it is away."""
+    try:
+        yield
+    except StoreUnavailable as exc:
+        log.warning(event, error=str(exc)[:200])
 
 
 class Bot:
@@ -122,9 +133,13 @@ class Bot:
         # garbage collector's full passes, which otherwise walk it on every burst.
         gc.collect()
         gc.freeze()
-        # What the last run could not send goes out before anything new.
-        await self.outbox.replay()
-        await self._fail_interrupted(CardSurface(self.outbox))
+        # What the last run could not send goes out before anything new. A shared store that
+        # does not answer right now fails neither start: the journal stays for the next
+        # start, and with ha: the sweep fails what was interrupted later.
+        with _unless_store_unavailable("outbox_replay_skipped"):
+            await self.outbox.replay()
+        with _unless_store_unavailable("interrupted_actions_not_checked"):
+            await self._fail_interrupted(CardSurface(self.outbox))
         # Releases in flight when the last run stopped are followed again; new ones are
         # handed over from the pool thread that made them.
         loop = asyncio.get_running_loop()

@@ -143,7 +143,14 @@ class LeaderElector:
             log.info(
                 "leading", cluster=self.cluster, identity=self.identity, how=type(decision).__name__.lower()
             )
-            await self._on_started()
+            try:
+                await self._on_started()
+            except Exception:
+                # Holding the lease without acting on it would leave the cluster unwatched
+                # until a restart: undo what started; the next attempt (still the holder)
+                # starts again.
+                await self._lose("could not start leading")
+                raise
 
     async def _lose(self, why: str) -> None:
         self.leading = False

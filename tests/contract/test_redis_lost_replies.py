@@ -119,3 +119,14 @@ def test_a_slack_event_whose_reply_came_late_is_answered_by_the_replica_that_has
     assert seen.first_seen("Ev0000000140", 60) is True  # answered here, not dropped as a repeat
     assert proxy.done.wait(timeout=5)
     assert other.first_seen("Ev0000000140", 60) is False
+
+
+def test_a_read_whose_reply_came_late_is_asked_once_more(other: RedisStore, proxy: ReplyProxy) -> None:
+    """Reads change nothing: a busy moment (of Redis or of this process) costs a second try,
+    not an "unavailable" (at a replica's start that would fail the start)."""
+    other.put_approval("a1", "executing", {"id": "a1", "revision": 1})
+    replica = store_at(proxy.url, timeout=0.2)
+    proxy.delay_next_reply(0.6)
+    assert replica.approvals(status="executing") == [{"id": "a1", "revision": 1}]
+    assert proxy.done.wait(timeout=5)  # the late reply did come, after the second try's
+    assert replica.problem() is None

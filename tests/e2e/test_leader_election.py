@@ -13,6 +13,7 @@ from opsbot.config import ClusterSettings
 from opsbot.ha.elector import LeaderElector
 from opsbot.kube.directory import ClusterDirectory
 from tests.support.fake_kube import FakeKubeServer
+from tests.support.polling import until
 
 TIMING = {"lease_duration": 1.5, "renew_deadline": 0.8, "retry_period": 0.1}
 
@@ -95,5 +96,31 @@ async def test_a_leader_cut_off_from_the_api_server_steps_down_before_its_lease_
         assert asyncio.get_running_loop().time() < lost_at_latest
         assert not a.leading
         kube.delay(r"/leases/opsbot-leader-test$", 0)
+        await a.stop()
+    directory.close()
+
+
+async def test_a_leader_whose_start_failed_undoes_it_and_starts_again_at_the_next_attempt(
+    kube: FakeKubeServer, kubeconfig: Path
+) -> None:
+    """E.g. the shared store did not answer while the incidents were loaded: holding the lease
+    without acting on it would leave the cluster without alerts until a restart."""
+    directory = ClusterDirectory({"test": ClusterSettings(kubeconfig=str(kubeconfig), context="fake")})
+    log = Log()
+    failures = [RuntimeError("the shared store is unavailable")]
+
+    async def started() -> None:
+        log.events.append(("a", "started"))
+        log.changed.set()
+        if failures:
+            raise failures.pop()
+
+    with ThreadPoolExecutor(4) as pool:
+        a = elector(directory, pool, log, "a")
+        a._on_started = started
+        a.start()
+        await until(lambda: len(log.events) == 3, timeout=10)
+        assert log.events == [("a", "started"), ("a", "stopped"), ("a", "started")]
+        assert a.leading and a.holder == "a"
         await a.stop()
     directory.close()

@@ -105,8 +105,10 @@ class Connection:
         )
         return cls(client, timeout=timeout, retry_after=retry_after, clock=clock)
 
-    def run(self, call: Callable[[redis.Redis], _T], operation: str | None = None) -> _T:
-        """`operation`: the name /metrics gives the call; by default the method it was made in."""
+    def run(self, call: Callable[[redis.Redis], _T], operation: str | None = None, *, read: bool = False) -> _T:
+        """`operation`: the name /metrics gives the call; by default the method it was made in.
+        `read`: the call changes nothing, so a timeout may be tried once more (a busy moment
+        of Redis or of this process); a change never is (it may have run)."""
         wait = self.breaker.wait()
         if wait > 0:
             self.stats.failed("unavailable")
@@ -115,7 +117,15 @@ class Connection:
             )
         started = time.perf_counter()
         try:
-            result = call(self.client)
+            try:
+                result = call(self.client)
+            except RedisTimeoutError:
+                if not read:
+                    raise
+                self._observe(call, operation, started)
+                self.stats.failed("timeout")
+                started = time.perf_counter()
+                result = call(self.client)
         except (RedisConnectionError, RedisTimeoutError) as exc:
             self._observe(call, operation, started)
             self.stats.failed("timeout" if isinstance(exc, RedisTimeoutError) else "unavailable")
@@ -141,7 +151,7 @@ class Connection:
     def problem(self) -> str | None:
         """None when Redis answers a PING (tried only while the breaker lets calls through)."""
         try:
-            self.run(lambda client: client.ping(), "ping")
+            self.run(lambda client: client.ping(), "ping", read=True)
         except StoreUnavailable:
             return f"the shared store (Redis) is unavailable: {self.breaker.reason}"
         return None

@@ -75,10 +75,10 @@ class RedisStore:
         return self._p + ":".join(parts)
 
     def _indexed(self, index: str, data: str) -> list[Document]:
-        return _load_all(self._c.run(lambda r: self._read_indexed(keys=[index, data], client=r)))
+        return _load_all(self._c.run(lambda r: self._read_indexed(keys=[index, data], client=r), read=True))
 
     def _get(self, hash_key: str, field: str) -> Document | None:
-        found = self._c.run(lambda r: r.hget(hash_key, field))
+        found = self._c.run(lambda r: r.hget(hash_key, field), read=True)
         return json.loads(found) if found is not None else None
 
     # incidents and mutes ----------------------------------------------------------------
@@ -212,7 +212,7 @@ class RedisStore:
 
     def pending_deliveries(self) -> list[Document]:
         keys = [self._k("deliveries", "pending"), self._k("delivery", "remediation"), self._k("remediation", "data")]
-        return _load_all(self._c.run(lambda r: self._pending(keys=keys, client=r)))
+        return _load_all(self._c.run(lambda r: self._pending(keys=keys, client=r), read=True))
 
     # releases ---------------------------------------------------------------------------
 
@@ -260,11 +260,11 @@ class RedisStore:
         keys = [index, self._k("version", "data"), self._k("version", "cluster")]
         if limit <= 0:
             return []
-        return _load_all(self._c.run(lambda r: self._versions(keys=keys, args=[str(limit), only], client=r)))
+        return _load_all(self._c.run(lambda r: self._versions(keys=keys, args=[str(limit), only], client=r), read=True))
 
     def latest_versions(self) -> list[Document]:
         keys = [self._k("version", "latest"), self._k("version", "data")]
-        return _load_all(self._c.run(lambda r: self._latest(keys=keys, client=r)))
+        return _load_all(self._c.run(lambda r: self._latest(keys=keys, client=r), read=True))
 
     # audit ------------------------------------------------------------------------------
 
@@ -285,7 +285,7 @@ class RedisStore:
         if last <= 0:
             return []
         stream = self._k("audit") if user_id is None else self._k("audit", "user", user_id)
-        entries = self._c.run(lambda r: r.xrevrange(stream, count=last)) or []
+        entries = self._c.run(lambda r: r.xrevrange(stream, count=last), read=True) or []
         return [json.loads(fields["data"]) for _id, fields in reversed(entries) if fields]
 
     # saved contexts (`use`) -------------------------------------------------------------
@@ -300,7 +300,7 @@ class RedisStore:
             pipe.hmget(self._k("context", "used"), list(keys))
             return list(pipe.execute())
 
-        documents, used = self._c.run(read)
+        documents, used = self._c.run(read, read=True)
         return [
             (json.loads(data), float(at or 0.0)) if data is not None else None
             for data, at in zip(documents, used, strict=True)
