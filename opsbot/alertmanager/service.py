@@ -264,14 +264,17 @@ class AlertmanagerService:
         await self.sender.close()
 
     async def pause(self) -> None:
-        """Another replica runs the loops now (ha:): stop them and the work under way; the
-        receiver then forwards notifications to that replica (opsbot.ha.forwarding), or
-        answers 503 (Alertmanager retries). `start` again resumes from the store."""
+        """Another replica runs the loops now (ha:): stop them and the work under way (a
+        notification being applied finishes); the receiver then forwards notifications to
+        that replica (opsbot.ha.forwarding), or answers 503 (Alertmanager retries). `start`
+        again resumes from the store."""
         self.ready = False
         loops, self._loops = self._loops, []
         for task in loops:
             task.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
+        async with self.intake.lock:
+            pass  # nothing changes the groups or their incidents from here
         await self.proposer.drain()
         await self.remediations.drain()
 

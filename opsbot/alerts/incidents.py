@@ -148,15 +148,16 @@ class IncidentBook:
         for incident in sorted(incidents, key=lambda i: i.updated_at):
             self._put(incident)
 
-    def forget_cluster(self, cluster: str) -> list[str]:
-        """Drop `cluster`'s incidents from memory, without any effect (another replica leads it
-        now; the store keeps them). Returns their keys."""
-        keys = [key for key, incident in self._current.items() if incident.cluster == cluster]
+    def forget(self, which: Callable[[Incident], bool]) -> list[str]:
+        """Drop the incidents `which` selects from memory, without any effect (another replica
+        handles them now; the store keeps them). Returns their keys."""
+        keys = {key for key, incident in self._current.items() if which(incident)}
         for key in keys:
             del self._current[key]
         self._refs = {ref: key for ref, key in self._refs.items() if key in self._current}
-        self._by_subject = {subject: held for subject, held in self._by_subject.items() if subject[0] != cluster}
-        return keys
+        by_subject = ((subject, held - keys) for subject, held in self._by_subject.items())
+        self._by_subject = {subject: held for subject, held in by_subject if held}
+        return sorted(keys)
 
     def replace(self, incident: Incident) -> None:
         """Record facts learnt outside the book (e.g. the root message's ts)."""

@@ -122,15 +122,15 @@ class AlertPipeline:
         self.book.load(incidents)
         return len(incidents)
 
-    def resume_unposted(self, cluster: str | None = None) -> int:
-        """Incidents saved before a crash whose root may not be in Slack yet, or whose thread
-        may lack its context.
+    def resume_unposted(self, which: Callable[[Incident], bool] | None = None) -> int:
+        """Incidents saved before a crash (of those `which` selects, else all) whose root may
+        not be in Slack yet, or whose thread may lack its context.
 
         The root is looked up in the channel first (it carries the incident id as
         message metadata), so a crash between posting and recording posts nothing twice;
         the context likewise in the root's thread.
         """
-        candidates = [i for i in self.book.open_incidents() if cluster is None or i.cluster == cluster]
+        candidates = [i for i in self.book.open_incidents() if which is None or which(i)]
         pending = [
             incident
             for incident in candidates

@@ -13,6 +13,7 @@ and adds what people do to incidents: look them up, mute and unmute them.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -31,9 +32,15 @@ from opsbot.core.resources import ResourceName
 from opsbot.ports import Clock, KubeDirectory, RunBlocking, Store
 from opsbot.telemetry import NOOP_ERRORS, NOOP_TRACER, ErrorReporter, Tracer
 
-__all__ = ["AlertPublisher", "AlertService", "ClusterEvent", "Enrichment"]
+__all__ = ["AlertPublisher", "AlertService", "ClusterEvent", "Enrichment", "from_alertmanager"]
 
 log = structlog.get_logger("opsbot.alerts")
+
+
+def from_alertmanager(incident: Incident) -> bool:
+    """An incident of an Alertmanager group: it belongs with the Alertmanager loops (ha:), not
+    with its cluster's leader."""
+    return incident.kind is AlertKind.ALERTMANAGER
 
 
 class AlertService:
@@ -121,32 +128,59 @@ class AlertService:
         """This replica now leads `cluster`: its incidents are loaded from the store (the last
         leader kept them there), roots it may not have posted are resumed (looked up first, so
         nothing is posted twice), and its events count from now on. The caller relists the
-        cluster's watches so the detectors see it whole. Blocking store reads (like `restore`)."""
+        cluster's watches so the detectors see it whole. Blocking store reads (like `restore`).
+        Alertmanager's incidents are not the cluster's: see `load_alertmanager_incidents`."""
         assert self.pipeline.led is not None, "gate() first"
-        mine = []
+
+        def mine(incident: Incident) -> bool:
+            return incident.cluster == cluster and not from_alertmanager(incident)
+
+        loaded = self._load(mine)
+        self.pipeline.led.add(cluster)
+        self.pipeline.resume_unposted(mine)
+        return loaded
+
+    async def step_down(self, cluster: str) -> None:
+        """Another replica may lead `cluster` from now on: its events are ignored, the event or
+        tick being handled finishes, and nothing more is shown of its incidents (Alertmanager's
+        stay: they follow the Alertmanager loops, `forget_alertmanager_incidents`)."""
+        if self.pipeline.led is None:
+            return
+        self.pipeline.led.discard(cluster)
+        async with self.pipeline.busy:
+            await self._forget(lambda i: i.cluster == cluster and not from_alertmanager(i))
+            self.pipeline.forget_cluster(cluster)
+
+    def load_alertmanager_incidents(self) -> int:
+        """This replica now runs the Alertmanager loops (ha:): every Alertmanager incident,
+        whatever its cluster, is loaded from the store and its unposted root resumed, so a
+        group's next notification joins its thread. Blocking store reads (like `lead`)."""
+        loaded = self._load(from_alertmanager)
+        self.pipeline.resume_unposted(from_alertmanager)
+        return loaded
+
+    async def forget_alertmanager_incidents(self) -> None:
+        """Another replica runs the Alertmanager loops now (ha:; call once they are paused):
+        their incidents leave memory (the store keeps them) and nothing more is shown of them."""
+        async with self.pipeline.busy:
+            await self._forget(from_alertmanager)
+
+    def _load(self, which: Callable[[Incident], bool]) -> int:
+        found = []
         for data in self._store.incidents():
             try:
                 incident = Incident.from_dict(data)
             except (KeyError, ValueError, TypeError):
                 continue
-            if incident.cluster == cluster:
-                mine.append(incident)
-        self.book.load(mine)
-        self.pipeline.led.add(cluster)
-        self.pipeline.resume_unposted(cluster)
-        return len(mine)
+            if which(incident):
+                found.append(incident)
+        self.book.load(found)
+        return len(found)
 
-    async def step_down(self, cluster: str) -> None:
-        """Another replica may lead `cluster` from now on: its events are ignored, the event or
-        tick being handled finishes, and nothing more is shown of its incidents."""
-        if self.pipeline.led is None:
-            return
-        self.pipeline.led.discard(cluster)
-        async with self.pipeline.busy:
-            keys = {i.key for i in self.book.all() if i.cluster == cluster}
-            await self.publishing.forget(keys)
-            self.book.forget_cluster(cluster)
-            self.pipeline.forget_cluster(cluster)
+    async def _forget(self, which: Callable[[Incident], bool]) -> None:
+        """(Under `pipeline.busy`: no event or tick is handled meanwhile.)"""
+        await self.publishing.forget({i.key for i in self.book.all() if which(i)})
+        self.book.forget(which)
 
     # counters (the metrics) ------------------------------------------------------------
 

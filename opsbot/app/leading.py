@@ -14,6 +14,11 @@ simplest design that keeps the caches warm everywhere and starts nothing twice:
   cluster that holds the leases, so its leader is the one replica sure to reach them)
   also runs the Alertmanager loops (reconcile, sweep) and follows releases in flight;
   releases started on another replica are adopted from the store every retry period.
+  Alertmanager's incidents (one per group) belong to these loops, not to their cluster's
+  leader: gaining the loops loads every one of them from the store, whatever its cluster
+  (`load_alertmanager_incidents`), so a group's next notification joins its thread;
+  losing them forgets them in memory once the loops are paused. A cluster's `lead` and
+  `step_down` leave them alone, so no two replicas hold (and tick) the same one.
   Alertmanager's webhook and the status updates may land on any replica (one Service):
   the others check the credentials and forward them once to that leader, whose answer
   they give (opsbot.app.forwarding; each replica advertises its URL in the store). When
@@ -24,9 +29,7 @@ Electors start after the watches and stop first-in-last-out at shutdown, each re
 its lease so the next replica takes over at once.
 
 Limits, known: a Slack call already on the wire when a replica steps down completes
-(the outbox cannot recall it; nothing new starts); Alertmanager's notifications join
-incidents in the Alertmanager leader's book, which holds only the clusters it leads
-(one replica usually leads all of them, not always); a release adopted from another
+(the outbox cannot recall it; nothing new starts); a release adopted from another
 replica does not wait for its approval's outcome to be shown before its first notice;
 a cluster led before its watches' first lists finished may count that first SYNCED
 as the resync's (then an incident whose subject was not listed yet resolves early).
@@ -173,6 +176,9 @@ class Leadership:
         self._watching.follow_releases = True
         self._adopting = asyncio.create_task(self._adopt(), name="release-adoption")
         if self._parts.alertmanager is not None:
+            if self._parts.alerts is not None:  # its groups' threads, whatever their cluster
+                incidents = self._parts.alerts.load_alertmanager_incidents()
+                log.info("alertmanager_incidents_loaded", incidents=incidents)
             await self._parts.alertmanager.start()
 
     async def _drop_shared(self) -> None:
@@ -183,6 +189,8 @@ class Leadership:
             self._adopting = None
         if self._parts.alertmanager is not None:
             await self._parts.alertmanager.pause()
+            if self._parts.alerts is not None:
+                await self._parts.alerts.forget_alertmanager_incidents()
         await self._parts.tracker.pause()
 
     async def _adopt(self) -> None:

@@ -70,10 +70,7 @@ class LeaderElector:
 
     async def stop(self) -> None:
         """Stop campaigning; a leader stops leading and releases the lease."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._end_campaign()
         if self.leading:
             await self._lose("shutting down")
             await self._release()
@@ -81,11 +78,17 @@ class LeaderElector:
     async def abandon(self) -> None:
         """Stop campaigning as a crashed process would: no step-down, no release (the lease
         expires on its own). For benchmarks and tests of a replica that was killed."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._end_campaign()
         self.leading = False
+
+    async def _end_campaign(self) -> None:
+        """Cancel the loop and wait until it has ended. Cancelled again while it runs on:
+        Python 3.11's `wait_for` swallows a cancel that lands as the attempt completes (it
+        returns the attempt's result), and the loop would go on forever."""
+        task, self._task = self._task, None
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=max(self._retry, 0.01))
 
     async def _loop(self) -> None:
         while True:
