@@ -26,6 +26,9 @@ Measured 2026-12-03 (python 3.11.7, 2 CPUs, Linux 6.18), defaults:
     redis / sqlite: p50 1.29x, p99 1.37x (aim: within 1.5x)
     three replicas, 10000 pods + 500 nodes: all ready in 22.7 s; peak RSS (VmHWM) r1 114,
     r2 114, r3 116 MiB (RSS after the burst 112-115 MiB).
+    A second run an hour later, final code of that day: 7.4 / 10.4 against 10.6 / 15.5 ms =
+    1.44x / 1.50x; peak RSS 114, 114, 116 MiB. The ratio moves with the machine: Redis round
+    trips on loopback measured 0.10-0.15 ms in the morning, 0.25-0.5 ms then (bench.store).
 
 Earlier the same day: p50 1.39-1.51x, p99 1.49-1.90x, peak RSS 125-131 MiB. What changed:
 a command reads the person's and the channel's context in one round trip (was two); read
