@@ -49,9 +49,10 @@ from bench._common import (
 )
 from opsbot.alertmanager.receiver import WEBHOOK_PATH
 from opsbot.app import Bot
-from tests.support.alertmanager import WEBHOOK_TOKEN, Alertmanager, binary, free_port, iso, notification
+from tests.support.alertmanager import WEBHOOK_TOKEN, Alertmanager, binary, iso, notification
 from tests.support.am_world import secrets
 from tests.support.harness import block_text, running_bot
+from tests.support.loopback import free_port
 from tests.support.slack_emulator import Post
 
 ALERTS = "C0ALERTS01"

@@ -61,11 +61,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import os
-import signal
-import socket
 import sys
 import tempfile
 import time
@@ -75,7 +72,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import orjson
 import yaml
 
@@ -89,7 +85,9 @@ from bench._common import (
 )
 from tests.support.fake_kube import FakeKubeServer, builders
 from tests.support.harness import block_text
+from tests.support.loopback import free_port
 from tests.support.process import ROOT, slack_environment
+from tests.support.replicas import Replica
 from tests.support.slack_emulator import SlackEmulator
 
 NAMESPACES = (
@@ -192,11 +190,6 @@ def object_sizes(kube: FakeKubeServer) -> str:
 # ---------------------------------------------------------------------- the bot process
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 def proc_status(pid: int) -> dict[str, float]:
     """VmRSS and VmHWM of a process, in MiB."""
@@ -209,28 +202,10 @@ def proc_status(pid: int) -> dict[str, float]:
     return values
 
 
-@dataclass
-class BotProcess:
-    process: asyncio.subprocess.Process
-    health: int
-    log: Path
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def rss(self) -> float:
-        return proc_status(self.pid)["VmRSS"]
-
-    def peak(self) -> float:
-        return proc_status(self.pid)["VmHWM"]
-
-    async def readyz(self) -> int:
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(f"http://127.0.0.1:{self.health}/readyz", timeout=aiohttp.ClientTimeout(total=5)) as resp,
-        ):
-            return resp.status
+def peak_and_rss(pid: int) -> tuple[float, float]:
+    """A process's peak resident memory (VmHWM) and its resident memory now (VmRSS), MiB."""
+    status = proc_status(pid)
+    return status["VmHWM"], status["VmRSS"]
 
 
 def bot_config(directory: Path, kubeconfig: Path, health: int, *, cache: bool, alerts: bool) -> Path:
@@ -253,7 +228,7 @@ def bot_config(directory: Path, kubeconfig: Path, health: int, *, cache: bool, a
 @asynccontextmanager
 async def bot_process(
     slack: SlackEmulator, kubeconfig: Path, directory: Path, *, cache: bool, alerts: bool
-) -> AsyncIterator[BotProcess]:
+) -> AsyncIterator[Replica]:
     """`opsbot run` in a child process; yields once /readyz says ready (watches synced)."""
     health = free_port()
     config = bot_config(directory, kubeconfig, health, cache=cache, alerts=alerts)
@@ -264,26 +239,13 @@ async def bot_process(
             sys.executable, "-c", AS_IN_THE_IMAGE, "run", "--config", str(config),
             cwd=ROOT, env=slack_environment(slack), stdout=stderr, stderr=stderr,
         )  # fmt: skip
-    bot = BotProcess(process, health, log)
+    bot = Replica("opsbot", process, health, log)
     try:
         await slack.wait_connected(expected, timeout=120)
-        deadline = time.monotonic() + 600
-        while True:
-            with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
-                if await bot.readyz() == 200:
-                    break
-            if process.returncode is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the bot never became ready; its log:\n{log.read_text()[-3000:]}")
-            await asyncio.sleep(0.1)
+        await bot.wait_ready(timeout=600)
         yield bot
     finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), timeout=60)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
+        await bot.terminate(timeout=60)
         await slack.settle(timeout=5.0)
 
 
@@ -337,7 +299,7 @@ class Burst:
 BURST = (("pods -A", "Pods"), ("status -A", "Cluster status"))
 
 
-async def bursts(slack: SlackEmulator, bot: BotProcess, rounds: int, label: str) -> Burst:
+async def bursts(slack: SlackEmulator, bot: Replica, rounds: int, label: str) -> Burst:
     """`rounds` times: 10 `pods -A` + 10 `status -A` at once, from 20 users in 20 fresh channels."""
     result = Burst()
     for round_no in range(rounds):
@@ -347,7 +309,7 @@ async def bursts(slack: SlackEmulator, bot: BotProcess, rounds: int, label: str)
         ]
         result.answers.extend(await asyncio.gather(*asks))
         await asyncio.sleep(0.5)
-    result.peak, result.rss = bot.peak(), bot.rss()
+    result.peak, result.rss = peak_and_rss(bot.pid)
     return result
 
 
@@ -480,13 +442,13 @@ async def run(options: Options) -> Results:
             kubeconfig = big.write_kubeconfig(directory / "big.kubeconfig", context="fake")
             async with bot_process(slack, kubeconfig, directory, cache=False, alerts=False) as bot:
                 await asyncio.sleep(2.0)
-                results.idle_peak, results.idle_rss = bot.peak(), bot.rss()
+                results.idle_peak, results.idle_rss = peak_and_rss(bot.pid)
             print(f"idle: peak {results.idle_peak:.0f} MiB", flush=True)
             started = time.perf_counter()
             async with bot_process(slack, kubeconfig, directory, cache=True, alerts=True) as bot:
                 results.ready_seconds = time.perf_counter() - started
                 await asyncio.sleep(2.0)
-                results.watch_peak, results.watch_rss = bot.peak(), bot.rss()
+                results.watch_peak, results.watch_rss = peak_and_rss(bot.pid)
                 print(f"watching: peak {results.watch_peak:.0f} MiB", flush=True)
                 results.cached = await bursts(slack, bot, options.rounds, "C")
             print(f"burst, cache: peak {results.cached.peak:.0f} MiB", flush=True)

@@ -68,7 +68,7 @@ from bench._common import (
     format_table,
     production_logging,
 )
-from bench.memory import AS_IN_THE_IMAGE, populate, proc_status
+from bench.memory import AS_IN_THE_IMAGE, peak_and_rss, populate
 from tests.support.harness import running_bot
 from tests.support.redis_server import RedisServer
 from tests.support.replicas import Replicas
@@ -140,15 +140,10 @@ async def peaks(
             await asyncio.gather(
                 *(first_reply(world, f"C0RSS{i:03d}", BURST[i % 2], timeout=120) for i in range(30))
             )
-            figures = [(r.name, *_status(r.pid)) for r in replicas]
+            figures = [(r.name, *peak_and_rss(r.pid)) for r in replicas]
         finally:
             await group.close()
     return figures, ready
-
-
-def _status(pid: int) -> tuple[float, float]:
-    status = proc_status(pid)
-    return status["VmHWM"], status["VmRSS"]
 
 
 async def run(args: argparse.Namespace) -> None:

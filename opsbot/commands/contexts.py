@@ -82,7 +82,8 @@ class ContextBook:
     def person(self, user: str, channel: str, now: float) -> Found:
         """The person's live context in this channel (marked as used), or the one that
         expired (deleted now, so that it is reported once)."""
-        return self._found(person_key(user, channel), self._read(person_key(user, channel)), now)
+        key = person_key(user, channel)
+        return self._found(key, self._read(key), now)
 
     def person_and_channel(self, user: str, channel: str, now: float) -> tuple[Found, SavedContext | None]:
         """`person` and `channel` in one read of the store (what every command needs first)."""

@@ -82,21 +82,20 @@ class LeaderElector:
         self.leading = False
 
     async def _end_campaign(self) -> None:
-        """Cancel the loop and wait until it has ended. Cancelled again while it runs on:
-        Python 3.11's `wait_for` swallows a cancel that lands as the attempt completes (it
-        returns the attempt's result), and the loop would go on forever."""
         task, self._task = self._task, None
-        while task is not None and not task.done():
+        if task is not None:
             task.cancel()
-            await asyncio.wait({task}, timeout=max(self._retry, 0.01))
+            await asyncio.gather(task, return_exceptions=True)
 
     async def _loop(self) -> None:
         while True:
             try:
                 budget = self._deadline - (self._monotonic() - self._renewed_at) if self.leading else None
-                await asyncio.wait_for(
-                    self._attempt(), timeout=max(0.05, budget) if budget is not None else None
-                )
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancel that
+                # lands as the attempt completes (it returns the result), and stop() would wait
+                # for a loop that goes on.
+                async with asyncio.timeout(max(0.05, budget) if budget is not None else None):
+                    await self._attempt()
             except asyncio.CancelledError:
                 raise
             except ConflictError:

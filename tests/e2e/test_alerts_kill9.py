@@ -9,22 +9,11 @@ from pathlib import Path
 import yaml
 
 from tests.support.fake_kube import FakeKubeServer, builders
-from tests.support.harness import ALERTS
+from tests.support.harness import ALERTS, crashloop_root_titles
 from tests.support.process import start_opsbot
 from tests.support.slack_emulator import SlackEmulator
 
 DEPLOYMENTS = 10
-
-
-def root_titles(slack: SlackEmulator) -> list[str]:
-    return [
-        p.text
-        for p in slack.posts
-        if p.method == "chat.postMessage"
-        and p.channel == ALERTS
-        and p.thread_ts is None
-        and "CrashLoopBackOff" in p.text
-    ]
 
 
 async def test_kill_9_mid_storm_loses_no_incident_and_posts_no_duplicate_root(
@@ -52,23 +41,23 @@ async def test_kill_9_mid_storm_loses_no_incident_and_posts_no_duplicate_root(
             kube.apply_status(
                 "pods", "web", pod["metadata"]["name"], builders.crashloop_status(pod, restarts=2)
             )
-        await slack.wait_for_post(lambda p: len(root_titles(slack)) >= 3, timeout=30)
+        await slack.wait_for_post(lambda p: len(crashloop_root_titles(slack)) >= 3, timeout=30)
         first.send_signal(signal.SIGKILL)
         await first.wait()
     finally:
         if first.returncode is None:
             first.kill()
             await first.wait()
-    posted_before_kill = len(root_titles(slack))
+    posted_before_kill = len(crashloop_root_titles(slack))
     assert posted_before_kill < DEPLOYMENTS, "the kill came in the middle of the storm"
     second = await start_opsbot(slack, config)
     try:
         await slack.wait_connected(2, timeout=30)
-        await slack.wait_for_post(lambda p: len(root_titles(slack)) >= DEPLOYMENTS, timeout=40)
+        await slack.wait_for_post(lambda p: len(crashloop_root_titles(slack)) >= DEPLOYMENTS, timeout=40)
         await slack.settle(2.0)
     finally:
         second.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(second.wait(), timeout=30) == 0
-    titles = root_titles(slack)
+    titles = crashloop_root_titles(slack)
     for index in range(DEPLOYMENTS):
         assert sum(f"deployment/svc-{index} " in title for title in titles) == 1, titles

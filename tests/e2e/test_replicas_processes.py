@@ -19,7 +19,7 @@ import pytest_asyncio
 
 from opsbot.approvals.cards import APPROVE_ACTION
 from tests.support.fake_kube import FakeKubeServer, builders
-from tests.support.harness import ALERTS, ALICE, BOB, CHANNEL, block_text, button_value
+from tests.support.harness import ALERTS, ALICE, BOB, CHANNEL, block_text, button_value, crashloop_root_titles
 from tests.support.polling import until
 from tests.support.redis_server import RedisServer, running_redis
 from tests.support.replicas import TIMING, Replicas, wait_for_holder
@@ -192,17 +192,6 @@ STORM_DEPLOYMENTS = 50
 STORM_PODS = 10  # 500 crashing pods
 
 
-def storm_roots(slack: SlackEmulator) -> list[str]:
-    return [
-        p.text
-        for p in slack.posts
-        if p.method == "chat.postMessage"
-        and p.channel == ALERTS
-        and p.thread_ts is None
-        and "CrashLoopBackOff" in p.text
-    ]
-
-
 async def test_kill_9_of_the_leader_mid_storm_hands_over_within_the_lease_and_loses_or_repeats_no_incident(
     slack: SlackEmulator, kube: FakeKubeServer, replicas: Replicas
 ) -> None:
@@ -223,20 +212,20 @@ async def test_kill_9_of_the_leader_mid_storm_hands_over_within_the_lease_and_lo
     assert len(crashing) == STORM_DEPLOYMENTS * STORM_PODS
     for pod in crashing:
         kube.apply_status("pods", "web", pod["metadata"]["name"], builders.crashloop_status(pod, restarts=2))
-    await slack.wait_for_post(lambda p: len(storm_roots(slack)) >= 5, timeout=30)
+    await slack.wait_for_post(lambda p: len(crashloop_root_titles(slack)) >= 5, timeout=30)
     loop = asyncio.get_running_loop()
     killed_at = loop.time()
     await started[leader].kill()
-    posted_before_kill = len(storm_roots(slack))
+    posted_before_kill = len(crashloop_root_titles(slack))
     assert posted_before_kill < STORM_DEPLOYMENTS, "the kill came in the middle of the storm"
     successor = await wait_for_holder(kube, set(NAMES) - {leader}, timeout=10)
     took = loop.time() - killed_at
     # The lease expires one lease duration after the last renewal, which came before the kill.
     assert took < TIMING["lease_duration_seconds"] + 1.0, took
-    await slack.wait_for_post(lambda p: len(storm_roots(slack)) >= STORM_DEPLOYMENTS, timeout=40)
+    await slack.wait_for_post(lambda p: len(crashloop_root_titles(slack)) >= STORM_DEPLOYMENTS, timeout=40)
     await slack.wait_delivered(timeout=10)
     await started[successor].wait_ready()
-    titles = storm_roots(slack)
+    titles = crashloop_root_titles(slack)
     per_workload = Counter(
         next(f"svc-{i}" for i in range(STORM_DEPLOYMENTS) if f"deployment/svc-{i} " in title)
         for title in titles

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
+
+from tests.support.loopback import free_port
 
 BINARY = os.environ.get("ALERTMANAGER_BIN", "/usr/bin/prometheus-alertmanager")
 INSTALL_HINT = (
@@ -37,11 +38,6 @@ def require_alertmanager() -> str:
         pytest.skip(INSTALL_HINT)
     return found
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def iso(moment: datetime) -> str:

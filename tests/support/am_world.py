@@ -14,10 +14,11 @@ from opsbot.alertmanager.receiver import WEBHOOK_PATH
 from opsbot.alertmanager.secrets import AlertmanagerSecrets, Secret
 from opsbot.app import Bot
 from opsbot.config import Settings
-from tests.support.alertmanager import WEBHOOK_TOKEN, Alertmanager, free_port
+from tests.support.alertmanager import WEBHOOK_TOKEN, Alertmanager
 from tests.support.downstream import SECRET, Downstream
 from tests.support.fake_kube import FakeKubeServer
 from tests.support.harness import ALERTS, BotHarness, block_text, make_settings, running_bot
+from tests.support.loopback import free_port
 from tests.support.slack_emulator import Post, SlackEmulator
 
 STATUS_TOKEN = "status-token-0123456789abcdef"

@@ -30,7 +30,14 @@ ALERTS = "C0ALERTS01"
 
 
 def make_settings(kubeconfig: Path, **overrides: Any) -> Settings:
-    data: dict[str, Any] = {
+    data = base_config(kubeconfig, kubeconfig.parent / "opsbot.db")
+    data.update(overrides)
+    return parse_settings(data)
+
+
+def base_config(kubeconfig: Path, store_path: Path) -> dict[str, Any]:
+    """The tests' config as data: one cluster on the fake API server, fast pacing, grants."""
+    return {
         "clusters": {
             "test": {"kubeconfig": str(kubeconfig), "context": "fake", "request_timeout_seconds": 3}
         },
@@ -42,7 +49,7 @@ def make_settings(kubeconfig: Path, **overrides: Any) -> Settings:
         # on, cache tests the command cache.
         "alerts": {"enabled": False, "default_channel": ALERTS},
         "watch": {"cache": False},
-        "store": {"path": str(kubeconfig.parent / "opsbot.db")},
+        "store": {"path": str(store_path)},
         # Tests run many bots at once: any free loopback port.
         "health": {"host": "127.0.0.1", "port": 0},
         # Mutating commands need a grant (secure default): Alice is an admin, Bob an
@@ -56,8 +63,6 @@ def make_settings(kubeconfig: Path, **overrides: Any) -> Settings:
             "rate_limit": {"commands_per_minute": 600, "burst": 50},
         },
     }
-    data.update(overrides)
-    return parse_settings(data)
 
 
 class ShiftedClock:
@@ -124,6 +129,18 @@ class BotHarness:
             value=button_value(card, action_id),
             thread_ts=card.thread_ts,
         )
+
+
+def crashloop_root_titles(slack: SlackEmulator) -> list[str]:
+    """The texts of the crash-loop incidents' root messages in the alerts channel (storm tests)."""
+    return [
+        p.text
+        for p in slack.posts
+        if p.method == "chat.postMessage"
+        and p.channel == ALERTS
+        and p.thread_ts is None
+        and "CrashLoopBackOff" in p.text
+    ]
 
 
 def block_text(post: Post) -> str:

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import gzip
+import socket
 import zlib
 
 from aiohttp import web
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now, on loopback (for a server started next)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 class LoopbackSite:

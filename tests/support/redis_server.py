@@ -11,7 +11,6 @@ import os
 import selectors
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -22,14 +21,11 @@ from typing import IO
 import pytest
 import redis
 
+from tests.support.loopback import free_port
+
 READY_LINE = b"Ready to accept connections"
 START_TIMEOUT = 10.0
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def require_redis_server() -> str:

@@ -21,10 +21,10 @@ import aiohttp
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.harness import ALERTS
+from tests.support.harness import base_config
+from tests.support.loopback import free_port
 from tests.support.polling import until
 from tests.support.process import ROOT, slack_environment
-from tests.support.redis_server import free_port
 from tests.support.slack_emulator import SlackEmulator
 
 TIMING = {"lease_duration_seconds": 1.5, "renew_deadline_seconds": 1.0, "retry_period_seconds": 0.1}
@@ -34,27 +34,12 @@ REDIS_URL_ENV = "OPSBOT_REDIS_URL"
 
 def replica_config(directory: Path, kubeconfig: Path, name: str, health: int, **overrides: Any) -> Path:
     """A replica's config: ha on with short lease timings, the Redis store, a fixed health port."""
-    data: dict[str, Any] = {
-        "clusters": {
-            "test": {"kubeconfig": str(kubeconfig), "context": "fake", "request_timeout_seconds": 3}
-        },
-        "default_cluster": "test",
-        "default_namespace": "default",
-        "outbox": {"per_channel_per_second": 50, "burst": 20},
-        "alerts": {"enabled": False, "default_channel": ALERTS},
-        "watch": {"cache": False},
-        "store": {"backend": "redis", "path": str(directory / f"{name}.db")},
-        # `ha` in the overrides is merged (lease timings), so the identity stays the replica's.
-        "ha": {
-            "enabled": True,
-            "namespace": "default",
-            **TIMING,
-            **overrides.pop("ha", {}),
-            "identity": name,
-        },
-        "health": {"host": "127.0.0.1", "port": health},
-        "logging": {"level": "info"},
-    }
+    data = base_config(kubeconfig, directory / f"{name}.db")
+    data["store"]["backend"] = "redis"
+    # `ha` in the overrides is merged (lease timings), so the identity stays the replica's.
+    data["ha"] = {"enabled": True, "namespace": "default", **TIMING, **overrides.pop("ha", {}), "identity": name}
+    data["health"] = {"host": "127.0.0.1", "port": health}
+    data["logging"] = {"level": "info"}
     data.update(overrides)
     path = directory / f"config-{name}.yaml"
     path.write_text(yaml.safe_dump(data))
