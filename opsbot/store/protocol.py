@@ -58,9 +58,24 @@ class StateStore(Protocol):
 
     def am_groups(self) -> list[Document]: ...
 
+    def am_group(self, key: str) -> Document | None: ...
+
     def put_remediation(
         self, remediation_id: str, incident_key: str, closed: str, data: Document, *, delivery: tuple[str, str] | None
     ) -> None: ...
+
+    def replace_remediation(
+        self,
+        remediation_id: str,
+        incident_key: str,
+        closed: str,
+        data: Document,
+        *,
+        delivery: tuple[str, str] | None,
+        revision: int,
+    ) -> bool:
+        """`put_remediation` only if the stored remediation's revision is still `revision`."""
+        ...
 
     def remediation(self, remediation_id: str) -> Document | None: ...
 

@@ -17,95 +17,7 @@ from pathlib import Path
 
 from opsbot.errors import ConfigError
 from opsbot.ports import Document
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS incidents (
-    id TEXT PRIMARY KEY,
-    key TEXT NOT NULL,
-    state TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    updated_at REAL NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS incidents_by_state ON incidents (state, updated_at);
-CREATE INDEX IF NOT EXISTS incidents_by_key ON incidents (key, updated_at);
-CREATE TABLE IF NOT EXISTS mutes (
-    id TEXT PRIMARY KEY,
-    pattern TEXT NOT NULL,
-    until REAL NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS approvals (
-    id TEXT PRIMARY KEY,
-    status TEXT NOT NULL,
-    updated_at REAL NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS approvals_by_status ON approvals (status, updated_at);
-CREATE TABLE IF NOT EXISTS releases (
-    id TEXT PRIMARY KEY,
-    cluster TEXT NOT NULL,
-    target TEXT NOT NULL,
-    active INTEGER NOT NULL,
-    updated_at REAL NOT NULL,
-    data TEXT NOT NULL
-);
--- One change per app and cluster: at most one active release per (cluster, namespace/deployment).
-CREATE UNIQUE INDEX IF NOT EXISTS releases_one_active ON releases (cluster, target) WHERE active = 1;
-CREATE TABLE IF NOT EXISTS release_versions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    cluster TEXT NOT NULL,
-    target TEXT NOT NULL,
-    apps TEXT NOT NULL,
-    at REAL NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS release_versions_by_target ON release_versions (cluster, target, seq);
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS outbox_unsent (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    data TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    at REAL NOT NULL,
-    user_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_by_user ON audit (user_id, seq);
--- Alertmanager (opsbot.alertmanager): notifications already handled, alert groups,
--- remediations (the approval and what followed) and the signals still to deliver.
-CREATE TABLE IF NOT EXISTS am_notifications (key TEXT PRIMARY KEY, at REAL NOT NULL);
-CREATE INDEX IF NOT EXISTS am_notifications_by_age ON am_notifications (at);
-CREATE TABLE IF NOT EXISTS am_groups (key TEXT PRIMARY KEY, updated_at REAL NOT NULL, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS remediations (
-    id TEXT PRIMARY KEY,
-    incident_key TEXT NOT NULL,
-    closed TEXT NOT NULL,
-    updated_at REAL NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS remediations_open ON remediations (closed, updated_at);
-CREATE TABLE IF NOT EXISTS signal_deliveries (
-    webhook_id TEXT PRIMARY KEY,
-    remediation_id TEXT NOT NULL,
-    state TEXT NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS signal_deliveries_by_state ON signal_deliveries (state, updated_at);
-CREATE TABLE IF NOT EXISTS contexts (
-    key TEXT PRIMARY KEY,
-    used_at REAL NOT NULL,
-    data TEXT NOT NULL
-);
-CREATE TRIGGER IF NOT EXISTS audit_is_append_only_update BEFORE UPDATE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_is_append_only_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
-"""
-
-SCHEMA_VERSION = "1"
+from opsbot.store.sqlite_schema import SCHEMA, SCHEMA_VERSION
 
 
 class SqliteStore:
@@ -118,7 +30,7 @@ class SqliteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("PRAGMA busy_timeout=10000")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(SCHEMA)
         self._db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
 
     # incidents -------------------------------------------------------------
@@ -259,20 +171,57 @@ class SqliteStore:
             rows = self._db.execute("SELECT data FROM am_groups ORDER BY updated_at").fetchall()
         return [json.loads(row[0]) for row in rows]
 
+    def am_group(self, key: str) -> Document | None:
+        with self._lock:
+            row = self._db.execute("SELECT data FROM am_groups WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
     def put_remediation(
         self, remediation_id: str, incident_key: str, closed: str, data: Document, *, delivery: tuple[str, str] | None
     ) -> None:
         """The remediation and, with `delivery` (webhook id, state), its signal's row, in one transaction."""
+        self._remediation_write(remediation_id, incident_key, closed, data, delivery, None)
+
+    def replace_remediation(
+        self,
+        remediation_id: str,
+        incident_key: str,
+        closed: str,
+        data: Document,
+        *,
+        delivery: tuple[str, str] | None,
+        revision: int,
+    ) -> bool:
+        """As `put_remediation`, in the same transaction as a guarded UPDATE on the revision."""
+        return self._remediation_write(remediation_id, incident_key, closed, data, delivery, revision)
+
+    def _remediation_write(
+        self,
+        remediation_id: str,
+        incident_key: str,
+        closed: str,
+        data: Document,
+        delivery: tuple[str, str] | None,
+        expected: int | None,
+    ) -> bool:
         payload = json.dumps(data, separators=(",", ":"), default=str)
         now = time.time()
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO remediations (id, incident_key, closed, updated_at, data) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (remediation_id, incident_key, closed, now, payload),
-                )
+                if expected is None:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO remediations (id, incident_key, closed, updated_at, data) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (remediation_id, incident_key, closed, now, payload),
+                    )
+                elif not self._db.execute(
+                    "UPDATE remediations SET incident_key = ?, closed = ?, updated_at = ?, data = ? "
+                    "WHERE id = ? AND COALESCE(json_extract(data, '$.revision'), 0) = ?",
+                    (incident_key, closed, now, payload, remediation_id, expected),
+                ).rowcount:
+                    self._db.execute("ROLLBACK")
+                    return False
                 if delivery is not None:
                     self._db.execute(
                         "INSERT OR REPLACE INTO signal_deliveries (webhook_id, remediation_id, state, updated_at) "
@@ -283,6 +232,7 @@ class SqliteStore:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+        return True
 
     def remediation(self, remediation_id: str) -> Document | None:
         with self._lock:

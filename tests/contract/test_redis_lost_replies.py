@@ -80,6 +80,19 @@ def test_an_approval_decided_while_its_reply_was_lost_is_decided_by_that_call(
     assert other.approval("a1") == {"id": "a1", "revision": 1, "by": "B"}
 
 
+def test_a_remediation_decided_while_its_reply_was_lost_is_decided_by_that_call(
+    replica: RedisStore, other: RedisStore, proxy: ReplyProxy
+) -> None:
+    replica.put_remediation("r1", "k", "", {"id": "r1", "revision": 0}, delivery=None)
+    proxy.drop_next_reply()
+    decided = {"id": "r1", "revision": 1, "by": "B"}
+    assert replica.replace_remediation("r1", "k", "", decided, delivery=None, revision=0) is True
+    assert proxy.done.is_set()
+    rejected = {"id": "r1", "revision": 1, "by": "C"}
+    assert other.replace_remediation("r1", "k", "", rejected, delivery=None, revision=0) is False
+    assert other.remediation("r1") == decided
+
+
 def test_an_identical_decision_from_another_replica_still_loses_the_compare_and_set(
     replica: RedisStore, other: RedisStore
 ) -> None:

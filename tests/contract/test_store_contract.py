@@ -86,6 +86,8 @@ def test_alert_groups_are_kept_by_key_in_write_order(store: StateStore) -> None:
     store.put_am_group("g2", {"key": "g2"})
     store.put_am_group("g1", {"key": "g1", "v": 2})
     assert store.am_groups() == [{"key": "g2"}, {"key": "g1", "v": 2}]
+    assert store.am_group("g1") == {"key": "g1", "v": 2}
+    assert store.am_group("nope") is None
 
 
 def test_remediations_open_until_closed_and_pending_until_delivered(store: StateStore) -> None:
@@ -99,6 +101,23 @@ def test_remediations_open_until_closed_and_pending_until_delivered(store: State
     assert [d["id"] for d in store.open_remediations()] == ["r1"]
     assert store.remediation("r2") == {"id": "r2", "closed": "expired"}
     assert store.remediation("nope") is None
+
+
+def test_a_remediation_is_replaced_only_over_the_revision_it_was_read_at(store: StateStore) -> None:
+    store.put_remediation("r1", "k1", "", {"id": "r1", "revision": 0}, delivery=None)
+    decided = {"id": "r1", "revision": 1, "by": "B"}
+    assert store.replace_remediation("r1", "k1", "", decided, delivery=("w1", "pending"), revision=0) is True
+    # A second writer that read revision 0 too loses, and its delivery is not written either.
+    loser = {"id": "r1", "revision": 1, "by": "C"}
+    assert store.replace_remediation("r1", "k1", "", loser, delivery=("w2", "pending"), revision=0) is False
+    assert store.remediation("r1") == decided
+    assert store.pending_deliveries() == [decided]
+    done = {"id": "r1", "revision": 2, "closed": "rejected"}
+    assert store.replace_remediation("r1", "k1", "rejected", done, delivery=("w1", "delivered"), revision=1) is True
+    assert store.pending_deliveries() == [] and store.open_remediations() == []
+    ghost = {"id": "ghost", "revision": 1}
+    assert store.replace_remediation("ghost", "k", "", ghost, delivery=None, revision=0) is False
+    assert store.remediation("ghost") is None
 
 
 def test_one_active_release_per_app_and_cluster_until_it_ends(store: StateStore) -> None:

@@ -94,10 +94,21 @@ redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
 return #old
 """
 
-# KEYS: remediation data, open zset, delivery→remediation hash, pending zset.
-# ARGV: id, closed, score, json, webhook id ('' when none), delivery state.
+# A remediation, and with a webhook id its delivery's state; with ARGV[9] set, only if the
+# stored revision is ARGV[9] or the stored token is this call's (as PUT_APPROVAL).
+# KEYS: remediation data, open zset, delivery→remediation hash, pending zset, revision hash,
+# token hash. ARGV: id, closed, score, json, webhook id ('' when none), delivery state,
+# new revision, token, [expected revision].
 PUT_REMEDIATION = """
+if ARGV[9] then
+  if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+  if (redis.call('HGET', KEYS[5], ARGV[1]) or '0') ~= ARGV[9] then
+    return redis.call('HGET', KEYS[6], ARGV[1]) == ARGV[8] and 1 or 0
+  end
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[4])
+redis.call('HSET', KEYS[5], ARGV[1], ARGV[7])
+redis.call('HSET', KEYS[6], ARGV[1], ARGV[8])
 if ARGV[2] == '' then redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1]) else redis.call('ZREM', KEYS[2], ARGV[1]) end
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[3], ARGV[5], ARGV[1])

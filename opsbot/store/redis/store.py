@@ -190,19 +190,45 @@ class RedisStore:
     def am_groups(self) -> list[Document]:
         return self._indexed(self._k("am", "groups"), self._k("am", "group", "data"))
 
+    def am_group(self, key: str) -> Document | None:
+        return self._get(self._k("am", "group", "data"), key)
+
     def put_remediation(
         self, remediation_id: str, incident_key: str, closed: str, data: Document, *, delivery: tuple[str, str] | None
     ) -> None:
         """The remediation and, with `delivery` (webhook id, state), its signal's state, atomically."""
+        self._remediation_write(remediation_id, closed, data, delivery, None)
+
+    def replace_remediation(
+        self,
+        remediation_id: str,
+        incident_key: str,
+        closed: str,
+        data: Document,
+        *,
+        delivery: tuple[str, str] | None,
+        revision: int,
+    ) -> bool:
+        """Compare-and-set in one script: written only if the stored revision is still `revision`."""
+        return self._remediation_write(remediation_id, closed, data, delivery, revision)
+
+    def _remediation_write(
+        self, remediation_id: str, closed: str, data: Document, delivery: tuple[str, str] | None, expected: int | None
+    ) -> bool:
         keys = [
             self._k("remediation", "data"),
             self._k("remediations", "open"),
             self._k("delivery", "remediation"),
             self._k("deliveries", "pending"),
+            self._k("remediation", "revision"),
+            self._k("remediation", "writer"),
         ]
         webhook, state = delivery if delivery is not None else ("", "")
         args = [remediation_id, closed, _score(time.time()), _dump(data), webhook, state]
-        self._c.run(lambda r: self._put_remediation(keys=keys, args=args, client=r))
+        args += [str(int(data.get("revision", 0))), _token()]
+        if expected is not None:
+            args.append(str(expected))
+        return bool(self._c.run(lambda r: self._put_remediation(keys=keys, args=args, client=r)))
 
     def remediation(self, remediation_id: str) -> Document | None:
         return self._get(self._k("remediation", "data"), remediation_id)
