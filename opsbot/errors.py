@@ -17,7 +17,8 @@
     │       └── KubeTimeoutError
     ├── ChatError                    Slack refused or failed a call (after retries), or it was never sent
     ├── AlertmanagerError            Alertmanager's API refused or failed (``temporary``: worth retrying)
-    └── StoreUnavailable             the shared store (Redis) cannot be reached right now (temporary)
+    ├── StoreUnavailable             the shared store (Redis) cannot be reached right now (temporary)
+    └── StoreConflict                a record kept changing under a compare-and-set (try again)
 
 Messages are written for the person in the chat: they never include tokens or
 tracebacks, and they name the cluster whenever one is involved.
@@ -119,3 +120,7 @@ class StoreUnavailable(OpsbotError):
 
     The message is a sentence for people (it never includes the URL or a password).
     """
+
+
+class StoreConflict(OpsbotError):
+    """Every compare-and-set round on one record was lost to another writer (rare: busy record)."""

@@ -239,3 +239,18 @@ def _common_summary(group: AlertGroup) -> str:
         return ""
     texts = {alert.annotations.get("summary") or alert.annotations.get("description") or "" for alert in pool}
     return texts.pop() if len(texts) == 1 else ""
+
+
+def decision_text(remediation: Remediation, user: str) -> Text:
+    """What the group's thread is told after `user`'s click changed the remediation."""
+    approval = remediation.approval
+    assert approval is not None
+    what = Mono(remediation.action)
+    if approval.status is Status.PENDING:
+        have, need = len(approval.approvers), approval.policy.approvals_required
+        return Text(Mention(user), " approved ", what, f" ({have} of {need}).")
+    if approval.status is Status.REJECTED:
+        tail = f"; telling {remediation.target}." if remediation.delivery else "; nothing will be done."
+        return Text(Icon.FAILURE, " Rejected by ", Mention(user), ": ", what, tail)
+    doing = f"signalling {remediation.target}…" if remediation.kind == "signal" else "running…"
+    return Text(Icon.WAITING, " Approved by ", Mention(user), ": ", what, f" · {doing}")

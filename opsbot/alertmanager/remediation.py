@@ -124,6 +124,8 @@ class Remediation:
     closed: str = ""
     """Why it is over ("" while open): succeeded, failed, cancelled, rejected, withdrawn, expired."""
     labels: Mapping[str, str] = field(default_factory=dict)
+    revision: int = 0
+    """Counts the writes: a change is stored only over the revision it was made from."""
 
     @property
     def status(self) -> Status | None:
@@ -162,6 +164,7 @@ class Remediation:
             "updates": [update.to_dict() for update in self.updates],
             "closed": self.closed,
             "labels": dict(self.labels),
+            "revision": self.revision,
         }
 
     @classmethod
@@ -187,6 +190,7 @@ class Remediation:
             updates=tuple(StatusUpdate.from_dict(item) for item in data.get("updates") or ()),
             closed=str(data.get("closed", "")),
             labels=dict(data.get("labels") or {}),
+            revision=int(data.get("revision", 0)),
         )
 
 
@@ -236,3 +240,36 @@ def signal_document(
     return Delivery(
         webhook_id=f"msg_{remediation.id}", decision=decision, target=remediation.target, body=body
     )
+
+
+def after_decision(
+    current: Remediation,
+    approval: Approval,
+    *,
+    group: AlertGroup | None,
+    at: datetime,
+    thread: str,
+    names: Mapping[str, str],
+    status_path: str,
+) -> Remediation:
+    """The remediation after a click changed its approval: a command to run, a signal to send
+    (approved or rejected), or a rejection that closes it."""
+    updated = replace(current, approval=approval)
+    executing = approval.status is Status.EXECUTING
+    rejected = approval.status is Status.REJECTED
+    if executing and current.kind == "command":
+        return replace(updated, run="decided")
+    if (executing or rejected) and current.kind == "signal":
+        decision = "approved" if executing else "rejected"
+        document = signal_document(
+            updated, group, decision=decision, approval=approval, at=at, thread=thread, names=names,
+            status_path=status_path,
+        )  # fmt: skip
+        return replace(updated, delivery=document)
+    return replace(updated, closed="rejected") if rejected else updated
+
+
+def finished_command(remediation: Remediation) -> bool:
+    """A command that changed no Deployment is done once it ran; one that did is followed."""
+    approval = remediation.approval
+    return remediation.kind == "command" and approval is not None and approval.plan.kind != "deployment"

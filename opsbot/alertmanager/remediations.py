@@ -1,11 +1,16 @@
 """Remediations with a person in the loop: decide, carry out, follow.
 
-A proposal (`opsbot.alertmanager.proposals`) waits on its group's card. Approve / Reject run the approval machine (`opsbot.approvals.machine`):
-the requester is Alertmanager, so every approval is a person's, counted and checked against
-the policy. Every decision is read, transitioned and written with no await in between, so a
-double click, two people at once or a replayed button cannot run anything twice; the decision
-and the signal it causes are written in one transaction, so a restart between them sends the
-signal afterwards (same webhook id), and a command decided but not started runs after it.
+A proposal (`opsbot.alertmanager.proposals`) waits on its group's card. Approve / Reject run the
+approval machine (`opsbot.approvals.machine`): the requester is Alertmanager, so every approval
+is a person's, counted and checked against the policy.
+
+Every change is computed from the store's copy and written as a compare-and-set on its revision
+(`State.change`): a double click, two people at once on two replicas, a replayed button, an
+expiry racing a click: one write wins, the others are computed again on what it wrote, so
+nothing runs twice. A command goes decided → started by the same compare-and-set, so of the
+replicas that could start it exactly one does. The decision and the signal it causes are
+written together, so a restart between them sends the signal afterwards (same webhook id),
+and a command decided but not started runs after it.
 """
 
 from __future__ import annotations
@@ -13,14 +18,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import structlog
 
-from opsbot.alertmanager.delivery import SignalSender, backoff
+from opsbot.alertmanager.cards import decision_text
+from opsbot.alertmanager.delivery import Attempt, SignalSender, backoff
 from opsbot.alertmanager.groups import AlertGroup
 from opsbot.alertmanager.planning import REQUESTER
-from opsbot.alertmanager.remediation import Remediation, StatusUpdate, signal_document
+from opsbot.alertmanager.remediation import Remediation, StatusUpdate, after_decision, finished_command
 from opsbot.alertmanager.settings import AlertmanagerSettings
 from opsbot.alertmanager.state import State
 from opsbot.alerts.incidents import Incident
@@ -28,8 +35,8 @@ from opsbot.alerts.publishing import Publishing
 from opsbot.approvals.machine import (
     Approve,
     Cancel,
+    Effect,
     Event,
-    Execute,
     Expire,
     Finish,
     Notify,
@@ -39,8 +46,8 @@ from opsbot.approvals.machine import (
 )
 from opsbot.core.audit import Auditor, AuditRecord
 from opsbot.core.plan import ActionOrigin, ActionPlan
-from opsbot.core.reply import Icon, Mention, Mono, Text
-from opsbot.errors import OpsbotError
+from opsbot.core.reply import Icon, Text
+from opsbot.errors import OpsbotError, StoreConflict, StoreUnavailable
 from opsbot.policy import Allowed, ApprovalRequirement, Policy, Subject, Target
 from opsbot.ports import Clock
 from opsbot.telemetry import NOOP_ERRORS, ErrorReporter
@@ -49,6 +56,9 @@ log = structlog.get_logger("opsbot.alertmanager")
 
 Notify_ = Callable[[str, str, Text], Awaitable[None]]
 """(channel, user, text): a private notice to whoever clicked."""
+
+INTERRUPTED = "was interrupted by a restart of opsbot; check the cluster before approving again"
+ORPHANED = "was interrupted: the opsbot replica running it stopped; check the cluster before approving again"
 
 
 class Remediations:
@@ -71,7 +81,10 @@ class Remediations:
         auditor: Auditor | None = None,
         errors: ErrorReporter = NOOP_ERRORS,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        shared: bool = False,
     ) -> None:
+        """`shared`: replicas share the store (`ha:`), so a command executing there may be
+        running on another replica: it is reported only once it is orphaned."""
         self._settings = settings
         self._state = state
         self._publishing = publishing
@@ -91,6 +104,8 @@ class Remediations:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._deliveries: dict[str, asyncio.Task[None]] = {}
         self._known: dict[str, str] = {}  # display names of the people who clicked, by id
+        self._shared = shared
+        self._running: set[str] = set()  # commands this replica is running now
         self.delivered = 0
         self.delivery_attempts = 0
 
@@ -113,80 +128,70 @@ class Remediations:
         )
         return (True, "") if isinstance(decision, Allowed) else (False, decision.reason)
 
-    # decisions ---------------------------------------------------------------------------------
-
     async def decide(self, remediation_id: str, approve: bool, subject: Subject, channel: str) -> None:
         user = subject.user_id
         self._known[user] = await self._names(user)
         seen = self._state.remediation(remediation_id)
-        link = ""
-        thread = self._incident(seen.incident_key) if seen is not None else None
-        if seen is not None and seen.kind == "signal" and thread is not None:
-            link = await self._thread_link(thread.channel, thread.root)
-        # From here to the write there is no await: two clicks racing on the loop cannot both
-        # see it pending, so the action runs (or the signal is queued) once.
-        remediation = self._state.remediation(remediation_id)
-        if remediation is None or remediation.approval is None:
+        if seen is None or seen.approval is None:
             await self._notify(channel, user, Text("This proposal is no longer known; nothing was changed."))
             return
-        allowed, reason = self.may_approve(remediation, subject)
+        thread = self._incident(seen.incident_key)
+        link = await self._thread_link(thread.channel, thread.root) if seen.kind == "signal" and thread else ""
+        group = self._state.stored_group(seen.incident_key) if seen.kind == "signal" else None
         now = self._clock.now()
-        event: Event = Approve(user, now, allowed, reason) if approve else Reject(user, now, allowed, reason)
-        approval, effects = transition(remediation.approval, event)
-        execute = any(isinstance(effect, Execute) for effect in effects)
-        updated = replace(remediation, approval=approval)
-        if approval is not remediation.approval:
-            if execute and remediation.kind == "command":
-                updated = replace(updated, run="decided")
-            elif (execute or approval.status is Status.REJECTED) and remediation.kind == "signal":
-                decision = "approved" if execute else "rejected"
-                delivery = signal_document(
-                    updated,
-                    self._state.group(updated.incident_key),
-                    decision=decision,
-                    approval=approval,
-                    at=now,
-                    thread=link,
-                    names=self._known,
-                    status_path=self._status_path(updated.id),
-                )
-                updated = replace(updated, delivery=delivery)
-            elif approval.status is Status.REJECTED:
-                updated = replace(updated, closed="rejected")
-            self._state.put_remediation(updated)
+        effects: list[Effect] = []
+
+        def decided(current: Remediation) -> Remediation | None:
+            # Pure, so that it can run again on the newer copy when another click (on any
+            # replica) wrote first: the approval machine then sees what that click did.
+            if current.approval is None:
+                return None
+            allowed, reason = self.may_approve(current, subject)
+            event: Event = Approve(user, now, allowed, reason) if approve else Reject(user, now, allowed, reason)
+            approval, found = transition(current.approval, event)
+            effects[:] = found
+            if approval is current.approval:
+                return None
+            return after_decision(
+                current, approval, group=group, at=now, thread=link, names=self._known,
+                status_path=self._status_path(current.id),
+            )  # fmt: skip
+
+        try:
+            changed = self._state.change(remediation_id, decided)
+        except (StoreUnavailable, StoreConflict) as exc:
+            await self._notify(channel, user, Text(f"Nothing was changed: {exc}. Try again in a moment."))
+            return
         for effect in effects:
             if isinstance(effect, Notify):
                 await self._notify(channel, effect.user, effect.text)
-        if approval is remediation.approval:
+        if changed is None or not changed.written:
             return
+        updated = changed.after
+        approval = updated.approval
+        assert approval is not None
         self._audit(updated, user, self._known[user], approval.status.value)
         log.info("remediation_decided", remediation=updated.id, status=approval.status.value, user=user)
-        self._publishing.announce(updated.incident_key, self._decision_text(updated, user))
-        if execute and updated.kind == "command":
-            self._spawn(self._run(updated))
+        self._publishing.announce(updated.incident_key, decision_text(updated, user))
+        if updated.run == "decided":
+            self._spawn(self._run(updated.id))
         elif updated.delivery is not None:
             self._start_delivery(updated)
 
-    def _decision_text(self, remediation: Remediation, user: str) -> Text:
-        approval = remediation.approval
-        assert approval is not None
-        what = Mono(remediation.action)
-        if approval.status is Status.PENDING:
-            have, need = len(approval.approvers), approval.policy.approvals_required
-            return Text(Mention(user), " approved ", what, f" ({have} of {need}).")
-        if approval.status is Status.REJECTED:
-            tail = f"; telling {remediation.target}." if remediation.delivery else "; nothing will be done."
-            return Text(Icon.FAILURE, " Rejected by ", Mention(user), ": ", what, tail)
-        doing = f"signalling {remediation.target}…" if remediation.kind == "signal" else "running…"
-        return Text(Icon.WAITING, " Approved by ", Mention(user), ": ", what, f" · {doing}")
-
     # carrying out ---------------------------------------------------------------------------------
 
-    async def _run(self, remediation: Remediation) -> None:
-        remediation = replace(remediation, run="started")
-        self._state.put_remediation(remediation)  # from here on a restart cannot know: it says so
+    async def _run(self, remediation_id: str) -> None:
+        # decided → started is a compare-and-set: of the replicas that could start it (the
+        # one that took the click, the one resuming after a restart) exactly one does.
+        changed = self._state.change(
+            remediation_id, lambda r: replace(r, run="started") if r.run == "decided" else None
+        )
+        if changed is None or not changed.written:
+            return
+        remediation = changed.after  # from here on a restart cannot know: it says so
         approval = remediation.approval
         assert approval is not None
+        self._running.add(remediation.id)
         try:
             origin = ActionOrigin(
                 approval_id=approval.id,
@@ -205,20 +210,27 @@ class Remediations:
             self._errors.capture(exc, where="remediation", action=approval.plan.verb)
             message = f"could not {approval.plan.summary}: unexpected error (see opsbot's logs)"
             finish = Finish(False, message, self._clock.now())
+        finally:
+            self._running.discard(remediation.id)
         self._finish(remediation.id, finish, run="done")
 
     def _finish(self, remediation_id: str, finish: Finish, *, run: str = "") -> None:
-        current = self._state.remediation(remediation_id)
-        if current is None or current.approval is None:
+        def finished(current: Remediation) -> Remediation | None:
+            if current.approval is None:
+                return None
+            approval, _ = transition(current.approval, finish)
+            if approval is current.approval:
+                return None  # not executing (any more): someone finished it already
+            updated = replace(current, approval=approval, run=run or current.run)
+            if not finish.ok:
+                return replace(updated, closed="failed")
+            return replace(updated, closed="succeeded") if finished_command(updated) else updated
+
+        changed = self._state.change(remediation_id, finished)
+        if changed is None or not changed.written:
             return
-        approval, _ = transition(current.approval, finish)
-        updated = replace(current, approval=approval, run=run or current.run)
-        following = finish.ok and updated.kind == "command" and approval.plan.kind == "deployment"
-        if not finish.ok:
-            updated = replace(updated, closed="failed")
-        elif updated.kind == "command" and not following:
-            updated = replace(updated, closed="succeeded")
-        self._state.put_remediation(updated)
+        updated = changed.after
+        following = finish.ok and updated.kind == "command" and not updated.closed
         self._audit(updated, REQUESTER, REQUESTER, "execution: " + finish.message, execution=True)
         icon = Icon.SUCCESS if finish.ok else Icon.FAILURE
         tail = " Following the rollout…" if following else ""
@@ -249,35 +261,49 @@ class Remediations:
                 return
             self.delivery_attempts += 1
             attempt = await self._sender.attempt(current.delivery)
-            current = self._state.remediation(remediation_id)  # re-read after the await
-            if current is None or current.delivery is None:
+            changed = self._state.change(remediation_id, partial(self._attempted, attempt=attempt))
+            if changed is None or not changed.written:
+                return  # delivered or given up by another replica meanwhile
+            delivery = changed.after.delivery
+            assert delivery is not None
+            if delivery.state != "pending":
+                self._delivered(changed.after)
                 return
-            delivery = current.delivery
             target = self._sender.target(delivery.target)
-            attempts = delivery.attempts + 1
-            if attempt.delivered or attempt.final or target is None or attempts >= target.max_attempts:
-                state = "delivered" if attempt.delivered else "failed"
-                error = (
-                    f"refused ({attempt.error})" if attempt.final and not attempt.delivered else attempt.error
-                )
-                done = replace(
-                    delivery,
-                    state=state,
-                    attempts=attempts,
-                    http_status=attempt.status,
-                    error=error,
-                    finished_at=self._clock.now(),
-                )
-                self._delivered(replace(current, delivery=done))
-                return
-            failed = replace(delivery, attempts=attempts, http_status=attempt.status, error=attempt.error)
-            self._state.put_remediation(replace(current, delivery=failed))
-            wait = max(backoff(target, attempts), attempt.retry_after or 0.0)
+            wait = max(backoff(target, delivery.attempts) if target else 0.0, attempt.retry_after or 0.0)
             log.info(
-                "signal_retry", remediation=remediation_id, attempt=attempts, error=attempt.error, wait_s=wait
+                "signal_retry",
+                remediation=remediation_id,
+                attempt=delivery.attempts,
+                error=attempt.error,
+                wait_s=wait,
             )
             self._publishing.announce(current.incident_key)
             await self._sleep(wait)
+
+    def _attempted(self, current: Remediation, attempt: Attempt) -> Remediation | None:
+        """The delivery after one more attempt: done (delivered, refused, out of attempts) or
+        still pending; a delivered rejection closes the remediation."""
+        delivery = current.delivery
+        if delivery is None or delivery.state != "pending":
+            return None
+        target = self._sender.target(delivery.target)
+        attempts = delivery.attempts + 1
+        if not (attempt.delivered or attempt.final or target is None or attempts >= target.max_attempts):
+            return replace(
+                current,
+                delivery=replace(delivery, attempts=attempts, http_status=attempt.status, error=attempt.error),
+            )
+        error = f"refused ({attempt.error})" if attempt.final and not attempt.delivered else attempt.error
+        done = replace(
+            delivery,
+            state="delivered" if attempt.delivered else "failed",
+            attempts=attempts,
+            http_status=attempt.status,
+            error=error,
+            finished_at=self._clock.now(),
+        )
+        return replace(current, delivery=done, closed="rejected" if done.decision == "rejected" else current.closed)
 
     def _delivered(self, remediation: Remediation) -> None:
         delivery = remediation.delivery
@@ -291,9 +317,6 @@ class Remediations:
             target=delivery.target,
             attempts=delivery.attempts,
         )
-        if delivery.decision == "rejected":
-            remediation = replace(remediation, closed="rejected")
-        self._state.put_remediation(remediation)
         where = f"{delivery.target} (attempt {delivery.attempts}, HTTP {delivery.http_status})"
         if delivery.decision == "approved":
             message = (
@@ -315,46 +338,60 @@ class Remediations:
 
     def update(self, remediation_id: str, update: StatusUpdate) -> Remediation | None:
         """A status update (the downstream system's, or a rollout's); None: unknown id."""
-        current = self._state.remediation(remediation_id)
-        if current is None:
+        changed = self._state.change(remediation_id, lambda r: r.with_update(update))
+        if changed is None:
             return None
-        updated = current.with_update(update)
-        self._state.put_remediation(updated)
         log.info("remediation_status", remediation=remediation_id, state=update.state, source=update.source)
         icon = Icon.SUCCESS if update.state == "succeeded" else Icon.FAILURE if update.final else Icon.WAITING
         self._publishing.announce(
-            current.incident_key,
+            changed.after.incident_key,
             Text(icon, f" {update.source}: ", update.state, f" — {update.message}" if update.message else ""),
         )
-        return updated
+        return changed.after
 
     def on_resolved(self, group: AlertGroup, incident: Incident) -> None:
         for remediation in self._state.remediations_of(group):
             if remediation.pending and remediation.incident_id == incident.id:
-                self._settle(remediation, Cancel(REQUESTER, self._clock.now()), "withdrawn")
+                self._settle(remediation.id, Cancel(REQUESTER, self._clock.now()), "withdrawn")
 
     async def sweep(self) -> None:
+        """Expire what nobody decided in time; follow what ran (whichever replica ran it); with
+        replicas, report what a replica that died left running."""
         now = self._clock.now()
         for remediation in self._state.open_remediations():
-            if (
-                remediation.pending
-                and remediation.approval is not None
-                and remediation.approval.expires_at <= now
+            approval = remediation.approval
+            if approval is None:
+                continue
+            if remediation.pending and approval.expires_at <= now:
+                self._settle(remediation.id, Expire(now), "expired")
+            elif remediation.run == "done" and remediation.status is Status.SUCCEEDED:
+                self._follow(remediation)
+            elif (
+                self._shared
+                and remediation.kind == "command"
+                and remediation.id not in self._running
+                and approval.orphaned(now)
             ):
-                self._settle(remediation, Expire(now), "expired")
+                self._finish(remediation.id, Finish(False, ORPHANED, now), run="done")
 
-    def _settle(self, remediation: Remediation, event: Event, closed: str) -> None:
-        assert remediation.approval is not None
-        approval, _ = transition(remediation.approval, event)
-        if approval is remediation.approval:
+    def _settle(self, remediation_id: str, event: Event, closed: str) -> None:
+        def settled(current: Remediation) -> Remediation | None:
+            if current.approval is None:
+                return None
+            approval, _ = transition(current.approval, event)
+            return None if approval is current.approval else replace(current, approval=approval, closed=closed)
+
+        changed = self._state.change(remediation_id, settled)
+        if changed is None or not changed.written:
             return
-        self._state.put_remediation(replace(remediation, approval=approval, closed=closed))
-        log.info("remediation_" + closed, remediation=remediation.id)
-        self._publishing.announce(remediation.incident_key)
+        log.info("remediation_" + closed, remediation=remediation_id)
+        self._publishing.announce(changed.after.incident_key)
 
     def resume(self) -> None:
-        """After a restart: send what was decided, run what was approved but not started, and
-        say so for what was running (its outcome is unknown)."""
+        """On taking the Alertmanager loops (a restart, or from another replica): send what
+        was decided, run what was approved but not started, and, alone, say so for what was
+        running (its outcome is unknown; with replicas it may be running elsewhere: `sweep`
+        reports it once it has been running longer than any action takes)."""
         for remediation in self._state.pending_deliveries():
             self._start_delivery(remediation)
         for remediation in self._state.open_remediations():
@@ -363,10 +400,9 @@ class Remediations:
                     self._follow(remediation)
                 continue
             if remediation.run == "decided":
-                self._spawn(self._run(remediation))
-            else:
-                message = "was interrupted by a restart of opsbot; check the cluster before approving again"
-                self._finish(remediation.id, Finish(False, message, self._clock.now()), run="done")
+                self._spawn(self._run(remediation.id))
+            elif not self._shared and remediation.id not in self._running:
+                self._finish(remediation.id, Finish(False, INTERRUPTED, self._clock.now()), run="done")
 
     async def drain(self) -> None:
         for task in list(self._tasks):

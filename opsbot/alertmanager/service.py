@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 
 from opsbot.alertmanager.api import AlertmanagerApi
 from opsbot.alertmanager.cards import APPROVE_ACTION, REJECT_ACTION, group_card
+from opsbot.alertmanager.clicks import ClickHandoff
 from opsbot.alertmanager.delivery import SignalSender
 from opsbot.alertmanager.intake import Intake
 from opsbot.alertmanager.planning import CommandPlanner, check_rules
@@ -42,7 +43,7 @@ from opsbot.alertmanager.receiver import (
 from opsbot.alertmanager.remediation import StatusUpdate
 from opsbot.alertmanager.remediations import Remediations
 from opsbot.alertmanager.rollouts import Outcome, RolloutFollower
-from opsbot.alertmanager.secrets import AlertmanagerSecrets, load_secrets
+from opsbot.alertmanager.secrets import AlertmanagerSecrets, Secret, load_secrets
 from opsbot.alertmanager.settings import AlertmanagerSettings
 from opsbot.alertmanager.silencing import SilenceCommands, Silencer
 from opsbot.alertmanager.state import AlertmanagerStore, State
@@ -90,7 +91,11 @@ class AlertmanagerService:
         auditor: Auditor | None = None,
         errors: ErrorReporter = NOOP_ERRORS,
         sweep_interval: float = SWEEP_SECONDS,
+        shared: bool = False,
+        replica_key: Secret | None = None,
     ) -> None:
+        """`shared`: several replicas share the store (`ha:`); another may run the loops, and
+        clicks are passed on to it, signed with `replica_key` (opsbot.alertmanager.clicks)."""
         self.settings = settings
         self._secrets = secrets
         self._alerts = alerts
@@ -132,6 +137,7 @@ class AlertmanagerService:
             status_path=lambda rid: STATUS_PATH.replace("{id}", rid),
             auditor=auditor,
             errors=errors,
+            shared=shared,
         )
         self.intake = Intake(
             settings,
@@ -154,6 +160,9 @@ class AlertmanagerService:
         self.first_reconcile = asyncio.Event()
         """Set once the reconcile at start has run (or failed): notifications alone follow."""
         self._loops: list[asyncio.Task[None]] = []
+        self.on_click = ClickHandoff(
+            replica_key, CLICKS, running=lambda: self.ready, decide=self._decide, notify=notify
+        )
 
     # the HTTP side --------------------------------------------------------------------
 
@@ -175,7 +184,9 @@ class AlertmanagerService:
             relay,
             self._authenticated,
         )
-        return [("POST", WEBHOOK_PATH, webhook), ("POST", STATUS_PATH, status)]
+        self.on_click.relay = relay
+        clicks = self.on_click.route(self.refusals) if relay is not None else None
+        return [("POST", WEBHOOK_PATH, webhook), ("POST", STATUS_PATH, status), *([clicks] if clicks else [])]
 
     def _authenticated(self, request: web.Request, body: bytes) -> str | None:
         """None when the caller holds some signal target's credentials (its secret or token)."""
@@ -227,7 +238,7 @@ class AlertmanagerService:
         base = self.settings.external_url or group.external_url
         return group_card(incident, group, self.state.remediations_of(group), alertmanager_url=base)
 
-    async def on_click(self, click: ButtonClick) -> None:
+    async def _decide(self, click: ButtonClick) -> None:
         approve = click.action_id.startswith(APPROVE_ACTION)
         subject = Subject(click.user_id, click.usergroups, click.channel_id)
         await self.remediations.decide(click.value[:64], approve, subject, click.channel_id)
@@ -277,6 +288,7 @@ class AlertmanagerService:
             pass  # nothing changes the groups or their incidents from here
         await self.proposer.drain()
         await self.remediations.drain()
+        self.state.forget()  # the replica taking over changes them: this copy would go stale
 
     async def idle(self) -> None:
         await self.proposer.idle()

@@ -3,15 +3,21 @@ remediations. The store is a small Protocol (SQLite today, Redis later implement
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import structlog
 
 from opsbot.alertmanager.groups import AlertGroup
 from opsbot.alertmanager.remediation import Remediation
+from opsbot.errors import StoreConflict, StoreUnavailable
 from opsbot.ports import Document
 
 log = structlog.get_logger("opsbot.alertmanager")
+
+CHANGE_ATTEMPTS = 5
+"""Compare-and-set rounds before giving up: each lost round means another writer won one."""
 
 
 class AlertmanagerStore(Protocol):
@@ -25,6 +31,8 @@ class AlertmanagerStore(Protocol):
 
     def am_groups(self) -> list[Document]: ...
 
+    def am_group(self, key: str) -> Document | None: ...
+
     def put_remediation(
         self,
         remediation_id: str,
@@ -35,6 +43,17 @@ class AlertmanagerStore(Protocol):
         delivery: tuple[str, str] | None,
     ) -> None: ...
 
+    def replace_remediation(
+        self,
+        remediation_id: str,
+        incident_key: str,
+        closed: str,
+        data: Document,
+        *,
+        delivery: tuple[str, str] | None,
+        revision: int,
+    ) -> bool: ...
+
     def remediation(self, remediation_id: str) -> Document | None: ...
 
     def open_remediations(self) -> list[Document]: ...
@@ -42,33 +61,47 @@ class AlertmanagerStore(Protocol):
     def pending_deliveries(self) -> list[Document]: ...
 
 
+@dataclass(frozen=True)
+class Changed:
+    before: Remediation
+    after: Remediation
+
+    @property
+    def written(self) -> bool:
+        return self.after is not self.before
+
+
 class State:
-    """Groups by key (and their alerts by fingerprint) and remediations by id, written through."""
+    """Groups by key (and their alerts by fingerprint) in memory, written through; remediations
+    in the store only (any replica decides on them: each change is a compare-and-set)."""
 
     def __init__(self, store: AlertmanagerStore) -> None:
         self.store = store
         self.groups: dict[str, AlertGroup] = {}
         self._by_fingerprint: dict[str, str] = {}
-        self._remediations: dict[str, Remediation] = {}
+        self._last_read: dict[str, Remediation] = {}
 
     def load(self) -> int:
         for data in self.store.am_groups():
-            try:
-                group = AlertGroup.from_dict(data)
-            except (KeyError, ValueError, TypeError):
-                log.warning("alert_group_record_unreadable", record=str(data)[:200])
-                continue
-            self._remember(group)
-        for data in self.store.open_remediations():
-            remediation = self._read(data)
-            if remediation is not None:
-                self._remediations[remediation.id] = remediation
+            group = self._read_group(data)
+            if group is not None:
+                self._remember(group)
         return len(self.groups)
+
+    def forget(self) -> None:
+        """Another replica runs the Alertmanager loops now: these copies would go stale."""
+        self.groups.clear()
+        self._by_fingerprint.clear()
 
     # groups ---------------------------------------------------------------------------
 
     def group(self, key: str) -> AlertGroup | None:
         return self.groups.get(key)
+
+    def stored_group(self, key: str) -> AlertGroup | None:
+        """As the replica running the Alertmanager loops last wrote it (any replica may ask)."""
+        data = self.store.am_group(key)
+        return self._read_group(data) if data is not None else None
 
     def group_of(self, fingerprint: str) -> AlertGroup | None:
         key = self._by_fingerprint.get(fingerprint)
@@ -88,23 +121,25 @@ class State:
     # remediations ---------------------------------------------------------------------
 
     def remediation(self, remediation_id: str) -> Remediation | None:
-        found = self._remediations.get(remediation_id)
-        if found is None:
-            data = self.store.remediation(remediation_id)
-            found = self._read(data) if data is not None else None
-            if found is not None:
-                self._remediations[found.id] = found
+        """Read from the store each time: with replicas, another one may have changed it."""
+        data = self.store.remediation(remediation_id)
+        found = self._read(data) if data is not None else None
+        if found is not None:
+            self._remember_read(found)
         return found
 
     def remediations_of(self, group: AlertGroup) -> list[Remediation]:
-        return [r for rid in group.remediations if (r := self.remediation(rid)) is not None]
+        """For a card: the store's copies, or the last read ones while the store cannot answer."""
+        try:
+            return [r for rid in group.remediations if (r := self.remediation(rid)) is not None]
+        except StoreUnavailable:
+            return [r for rid in group.remediations if (r := self._last_read.get(rid)) is not None]
 
     def open_remediations(self) -> list[Remediation]:
-        return [r for r in self._remediations.values() if not r.closed]
+        return [r for data in self.store.open_remediations() if (r := self._read(data)) is not None]
 
     def put_remediation(self, remediation: Remediation) -> None:
-        """Memory and store together, with the delivery's row when it has a signal to send."""
-        self._remediations[remediation.id] = remediation
+        """A new proposal (no one else knows its id yet): stored as is."""
         delivery = remediation.delivery
         self.store.put_remediation(
             remediation.id,
@@ -113,18 +148,52 @@ class State:
             remediation.to_dict(),
             delivery=(delivery.webhook_id, delivery.state) if delivery is not None else None,
         )
-        if len(self._remediations) > 5000:
-            for key in [k for k, r in self._remediations.items() if r.closed][:1000]:
-                del self._remediations[key]
+        self._remember_read(remediation)
+
+    def change(
+        self, remediation_id: str, change: Callable[[Remediation], Remediation | None]
+    ) -> Changed | None:
+        """Read, `change` (pure: it may run again), store over the revision read; when another
+        replica or task wrote in between, read again and redo. None: unknown id. `change`
+        returning None (or what it was given) writes nothing."""
+        for _ in range(CHANGE_ATTEMPTS):
+            before = self.remediation(remediation_id)
+            if before is None:
+                return None
+            after = change(before)
+            if after is None or after == before:
+                return Changed(before, before)
+            after = replace(after, revision=before.revision + 1)
+            delivery = after.delivery
+            if self.store.replace_remediation(
+                after.id,
+                after.incident_key,
+                after.closed,
+                after.to_dict(),
+                delivery=(delivery.webhook_id, delivery.state) if delivery is not None else None,
+                revision=before.revision,
+            ):
+                self._remember_read(after)
+                return Changed(before, after)
+            log.info("remediation_changed_meanwhile", remediation=remediation_id, revision=before.revision)
+        raise StoreConflict(f"remediation {remediation_id} kept changing; try again")
 
     def pending_deliveries(self) -> list[Remediation]:
-        found = []
-        for data in self.store.pending_deliveries():
-            remediation = self._read(data)
-            if remediation is not None:
-                self._remediations[remediation.id] = remediation
-                found.append(remediation)
-        return found
+        return [r for data in self.store.pending_deliveries() if (r := self._read(data)) is not None]
+
+    def _remember_read(self, remediation: Remediation) -> None:
+        self._last_read[remediation.id] = remediation
+        if len(self._last_read) > 5000:
+            for key in [k for k, r in self._last_read.items() if r.closed][:1000]:
+                del self._last_read[key]
+
+    @staticmethod
+    def _read_group(data: Document) -> AlertGroup | None:
+        try:
+            return AlertGroup.from_dict(data)
+        except (KeyError, ValueError, TypeError):
+            log.warning("alert_group_record_unreadable", record=str(data)[:200])
+            return None
 
     @staticmethod
     def _read(data: Document) -> Remediation | None:

@@ -24,7 +24,7 @@ from opsbot.app.leading import LeaderCollector, Leadership
 from opsbot.app.parts import BotParts
 from opsbot.app.status import BotStatusView
 from opsbot.app.watching import Watching
-from opsbot.approvals.service import LONGEST_EXECUTION
+from opsbot.approvals.machine import LONGEST_EXECUTION
 from opsbot.config import Secrets, Settings
 from opsbot.errors import StoreUnavailable
 from opsbot.health import HealthServer, Metrics

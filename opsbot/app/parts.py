@@ -20,6 +20,7 @@ from slack_bolt.adapter.socket_mode.websockets import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from opsbot.alertmanager.clicks import replica_key
 from opsbot.alertmanager.secrets import AlertmanagerSecrets
 from opsbot.alertmanager.service import CLICKS, AlertmanagerService, ready_secrets
 from opsbot.alerts.incidents import IncidentBook, IncidentPolicy
@@ -211,7 +212,20 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
     frontend.register(app)
     alertmanager = (
         _alertmanager(
-            settings, options, alerts, store, router, clusters, pool, clock, run_plan, auditor, telemetry, outbox, client
+            settings,
+            options,
+            alerts,
+            store,
+            router,
+            clusters,
+            pool,
+            clock,
+            run_plan,
+            auditor,
+            telemetry,
+            outbox,
+            client,
+            secrets.bot_token,
         )
         if settings.alertmanager.enabled and alerts is not None
         else None
@@ -323,6 +337,7 @@ def _alertmanager(
     telemetry: Telemetry,
     outbox: Outbox,
     client: AsyncWebClient,
+    bot_token: str,
 ) -> AlertmanagerService:
     """Alertmanager's alerts in the incident threads, remediations, silences (opsbot.alertmanager)."""
     registry = router.registry
@@ -347,4 +362,6 @@ def _alertmanager(
         names=UserNames(client).name,
         auditor=auditor,
         errors=telemetry.errors,
+        shared=settings.ha.enabled,
+        replica_key=replica_key(bot_token) if settings.ha.enabled else None,
     )

@@ -26,12 +26,16 @@ and every final state is absorbing, so an action runs at most once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from opsbot.core.plan import ActionPlan
 from opsbot.core.reply import Icon, Mention, Moment, Strong, Text
 from opsbot.core.request import MessageId
+
+LONGEST_EXECUTION = timedelta(minutes=10)
+"""Longer than any action runs (a Kubernetes patch takes seconds; a GitOps commit and push,
+a minute at most): an action executing longer than this was orphaned by a replica that died."""
 
 
 class Status(StrEnum):
@@ -101,6 +105,15 @@ class Approval:
     revision: int = 0
     """How many times the stored record was changed: the repository writes a transition only
     over the revision it was computed from (compare-and-set), so replicas cannot both win."""
+
+    @property
+    def changed_at(self) -> datetime:
+        """When its status last changed (for EXECUTING: when it started running)."""
+        return self.history[-1].at if self.history else self.created_at
+
+    def orphaned(self, now: datetime) -> bool:
+        """Executing for longer than any action runs: the replica running it died."""
+        return self.status is Status.EXECUTING and now - self.changed_at > LONGEST_EXECUTION
 
     @property
     def approvers(self) -> tuple[str, ...]:

@@ -38,10 +38,6 @@ from opsbot.telemetry import NOOP_ERRORS, NOOP_TRACER, ErrorReporter, Tracer
 
 log = structlog.get_logger("opsbot.approvals")
 
-LONGEST_EXECUTION = timedelta(minutes=10)
-"""Longer than any action runs (a Kubernetes patch takes seconds; a GitOps commit and push,
-a minute at most): an action executing longer than this was orphaned by a replica that died."""
-
 Executor = Callable[[ActionPlan, ActionOrigin], Awaitable[str]]
 """Runs an approved plan (told who asked, who approved and where); returns one sentence."""
 
@@ -213,7 +209,7 @@ class ApprovalService:
             approval
             for approval in self._repository.executing()
             if approval.id not in self._running
-            and (started_before is None or _execution_started(approval) < started_before)
+            and (started_before is None or approval.changed_at < started_before)
         ]
         for approval in interrupted:
             message = "was interrupted by a restart of opsbot; check the cluster before asking again"
@@ -403,7 +399,3 @@ class ApprovalService:
         if self.on_reported is not None:
             self.on_reported(approval.id)
 
-
-def _execution_started(approval: Approval) -> datetime:
-    """When it went into EXECUTING: its last step (confirmed, approved), else when it was asked."""
-    return approval.history[-1].at if approval.history else approval.created_at

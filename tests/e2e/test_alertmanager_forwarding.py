@@ -17,18 +17,21 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from opsbot.alertmanager.cards import APPROVE_ACTION
+from opsbot.alertmanager.clicks import CLICK_PATH, click_request, replica_key
 from opsbot.alertmanager.receiver import STATUS_PATH, WEBHOOK_PATH
 from opsbot.alertmanager.signing import signed_headers
 from opsbot.app import Bot
+from opsbot.core.request import ButtonClick
 from opsbot.ha.forwarding import FORWARDED_HEADER, Forwarder
 from tests.e2e.test_alerts import roots
 from tests.e2e.test_ha import ha_settings, leading
 from tests.e2e.test_ha import shared_store as shared_store  # the replicas' one Redis (autouse)
 from tests.support.alertmanager import WEBHOOK_TOKEN, notification
-from tests.support.am_world import secrets
+from tests.support.am_world import RULES, secrets
 from tests.support.downstream import SECRET
 from tests.support.fake_kube import FakeKubeServer
-from tests.support.harness import ALERTS, BotHarness, running_bot
+from tests.support.harness import ALERTS, BOB, BotHarness, block_text, button_value, running_bot
 from tests.support.polling import until
 from tests.support.slack_emulator import SlackEmulator
 
@@ -42,16 +45,17 @@ def pod_ip(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @contextlib.asynccontextmanager
-async def am_replicas(slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path) -> AsyncIterator[dict[str, Bot]]:
+async def am_replicas(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path, **alertmanager: Any
+) -> AsyncIterator[dict[str, Bot]]:
     """Replicas a and b with Alertmanager on (no Alertmanager API: notifications only), ready to
     forward: one leads and runs the loops, the other has seen who and found its URL."""
     async with contextlib.AsyncExitStack() as stack:
         bots: dict[str, Bot] = {}
         for name in ("a", "b"):
             settings = ha_settings(kubeconfig, name)
-            settings = settings.model_copy(
-                update={"alertmanager": settings.alertmanager.model_validate({"enabled": True})}
-            )
+            options = settings.alertmanager.model_validate({"enabled": True, **alertmanager})
+            settings = settings.model_copy(update={"alertmanager": options})
             bots[name] = await stack.enter_async_context(
                 running_bot(slack, kube, settings, alert_flush_interval=0.2, alertmanager_secrets=secrets())
             )
@@ -193,6 +197,57 @@ async def test_without_pod_ip_or_advertise_url_a_follower_answers_503_as_before(
         assert (status, answer["error"]) == (503, "opsbot is starting; retry")
         assert received(leader) == 0
         assert [forwarded(follower, o) for o in ("ok", "failed", "no_leader", "hop_limit")] == [0, 0, 0, 0]
+
+
+async def test_an_approve_click_on_a_follower_is_decided_run_and_said_by_the_leader(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path
+) -> None:
+    """Only the replica running the loops holds the group's thread: the follower Slack handed
+    the click to passes it on, and the thread hears who approved and what ran, once."""
+    kube.add_namespace("web")
+    kube.add_deployment("web", "api", replicas=1)
+    saturated = {"alertname": "ApiSaturated", "namespace": "web", "deployment": "api"}
+    async with am_replicas(slack, kube, kubeconfig, remediations=RULES[:1]) as bots:
+        leader, follower = roles(bots)
+        body = json.dumps(notification("ApiSaturated", labels=saturated)).encode()
+        async with aiohttp.ClientSession(trust_env=False) as http:
+            assert (await post(http, url(leader), body, GOOD))[0] == 200
+        root = await slack.wait_for_post(
+            lambda p: p.thread_ts is None and "Approve" in block_text(p), channel=ALERTS, timeout=20
+        )
+        await slack.click(
+            BOB,
+            channel=root.channel,
+            message_ts=root.ts,
+            action_id=f"{APPROVE_ACTION}:0",
+            value=button_value(root, f"{APPROVE_ACTION}:0"),
+            avoid=set(slack.connection_ids) - {connection_of(slack, bots, follower)},
+        )
+        await slack.wait_for_post(lambda p: "Approved by" in p.text, thread_ts=root.ts, timeout=20)
+        await slack.wait_for_post(lambda p: "Scaled deployment/api" in p.text, thread_ts=root.ts, timeout=20)
+        assert forwarded(follower, "ok") == 1.0
+        scales = [r for r in kube.writes() if r.path.endswith("/deployments/api/scale")]
+        assert len(scales) == 1
+
+
+async def test_a_click_not_signed_with_the_replicas_key_is_refused_and_changes_nothing(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path
+) -> None:
+    async with am_replicas(slack, kube, kubeconfig, remediations=RULES[:1]) as bots:
+        leader, _ = roles(bots)
+        click = ButtonClick(BOB, ALERTS, None, f"{APPROVE_ACTION}:0", "r-unknown")
+        body, headers = click_request(click, replica_key("xoxb-not-the-bots-token"), time.time())
+        async with aiohttp.ClientSession(trust_env=False) as http:
+            status, answer = await post(http, url(leader, CLICK_PATH), body, headers)
+        assert (status, answer["error"]) == (401, "no valid signature")
+        assert leader.alertmanager is not None and leader.alertmanager.refusals.counts == {"401": 1}
+
+
+def connection_of(slack: SlackEmulator, bots: dict[str, Bot], bot: Bot) -> int:
+    """The Socket Mode connection of `bot`: a and b each opened one, a first."""
+    ids = sorted(slack.connection_ids)
+    assert len(ids) == 2, ids
+    return ids[0] if bot is bots["a"] else ids[1]
 
 
 class Leader:

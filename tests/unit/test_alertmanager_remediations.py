@@ -4,185 +4,20 @@ a restart finds (decided but not run, running, a signal still to send)."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from dataclasses import replace
+from datetime import timedelta
+from typing import cast
 
 import pytest
 
 from opsbot.alertmanager.delivery import Attempt
-from opsbot.alertmanager.groups import AlertGroup
-from opsbot.alertmanager.planning import REQUESTER
-from opsbot.alertmanager.remediation import Delivery, Remediation, StatusUpdate
-from opsbot.alertmanager.remediations import Remediations
-from opsbot.alertmanager.settings import AlertmanagerSettings, SignalTarget
-from opsbot.alertmanager.state import State
+from opsbot.alertmanager.groups import AlertGroup, AlertRecord
+from opsbot.alertmanager.remediation import StatusUpdate
 from opsbot.alerts.incidents import Incident
-from opsbot.approvals.machine import Approval, ApprovalPolicy, Status
-from opsbot.core.plan import ActionOrigin, ActionPlan
-from opsbot.core.reply import Text
-from opsbot.policy import Policy, PolicySettings, Subject, VerbGroups
+from opsbot.approvals.machine import Status
+from opsbot.errors import StoreUnavailable
 from opsbot.store.sqlite import SqliteStore
-
-NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
-BOB, ALICE, CAROL = "U0BOB0001", "U0ALICE01", "U0CAROL01"
-SETTINGS = AlertmanagerSettings.model_validate(
-    {
-        "enabled": True,
-        "signal_targets": {
-            "deploybot": {"url": "https://d.example", "max_attempts": 3, "backoff_seconds": 1}
-        },
-        "remediations": [
-            {"name": "scale", "match": {"alertname": "X"}, "command": "scale deploy/api 3"},
-            {
-                "name": "tell",
-                "match": {"alertname": "Y"},
-                "signal": {"target": "deploybot", "action": "fix"},
-                "approvers_role": "operator",
-            },
-        ],
-    }
-)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = NOW
-
-    def now(self) -> datetime:
-        return self.at
-
-
-@dataclass
-class Publishing:
-    said: list[tuple[str, str]] = field(default_factory=list)
-
-    def announce(self, key: str, text: Text | None = None) -> None:
-        self.said.append((key, "".join(str(s) for s in text.spans) if text else ""))
-
-
-@dataclass
-class Sender:
-    answers: list[Attempt] = field(default_factory=list)
-    sent: list[Delivery] = field(default_factory=list)
-
-    def target(self, name: str) -> SignalTarget | None:
-        return SETTINGS.signal_targets.get(name)
-
-    async def attempt(self, delivery: Delivery) -> Attempt:
-        self.sent.append(delivery)
-        return self.answers.pop(0) if self.answers else Attempt(True, True, 200, "")
-
-
-@dataclass
-class World:
-    state: State
-    service: Remediations
-    publishing: Publishing
-    sender: Sender
-    clock: Clock
-    runs: list[ActionPlan]
-    notices: list[tuple[str, str]]
-    slept: list[float]
-    backing_off: asyncio.Event
-
-
-def world(store: SqliteStore | None = None, *, run_delay: float = 0.0, long_backoff: bool = False) -> World:
-    state = State(store or SqliteStore(":memory:"))
-    state.put_group(AlertGroup("am/k", "opsbot", "gk", {"alertname": "X"}))
-    publishing, sender, clock = Publishing(), Sender(), Clock()
-    runs: list[ActionPlan] = []
-    notices: list[tuple[str, str]] = []
-    slept: list[float] = []
-    backing_off = asyncio.Event()
-
-    async def run_plan(plan: ActionPlan, origin: ActionOrigin | None) -> str:
-        runs.append(plan)
-        await asyncio.sleep(run_delay)
-        return "Scaled deployment/api from 1 to 3 replicas."
-
-    async def notify(channel: str, user: str, text: Text) -> None:
-        notices.append((user, "".join(str(s) for s in text.spans)))
-
-    async def name(user: str) -> str:
-        return user.lower()
-
-    async def link(channel: str, ts: str | None) -> str:
-        return "https://slack.example/thread"
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        backing_off.set()
-        if long_backoff:
-            await asyncio.Event().wait()  # the bot stops before the retry
-
-    policy = Policy(
-        PolicySettings.model_validate({"bindings": [{"role": "operator", "users": [BOB, ALICE]}]}),
-        VerbGroups(read=frozenset({"pods"}), write=frozenset({"scale", "restart"})),
-    )
-    service = Remediations(
-        SETTINGS,
-        state,
-        cast(Any, publishing),
-        run_plan,
-        cast(Any, sender),
-        policy,
-        clock,
-        notify=notify,
-        names=name,
-        thread_link=link,
-        incident=lambda key: cast(Incident | None, None),
-        follow=lambda remediation: None,
-        status_path=lambda rid: f"/alertmanager/actions/{rid}/status",
-        sleep=sleep,
-    )
-    return World(state, service, publishing, sender, clock, runs, notices, slept, backing_off)
-
-
-def remediation(kind: str = "command", status: Status = Status.PENDING, **changes: Any) -> Remediation:
-    plan = ActionPlan(
-        verb="scale" if kind == "command" else "signal",
-        cluster="test",
-        namespace="web",
-        kind="deployment" if kind == "command" else "signal",
-        name="api" if kind == "command" else "deploybot",
-        changes=("replicas 1 → 3",),
-        params={"replicas": 3, "from": 1},
-    )
-    approval = Approval(
-        id="r1",
-        plan=plan,
-        requester=REQUESTER,
-        channel="C0ALERTS01",
-        thread="1.1",
-        created_at=NOW,
-        expires_at=NOW + timedelta(hours=1),
-        status=status,
-        policy=ApprovalPolicy(requester_may_confirm=False, approvals_required=1),
-    )
-    made = Remediation(
-        id="r1",
-        rule="scale" if kind == "command" else "tell",
-        incident_key="am/k",
-        incident_id="am/k@1",
-        kind=kind,
-        action="scale deploy/api 3" if kind == "command" else "fix",
-        target="" if kind == "command" else "deploybot",
-        cluster="test",
-        namespace="web",
-        fingerprints=(),
-        created_at=NOW,
-        approval=approval,
-    )
-    return replace(made, **changes)
-
-
-def subject(user: str) -> Subject:
-    return Subject(user, frozenset(), "C0ALERTS01")
-
-
-async def settle(w: World) -> None:
-    await w.service.idle()
+from tests.support.remediation_world import ALICE, BOB, CAROL, NOW, remediation, settle, subject, world
 
 
 async def test_concurrent_approvals_run_the_command_once() -> None:
@@ -304,3 +139,75 @@ def test_status_updates_append_and_a_final_one_closes() -> None:
     assert updated is not None and [u.state for u in updated.updates] == ["in_progress", "succeeded"]
     assert updated.closed == "succeeded"
     assert w.service.update("nope", StatusUpdate("succeeded", "", NOW, "x")) is None
+
+
+async def test_of_two_replicas_resuming_a_decided_command_one_runs_it() -> None:
+    store = SqliteStore(":memory:")
+    first, second = world(store, run_delay=0.01), world(store, run_delay=0.01)
+    first.state.put_remediation(remediation(status=Status.EXECUTING, run="decided"))
+    first.service.resume()
+    second.service.resume()
+    await asyncio.gather(settle(first), settle(second))
+    assert len(first.runs) + len(second.runs) == 1
+    final = first.state.remediation("r1")
+    assert final is not None and final.status is Status.SUCCEEDED and final.run == "done"
+
+
+async def test_with_replicas_a_running_command_is_reported_only_once_orphaned() -> None:
+    """It may be running on another replica: not failed at start, only after longer than any
+    action runs (its replica died), and never while this replica runs it."""
+    store = SqliteStore(":memory:")
+    w = world(store, shared=True)
+    w.state.put_remediation(remediation(status=Status.EXECUTING, run="started"))
+    w.service.resume()
+    w.clock.at = NOW + timedelta(minutes=5)
+    await w.service.sweep()
+    running = w.state.remediation("r1")
+    assert running is not None and running.status is Status.EXECUTING
+    w.clock.at = NOW + timedelta(minutes=11)
+    await w.service.sweep()
+    final = w.state.remediation("r1")
+    assert final is not None and final.approval is not None and final.status is Status.FAILED
+    assert "replica running it stopped" in final.approval.result and final.closed == "failed"
+    assert w.runs == []
+
+
+async def test_the_loops_follow_a_rollout_that_another_replica_ran() -> None:
+    store = SqliteStore(":memory:")
+    w = world(store)
+    w.state.put_remediation(remediation(status=Status.SUCCEEDED, run="done"))
+    await w.service.sweep()
+    assert w.followed == ["r1"]
+
+
+async def test_a_signal_decided_on_a_replica_without_the_group_carries_its_alerts() -> None:
+    """The replica taking the click never ran the Alertmanager loops: the alerts come from the
+    store, as the replica running them wrote the group."""
+    store = SqliteStore(":memory:")
+    loops = world(store)
+    group = loops.state.group("am/k")
+    assert group is not None
+    alert = AlertRecord("f1", "firing", {"alertname": "Y", "pod": "api-1"}, {}, NOW, None, "", NOW)
+    loops.state.put_group(replace(group, alerts={"f1": alert}))
+    loops.state.put_remediation(remediation("signal", fingerprints=("f1",)))
+    other = world(store)
+    other.state.forget()
+    await other.service.decide("r1", True, subject(BOB), "C0ALERTS01")
+    await settle(other)
+    (sent,) = other.sender.sent
+    assert '"pod":"api-1"' in sent.body and '"groupKey":"gk"' in sent.body
+
+
+async def test_a_click_while_the_store_cannot_answer_changes_nothing_and_says_so() -> None:
+    store = SqliteStore(":memory:")
+    w = world(store)
+    w.state.put_remediation(remediation())
+
+    def unavailable(*args: object, **kwargs: object) -> bool:
+        raise StoreUnavailable("the shared store (Redis) is unavailable")
+
+    w.state.store.replace_remediation = unavailable  # type: ignore[method-assign]
+    await w.service.decide("r1", True, subject(BOB), "C0ALERTS01")
+    assert w.runs == [] and "Nothing was changed" in w.notices[-1][1]
+    current = SqliteStore.remediation(store, "r1")
+    assert current is not None and current["approval"]["status"] == "pending"

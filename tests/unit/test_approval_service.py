@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from opsbot.approvals.machine import Approval, ApprovalPolicy, Status
-from opsbot.approvals.service import LONGEST_EXECUTION, ApprovalService, InMemoryApprovals
+from opsbot.approvals.machine import LONGEST_EXECUTION, Approval, ApprovalPolicy, Status
+from opsbot.approvals.service import ApprovalService, InMemoryApprovals
 from opsbot.console.render import plain
 from opsbot.core.audit import Auditor
 from opsbot.core.plan import ActionOrigin, ActionPlan
