@@ -65,7 +65,9 @@ class AlertStats(Protocol):
     @property
     def incidents_opened(self) -> Mapping[str, int]: ...
 
-    def open_incidents(self) -> list[Incident]: ...
+    def open_incidents_here(self) -> list[Incident]:
+        """Those this replica holds (all, with one replica): the replicas' figures add up."""
+        ...
 
 
 class BotStatus(Protocol):
@@ -215,7 +217,7 @@ class BotCollector(Collector):
         opened = CounterMetricFamily("opsbot_incidents_opened", "Incidents opened, by kind.", labels=["kind"])
         open_now = GaugeMetricFamily("opsbot_open_incidents", "Incidents open now, by kind.", labels=["kind"])
         by_kind: dict[str, int] = {}
-        for incident in alerts.open_incidents():
+        for incident in alerts.open_incidents_here():
             by_kind[incident.kind.value] = by_kind.get(incident.kind.value, 0) + 1
         for kind in AlertKind:
             findings.add_metric([kind.value], alerts.findings_by_kind.get(kind.value, 0))

@@ -13,6 +13,7 @@ and adds what people do to incidents: look them up, mute and unmute them.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -23,13 +24,13 @@ from opsbot.alerts.actions import ClickOutcome, on_click
 from opsbot.alerts.detectors import DetectorOptions, watched_resources
 from opsbot.alerts.enrichment import Enricher, Enrichment
 from opsbot.alerts.findings import AlertKind
-from opsbot.alerts.incidents import Incident, IncidentBook
+from opsbot.alerts.incidents import Incident, IncidentBook, IncidentState
 from opsbot.alerts.mutes import Mute, MuteList
 from opsbot.alerts.owners import OwnerResolver
 from opsbot.alerts.pipeline import AlertPipeline, ClusterEvent
 from opsbot.alerts.publishing import AlertPublisher, Publishing
 from opsbot.core.resources import ResourceName
-from opsbot.ports import Clock, KubeDirectory, RunBlocking, Store
+from opsbot.ports import Clock, Document, KubeDirectory, RunBlocking, Store
 from opsbot.telemetry import NOOP_ERRORS, NOOP_TRACER, ErrorReporter, Tracer
 
 __all__ = ["AlertPublisher", "AlertService", "ClusterEvent", "Enrichment", "from_alertmanager"]
@@ -116,9 +117,11 @@ class AlertService:
     # leadership (ha: one replica acts on each cluster's events) ----------------------------
 
     def gate(self) -> None:
-        """Several replicas: act on no cluster until it is led here (`lead`)."""
+        """Several replicas: act on no cluster until it is led here (`lead`); mutes and the
+        incidents led elsewhere are read from the store they share."""
         if self.pipeline.led is None:
             self.pipeline.led = set()
+            self.mutes.share(lambda: [Mute.from_dict(data) for data in self._store.mutes(now=time.time())])
 
     def leads(self, cluster: str) -> bool:
         led = self.pipeline.led
@@ -166,14 +169,7 @@ class AlertService:
             await self._forget(from_alertmanager)
 
     def _load(self, which: Callable[[Incident], bool]) -> int:
-        found = []
-        for data in self._store.incidents():
-            try:
-                incident = Incident.from_dict(data)
-            except (KeyError, ValueError, TypeError):
-                continue
-            if which(incident):
-                found.append(incident)
+        found = [incident for incident in _readable(self._store.incidents()) if which(incident)]
         self.book.load(found)
         return len(found)
 
@@ -199,7 +195,7 @@ class AlertService:
     # incidents and mutes (buttons and commands) ----------------------------------------
 
     def mute(self, incident_id: str, hours: float, user: str) -> Mute | None:
-        incident = self.book.by_id(incident_id)
+        incident = self.incident(incident_id)
         if incident is None:
             return None
         until = self._clock.now() + timedelta(hours=hours)
@@ -210,15 +206,28 @@ class AlertService:
         log.info("incident_muted", incident=incident.id, until=until.isoformat(), user=user)
         return mute
 
-    def open_incidents(self) -> list[Incident]:
+    def open_incidents_here(self) -> list[Incident]:
+        """Held by this replica: with replicas, those of what it leads (for its metrics)."""
         return self.book.open_incidents()
+
+    def open_incidents(self) -> list[Incident]:
+        if self.pipeline.led is None:
+            return self.book.open_incidents()
+        # Replicas: each holds the incidents of what it leads; the store holds them all.
+        stored = _readable(self._store.incidents(state=IncidentState.OPEN.value))
+        return sorted({i.key: i for i in stored}.values(), key=lambda i: i.opened_at)
 
     def on_click(self, action_id: str, incident: Incident) -> ClickOutcome:
         """What a click on one of the incident card's buttons should do."""
         return on_click(action_id, incident)
 
     def incident(self, incident_id: str) -> Incident | None:
-        return self.book.by_id(incident_id)
+        """From memory, or with replicas from the store (a card posted by another replica)."""
+        found = self.book.by_id(incident_id)
+        if found is None and self.pipeline.led is not None:
+            data = self._store.incident(incident_id)
+            found = next(iter(_readable([data])), None) if data is not None else None
+        return found
 
     def active_mutes(self) -> list[Mute]:
         return self.mutes.active(self._clock.now())
@@ -229,7 +238,7 @@ class AlertService:
         if mute is not None:
             self._store.delete_mute(mute_id)
             return mute
-        incident = self.book.by_id(mute_id)
+        incident = self.incident(mute_id)
         if incident is None:
             return None
         removed = None
@@ -238,3 +247,13 @@ class AlertService:
                 removed = self.mutes.remove(active.id)
                 self._store.delete_mute(active.id)
         return removed
+
+
+def _readable(records: list[Document]) -> list[Incident]:
+    found = []
+    for data in records:
+        try:
+            found.append(Incident.from_dict(data))
+        except (KeyError, ValueError, TypeError):
+            continue
+    return found

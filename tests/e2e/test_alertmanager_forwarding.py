@@ -25,7 +25,7 @@ from opsbot.app import Bot
 from opsbot.core.request import ButtonClick
 from opsbot.ha.forwarding import FORWARDED_HEADER, Forwarder
 from tests.e2e.test_alerts import roots
-from tests.e2e.test_ha import ha_settings, leading
+from tests.e2e.test_ha import connection_of, ha_settings, leading
 from tests.e2e.test_ha import shared_store as shared_store  # the replicas' one Redis (autouse)
 from tests.support.alertmanager import WEBHOOK_TOKEN, notification
 from tests.support.am_world import RULES, secrets
@@ -241,13 +241,6 @@ async def test_a_click_not_signed_with_the_replicas_key_is_refused_and_changes_n
             status, answer = await post(http, url(leader, CLICK_PATH), body, headers)
         assert (status, answer["error"]) == (401, "no valid signature")
         assert leader.alertmanager is not None and leader.alertmanager.refusals.counts == {"401": 1}
-
-
-def connection_of(slack: SlackEmulator, bots: dict[str, Bot], bot: Bot) -> int:
-    """The Socket Mode connection of `bot`: a and b each opened one, a first."""
-    ids = sorted(slack.connection_ids)
-    assert len(ids) == 2, ids
-    return ids[0] if bot is bots["a"] else ids[1]
 
 
 class Leader:

@@ -8,16 +8,18 @@ import asyncio
 import contextlib
 import os
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from opsbot.alerts.actions import MUTE_1H_ACTION
 from opsbot.app import Bot
 from tests.e2e.test_alerts import alert_settings, crash, pod_names, roots
 from tests.e2e.test_cli import checks, doctor, write_config
 from tests.support.fake_kube import FakeKubeServer
-from tests.support.harness import ALERTS, ALICE, CHANNEL, BotHarness, block_text, running_bot
+from tests.support.harness import ALERTS, ALICE, CHANNEL, BotHarness, block_text, button_value, running_bot
 from tests.support.polling import until, watches_synced
 from tests.support.redis_server import RedisServer, running_redis
 from tests.support.slack_emulator import SlackEmulator
@@ -114,7 +116,7 @@ async def test_only_the_leader_posts_and_a_stopped_leader_hands_over_at_once(
         assert metric(survivor, "opsbot_leader") == 1.0
         assert metric(survivor, "opsbot_leader_transitions_total") == 1.0
         assert survivor.alerts is not None
-        await until(lambda: any(i.cluster == "test" for i in survivor.alerts.open_incidents()))  # type: ignore[union-attr]
+        await until(lambda: any(i.cluster == "test" for i in survivor.alerts.open_incidents_here()))  # type: ignore[union-attr]
         await BotHarness(slack, kube, survivor).settle()
         # The incident open in the store was reconciled, not posted again.
         assert len(roots(slack, ALERTS)) == 1
@@ -123,6 +125,48 @@ async def test_only_the_leader_posts_and_a_stopped_leader_hands_over_at_once(
         await BotHarness(slack, kube, survivor).settle()
         assert len(roots(slack, ALERTS)) == 2
         assert opened(survivor) == 1
+
+
+async def test_a_card_clicked_on_a_replica_that_does_not_lead_mutes_the_incident_for_the_leader(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path
+) -> None:
+    """Each replica holds the incidents of what it leads; a click or an `incidents` on another
+    replica reads the store, and a mute made there silences the leader's posts."""
+    kube.add_namespace("web")
+    kube.add_deployment("web", "api", replicas=1)
+    async with replicas(slack, kube, a=kubeconfig, b=kubeconfig) as bots:
+        await until(lambda: len(leaders(bots)) == 1)
+        leader = bots[leaders(bots)[0]]
+        (other,) = [bot for bot in bots.values() if bot is not leader]
+        away_from_leader = {connection_of(slack, bots, leader)}
+        await until(lambda: watches_synced(leader))
+        crash(kube, "web", next(p for p in pod_names(kube, "web") if "api" in p))
+        root = await slack.wait_for_post(channel=ALERTS, method="chat.postMessage")
+        assert leader.alerts is not None and other.alerts is not None
+        (incident,) = leader.alerts.open_incidents_here()
+        assert other.alerts.open_incidents_here() == []
+
+        asked = await slack.mention(ALICE, CHANNEL, "incidents", avoid=away_from_leader)
+        listed = await slack.wait_for_post(lambda p: incident.ref in block_text(p), thread_ts=asked.ts, timeout=10)
+        assert "deployment/api" in block_text(listed)
+        await slack.click(
+            ALICE,
+            channel=root.channel,
+            message_ts=root.ts,
+            action_id=MUTE_1H_ACTION,
+            value=button_value(root, MUTE_1H_ACTION),
+            avoid=away_from_leader,
+        )
+        await slack.wait_for_post(lambda p: "muted this incident for 1h" in p.text, thread_ts=root.ts, timeout=10)
+        assert not any("no longer known" in p.text for p in slack.posts)
+        await until(lambda: leader.alerts.mutes.muted(incident.key, datetime.now(UTC)) is not None)  # type: ignore[union-attr]
+
+
+def connection_of(slack: SlackEmulator, bots: dict[str, Bot], bot: Bot) -> int:
+    """The Socket Mode connection of `bot`: replicas a and b each opened one, a first."""
+    ids = sorted(slack.connection_ids)
+    assert len(ids) == 2, ids
+    return ids[0] if bot is bots["a"] else ids[1]
 
 
 async def test_a_leader_that_cannot_renew_stops_its_alert_loops_before_another_starts_them(

@@ -60,9 +60,10 @@ class Scenarios(SocketModeLink):
         *,
         thread_ts: str | None = None,
         also_message: bool = False,
+        avoid: Collection[int] = (),
     ) -> Sent:
         """A user @-mentions the bot (app_mention); also_message adds the message event Slack
-        sends too when the app subscribes to message.channels."""
+        sends too when the app subscribes to message.channels. `avoid`: as for `click`."""
         channel = self._ensure_channel(channel)
         self._ensure_user(user)
         if not text.startswith("<@"):
@@ -81,7 +82,7 @@ class Scenarios(SocketModeLink):
         }
         if thread_ts is not None:
             event["thread_ts"] = thread_ts
-        sent = await self._deliver_event(event, channel=channel, user=user)
+        sent = await self._deliver_event(event, channel=channel, user=user, avoid=avoid)
         if also_message:
             message = {k: v for k, v in event.items() if k != "type"}
             message.update(type="message", channel_type=self._channel_type(channel))

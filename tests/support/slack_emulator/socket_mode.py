@@ -80,10 +80,12 @@ class SocketModeLink(EmulatorCore):
             "is_ext_shared_channel": False,
         }
 
-    async def _deliver_event(self, event: dict[str, Any], *, channel: str, user: str | None) -> Sent:
+    async def _deliver_event(
+        self, event: dict[str, Any], *, channel: str, user: str | None, avoid: Collection[int] = ()
+    ) -> Sent:
         payload = self._event_callback(event)
         env = await self._deliver(
-            "events_api", payload, accepts_response_payload=False, channel=channel, user=user
+            "events_api", payload, accepts_response_payload=False, channel=channel, user=user, avoid=avoid
         )
         return Sent(env.envelope_id, payload["event_id"], event["ts"], channel, None, env.type, payload)
 
