@@ -21,6 +21,7 @@ from typing import Any
 from opsbot.alertmanager.groups import AlertGroup
 from opsbot.approvals.codec import approval_from_dict, approval_to_dict
 from opsbot.approvals.machine import Approval, Status
+from opsbot.core.audit import AuditRecord
 
 FINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
 STATES = frozenset({"accepted", "in_progress", *FINAL_STATES})
@@ -273,3 +274,26 @@ def finished_command(remediation: Remediation) -> bool:
     """A command that changed no Deployment is done once it ran; one that did is followed."""
     approval = remediation.approval
     return remediation.kind == "command" and approval is not None and approval.plan.kind != "deployment"
+
+
+def audit_record(
+    remediation: Remediation, user: str, name: str, outcome: str, at: datetime, execution: bool
+) -> AuditRecord:
+    """A decision on the remediation (by a person), or its execution (by Alertmanager)."""
+    approval = remediation.approval
+    assert approval is not None
+    plan = approval.plan
+    return AuditRecord(
+        at=at,
+        kind="execution" if execution else "approval",
+        user_id=user,
+        user_name=name,
+        channel=approval.channel,
+        thread=approval.thread,
+        command=f"alertmanager remediation {remediation.rule}: {remediation.action}",
+        cluster=plan.cluster,
+        namespace=plan.namespace,
+        target=plan.target,
+        outcome=outcome,
+        request_id=remediation.id,
+    )

@@ -27,7 +27,13 @@ from opsbot.alertmanager.cards import decision_text
 from opsbot.alertmanager.delivery import Attempt, SignalSender, backoff
 from opsbot.alertmanager.groups import AlertGroup
 from opsbot.alertmanager.planning import REQUESTER
-from opsbot.alertmanager.remediation import Remediation, StatusUpdate, after_decision, finished_command
+from opsbot.alertmanager.remediation import (
+    Remediation,
+    StatusUpdate,
+    after_decision,
+    audit_record,
+    finished_command,
+)
 from opsbot.alertmanager.settings import AlertmanagerSettings
 from opsbot.alertmanager.state import State
 from opsbot.alerts.incidents import Incident
@@ -44,7 +50,7 @@ from opsbot.approvals.machine import (
     Status,
     transition,
 )
-from opsbot.core.audit import Auditor, AuditRecord
+from opsbot.core.audit import Auditor
 from opsbot.core.plan import ActionOrigin, ActionPlan
 from opsbot.core.reply import Icon, Text
 from opsbot.errors import OpsbotError, StoreConflict, StoreUnavailable
@@ -129,6 +135,13 @@ class Remediations:
         return (True, "") if isinstance(decision, Allowed) else (False, decision.reason)
 
     async def decide(self, remediation_id: str, approve: bool, subject: Subject, channel: str) -> None:
+        try:
+            await self._decide(remediation_id, approve, subject, channel)
+        except (StoreUnavailable, StoreConflict) as exc:
+            text = Text(f"Nothing was changed: {exc}. Try again in a moment.")
+            await self._notify(channel, subject.user_id, text)
+
+    async def _decide(self, remediation_id: str, approve: bool, subject: Subject, channel: str) -> None:
         user = subject.user_id
         self._known[user] = await self._names(user)
         seen = self._state.remediation(remediation_id)
@@ -157,11 +170,7 @@ class Remediations:
                 status_path=self._status_path(current.id),
             )  # fmt: skip
 
-        try:
-            changed = self._state.change(remediation_id, decided)
-        except (StoreUnavailable, StoreConflict) as exc:
-            await self._notify(channel, user, Text(f"Nothing was changed: {exc}. Try again in a moment."))
-            return
+        changed = self._state.change(remediation_id, decided)
         for effect in effects:
             if isinstance(effect, Notify):
                 await self._notify(channel, effect.user, effect.text)
@@ -416,29 +425,23 @@ class Remediations:
     # helpers -----------------------------------------------------------------------------------
 
     def _spawn(self, step: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(step)
+        task = asyncio.create_task(self._logged(step))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _logged(self, step: Coroutine[Any, Any, None]) -> None:
+        """A run whose state could not be written (the store away) says so in the log; it is
+        reported as interrupted later, like one whose replica died."""
+        try:
+            await step
+        except StoreUnavailable as exc:
+            log.warning("remediation_state_not_written", error=str(exc)[:200])
+        except Exception as exc:
+            log.exception("remediation_step_failed")
+            self._errors.capture(exc, where="remediation")
 
     def _audit(
         self, remediation: Remediation, user: str, name: str, outcome: str, *, execution: bool = False
     ) -> None:
-        if self.auditor is None or remediation.approval is None:
-            return
-        plan = remediation.approval.plan
-        self.auditor.record(
-            AuditRecord(
-                at=self._clock.now(),
-                kind="execution" if execution else "approval",
-                user_id=user,
-                user_name=name,
-                channel=remediation.approval.channel,
-                thread=remediation.approval.thread,
-                command=f"alertmanager remediation {remediation.rule}: {remediation.action}",
-                cluster=plan.cluster,
-                namespace=plan.namespace,
-                target=plan.target,
-                outcome=outcome,
-                request_id=remediation.id,
-            )
-        )
+        if self.auditor is not None and remediation.approval is not None:
+            self.auditor.record(audit_record(remediation, user, name, outcome, self._clock.now(), execution))
