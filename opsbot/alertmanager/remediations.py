@@ -108,6 +108,7 @@ class Remediations:
         self._errors = errors
         self._sleep = sleep
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._runs: set[asyncio.Task[Any]] = set()  # commands running (also in _tasks)
         self._deliveries: dict[str, asyncio.Task[None]] = {}
         self._known: dict[str, str] = {}  # display names of the people who clicked, by id
         self._shared = shared
@@ -280,13 +281,7 @@ class Remediations:
                 return
             target = self._sender.target(delivery.target)
             wait = max(backoff(target, delivery.attempts) if target else 0.0, attempt.retry_after or 0.0)
-            log.info(
-                "signal_retry",
-                remediation=remediation_id,
-                attempt=delivery.attempts,
-                error=attempt.error,
-                wait_s=wait,
-            )
+            log.info("signal_retry", remediation=remediation_id, attempt=delivery.attempts, error=attempt.error, wait_s=wait)
             self._publishing.announce(current.incident_key)
             await self._sleep(wait)
 
@@ -413,10 +408,13 @@ class Remediations:
             elif not self._shared and remediation.id not in self._running:
                 self._finish(remediation.id, Finish(False, INTERRUPTED, self._clock.now()), run="done")
 
-    async def drain(self) -> None:
-        for task in list(self._tasks):
+    async def drain(self, *, keep_runs: bool = False) -> None:
+        """Cancel deliveries (whoever runs the loops next resumes them) and, unless `keep_runs`
+        (handing the loops over), the commands running: those finish and store their outcome."""
+        tasks = [t for t in self._tasks if not (keep_runs and t in self._runs)]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def idle(self) -> None:
         while self._tasks:
@@ -424,10 +422,12 @@ class Remediations:
 
     # helpers -----------------------------------------------------------------------------------
 
-    def _spawn(self, step: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(self._logged(step))
+    def _spawn(self, run: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(self._logged(run))
         self._tasks.add(task)
+        self._runs.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._runs.discard)
 
     async def _logged(self, step: Coroutine[Any, Any, None]) -> None:
         """A run whose state could not be written (the store away) says so in the log; it is

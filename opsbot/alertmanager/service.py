@@ -287,7 +287,7 @@ class AlertmanagerService:
         async with self.intake.lock:
             pass  # nothing changes the groups or their incidents from here
         await self.proposer.drain()
-        await self.remediations.drain()
+        await self.remediations.drain(keep_runs=True)
         self.state.forget()  # the replica taking over changes them: this copy would go stale
 
     async def idle(self) -> None:
