@@ -11,11 +11,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 import aiohttp
 
-from opsbot.alertmanager.remediation import Delivery
+from opsbot.alertmanager.remediation import Delivery, Remediation
 from opsbot.alertmanager.secrets import Secret
 from opsbot.alertmanager.settings import SignalTarget
 from opsbot.alertmanager.signing import signed_headers
@@ -32,6 +33,30 @@ class Attempt:
     status: int | None
     error: str
     retry_after: float | None = None
+
+
+def after_attempt(
+    current: Remediation, attempt: Attempt, target: SignalTarget | None, at: datetime
+) -> Remediation | None:
+    """The remediation after one more attempt at its signal: done (delivered, refused, out of
+    attempts, its target gone) or still pending; a delivered rejection closes it."""
+    delivery = current.delivery
+    if delivery is None or delivery.state != "pending":
+        return None
+    attempts = delivery.attempts + 1
+    if not (attempt.delivered or attempt.final or target is None or attempts >= target.max_attempts):
+        failed = replace(delivery, attempts=attempts, http_status=attempt.status, error=attempt.error)
+        return replace(current, delivery=failed)
+    error = f"refused ({attempt.error})" if attempt.final and not attempt.delivered else attempt.error
+    done = replace(
+        delivery,
+        state="delivered" if attempt.delivered else "failed",
+        attempts=attempts,
+        http_status=attempt.status,
+        error=error,
+        finished_at=at,
+    )
+    return replace(current, delivery=done, closed="rejected" if done.decision == "rejected" else current.closed)
 
 
 def backoff(target: SignalTarget, attempts: int) -> float:

@@ -24,7 +24,7 @@ from typing import Any
 import structlog
 
 from opsbot.alertmanager.cards import decision_text
-from opsbot.alertmanager.delivery import Attempt, SignalSender, backoff
+from opsbot.alertmanager.delivery import SignalSender, after_attempt, backoff
 from opsbot.alertmanager.groups import AlertGroup
 from opsbot.alertmanager.planning import REQUESTER
 from opsbot.alertmanager.remediation import (
@@ -271,7 +271,9 @@ class Remediations:
                 return
             self.delivery_attempts += 1
             attempt = await self._sender.attempt(current.delivery)
-            changed = self._state.change(remediation_id, partial(self._attempted, attempt=attempt))
+            target = self._sender.target(current.delivery.target)
+            attempted = partial(after_attempt, attempt=attempt, target=target, at=self._clock.now())
+            changed = self._state.change(remediation_id, attempted)
             if changed is None or not changed.written:
                 return  # delivered or given up by another replica meanwhile
             delivery = changed.after.delivery
@@ -279,35 +281,10 @@ class Remediations:
             if delivery.state != "pending":
                 self._delivered(changed.after)
                 return
-            target = self._sender.target(delivery.target)
             wait = max(backoff(target, delivery.attempts) if target else 0.0, attempt.retry_after or 0.0)
             log.info("signal_retry", remediation=remediation_id, attempt=delivery.attempts, error=attempt.error, wait_s=wait)
             self._publishing.announce(current.incident_key)
             await self._sleep(wait)
-
-    def _attempted(self, current: Remediation, attempt: Attempt) -> Remediation | None:
-        """The delivery after one more attempt: done (delivered, refused, out of attempts) or
-        still pending; a delivered rejection closes the remediation."""
-        delivery = current.delivery
-        if delivery is None or delivery.state != "pending":
-            return None
-        target = self._sender.target(delivery.target)
-        attempts = delivery.attempts + 1
-        if not (attempt.delivered or attempt.final or target is None or attempts >= target.max_attempts):
-            return replace(
-                current,
-                delivery=replace(delivery, attempts=attempts, http_status=attempt.status, error=attempt.error),
-            )
-        error = f"refused ({attempt.error})" if attempt.final and not attempt.delivered else attempt.error
-        done = replace(
-            delivery,
-            state="delivered" if attempt.delivered else "failed",
-            attempts=attempts,
-            http_status=attempt.status,
-            error=error,
-            finished_at=self._clock.now(),
-        )
-        return replace(current, delivery=done, closed="rejected" if done.decision == "rejected" else current.closed)
 
     def _delivered(self, remediation: Remediation) -> None:
         delivery = remediation.delivery
@@ -408,13 +385,22 @@ class Remediations:
             elif not self._shared and remediation.id not in self._running:
                 self._finish(remediation.id, Finish(False, INTERRUPTED, self._clock.now()), run="done")
 
-    async def drain(self, *, keep_runs: bool = False) -> None:
-        """Cancel deliveries (whoever runs the loops next resumes them) and, unless `keep_runs`
-        (handing the loops over), the commands running: those finish and store their outcome."""
-        tasks = [t for t in self._tasks if not (keep_runs and t in self._runs)]
-        for task in tasks:
+    async def drain(self, *, keep_runs: bool = False, runs_grace: float = 0.0) -> None:
+        """Cancel deliveries (whoever runs the loops next resumes them); let the commands running
+        finish and store their outcome (`keep_runs`: handing the loops over), or wait for them
+        up to `runs_grace` seconds (stopping) before cancelling them too."""
+        others = [t for t in self._tasks if t not in self._runs]
+        for task in others:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*others, return_exceptions=True)
+        if keep_runs or not self._runs:
+            return
+        if runs_grace > 0:
+            await asyncio.wait(set(self._runs), timeout=runs_grace)
+        runs = list(self._runs)
+        for task in runs:
+            task.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
 
     async def idle(self) -> None:
         while self._tasks:

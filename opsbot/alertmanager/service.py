@@ -66,6 +66,8 @@ log = structlog.get_logger("opsbot.alertmanager")
 
 CLICKS = re.compile("^(" + re.escape(APPROVE_ACTION) + "|" + re.escape(REJECT_ACTION) + r"):\d+$")
 SWEEP_SECONDS = 5.0
+RUNS_GRACE_SECONDS = 10.0
+"""At shutdown, how long a remediation command under way may take to finish (one API call)."""
 
 
 class AlertmanagerService:
@@ -269,7 +271,7 @@ class AlertmanagerService:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         await self.proposer.drain()
-        await self.remediations.drain()
+        await self.remediations.drain(runs_grace=RUNS_GRACE_SECONDS)
         if self.api is not None:
             await self.api.close()
         await self.sender.close()

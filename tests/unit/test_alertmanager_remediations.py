@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 from datetime import timedelta
-from typing import cast
+from typing import Any, cast
 
 import pytest
 
@@ -213,15 +213,23 @@ async def test_a_click_while_the_store_cannot_answer_changes_nothing_and_says_so
     assert current is not None and current["approval"]["status"] == "pending"
 
 
-@pytest.mark.parametrize(("keep_runs", "status"), [(True, Status.SUCCEEDED), (False, Status.EXECUTING)])
-async def test_handing_the_loops_over_lets_a_running_command_finish(keep_runs: bool, status: Status) -> None:
-    """Losing the Alertmanager loops cancels deliveries (resumed elsewhere) but not a command
-    under way: its outcome is stored instead of it being reported as interrupted later."""
+@pytest.mark.parametrize(
+    ("drain", "status"),
+    [
+        ({"keep_runs": True}, Status.SUCCEEDED),  # handing the loops over
+        ({"runs_grace": 5.0}, Status.SUCCEEDED),  # stopping: waited for
+        ({}, Status.EXECUTING),  # cancelled: reported as interrupted later
+    ],
+)
+async def test_a_command_under_way_finishes_when_the_loops_are_handed_over_or_the_bot_stops(
+    drain: dict[str, Any], status: Status
+) -> None:
+    """Its outcome is stored instead of it being reported as interrupted later."""
     w = world(run_delay=0.05)
     w.state.put_remediation(remediation())
     await w.service.decide("r1", True, subject(BOB), "C0ALERTS01")
     await asyncio.sleep(0)  # the run has started
-    await w.service.drain(keep_runs=keep_runs)
+    await w.service.drain(**drain)
     await settle(w)
     final = w.state.remediation("r1")
     assert final is not None and final.status is status and len(w.runs) == 1
