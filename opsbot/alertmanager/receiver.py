@@ -4,9 +4,9 @@ downstream systems' status updates.
     POST /alertmanager/webhook                 bearer token (ALERTMANAGER_WEBHOOK_TOKEN)
     POST /alertmanager/actions/{id}/status     Standard Webhooks signature with the target's
                                                secret, or its bearer token (status_token_env)
-    POST /alertmanager/clicks                  between replicas (`ha:`): an Approve / Reject
-                                               click, signed with the replicas' key
-                                               (opsbot.alertmanager.clicks)
+    POST /alertmanager/handoff/...             between replicas (`ha:`): a click, silence
+                                               notes, signed with the replicas' key
+                                               (opsbot.alertmanager.handoff)
 
 Answers: 200 done (also for a repeat: nothing changes), 400 malformed (with the reason, logged
 once per reason and minute), 401 bad credentials, 404 unknown action, 409 already final,
@@ -34,7 +34,6 @@ from aiohttp import web
 from opsbot.alertmanager.payload import Notification, PayloadError, parse_notification
 from opsbot.alertmanager.remediation import STATES, StatusUpdate
 from opsbot.alertmanager.signing import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from opsbot.core.request import ButtonClick
 
 log = structlog.get_logger("opsbot.alertmanager")
 
@@ -189,16 +188,15 @@ def status_handler(
     return handle
 
 
-def click_handler(
+def handoff_handler(
     verified: Callable[[web.Request, bytes], str | None],
     ready: Callable[[], bool],
-    parse: Callable[[Any], ButtonClick],
-    decide: Callable[[ButtonClick], Awaitable[None]],
+    take: Callable[[Any], Awaitable[None]],
     refusals: Refusals,
 ) -> Handler:
-    """A click another replica passed on (opsbot.alertmanager.clicks): `verified(request, body)`
-    is None when it is signed with the replicas' key. Never passed on again: a replica not
-    running the loops answers 503 and the clicker is told to try again."""
+    """What another replica passed on (opsbot.alertmanager.handoff): `verified(request, body)` is
+    None when it is signed with the replicas' key; `take` parses (PayloadError: 400) and applies
+    it. Never passed on again: a replica not running the loops answers 503."""
 
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
@@ -208,13 +206,12 @@ def click_handler(
         problem = verified(request, body)
         if problem is not None:
             return _refuse(refusals, request, 401, problem)
-        try:
-            click = parse(data)
-        except PayloadError as exc:
-            return _refuse(refusals, request, 400, str(exc))
         if not ready():
             return _refuse(refusals, request, 503, "this replica does not run the Alertmanager loops")
-        await decide(click)
+        try:
+            await take(data)
+        except PayloadError as exc:
+            return _refuse(refusals, request, 400, str(exc))
         return web.json_response({"status": "ok"})
 
     return handle

@@ -25,8 +25,8 @@ from prometheus_client.registry import Collector
 
 from opsbot.alertmanager.api import AlertmanagerApi
 from opsbot.alertmanager.cards import APPROVE_ACTION, REJECT_ACTION, group_card
-from opsbot.alertmanager.clicks import ClickHandoff
 from opsbot.alertmanager.delivery import SignalSender
+from opsbot.alertmanager.handoff import Handoff
 from opsbot.alertmanager.intake import Intake
 from opsbot.alertmanager.planning import CommandPlanner, check_rules
 from opsbot.alertmanager.proposals import Proposer
@@ -97,7 +97,8 @@ class AlertmanagerService:
         replica_key: Secret | None = None,
     ) -> None:
         """`shared`: several replicas share the store (`ha:`); another may run the loops, and
-        clicks are passed on to it, signed with `replica_key` (opsbot.alertmanager.clicks)."""
+        clicks and silence notes are passed on to it, signed with `replica_key`
+        (opsbot.alertmanager.handoff)."""
         self.settings = settings
         self._secrets = secrets
         self._alerts = alerts
@@ -162,9 +163,17 @@ class AlertmanagerService:
         self.first_reconcile = asyncio.Event()
         """Set once the reconcile at start has run (or failed): notifications alone follow."""
         self._loops: list[asyncio.Task[None]] = []
-        self.on_click = ClickHandoff(
-            replica_key, CLICKS, running=lambda: self.ready, decide=self._decide, notify=notify
+        self.handoff = Handoff(
+            replica_key,
+            CLICKS,
+            running=lambda: self.ready,
+            decide=self._decide,
+            notify=notify,
+            note_silences=self.silencer.note,
+            end_silences=self.silencer.end,
         )
+        self.silencer.handoff = self.handoff
+        self.on_click = self.handoff.click
 
     # the HTTP side --------------------------------------------------------------------
 
@@ -186,9 +195,9 @@ class AlertmanagerService:
             relay,
             self._authenticated,
         )
-        self.on_click.relay = relay
-        clicks = self.on_click.route(self.refusals) if relay is not None else None
-        return [("POST", WEBHOOK_PATH, webhook), ("POST", STATUS_PATH, status), *([clicks] if clicks else [])]
+        self.handoff.relay = relay
+        handoffs = self.handoff.routes(self.refusals) if relay is not None else []
+        return [("POST", WEBHOOK_PATH, webhook), ("POST", STATUS_PATH, status), *handoffs]
 
     def _authenticated(self, request: web.Request, body: bytes) -> str | None:
         """None when the caller holds some signal target's credentials (its secret or token)."""

@@ -19,6 +19,7 @@ import structlog
 
 from opsbot.alertmanager.api import AlertmanagerApi
 from opsbot.alertmanager.groups import AlertGroup, SilenceNote
+from opsbot.alertmanager.handoff import SILENCES_PATH, Handoff, SilencesMade, made_document
 from opsbot.alertmanager.settings import AlertmanagerSettings
 from opsbot.alertmanager.state import State
 from opsbot.alerts.incidents import IncidentBook
@@ -60,6 +61,8 @@ class Silencer:
         self._clock = clock
         self._thread_link = thread_link
         self.created = 0
+        self.handoff: Handoff | None = None
+        """With replicas: how the notes reach the replica running the loops (it holds the groups)."""
 
     def _client(self) -> AlertmanagerApi:
         if self._api is None:
@@ -84,44 +87,61 @@ class Silencer:
         until = now + duration
         who = request.user_name or request.user_id
         created: list[Silence] = []
-        by_group: dict[str, list[tuple[str, str]]] = {}
+        made: list[tuple[str, str]] = []
         for fingerprint, labels in found:
-            group = self._state.group_of(fingerprint)
-            link = await self._link_for(group, request)
+            link = await self._link_for(self._state.group_of(fingerprint), request)
             text = (comment + " — " if comment else "") + f"silenced from Slack by {who} (opsbot): {link}"
             matchers = matchers_for(labels)
             silence_id = await api.create_silence(matchers, now, until, who, text[:1000])
             self.created += 1
             created.append(Silence(silence_id, matchers, now, until, who, text, "active"))
+            made.append((silence_id, fingerprint))
+        log.info("silenced", user=request.user_id, silences=len(created), until=until.isoformat())
+        if made:
+            noted = made_document(made, request.user_id, who, until, request.channel_id, request.thread)
+            if not await self._passed_on(noted):
+                self.note(SilencesMade(noted))
+        return SilenceOutcome(tuple(created), tuple(missing))
+
+    async def _passed_on(self, document: dict[str, Any]) -> bool:
+        """Whether the replica running the loops (it holds the groups) notes this: not here."""
+        if self.handoff is None or not self.handoff.passing_on:
+            return False
+        why = await self.handoff.pass_on(SILENCES_PATH, document)
+        if why is not None:  # the silences are made; only their note on the card is missing
+            log.warning("silence_notes_not_passed_on", why=why[:200])
+        return True
+
+    def note(self, silences: SilencesMade) -> None:
+        """Silences just made, on their groups' cards and in their threads."""
+        by_group: dict[str, list[tuple[str, str]]] = {}
+        for silence_id, fingerprint in silences.made:
+            group = self._state.group_of(fingerprint)
             if group is not None:
                 by_group.setdefault(group.key, []).append((silence_id, fingerprint))
-        log.info("silenced", user=request.user_id, silences=len(created), until=until.isoformat())
         for key, made in by_group.items():
             group = self._state.group(key)
             if group is None:
                 continue
             note = SilenceNote(
-                tuple(i for i, _ in made), request.user_id, who, until, tuple(f for _, f in made)
-            )
+                tuple(i for i, _ in made), silences.user_id, silences.user_name, silences.until,
+                tuple(f for _, f in made),
+            )  # fmt: skip
             self._state.put_group(replace(group, silences=(*group.silences, note)[-10:]))
             said = Text(
                 Icon.MUTED,
                 " ",
-                Mention(request.user_id),
+                Mention(silences.user_id),
                 f" silenced {len(made)} alert(s) in Alertmanager until ",
-                Moment(until),
+                Moment(silences.until),
                 " (",
                 Emphasis("unsilence ID"),
                 " ends it early).",
             )
             # Asked in the alert's own thread (its Silence button): the answer is there already.
             incident = self._book.get(key)
-            here = incident is not None and (request.channel_id, request.thread) == (
-                incident.channel,
-                incident.root,
-            )
+            here = incident is not None and (silences.channel, silences.thread) == (incident.channel, incident.root)
             self._publishing.announce(key, None if here else said)
-        return SilenceOutcome(tuple(created), tuple(missing))
 
     async def _alerts_for(self, targets: Sequence[str]) -> tuple[list[tuple[str, dict[str, str]]], list[str]]:
         """(fingerprint, labels) of every alert the targets name, and the targets naming none."""
@@ -172,8 +192,13 @@ class Silencer:
         silence = current[0]
         await self._client().expire_silence(silence.id)
         log.info("unsilenced", silence=silence.id, user=request.user_id)
-        self._ended({silence.id}, "removed", request.user_id)
+        if not await self._passed_on({"ended": [silence.id], "by": request.user_id}):
+            self.end({silence.id}, request.user_id)
         return silence
+
+    def end(self, ids: set[str], by: str) -> None:
+        """Silences someone removed with `unsilence`: ended on their cards."""
+        self._ended(ids, "removed", by)
 
     # following ------------------------------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """With `ha:` and the Redis store: this replica advertises where the others reach its internal
 port, and forwards the Alertmanager requests that land on it while another replica runs the
 Alertmanager loops (opsbot.ha.peers, opsbot.ha.forwarding; the receiver in
-opsbot.alertmanager.receiver), and the Approve / Reject clicks (opsbot.alertmanager.clicks). Without a URL of its own (no `ha.advertise_url`, no $POD_IP)
+opsbot.alertmanager.receiver), and hands that replica the clicks and silence notes it takes
+(opsbot.alertmanager.handoff). Without a URL of its own (no `ha.advertise_url`, no $POD_IP)
 a replica neither advertises nor forwards: it answers 503 as a replica without forwarding did.
 """
 
@@ -91,8 +92,8 @@ class ForwardingCollector(Collector):
     def collect(self) -> Iterator[Any]:
         forwarded = CounterMetricFamily(
             "opsbot_alertmanager_forwarded",
-            "Alertmanager requests (webhooks, status updates, Approve / Reject clicks) that landed "
-            "here while another replica ran the loops, by outcome "
+            "Alertmanager requests (webhooks, status updates; and clicks, silence notes handed on) that "
+            "landed here while another replica ran the loops, by outcome "
             "(ok: the leader answered; failed: no address, unreachable or 5xx; no_leader: none known; "
             "hop_limit: already forwarded once).",
             labels=["outcome"],

@@ -20,7 +20,7 @@ from slack_bolt.adapter.socket_mode.websockets import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from opsbot.alertmanager.clicks import replica_key
+from opsbot.alertmanager.handoff import replica_key
 from opsbot.alertmanager.secrets import AlertmanagerSecrets
 from opsbot.alertmanager.service import CLICKS, AlertmanagerService, ready_secrets
 from opsbot.alerts.incidents import IncidentBook, IncidentPolicy

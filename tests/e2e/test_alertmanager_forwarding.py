@@ -18,7 +18,7 @@ import pytest
 from aiohttp import web
 
 from opsbot.alertmanager.cards import APPROVE_ACTION
-from opsbot.alertmanager.clicks import CLICK_PATH, click_request, replica_key
+from opsbot.alertmanager.handoff import CLICK_PATH, click_document, replica_key, signed_request
 from opsbot.alertmanager.receiver import STATUS_PATH, WEBHOOK_PATH
 from opsbot.alertmanager.signing import signed_headers
 from opsbot.app import Bot
@@ -27,15 +27,17 @@ from opsbot.ha.forwarding import FORWARDED_HEADER, Forwarder
 from tests.e2e.test_alerts import roots
 from tests.e2e.test_ha import connection_of, ha_settings, leading
 from tests.e2e.test_ha import shared_store as shared_store  # the replicas' one Redis (autouse)
-from tests.support.alertmanager import WEBHOOK_TOKEN, notification
+from tests.support.alertmanager import WEBHOOK_TOKEN, Alertmanager, notification
 from tests.support.am_world import RULES, secrets
 from tests.support.downstream import SECRET
 from tests.support.fake_kube import FakeKubeServer
-from tests.support.harness import ALERTS, BOB, BotHarness, block_text, button_value, running_bot
+from tests.support.harness import ALERTS, BOB, CHANNEL, BotHarness, block_text, button_value, running_bot
+from tests.support.loopback import free_port
 from tests.support.polling import until
 from tests.support.slack_emulator import SlackEmulator
 
 GOOD = {"Authorization": f"Bearer {WEBHOOK_TOKEN}"}
+NOISY = {"alertname": "NoisyDisk", "severity": "warning", "namespace": "web", "instance": "node-7"}
 
 
 @pytest.fixture(autouse=True)
@@ -46,16 +48,18 @@ def pod_ip(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @contextlib.asynccontextmanager
 async def am_replicas(
-    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path, **alertmanager: Any
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path, *, port_of_a: int = 0, **alertmanager: Any
 ) -> AsyncIterator[dict[str, Bot]]:
-    """Replicas a and b with Alertmanager on (no Alertmanager API: notifications only), ready to
-    forward: one leads and runs the loops, the other has seen who and found its URL."""
+    """Replicas a and b with Alertmanager on (without `url`, no Alertmanager API: notifications
+    only), ready to forward: one leads and runs the loops, the other has seen who and found its
+    URL. `port_of_a`: a's internal port (where a real Alertmanager sends)."""
     async with contextlib.AsyncExitStack() as stack:
         bots: dict[str, Bot] = {}
         for name in ("a", "b"):
             settings = ha_settings(kubeconfig, name)
             options = settings.alertmanager.model_validate({"enabled": True, **alertmanager})
-            settings = settings.model_copy(update={"alertmanager": options})
+            health = settings.health.model_copy(update={"port": port_of_a if name == "a" else 0})
+            settings = settings.model_copy(update={"alertmanager": options, "health": health})
             bots[name] = await stack.enter_async_context(
                 running_bot(slack, kube, settings, alert_flush_interval=0.2, alertmanager_secrets=secrets())
             )
@@ -236,11 +240,45 @@ async def test_a_click_not_signed_with_the_replicas_key_is_refused_and_changes_n
     async with am_replicas(slack, kube, kubeconfig, remediations=RULES[:1]) as bots:
         leader, _ = roles(bots)
         click = ButtonClick(BOB, ALERTS, None, f"{APPROVE_ACTION}:0", "r-unknown")
-        body, headers = click_request(click, replica_key("xoxb-not-the-bots-token"), time.time())
+        body, headers = signed_request(click_document(click), replica_key("xoxb-not-the-bots-token"), time.time())
         async with aiohttp.ClientSession(trust_env=False) as http:
             status, answer = await post(http, url(leader, CLICK_PATH), body, headers)
         assert (status, answer["error"]) == (401, "no valid signature")
         assert leader.alertmanager is not None and leader.alertmanager.refusals.counts == {"401": 1}
+
+
+async def test_a_silence_made_on_a_follower_is_noted_on_the_card_by_the_leader(
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path, tmp_path: Path
+) -> None:
+    """The real Alertmanager sends to replica a (forwarded if b leads); `silence` and `unsilence`
+    are typed to the replica that does not run the loops: the silences are made there, and the
+    card and thread, held by the one that does, say so."""
+    port_of_a = free_port()
+    am = Alertmanager(tmp_path, f"http://127.0.0.1:{port_of_a}{WEBHOOK_PATH}")
+    await am.start()
+    try:
+        async with am_replicas(
+            slack, kube, kubeconfig, port_of_a=port_of_a, url=am.url, silence_check_seconds=0.5
+        ) as bots:
+            leader, follower = roles(bots)
+            away_from_leader = {connection_of(slack, bots, leader)}
+            await am.fire(NOISY)
+            root = await slack.wait_for_post(
+                lambda p: p.thread_ts is None and "NoisyDisk" in block_text(p), channel=ALERTS, timeout=30
+            )
+            asked = await slack.mention(BOB, CHANNEL, "silence NoisyDisk for 2h -- disk swap", avoid=away_from_leader)
+            await slack.wait_for_post(lambda p: "Silenced 1 alert" in block_text(p), thread_ts=asked.ts, timeout=20)
+            (silence,) = await am.silences()
+            await slack.wait_for_post(
+                lambda p: p.ts == root.ts and "Silenced by" in block_text(p), method="chat.update", timeout=20
+            )
+            await slack.wait_for_post(lambda p: "in Alertmanager until" in p.text, thread_ts=root.ts, timeout=20)
+            assert forwarded(follower, "ok") == 1.0  # the notes (the notification came to a)
+            ended = await slack.mention(BOB, CHANNEL, f"unsilence {silence['id'][:8]}", avoid=away_from_leader)
+            await slack.wait_for_post(lambda p: "Silence ended" in block_text(p), thread_ts=ended.ts, timeout=20)
+            await slack.wait_for_post(lambda p: "was removed by" in p.text, thread_ts=root.ts, timeout=20)
+    finally:
+        await am.stop()
 
 
 class Leader:
