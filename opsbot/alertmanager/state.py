@@ -1,5 +1,6 @@
-"""What the Alertmanager feature remembers, in memory and in the store: alert groups and
-remediations. The store is a small Protocol (SQLite today, Redis later implements the same)."""
+"""What the Alertmanager feature remembers: alert groups (in memory on the replica running the
+loops, written through) and remediations (in the store only). The store is a small Protocol
+that SQLite and Redis implement."""
 
 from __future__ import annotations
 
