@@ -32,7 +32,7 @@ from opsbot.core.reply import RUN_ACTION, Reply, Text
 from opsbot.core.request import ButtonClick, ChatRequest, Source
 from opsbot.errors import StoreUnavailable
 from opsbot.policy import Subject
-from opsbot.slack.clicks import clicked
+from opsbot.slack.clicks import Click, clicked
 from opsbot.slack.dedupe import SEEN_TTL_SECONDS, FirstSeen, SeenKeys
 from opsbot.slack.outbox import Outbox, OutboxClosedError
 from opsbot.slack.render import mrkdwn
@@ -261,16 +261,23 @@ class SlackFrontend:
         if not self._fresh(body.get("trigger_id")) or self._incidents is None:
             return
         click = clicked(body)
+        try:  # with replicas, an incident led elsewhere is read from the store (a mute written there)
+            await self._incident_click(self._incidents, click)
+        except StoreUnavailable as exc:
+            text = mrkdwn(f"Nothing was changed: {exc}. Try again in a moment.")
+            await self._outbox.ephemeral(click.channel, click.user, text=text, thread_ts=click.message_ts)
+
+    async def _incident_click(self, incidents: IncidentActions, click: Click) -> None:
         channel, user, root_ts = click.channel, click.user, click.message_ts
-        incident = self._incidents.incident(click.value[:300])
+        incident = incidents.incident(click.value[:300])
         if incident is None:
             await self._outbox.ephemeral(
                 channel, user, text=mrkdwn("This incident is no longer known to opsbot.")
             )
             return
-        outcome = self._incidents.on_click(click.action_id, incident)
+        outcome = incidents.on_click(click.action_id, incident)
         if isinstance(outcome, MuteFor):
-            mute = self._incidents.mute(incident.id, outcome.hours, user)
+            mute = incidents.mute(incident.id, outcome.hours, user)
             if mute is not None:
                 text = mrkdwn(mute_notice(user, outcome.hours, incident.ref))
                 await self._outbox.post(channel, text=text, thread_ts=root_ts)

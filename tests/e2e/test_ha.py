@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from opsbot.alerts.actions import MUTE_1H_ACTION
+from opsbot.alerts.actions import MUTE_1H_ACTION, MUTE_24H_ACTION
 from opsbot.app import Bot
 from tests.e2e.test_alerts import alert_settings, crash, pod_names, roots
 from tests.e2e.test_cli import checks, doctor, write_config
@@ -128,7 +128,7 @@ async def test_only_the_leader_posts_and_a_stopped_leader_hands_over_at_once(
 
 
 async def test_a_card_clicked_on_a_replica_that_does_not_lead_mutes_the_incident_for_the_leader(
-    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path
+    slack: SlackEmulator, kube: FakeKubeServer, kubeconfig: Path, shared_store: RedisServer
 ) -> None:
     """Each replica holds the incidents of what it leads; a click or an `incidents` on another
     replica reads the store, and a mute made there silences the leader's posts."""
@@ -160,6 +160,18 @@ async def test_a_card_clicked_on_a_replica_that_does_not_lead_mutes_the_incident
         await slack.wait_for_post(lambda p: "muted this incident for 1h" in p.text, thread_ts=root.ts, timeout=10)
         assert not any("no longer known" in p.text for p in slack.posts)
         await until(lambda: leader.alerts.mutes.muted(incident.key, datetime.now(UTC)) is not None)  # type: ignore[union-attr]
+
+        shared_store.stop()  # the store cannot answer: the replica that does not lead says so
+        await slack.click(
+            ALICE,
+            channel=root.channel,
+            message_ts=root.ts,
+            action_id=MUTE_24H_ACTION,
+            value=button_value(root, MUTE_24H_ACTION),
+            avoid=away_from_leader,
+        )
+        said = await slack.wait_for_post(lambda p: "Nothing was changed" in p.text, method="chat.postEphemeral")
+        assert "unavailable" in said.text
 
 
 def connection_of(slack: SlackEmulator, bots: dict[str, Bot], bot: Bot) -> int:
