@@ -94,6 +94,7 @@ bench: $(STAMP) alertmanager redis ## Print the performance figures (several min
 	$(LOOPBACK) $(BIN)/python -m bench.store
 	$(LOOPBACK) $(BIN)/python -m bench.failover
 	$(LOOPBACK) $(BIN)/python -m bench.replicas $(if $(QUICK),--quick)
+	$(LOOPBACK) $(BIN)/python -m bench.handoff
 
 image: ## Build the container image, tagged as the manifests run it (IMAGE=... for another tag)
 	$(if $(ENGINE),,$(error make image: neither podman nor docker is installed; install one, or set ENGINE=/path/to/it))

@@ -30,6 +30,9 @@ Measured 2026-12-03 (python 3.11.7, 2 CPUs, Linux 6.18), defaults:
     1.44x / 1.50x; peak RSS 114, 114, 116 MiB. The ratio moves with the machine: Redis round
     trips on loopback measured 0.10-0.15 ms in the morning, 0.25-0.5 ms then (bench.store).
 
+A third run in the evening (after the Alertmanager hand-offs, nothing on this path changed):
+7.2 / 9.1 against 10.1 / 13.0 ms = 1.40x / 1.43x; peak RSS 117, 114, 114 MiB.
+
 Earlier the same day: p50 1.39-1.51x, p99 1.49-1.90x, peak RSS 125-131 MiB. What changed:
 a command reads the person's and the channel's context in one round trip (was two); read
 commands are audited behind the answer (an audit thread; was a round trip before every
