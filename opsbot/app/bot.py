@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from types import TracebackType
 
 import structlog
@@ -32,6 +32,7 @@ from opsbot.kube.watch import WatchRunner
 from opsbot.releases.records import Release
 from opsbot.slack.surfaces import CardSurface
 from opsbot.store.backend import peer_directory, store_collector
+from opsbot.store.housekeeping import tidy_forever
 
 log = structlog.get_logger("opsbot")
 
@@ -159,6 +160,7 @@ class Bot:
             tracker.restore()
         self._background.append(asyncio.create_task(self._warm_repositories(), name="git-warm-up"))
         self._background.append(asyncio.create_task(self._sweep_approvals(), name="approval-sweeper"))
+        self._background.append(asyncio.create_task(self._tidy_store(), name="store-housekeeping"))
         self._background.extend(await self.watching.start(self.alerts))
         if self.alertmanager is not None:
             self.router.silences = self.alertmanager.silence_commands(asyncio.get_running_loop())
@@ -195,6 +197,14 @@ class Bot:
         except Exception as exc:
             log.exception("git_warm_up_failed")
             self.telemetry.errors.capture(exc, where="git_warm_up")
+
+    async def _tidy_store(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def in_pool(call: Callable[[], int]) -> Awaitable[int]:
+            return loop.run_in_executor(self.parts.pool, call)
+
+        await tidy_forever(self.store, self.parts.settings.store.keep_resolved_days, in_pool)
 
     async def _fail_interrupted(self, surface: CardSurface) -> None:
         """One process: what the last run left executing was interrupted. Replicas share the

@@ -45,6 +45,13 @@ class SqliteStore:
                 (incident_id, key, state, channel, time.time(), payload),
             )
 
+    def prune_incidents(self, *, resolved_before: float) -> int:
+        with self._lock:
+            cursor = self._db.execute(
+                "DELETE FROM incidents WHERE state = 'resolved' AND updated_at < ?", (resolved_before,)
+            )
+        return cursor.rowcount
+
     def incidents(self, *, state: str | None = None) -> list[Document]:
         with self._lock:
             if state is None:

@@ -362,3 +362,15 @@ def test_with_redis_away_each_replica_still_answers_an_event_once_from_its_memor
     redis_server.stop()
     assert seen.first_seen("Ev1", 60) is True
     assert seen.first_seen("Ev1", 60) is False
+
+
+def test_pruned_incidents_leave_nothing_behind_in_redis(redis_server: RedisServer) -> None:
+    """Memory stays bounded: no index entry or state field outlives a deleted incident."""
+    store = redis_store(redis_server)
+    for n in range(20):
+        store.put_incident(f"i{n}", f"k{n}", "resolved" if n % 2 else "open", "C1", {"id": f"i{n}"})
+    assert store.prune_incidents(resolved_before=time.time() + 1) == 10
+    client = store.connection.client
+    assert client.zcard("test:incidents") == 10
+    assert client.hlen("test:incident:data") == client.hlen("test:incident:state") == 10
+    assert client.zcard("test:incidents:state:resolved") == 0

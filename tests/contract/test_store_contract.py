@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from opsbot.store.protocol import StateStore
@@ -24,6 +26,19 @@ def test_an_incident_changing_state_leaves_its_old_state(store: StateStore) -> N
     store.put_incident("i1", "k1", "resolved", "C1", {"id": "i1", "done": True})
     assert store.incidents(state="open") == []
     assert store.incidents(state="resolved") == [{"id": "i1", "done": True}]
+
+
+def test_resolved_incidents_written_before_the_cut_are_deleted_and_nothing_else(store: StateStore) -> None:
+    store.put_incident("old", "k1", "resolved", "C1", {"id": "old"})
+    store.put_incident("open", "k2", "open", "C1", {"id": "open"})
+    assert store.prune_incidents(resolved_before=time.time() - 3600) == 0  # written just now
+    cut = time.time() + 1
+    store.put_incident("later", "k3", "resolved", "C1", {"id": "later"})
+    assert store.prune_incidents(resolved_before=cut) == 2
+    assert [d["id"] for d in store.incidents()] == ["open"]
+    assert store.incidents(state="resolved") == [] and store.incident("old") is None
+    store.put_incident("open", "k2", "resolved", "C1", {"id": "open", "v": 2})
+    assert store.prune_incidents(resolved_before=time.time() + 1) == 1 and store.incidents() == []
 
 
 def test_mutes_end_at_their_time_and_come_soonest_ending_first(store: StateStore) -> None:

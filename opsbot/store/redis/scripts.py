@@ -42,6 +42,19 @@ redis.call('ZADD', ARGV[5] .. ARGV[2], ARGV[3], ARGV[1])
 return 1
 """
 
+# Documents of one status written before ARGV[1], out of every index (as PUT_INDEXED keeps
+# them). KEYS: that status's zset, data hash, status hash, all-documents zset. Returns how many.
+PRUNE_INDEXED = """
+local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+for _, id in ipairs(old) do
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('ZREM', KEYS[4], id)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+return #old
+"""
+
 # The documents whose ids a sorted set holds, in its order. KEYS: zset, data hash.
 READ_INDEXED = """
 local found = {}

@@ -58,6 +58,7 @@ class RedisStore:
         self._put_indexed = client.register_script(scripts.PUT_INDEXED)
         self._put_approval = client.register_script(scripts.PUT_APPROVAL)
         self._read_indexed = client.register_script(scripts.READ_INDEXED)
+        self._prune = client.register_script(scripts.PRUNE_INDEXED)
         self._mutes = client.register_script(scripts.MUTES)
         self._first_offer = client.register_script(scripts.FIRST_OFFER)
         self._first_notification = client.register_script(scripts.FIRST_NOTIFICATION)
@@ -94,6 +95,15 @@ class RedisStore:
 
     def incident(self, incident_id: str) -> Document | None:
         return self._get(self._k("incident", "data"), incident_id)
+
+    def prune_incidents(self, *, resolved_before: float) -> int:
+        keys = [
+            self._k("incidents", "state", "resolved"),
+            self._k("incident", "data"),
+            self._k("incident", "state"),
+            self._k("incidents"),
+        ]
+        return int(self._c.run(lambda r: self._prune(keys=keys, args=[_score(resolved_before)], client=r)))
 
     def put_mute(self, mute_id: str, pattern: str, until: float, data: Document) -> None:
         def put(r: redis.Redis) -> None:
