@@ -204,7 +204,7 @@ class Bot:
         def in_pool(call: Callable[[], int]) -> Awaitable[int]:
             return loop.run_in_executor(self.parts.pool, call)
 
-        await tidy_forever(self.store, self.parts.settings.store.keep_resolved_days, in_pool)
+        await tidy_forever(self.store, self.parts.settings.store.retention_days, in_pool)
 
     async def _fail_interrupted(self, surface: CardSurface) -> None:
         """One process: what the last run left executing was interrupted. Replicas share the

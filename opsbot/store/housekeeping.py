@@ -1,8 +1,10 @@
-"""What the store no longer needs, deleted: resolved incidents after `store.keep_resolved_days`.
+"""What the store no longer needs, deleted: resolved incidents and approvals that are over,
+`store.retention_days` after their last change.
 
-Why: nothing else deletes them, so the store would grow with every incident ever opened (in
-Redis, memory), and each new leader reads every incident when it takes a cluster over. Every
-replica may run it; deleting what another replica deleted already is a no-op.
+Why: nothing else deletes them, so the store would grow with every incident and approval
+ever made (in Redis, memory), and each new leader reads every incident when it takes a
+cluster over. Every replica may run it; deleting what another replica deleted already is a
+no-op. The audit trail has its own limit and keeps what was decided.
 """
 
 from __future__ import annotations
@@ -23,15 +25,20 @@ DAY_SECONDS = 86_400.0
 class Prunable(Protocol):
     def prune_incidents(self, *, resolved_before: float) -> int: ...
 
+    def prune_approvals(self, *, over_before: float) -> int: ...
+
 
 def prune_resolved(store: Prunable, keep_days: float, now: float) -> int:
-    """Delete the incidents resolved more than `keep_days` ago (0: keep them all); how many."""
+    """Delete the incidents resolved, and the approvals over, more than `keep_days` ago (0:
+    keep them all); how many."""
     if keep_days <= 0:
         return 0
-    removed = store.prune_incidents(resolved_before=now - keep_days * DAY_SECONDS)
-    if removed:
-        log.info("resolved_incidents_deleted", removed=removed, keep_days=keep_days)
-    return removed
+    cut = now - keep_days * DAY_SECONDS
+    incidents = store.prune_incidents(resolved_before=cut)
+    approvals = store.prune_approvals(over_before=cut)
+    if incidents or approvals:
+        log.info("store_pruned", incidents=incidents, approvals=approvals, keep_days=keep_days)
+    return incidents + approvals
 
 
 async def tidy_forever(

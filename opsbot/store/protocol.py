@@ -12,6 +12,9 @@ from typing import Protocol
 
 from opsbot.ports import Document
 
+FINAL_APPROVAL_STATUSES = ("succeeded", "failed", "cancelled", "expired", "rejected")
+"""The approval machine's final states (opsbot.approvals.machine.Status.final), as stored."""
+
 
 class StateStore(Protocol):
     # incidents and mutes (opsbot.ports.Store) ---------------------------------------
@@ -50,6 +53,10 @@ class StateStore(Protocol):
     def approval(self, approval_id: str) -> Document | None: ...
 
     def approvals(self, *, status: str) -> list[Document]: ...
+
+    def prune_approvals(self, *, over_before: float) -> int:
+        """Delete the approvals in a final status last written before `over_before`; how many."""
+        ...
 
     # alertmanager (opsbot.alertmanager.state.AlertmanagerStore) ------------------------
     def first_notification(self, key: str, at: float) -> bool: ...

@@ -36,7 +36,8 @@ class StoreSettings(Strict):
     # Deployment's config (manifests/base/config.yaml) puts it on the state volume instead.
     path: str = "opsbot.db"
     """The SQLite file (backend sqlite); also where `releases.workdir` defaults to."""
-    keep_resolved_days: float = Field(default=30.0, ge=0)
-    """Resolved incidents are deleted this long after their last change (0: kept forever), so
-    the store (Redis: memory) does not grow without end and a new leader loads what matters."""
+    retention_days: float = Field(default=30.0, ge=0)
+    """Resolved incidents and approvals that are over are deleted this long after their last
+    change (0: kept forever), so the store (Redis: memory) does not grow without end and a new
+    leader loads what matters. The audit trail keeps its own limit."""
     redis: RedisSettings = RedisSettings()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from opsbot.errors import ConfigError
 from opsbot.ports import Document
+from opsbot.store.protocol import FINAL_APPROVAL_STATUSES
 from opsbot.store.sqlite_schema import SCHEMA, SCHEMA_VERSION
 
 
@@ -135,6 +136,15 @@ class SqliteStore:
                 (status, time.time(), payload, approval_id, revision),
             )
         return cursor.rowcount > 0
+
+    def prune_approvals(self, *, over_before: float) -> int:
+        marks = ", ".join("?" for _ in FINAL_APPROVAL_STATUSES)
+        with self._lock:
+            cursor = self._db.execute(
+                f"DELETE FROM approvals WHERE status IN ({marks}) AND updated_at < ?",  # noqa: S608 - placeholders
+                (*FINAL_APPROVAL_STATUSES, over_before),
+            )
+        return cursor.rowcount
 
     def approval(self, approval_id: str) -> Document | None:
         with self._lock:

@@ -364,7 +364,7 @@ def test_with_redis_away_each_replica_still_answers_an_event_once_from_its_memor
     assert seen.first_seen("Ev1", 60) is False
 
 
-def test_pruned_incidents_leave_nothing_behind_in_redis(redis_server: RedisServer) -> None:
+def test_pruned_incidents_and_approvals_leave_nothing_behind_in_redis(redis_server: RedisServer) -> None:
     """Memory stays bounded: no index entry or state field outlives a deleted incident."""
     store = redis_store(redis_server)
     for n in range(20):
@@ -374,3 +374,8 @@ def test_pruned_incidents_leave_nothing_behind_in_redis(redis_server: RedisServe
     assert client.zcard("test:incidents") == 10
     assert client.hlen("test:incident:data") == client.hlen("test:incident:state") == 10
     assert client.zcard("test:incidents:state:resolved") == 0
+    store.put_approval("a1", "pending", {"id": "a1", "revision": 0})
+    assert store.replace_approval("a1", "succeeded", {"id": "a1", "revision": 1}, revision=0)
+    assert store.prune_approvals(over_before=time.time() + 1) == 1
+    assert [client.hlen(f"test:approval:{f}") for f in ("data", "status", "revision", "writer")] == [0, 0, 0, 0]
+    assert client.zcard("test:approvals:succeeded") == 0

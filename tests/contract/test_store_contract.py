@@ -41,6 +41,20 @@ def test_resolved_incidents_written_before_the_cut_are_deleted_and_nothing_else(
     assert store.prune_incidents(resolved_before=time.time() + 1) == 1 and store.incidents() == []
 
 
+def test_approvals_that_are_over_are_deleted_before_the_cut_and_pending_ones_kept(store: StateStore) -> None:
+    store.put_approval("done", "succeeded", {"id": "done"})
+    store.put_approval("waiting", "pending", {"id": "waiting"})
+    store.put_approval("running", "executing", {"id": "running"})
+    assert store.prune_approvals(over_before=time.time() - 3600) == 0  # written just now
+    store.put_approval("refused", "rejected", {"id": "refused"})
+    assert store.prune_approvals(over_before=time.time() + 1) == 2
+    assert store.approval("done") is None and store.approvals(status="rejected") == []
+    assert [d["id"] for d in store.approvals(status="pending") + store.approvals(status="executing")] == [
+        "waiting",
+        "running",
+    ]
+
+
 def test_mutes_end_at_their_time_and_come_soonest_ending_first(store: StateStore) -> None:
     store.put_mute("m1", "prod/*", 300.0, {"id": "m1"})
     store.put_mute("m2", "web/*", 200.0, {"id": "m2"})

@@ -42,14 +42,16 @@ redis.call('ZADD', ARGV[5] .. ARGV[2], ARGV[3], ARGV[1])
 return 1
 """
 
-# Documents of one status written before ARGV[1], out of every index (as PUT_INDEXED keeps
-# them). KEYS: that status's zset, data hash, status hash, all-documents zset. Returns how many.
+# Documents of one status written before ARGV[1], out of every index (as PUT_INDEXED and
+# PUT_APPROVAL keep them). KEYS: that status's zset, then ARGV[2] hashes holding a field per
+# document (data, status, ...), then the zsets it is also in. Returns how many.
 PRUNE_INDEXED = """
+local hashes = tonumber(ARGV[2])
 local old = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
 for _, id in ipairs(old) do
-  redis.call('HDEL', KEYS[2], id)
-  redis.call('HDEL', KEYS[3], id)
-  redis.call('ZREM', KEYS[4], id)
+  for i = 2, #KEYS do
+    if i <= hashes + 1 then redis.call('HDEL', KEYS[i], id) else redis.call('ZREM', KEYS[i], id) end
+  end
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
 return #old

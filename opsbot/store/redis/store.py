@@ -24,6 +24,7 @@ from typing import Any
 import redis
 
 from opsbot.ports import Document
+from opsbot.store.protocol import FINAL_APPROVAL_STATUSES
 from opsbot.store.redis import scripts
 from opsbot.store.redis.client import Connection
 
@@ -103,7 +104,11 @@ class RedisStore:
             self._k("incident", "state"),
             self._k("incidents"),
         ]
-        return int(self._c.run(lambda r: self._prune(keys=keys, args=[_score(resolved_before)], client=r)))
+        return self._pruned(keys, hashes=2, before=resolved_before)
+
+    def _pruned(self, keys: list[str], *, hashes: int, before: float) -> int:
+        args = [_score(before), str(hashes)]
+        return int(self._c.run(lambda r: self._prune(keys=keys, args=args, client=r)))
 
     def put_mute(self, mute_id: str, pattern: str, until: float, data: Document) -> None:
         def put(r: redis.Redis) -> None:
@@ -160,6 +165,13 @@ class RedisStore:
     def replace_approval(self, approval_id: str, status: str, data: Document, *, revision: int) -> bool:
         """Compare-and-set in one script: written only if the stored revision is still `revision`."""
         return self._approval_write(approval_id, status, data, revision)
+
+    def prune_approvals(self, *, over_before: float) -> int:
+        hashes = [self._k("approval", field) for field in ("data", "status", "revision", "writer")]
+        return sum(
+            self._pruned([self._k("approvals", status), *hashes], hashes=4, before=over_before)
+            for status in FINAL_APPROVAL_STATUSES
+        )
 
     def approval(self, approval_id: str) -> Document | None:
         return self._get(self._k("approval", "data"), approval_id)
