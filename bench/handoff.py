@@ -55,7 +55,7 @@ from opsbot.app import Bot
 from opsbot.config import Settings
 from tests.support.alertmanager import WEBHOOK_TOKEN, notification
 from tests.support.am_world import secrets
-from tests.support.harness import block_text, button_value, running_bot
+from tests.support.harness import block_text, click_card, running_bot
 from tests.support.redis_server import RedisServer
 
 REDIS_ENV = "OPSBOT_BENCH_REDIS_URL"
@@ -125,20 +125,11 @@ async def sample(
     card = await world.slack.wait_for_post(
         lambda p: p.thread_ts is None and name in block_text(p) and "Approve" in block_text(p), timeout=30
     )
-    root = next(p for p in world.slack.posts if p.ts == card.ts and p.thread_ts is None)
-    action = f"{APPROVE_ACTION}:0"
     before = len(world.slack.posts)
     started = time.perf_counter()
-    await world.slack.click(
-        APPROVER,
-        channel=ALERTS,
-        message_ts=root.ts,
-        action_id=action,
-        value=button_value(card, action),
-        avoid=set(world.slack.connection_ids) - {connection},
-    )
+    await click_card(world.slack, card, f"{APPROVE_ACTION}:0", user=APPROVER, only=connection)
     said = await world.slack.wait_for_post(
-        lambda p: "Approved by" in p.text, thread_ts=root.ts, after=before, timeout=30
+        lambda p: "Approved by" in p.text, thread_ts=card.ts, after=before, timeout=30
     )
     return world.posts.recorded_at(said) - started
 

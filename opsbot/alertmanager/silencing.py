@@ -107,9 +107,8 @@ class Silencer:
         """Whether the replica running the loops (it holds the groups) notes this: not here."""
         if self.handoff is None or not self.handoff.passing_on:
             return False
-        why = await self.handoff.pass_on(SILENCES_PATH, document)
-        if why is not None:  # the silences are made; only their note on the card is missing
-            log.warning("silence_notes_not_passed_on", why=why[:200])
+        # Not taken (logged by the hand-off): the silences are made, only their card note is missing.
+        await self.handoff.pass_on(SILENCES_PATH, document)
         return True
 
     def note(self, silences: SilencesMade) -> None:

@@ -31,7 +31,7 @@ from tests.support.alertmanager import WEBHOOK_TOKEN, Alertmanager, notification
 from tests.support.am_world import RULES, secrets
 from tests.support.downstream import SECRET
 from tests.support.fake_kube import FakeKubeServer
-from tests.support.harness import ALERTS, BOB, CHANNEL, BotHarness, block_text, button_value, running_bot
+from tests.support.harness import ALERTS, BOB, CHANNEL, BotHarness, block_text, click_card, running_bot
 from tests.support.loopback import free_port
 from tests.support.polling import until
 from tests.support.slack_emulator import SlackEmulator
@@ -219,14 +219,7 @@ async def test_an_approve_click_on_a_follower_is_decided_run_and_said_by_the_lea
         root = await slack.wait_for_post(
             lambda p: p.thread_ts is None and "Approve" in block_text(p), channel=ALERTS, timeout=20
         )
-        await slack.click(
-            BOB,
-            channel=root.channel,
-            message_ts=root.ts,
-            action_id=f"{APPROVE_ACTION}:0",
-            value=button_value(root, f"{APPROVE_ACTION}:0"),
-            avoid=set(slack.connection_ids) - {connection_of(slack, bots, follower)},
-        )
+        await click_card(slack, root, f"{APPROVE_ACTION}:0", user=BOB, only=connection_of(slack, bots, follower))
         await slack.wait_for_post(lambda p: "Approved by" in p.text, thread_ts=root.ts, timeout=20)
         await slack.wait_for_post(lambda p: "Scaled deployment/api" in p.text, thread_ts=root.ts, timeout=20)
         assert forwarded(follower, "ok") == 1.0

@@ -19,7 +19,7 @@ from opsbot.app import Bot
 from tests.e2e.test_alerts import alert_settings, crash, pod_names, roots
 from tests.e2e.test_cli import checks, doctor, write_config
 from tests.support.fake_kube import FakeKubeServer
-from tests.support.harness import ALERTS, ALICE, CHANNEL, BotHarness, block_text, button_value, running_bot
+from tests.support.harness import ALERTS, ALICE, CHANNEL, BotHarness, block_text, click_card, running_bot
 from tests.support.polling import until, watches_synced
 from tests.support.redis_server import RedisServer, running_redis
 from tests.support.slack_emulator import SlackEmulator
@@ -138,7 +138,7 @@ async def test_a_card_clicked_on_a_replica_that_does_not_lead_mutes_the_incident
         await until(lambda: len(leaders(bots)) == 1)
         leader = bots[leaders(bots)[0]]
         (other,) = [bot for bot in bots.values() if bot is not leader]
-        away_from_leader = {connection_of(slack, bots, leader)}
+        elsewhere = connection_of(slack, bots, other)  # what Slack hands the replica that does not lead
         await until(lambda: watches_synced(leader))
         crash(kube, "web", next(p for p in pod_names(kube, "web") if "api" in p))
         root = await slack.wait_for_post(channel=ALERTS, method="chat.postMessage")
@@ -146,30 +146,16 @@ async def test_a_card_clicked_on_a_replica_that_does_not_lead_mutes_the_incident
         (incident,) = leader.alerts.open_incidents_here()
         assert other.alerts.open_incidents_here() == []
 
-        asked = await slack.mention(ALICE, CHANNEL, "incidents", avoid=away_from_leader)
+        asked = await slack.mention(ALICE, CHANNEL, "incidents", avoid={connection_of(slack, bots, leader)})
         listed = await slack.wait_for_post(lambda p: incident.ref in block_text(p), thread_ts=asked.ts, timeout=10)
         assert "deployment/api" in block_text(listed)
-        await slack.click(
-            ALICE,
-            channel=root.channel,
-            message_ts=root.ts,
-            action_id=MUTE_1H_ACTION,
-            value=button_value(root, MUTE_1H_ACTION),
-            avoid=away_from_leader,
-        )
+        await click_card(slack, root, MUTE_1H_ACTION, only=elsewhere)
         await slack.wait_for_post(lambda p: "muted this incident for 1h" in p.text, thread_ts=root.ts, timeout=10)
         assert not any("no longer known" in p.text for p in slack.posts)
         await until(lambda: leader.alerts.mutes.muted(incident.key, datetime.now(UTC)) is not None)  # type: ignore[union-attr]
 
         shared_store.stop()  # the store cannot answer: the replica that does not lead says so
-        await slack.click(
-            ALICE,
-            channel=root.channel,
-            message_ts=root.ts,
-            action_id=MUTE_24H_ACTION,
-            value=button_value(root, MUTE_24H_ACTION),
-            avoid=away_from_leader,
-        )
+        await click_card(slack, root, MUTE_24H_ACTION, only=elsewhere)
         said = await slack.wait_for_post(lambda p: "Nothing was changed" in p.text, method="chat.postEphemeral")
         assert "unavailable" in said.text
 

@@ -19,7 +19,16 @@ import pytest_asyncio
 
 from opsbot.approvals.cards import APPROVE_ACTION
 from tests.support.fake_kube import FakeKubeServer, builders
-from tests.support.harness import ALERTS, ALICE, BOB, CHANNEL, block_text, button_value, crashloop_root_titles
+from tests.support.harness import (
+    ALERTS,
+    ALICE,
+    BOB,
+    CHANNEL,
+    block_text,
+    button_value,
+    click_card,
+    crashloop_root_titles,
+)
 from tests.support.polling import until
 from tests.support.redis_server import RedisServer, running_redis
 from tests.support.replicas import TIMING, Replicas, wait_for_holder
@@ -160,7 +169,7 @@ async def test_a_card_posted_by_one_replica_is_approved_on_another_and_runs_once
     # Bob's Approve (a double click) reaches the two replicas that did not post the card, at once.
     others = [c for c in slack.connection_ids if c != asked_on]
     assert len(others) == 2
-    clicks = await asyncio.gather(*(click_approve(slack, card, only=target) for target in others))
+    clicks = await asyncio.gather(*(click_card(slack, card, APPROVE_ACTION, user=BOB, only=c) for c in others))
     assert sorted(connection(slack, c) for c in clicks) == sorted(others)
     await slack.wait_for_post(
         lambda p: "Scaled deployment/api from 3 to 1" in p.text, thread_ts=card.thread_ts, timeout=15
@@ -174,18 +183,6 @@ async def test_a_card_posted_by_one_replica_is_approved_on_another_and_runs_once
     assert deployment is not None and deployment["spec"]["replicas"] == 1
     done = [p for p in slack.posts if p.thread_ts == card.thread_ts and "Scaled deployment/api" in p.text]
     assert len(done) == 1, [p.text for p in done]
-
-
-async def click_approve(slack: SlackEmulator, card: Post, *, only: int) -> Sent:
-    """Bob clicks Approve on the card; the click goes to connection `only`."""
-    return await slack.click(
-        BOB,
-        channel=card.channel,
-        message_ts=card.ts,
-        action_id=APPROVE_ACTION,
-        value=button_value(card, APPROVE_ACTION),
-        avoid=set(slack.connection_ids) - {only},
-    )
 
 
 STORM_DEPLOYMENTS = 50

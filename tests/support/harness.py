@@ -121,14 +121,23 @@ class BotHarness:
 
     async def click_button(self, card: Post, action_id: str, *, user: str = ALICE) -> None:
         """Click the card's button `action_id` as `user`, as Slack would send it."""
-        await self.slack.click(
-            user,
-            channel=card.channel,
-            message_ts=card.ts,
-            action_id=action_id,
-            value=button_value(card, action_id),
-            thread_ts=card.thread_ts,
-        )
+        await click_card(self.slack, card, action_id, user=user)
+
+
+async def click_card(
+    slack: SlackEmulator, card: Post, action_id: str, *, user: str = ALICE, only: int | None = None
+) -> Sent:
+    """Click the card's button `action_id` as `user`, as Slack would send it; `only`: the one
+    Socket Mode connection (replica) the click is delivered to."""
+    return await slack.click(
+        user,
+        channel=card.channel,
+        message_ts=card.ts,
+        action_id=action_id,
+        value=button_value(card, action_id),
+        thread_ts=card.thread_ts,
+        avoid=set(slack.connection_ids) - {only} if only is not None else (),
+    )
 
 
 def crashloop_root_titles(slack: SlackEmulator) -> list[str]:
