@@ -370,7 +370,7 @@ async def measure_latency(world: BenchWorld, targets: list[Target], options: Opt
         with GcPauses() as gc_pauses:
             for target in targets[: options.samples]:
                 samples.append(await one_sample(world, target, stamps, gc_pauses))
-        open_incidents = len(alerts.open_incidents())
+        open_incidents = len(alerts.open_incidents_here())
         root_posts = sum(1 for p in world.slack.posts if p.channel == ALERTS and is_root(p))
     return Latency(samples, sync_s, synced_events, expected, gc_pauses, open_incidents, root_posts)
 

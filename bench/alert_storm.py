@@ -259,7 +259,7 @@ def count(
         if not m.get("thread_ts") or m.get("thread_ts") == m.get("ts")
     )
     incidents: dict[str, Incident] = {}
-    for open_incident in alerts.open_incidents():
+    for open_incident in alerts.open_incidents_here():
         workload = open_incident.workload
         if workload.kind == "Deployment" and workload.name in by_deployment:
             incidents[workload.name] = open_incident
@@ -307,7 +307,7 @@ def count(
         not_visible=not_visible,
         events_handled=stamps.modified,
         events_done_s=stamps.last - start if stamps.last else None,
-        incidents_total=len(alerts.open_incidents()),
+        incidents_total=len(alerts.open_incidents_here()),
     )
 
 

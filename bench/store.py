@@ -1,8 +1,9 @@
 """The store's hot calls, SQLite (the baseline, one file) against Redis on loopback, same run.
 
-Each call is timed one at a time from this thread, as the bot makes them on its event
-loop: `put_incident`, `first_notification`, an approval compare-and-set
-(`replace_approval`) and `append_audit`. Redis is a real redis-server started here
+Each call is timed one at a time, as the bot makes them: awaited on an event loop
+(`put_incident`, `first_notification`, an approval compare-and-set `replace_approval`: on
+Redis, redis-py's asyncio client) or from a worker thread (`append_audit`: its synchronous
+client). Redis is a real redis-server started here
 (Debian's package; `make bench` installs it), with `appendonly yes` and
 `appendfsync everysec`, the setting a deployment would use; SQLite runs as the bot runs
 it (WAL, synchronous=NORMAL). Figures printed, never asserted.
@@ -13,6 +14,8 @@ it (WAL, synchronous=NORMAL). Figures printed, never asserted.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import inspect
 import shutil
 import tempfile
 import time
@@ -28,27 +31,33 @@ from tests.support.redis_server import RedisServer
 INCIDENT = {"id": "i", "kind": "crashloop", "cluster": "prod", "namespace": "web", "pod": "api-7c9d", "n": 0}
 
 
-def timed(call: Callable[[int], object], calls: int) -> list[float]:
+async def timed(call: Callable[[int], object], calls: int) -> list[float]:
+    """Seconds per call; a call that returns an awaitable is awaited (and timed) too."""
     seconds = []
     for n in range(calls):
         started = time.perf_counter()
-        call(n)
+        result = call(n)
+        if inspect.isawaitable(result):
+            await result
         seconds.append(time.perf_counter() - started)
     return seconds
 
 
-def cas(store: StateStore, n: int) -> bool:
-    return store.replace_approval(f"a{n}", "executing", {"id": f"a{n}", "revision": 1}, revision=0)
-
-
-def workloads(store: StateStore, calls: int) -> list[tuple[str, list[float]]]:
+async def workloads(store: StateStore, calls: int) -> list[tuple[str, list[float]]]:
     for n in range(calls):
-        store.put_approval(f"a{n}", "pending", {"id": f"a{n}", "revision": 0})
+        await store.put_approval(f"a{n}", "pending", {"id": f"a{n}", "revision": 0})
+
+    def cas(n: int) -> object:
+        return store.replace_approval(f"a{n}", "executing", {"id": f"a{n}", "revision": 1}, revision=0)
+
+    def audit(n: int) -> None:
+        store.append_audit(float(n), "U1", "command", {"command": "pods", "n": n})
+
     return [
-        ("put_incident", timed(lambda n: store.put_incident(f"i{n % 200}", f"k{n}", "open", "C1", INCIDENT), calls)),
-        ("first_notification", timed(lambda n: store.first_notification(f"n{n}", float(n)), calls)),
-        ("approval CAS", timed(lambda n: cas(store, n), calls)),
-        ("append_audit", timed(lambda n: store.append_audit(float(n), "U1", "command", {"command": "pods", "n": n}), calls)),
+        ("put_incident", await timed(lambda n: store.put_incident(f"i{n % 200}", f"k{n}", "open", "C1", INCIDENT), calls)),
+        ("first_notification", await timed(lambda n: store.first_notification(f"n{n}", float(n)), calls)),
+        ("approval CAS", await timed(cas, calls)),
+        ("append_audit", await timed(audit, calls)),
     ]
 
 
@@ -61,7 +70,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
         sqlite = SqliteStore(Path(workdir) / "opsbot.db")
-        for name, seconds in workloads(sqlite, args.calls):
+        for name, seconds in asyncio.run(workloads(sqlite, args.calls)):
             rows.append(("sqlite", Summary.of(name, seconds)))
         sqlite.close()
         server = RedisServer(Path(workdir) / "redis", appendonly=True)
@@ -69,9 +78,15 @@ def main() -> None:
         server.start()
         try:
             redis = RedisStore(Connection.from_url(server.url, password=None, timeout=0.5, retry_after=2.0))
-            for name, seconds in workloads(redis, args.calls):
+
+            async def measured() -> list[tuple[str, list[float]]]:
+                try:
+                    return await workloads(redis, args.calls)
+                finally:
+                    await redis.aclose()
+
+            for name, seconds in asyncio.run(measured()):
                 rows.append(("redis", Summary.of(name, seconds)))
-            redis.close()
         finally:
             server.stop()
     print(f"store hot calls, {args.calls} each, one at a time ({environment_line()})")

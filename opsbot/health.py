@@ -107,7 +107,7 @@ class BotStatus(Protocol):
         """Configured clusters opsbot cannot use → why (the others are served all the same)."""
         ...
 
-    def store_problem(self) -> str | None:
+    async def store_problem(self) -> str | None:
         """Why the store cannot be used right now (Redis unreachable), or None."""
         ...
 
@@ -358,7 +358,7 @@ async def readiness_problems(bot: BotStatus) -> list[str]:
     reasons: list[str] = []
     if not bot.accepting:
         reasons.append("shutting down")
-    store = bot.store_problem()
+    store = await bot.store_problem()
     if store is not None:
         reasons.append(store)
     if not await bot.connected():

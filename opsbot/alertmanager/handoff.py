@@ -163,8 +163,8 @@ class Handoff:
         running: Callable[[], bool],
         decide: Callable[[ButtonClick], Awaitable[None]],
         notify: Callable[[str, str, Text], Awaitable[None]],
-        note_silences: Callable[[SilencesMade], None],
-        end_silences: Callable[[set[str], str], None],
+        note_silences: Callable[[SilencesMade], Awaitable[None]],
+        end_silences: Callable[[set[str], str], Awaitable[None]],
     ) -> None:
         self._key = key
         self._actions = actions
@@ -222,9 +222,9 @@ class Handoff:
 
         async def silences(data: Any) -> None:
             if "ended" in _object(data):
-                self._end_silences(*parse_ended(data))
+                await self._end_silences(*parse_ended(data))
             else:
-                self._note_silences(SilencesMade(data))
+                await self._note_silences(SilencesMade(data))
 
         return [
             ("POST", CLICK_PATH, handoff_handler(verified, self._running, click, refusals)),

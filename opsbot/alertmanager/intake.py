@@ -14,7 +14,7 @@ interleave. The reconcile only resolves alerts nobody mentioned since it asked A
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -63,8 +63,8 @@ class Intake:
         clock: Clock,
         *,
         default_cluster: str,
-        on_fired: Callable[[Fired], None],
-        on_resolved: Callable[[AlertGroup, Incident], None],
+        on_fired: Callable[[Fired], Awaitable[None]],
+        on_resolved: Callable[[AlertGroup, Incident], Awaitable[None]],
     ) -> None:
         self._settings = settings
         self._state = state
@@ -90,7 +90,7 @@ class Intake:
             now = self._clock.now()
             key = notification.dedupe_key
             store = self._state.store
-            if not store.first_notification(key, now.timestamp()):
+            if not await store.first_notification(key, now.timestamp()):
                 self.duplicates += 1
                 log.info("alertmanager_notification_repeated", group=notification.group_key[:200])
                 return False
@@ -106,12 +106,12 @@ class Intake:
                     resolved=notification.status == "resolved",
                 )
             except BaseException:
-                store.forget_notification(key)
+                await store.forget_notification(key)
                 raise
             return True
 
-    def forget_old_notifications(self) -> None:
-        self._state.store.forget_notifications((self._clock.now() - NOTIFICATION_MEMORY).timestamp())
+    async def forget_old_notifications(self) -> None:
+        await self._state.store.forget_notifications((self._clock.now() - NOTIFICATION_MEMORY).timestamp())
 
     # reconcile -------------------------------------------------------------------------
 
@@ -141,7 +141,7 @@ class Intake:
                     continue
                 self.reconciled_resolved += len(gone)
                 log.info("alertmanager_resolved_while_away", group=group.key, alerts=len(gone))
-                self._state.put_group(updated)
+                await self._state.put_group(updated)
                 await self._resolve_alerts(updated, gone, now, group_resolved=not updated.firing())
 
     # the merge --------------------------------------------------------------------------
@@ -181,7 +181,7 @@ class Intake:
                 cleared.append(alert.fingerprint)
             elif change is Change.UPDATED:
                 updated = True
-        self._state.put_group(group)
+        await self._state.put_group(group)
         if counting:
             self.reconciled_posted += len(fired)
         effects: list[IncidentEffect] = []
@@ -203,7 +203,7 @@ class Intake:
             self._publishing.changed(incident)
         incident = self._book.get(key)
         if fired and incident is not None and incident.channel:
-            self._on_fired(Fired(group, incident, tuple(fired)))
+            await self._on_fired(Fired(group, incident, tuple(fired)))
 
     async def _resolve_alerts(
         self, group: AlertGroup, fingerprints: list[str], now: datetime, *, group_resolved: bool
@@ -240,7 +240,7 @@ class Intake:
     async def _perform(self, effects: list[IncidentEffect]) -> None:
         publishing = self._publishing
         for effect in effects:
-            publishing.save(effect.incident)
+            await publishing.save(effect.incident)
             if isinstance(effect, Opened):
                 self.opened += 1
                 await publishing.open(effect.incident)
@@ -258,7 +258,7 @@ class Intake:
                 await publishing.resolve(incident, text)
                 group = self._state.group(incident.key)
                 if group is not None:
-                    self._on_resolved(group, incident)
+                    await self._on_resolved(group, incident)
 
 
 def _collapse(book: IncidentBook, effects: list[IncidentEffect]) -> list[IncidentEffect]:

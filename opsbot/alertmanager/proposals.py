@@ -61,7 +61,7 @@ class Proposer:
         self._proposing: set[tuple[str, str, str]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def on_fired(self, fired: Fired) -> None:
+    async def on_fired(self, fired: Fired) -> None:
         for record in fired.alerts:
             for found in proposals(self._settings, record.labels, record.annotations):
                 if isinstance(found, Rendered):
@@ -70,7 +70,7 @@ class Proposer:
                     rule, problem = found
                     text = rule.command or (rule.signal.action if rule.signal else "")
                 marker = (fired.incident.id, rule.name, text)
-                if marker in self._proposing or self._proposed(fired.group, fired.incident, rule.name, text):
+                if marker in self._proposing or await self._proposed(fired.group, fired.incident, rule.name, text):
                     continue
                 self._proposing.add(marker)
                 self._spawn(
@@ -79,10 +79,10 @@ class Proposer:
                     )
                 )
 
-    def _proposed(self, group: AlertGroup, incident: Incident, rule: str, text: str) -> bool:
+    async def _proposed(self, group: AlertGroup, incident: Incident, rule: str, text: str) -> bool:
         return any(
             r.incident_id == incident.id and r.rule == rule and r.action == text
-            for r in self._state.remediations_of(group)
+            for r in await self._state.remediations_of(group)
         )
 
     async def _propose(
@@ -151,8 +151,8 @@ class Proposer:
                     "remediation_dropped", rule=rule.name, reason="the incident resolved while it was planned"
                 )
                 return
-            self._state.put_remediation(remediation)
-            self._state.put_group(replace(group, remediations=(*group.remediations, remediation.id)))
+            await self._state.put_remediation(remediation)
+            await self._state.put_group(replace(group, remediations=(*group.remediations, remediation.id)))
             log.info(
                 "remediation_proposed",
                 remediation=remediation.id,

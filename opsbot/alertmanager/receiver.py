@@ -143,7 +143,7 @@ def webhook_handler(
 
 
 def status_handler(
-    authorised: Callable[[str, web.Request, bytes], str | None],
+    authorised: Callable[[str, web.Request, bytes], Awaitable[str | None]],
     ready: Callable[[], bool],
     apply: Callable[[str, StatusUpdate, str], Awaitable[tuple[int, str]]],
     refusals: Refusals,
@@ -168,7 +168,7 @@ def status_handler(
             relayed = await _relayed(relay, refusals, request, body)
             if relayed is not None:
                 return relayed
-        problem = authorised(remediation_id, request, body)
+        problem = await authorised(remediation_id, request, body)
         if problem == "unknown":
             return _refuse(refusals, request, 404, "unknown action id")
         if problem is not None:

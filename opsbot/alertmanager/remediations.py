@@ -145,13 +145,13 @@ class Remediations:
     async def _decide(self, remediation_id: str, approve: bool, subject: Subject, channel: str) -> None:
         user = subject.user_id
         self._known[user] = await self._names(user)
-        seen = self._state.remediation(remediation_id)
+        seen = await self._state.remediation(remediation_id)
         if seen is None or seen.approval is None:
             await self._notify(channel, user, Text("This proposal is no longer known; nothing was changed."))
             return
         thread = self._incident(seen.incident_key)
         link = await self._thread_link(thread.channel, thread.root) if seen.kind == "signal" and thread else ""
-        group = self._state.stored_group(seen.incident_key) if seen.kind == "signal" else None
+        group = await self._state.stored_group(seen.incident_key) if seen.kind == "signal" else None
         now = self._clock.now()
         effects: list[Effect] = []
 
@@ -171,7 +171,7 @@ class Remediations:
                 status_path=self._status_path(current.id),
             )  # fmt: skip
 
-        changed = self._state.change(remediation_id, decided)
+        changed = await self._state.change(remediation_id, decided)
         for effect in effects:
             if isinstance(effect, Notify):
                 await self._notify(channel, effect.user, effect.text)
@@ -193,7 +193,7 @@ class Remediations:
     async def _run(self, remediation_id: str) -> None:
         # decided → started is a compare-and-set: of the replicas that could start it (the
         # one that took the click, the one resuming after a restart) exactly one does.
-        changed = self._state.change(
+        changed = await self._state.change(
             remediation_id, lambda r: replace(r, run="started") if r.run == "decided" else None
         )
         if changed is None or not changed.written:
@@ -222,9 +222,9 @@ class Remediations:
             finish = Finish(False, message, self._clock.now())
         finally:
             self._running.discard(remediation.id)
-        self._finish(remediation.id, finish, run="done")
+        await self._finish(remediation.id, finish, run="done")
 
-    def _finish(self, remediation_id: str, finish: Finish, *, run: str = "") -> None:
+    async def _finish(self, remediation_id: str, finish: Finish, *, run: str = "") -> None:
         def finished(current: Remediation) -> Remediation | None:
             if current.approval is None:
                 return None
@@ -236,7 +236,7 @@ class Remediations:
                 return replace(updated, closed="failed")
             return replace(updated, closed="succeeded") if finished_command(updated) else updated
 
-        changed = self._state.change(remediation_id, finished)
+        changed = await self._state.change(remediation_id, finished)
         if changed is None or not changed.written:
             return
         updated = changed.after
@@ -266,27 +266,27 @@ class Remediations:
 
     async def _deliver_until_done(self, remediation_id: str) -> None:
         while True:
-            current = self._state.remediation(remediation_id)
+            current = await self._state.remediation(remediation_id)
             if current is None or current.delivery is None or current.delivery.state != "pending":
                 return
             self.delivery_attempts += 1
             attempt = await self._sender.attempt(current.delivery)
             target = self._sender.target(current.delivery.target)
             attempted = partial(after_attempt, attempt=attempt, target=target, at=self._clock.now())
-            changed = self._state.change(remediation_id, attempted)
+            changed = await self._state.change(remediation_id, attempted)
             if changed is None or not changed.written:
                 return  # delivered or given up by another replica meanwhile
             delivery = changed.after.delivery
             assert delivery is not None
             if delivery.state != "pending":
-                self._delivered(changed.after)
+                await self._delivered(changed.after)
                 return
             wait = max(backoff(target, delivery.attempts) if target else 0.0, attempt.retry_after or 0.0)
             log.info("signal_retry", remediation=remediation_id, attempt=delivery.attempts, error=attempt.error, wait_s=wait)
             self._publishing.announce(current.incident_key)
             await self._sleep(wait)
 
-    def _delivered(self, remediation: Remediation) -> None:
+    async def _delivered(self, remediation: Remediation) -> None:
         delivery = remediation.delivery
         assert delivery is not None and remediation.approval is not None
         ok = delivery.state == "delivered"
@@ -305,7 +305,7 @@ class Remediations:
                 if ok
                 else f"Signal to {delivery.target} failed after {delivery.attempts} attempt(s): {delivery.error}"
             )
-            self._finish(remediation.id, Finish(ok, message, self._clock.now()))
+            await self._finish(remediation.id, Finish(ok, message, self._clock.now()))
             if ok:
                 return
         text = (
@@ -317,9 +317,9 @@ class Remediations:
 
     # updates, expiry, withdrawal, restarts -------------------------------------------------------
 
-    def update(self, remediation_id: str, update: StatusUpdate) -> Remediation | None:
+    async def update(self, remediation_id: str, update: StatusUpdate) -> Remediation | None:
         """A status update (the downstream system's, or a rollout's); None: unknown id."""
-        changed = self._state.change(remediation_id, lambda r: r.with_update(update))
+        changed = await self._state.change(remediation_id, lambda r: r.with_update(update))
         if changed is None:
             return None
         log.info("remediation_status", remediation=remediation_id, state=update.state, source=update.source)
@@ -330,21 +330,21 @@ class Remediations:
         )
         return changed.after
 
-    def on_resolved(self, group: AlertGroup, incident: Incident) -> None:
-        for remediation in self._state.remediations_of(group):
+    async def on_resolved(self, group: AlertGroup, incident: Incident) -> None:
+        for remediation in await self._state.remediations_of(group):
             if remediation.pending and remediation.incident_id == incident.id:
-                self._settle(remediation.id, Cancel(REQUESTER, self._clock.now()), "withdrawn")
+                await self._settle(remediation.id, Cancel(REQUESTER, self._clock.now()), "withdrawn")
 
     async def sweep(self) -> None:
         """Expire what nobody decided in time; follow what ran (whichever replica ran it); with
         replicas, report what a replica that died left running."""
         now = self._clock.now()
-        for remediation in self._state.open_remediations():
+        for remediation in await self._state.open_remediations():
             approval = remediation.approval
             if approval is None:
                 continue
             if remediation.pending and approval.expires_at <= now:
-                self._settle(remediation.id, Expire(now), "expired")
+                await self._settle(remediation.id, Expire(now), "expired")
             elif remediation.run == "done" and remediation.status is Status.SUCCEEDED:
                 self._follow(remediation)
             elif (
@@ -353,29 +353,29 @@ class Remediations:
                 and remediation.id not in self._running
                 and approval.orphaned(now)
             ):
-                self._finish(remediation.id, Finish(False, ORPHANED, now), run="done")
+                await self._finish(remediation.id, Finish(False, ORPHANED, now), run="done")
 
-    def _settle(self, remediation_id: str, event: Event, closed: str) -> None:
+    async def _settle(self, remediation_id: str, event: Event, closed: str) -> None:
         def settled(current: Remediation) -> Remediation | None:
             if current.approval is None:
                 return None
             approval, _ = transition(current.approval, event)
             return None if approval is current.approval else replace(current, approval=approval, closed=closed)
 
-        changed = self._state.change(remediation_id, settled)
+        changed = await self._state.change(remediation_id, settled)
         if changed is None or not changed.written:
             return
         log.info("remediation_" + closed, remediation=remediation_id)
         self._publishing.announce(changed.after.incident_key)
 
-    def resume(self) -> None:
+    async def resume(self) -> None:
         """On taking the Alertmanager loops (a restart, or from another replica): send what
         was decided, run what was approved but not started, and, alone, say so for what was
         running (its outcome is unknown; with replicas it may be running elsewhere: `sweep`
         reports it once it has been running longer than any action takes)."""
-        for remediation in self._state.pending_deliveries():
+        for remediation in await self._state.pending_deliveries():
             self._start_delivery(remediation)
-        for remediation in self._state.open_remediations():
+        for remediation in await self._state.open_remediations():
             if remediation.kind != "command" or remediation.status is not Status.EXECUTING:
                 if remediation.run == "done" and remediation.status is Status.SUCCEEDED:
                     self._follow(remediation)
@@ -383,7 +383,7 @@ class Remediations:
             if remediation.run == "decided":
                 self._spawn(self._run(remediation.id))
             elif not self._shared and remediation.id not in self._running:
-                self._finish(remediation.id, Finish(False, INTERRUPTED, self._clock.now()), run="done")
+                await self._finish(remediation.id, Finish(False, INTERRUPTED, self._clock.now()), run="done")
 
     async def drain(self, *, keep_runs: bool = False, runs_grace: float = 0.0) -> None:
         """Cancel deliveries (whoever runs the loops next resumes them); let the commands running
@@ -408,6 +408,10 @@ class Remediations:
 
     # helpers -----------------------------------------------------------------------------------
 
+    def later(self, step: Coroutine[Any, Any, Remediation | None]) -> None:
+        """For a caller that cannot wait (a watch event's listener): `step` runs as a task."""
+        self._spawn(_discard(step))
+
     def _spawn(self, run: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(self._logged(run))
         self._tasks.add(task)
@@ -431,3 +435,7 @@ class Remediations:
     ) -> None:
         if self.auditor is not None and remediation.approval is not None:
             self.auditor.record(audit_record(remediation, user, name, outcome, self._clock.now(), execution))
+
+
+async def _discard(step: Coroutine[Any, Any, object]) -> None:
+    await step

@@ -208,8 +208,8 @@ class AlertmanagerService:
             return None
         return "not signed with a signal target's secret"
 
-    def _authorised(self, remediation_id: str, request: web.Request, body: bytes) -> str | None:
-        remediation = self.state.remediation(remediation_id)
+    async def _authorised(self, remediation_id: str, request: web.Request, body: bytes) -> str | None:
+        remediation = await self.state.remediation(remediation_id)
         if remediation is None or remediation.kind != "signal":
             # Say "unknown" only to someone holding a signal target's credentials.
             return self._authenticated(request, body) or "unknown"
@@ -223,18 +223,18 @@ class AlertmanagerService:
         return token.reveal() if token else None
 
     async def _status(self, remediation_id: str, update: StatusUpdate, delivery_id: str) -> tuple[int, str]:
-        remediation = self.state.remediation(remediation_id)
+        remediation = await self.state.remediation(remediation_id)
         if remediation is None:
             return 404, "unknown action id"
         if remediation.delivery is None or remediation.delivery.decision != "approved":
             return 409, "this action was not approved: there is nothing to report on"
         if remediation.closed:
             return 409, f"this action is already {remediation.closed}"
-        if delivery_id and not self.state.store.first_notification(
+        if delivery_id and not await self.state.store.first_notification(
             f"status:{remediation_id}:{delivery_id}", time.time()
         ):
             return 200, "repeat"
-        self.remediations.update(
+        await self.remediations.update(
             remediation_id,
             StatusUpdate(update.state, update.message, update.at, remediation.target, update.url),
         )
@@ -242,12 +242,12 @@ class AlertmanagerService:
 
     # Slack-facing pieces (neutral) ------------------------------------------------------------
 
-    def card(self, incident: Incident) -> Reply:
+    async def card(self, incident: Incident) -> Reply:
         group = self.state.group(incident.key) if incident.kind is AlertKind.ALERTMANAGER else None
         if group is None:
             return incident_card(incident)
         base = self.settings.external_url or group.external_url
-        return group_card(incident, group, self.state.remediations_of(group), alertmanager_url=base)
+        return group_card(incident, group, await self.state.remediations_of(group), alertmanager_url=base)
 
     async def _decide(self, click: ButtonClick) -> None:
         approve = click.action_id.startswith(APPROVE_ACTION)
@@ -262,8 +262,8 @@ class AlertmanagerService:
     async def start(self) -> None:
         """After the alert pipeline restored its incidents: load groups and remediations, carry on
         with what a restart interrupted, take notifications, then reconcile and keep at it."""
-        groups = self.state.load()
-        self.remediations.resume()
+        groups = await self.state.load()
+        await self.remediations.resume()
         self.ready = True
         self._loops.append(asyncio.create_task(self._reconcile_loop(), name="alertmanager-reconcile"))
         self._loops.append(asyncio.create_task(self._sweep_loop(), name="alertmanager-sweep"))
@@ -328,7 +328,7 @@ class AlertmanagerService:
                 finally:
                     self.first_reconcile.set()
                 await self.silencer.check(ask=True)
-                self.intake.forget_old_notifications()
+                await self.intake.forget_old_notifications()
             await asyncio.sleep(self.settings.reconcile_minutes * 60)
 
     async def _sweep_loop(self) -> None:
@@ -355,9 +355,8 @@ class AlertmanagerService:
             self._errors.capture(exc, where=where)
 
     def _rollout_done(self, remediation_id: str, outcome: Outcome) -> None:
-        self.remediations.update(
-            remediation_id, StatusUpdate(outcome.state, outcome.message, self._clock.now(), "rollout")
-        )
+        update = StatusUpdate(outcome.state, outcome.message, self._clock.now(), "rollout")
+        self.remediations.later(self.remediations.update(remediation_id, update))
 
 
 class AlertmanagerCollector(Collector):

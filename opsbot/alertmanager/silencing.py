@@ -9,7 +9,6 @@ alert's thread. The card says "Silenced by @alice until 14:00 UTC"; when a silen
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import replace
 from datetime import timedelta
@@ -24,6 +23,7 @@ from opsbot.alertmanager.settings import AlertmanagerSettings
 from opsbot.alertmanager.state import State
 from opsbot.alerts.incidents import IncidentBook
 from opsbot.alerts.publishing import Publishing
+from opsbot.core.onloop import wait_on
 from opsbot.core.reply import Emphasis, Icon, Mention, Moment, Text
 from opsbot.core.request import ChatRequest
 from opsbot.core.silences import Silence, SilenceOutcome, matchers_for
@@ -100,7 +100,7 @@ class Silencer:
         if made:
             noted = made_document(made, request.user_id, who, until, request.channel_id, request.thread)
             if not await self._passed_on(noted):
-                self.note(SilencesMade(noted))
+                await self.note(SilencesMade(noted))
         return SilenceOutcome(tuple(created), tuple(missing))
 
     async def _passed_on(self, document: dict[str, Any]) -> bool:
@@ -111,7 +111,7 @@ class Silencer:
         await self.handoff.pass_on(SILENCES_PATH, document)
         return True
 
-    def note(self, silences: SilencesMade) -> None:
+    async def note(self, silences: SilencesMade) -> None:
         """Silences just made, on their groups' cards and in their threads."""
         by_group: dict[str, list[tuple[str, str]]] = {}
         for silence_id, fingerprint in silences.made:
@@ -126,7 +126,7 @@ class Silencer:
                 tuple(i for i, _ in made), silences.user_id, silences.user_name, silences.until,
                 tuple(f for _, f in made),
             )  # fmt: skip
-            self._state.put_group(replace(group, silences=(*group.silences, note)[-10:]))
+            await self._state.put_group(replace(group, silences=(*group.silences, note)[-10:]))
             said = Text(
                 Icon.MUTED,
                 " ",
@@ -192,12 +192,12 @@ class Silencer:
         await self._client().expire_silence(silence.id)
         log.info("unsilenced", silence=silence.id, user=request.user_id)
         if not await self._passed_on({"ended": [silence.id], "by": request.user_id}):
-            self.end({silence.id}, request.user_id)
+            await self.end({silence.id}, request.user_id)
         return silence
 
-    def end(self, ids: set[str], by: str) -> None:
+    async def end(self, ids: set[str], by: str) -> None:
         """Silences someone removed with `unsilence`: ended on their cards."""
-        self._ended(ids, "removed", by)
+        await self._ended(ids, "removed", by)
 
     # following ------------------------------------------------------------------------------------
 
@@ -212,7 +212,7 @@ class Silencer:
             for i in n.ids
         }
         if expired:
-            self._ended(expired, "expired", "")
+            await self._ended(expired, "expired", "")
         if not ask or self._api is None or not any(g.active_silences() for g in self._state.groups.values()):
             return
         live = {s.id for s in await self._api.silences() if s.state in ("active", "pending")}
@@ -224,9 +224,9 @@ class Silencer:
             if i not in live
         }
         if gone:
-            self._ended(gone, "removed", "")
+            await self._ended(gone, "removed", "")
 
-    def _ended(self, ids: set[str], how: str, by: str) -> None:
+    async def _ended(self, ids: set[str], how: str, by: str) -> None:
         now = self._clock.now()
         for group in list(self._state.groups.values()):
             notes, changed = [], []
@@ -245,7 +245,7 @@ class Silencer:
                 notes.append(note)
             if tuple(notes) == group.silences:
                 continue
-            self._state.put_group(replace(group, silences=tuple(notes)))
+            await self._state.put_group(replace(group, silences=tuple(notes)))
             for note in changed:
                 who = Mention(note.by_id) if note.by_id else note.by_name
                 if how == "expired":
@@ -256,6 +256,10 @@ class Silencer:
                 self._publishing.announce(group.key, text)
 
 
+def _late() -> AlertmanagerError:
+    return AlertmanagerError(f"no answer within {CALL_TIMEOUT_SECONDS:g} s", temporary=True)
+
+
 class SilenceCommands:
     """The blocking face the command handlers (in the pool) use: each call runs on the bot's loop."""
 
@@ -264,12 +268,7 @@ class SilenceCommands:
         self._loop = loop
 
     def _wait(self, call: Coroutine[Any, Any, _T]) -> _T:
-        future = asyncio.run_coroutine_threadsafe(call, self._loop)
-        try:
-            return future.result(CALL_TIMEOUT_SECONDS)
-        except concurrent.futures.TimeoutError:
-            future.cancel()
-            raise AlertmanagerError(f"no answer within {CALL_TIMEOUT_SECONDS:g} s", temporary=True) from None
+        return wait_on(self._loop, call, timeout=CALL_TIMEOUT_SECONDS, late=_late)
 
     def silence(
         self, targets: Sequence[str], duration: timedelta, comment: str, request: ChatRequest

@@ -22,19 +22,19 @@ CHANGE_ATTEMPTS = 5
 
 
 class AlertmanagerStore(Protocol):
-    def first_notification(self, key: str, at: float) -> bool: ...
+    async def first_notification(self, key: str, at: float) -> bool: ...
 
-    def forget_notification(self, key: str) -> None: ...
+    async def forget_notification(self, key: str) -> None: ...
 
-    def forget_notifications(self, before: float) -> None: ...
+    async def forget_notifications(self, before: float) -> None: ...
 
-    def put_am_group(self, key: str, data: Document) -> None: ...
+    async def put_am_group(self, key: str, data: Document) -> None: ...
 
-    def am_groups(self) -> list[Document]: ...
+    async def am_groups(self) -> list[Document]: ...
 
-    def am_group(self, key: str) -> Document | None: ...
+    async def am_group(self, key: str) -> Document | None: ...
 
-    def put_remediation(
+    async def put_remediation(
         self,
         remediation_id: str,
         incident_key: str,
@@ -44,7 +44,7 @@ class AlertmanagerStore(Protocol):
         delivery: tuple[str, str] | None,
     ) -> None: ...
 
-    def replace_remediation(
+    async def replace_remediation(
         self,
         remediation_id: str,
         incident_key: str,
@@ -55,11 +55,11 @@ class AlertmanagerStore(Protocol):
         revision: int,
     ) -> bool: ...
 
-    def remediation(self, remediation_id: str) -> Document | None: ...
+    async def remediation(self, remediation_id: str) -> Document | None: ...
 
-    def open_remediations(self) -> list[Document]: ...
+    async def open_remediations(self) -> list[Document]: ...
 
-    def pending_deliveries(self) -> list[Document]: ...
+    async def pending_deliveries(self) -> list[Document]: ...
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,8 @@ class State:
         self._by_fingerprint: dict[str, str] = {}
         self._last_read: dict[str, Remediation] = {}
 
-    def load(self) -> int:
-        for data in self.store.am_groups():
+    async def load(self) -> int:
+        for data in await self.store.am_groups():
             group = self._read_group(data)
             if group is not None:
                 self._remember(group)
@@ -99,20 +99,20 @@ class State:
     def group(self, key: str) -> AlertGroup | None:
         return self.groups.get(key)
 
-    def stored_group(self, key: str) -> AlertGroup | None:
+    async def stored_group(self, key: str) -> AlertGroup | None:
         """As the replica running the Alertmanager loops last wrote it (any replica may ask)."""
-        data = self.store.am_group(key)
+        data = await self.store.am_group(key)
         return self._read_group(data) if data is not None else None
 
     def group_of(self, fingerprint: str) -> AlertGroup | None:
         key = self._by_fingerprint.get(fingerprint)
         return self.groups.get(key) if key else None
 
-    def put_group(self, group: AlertGroup) -> None:
+    async def put_group(self, group: AlertGroup) -> None:
         if self.groups.get(group.key) is group:
             return
         self._remember(group)
-        self.store.put_am_group(group.key, group.to_dict())
+        await self.store.put_am_group(group.key, group.to_dict())
 
     def _remember(self, group: AlertGroup) -> None:
         self.groups[group.key] = group
@@ -121,28 +121,28 @@ class State:
 
     # remediations ---------------------------------------------------------------------
 
-    def remediation(self, remediation_id: str) -> Remediation | None:
+    async def remediation(self, remediation_id: str) -> Remediation | None:
         """Read from the store each time: with replicas, another one may have changed it."""
-        data = self.store.remediation(remediation_id)
+        data = await self.store.remediation(remediation_id)
         found = self._read(data) if data is not None else None
         if found is not None:
             self._remember_read(found)
         return found
 
-    def remediations_of(self, group: AlertGroup) -> list[Remediation]:
+    async def remediations_of(self, group: AlertGroup) -> list[Remediation]:
         """For a card: the store's copies, or the last read ones while the store cannot answer."""
         try:
-            return [r for rid in group.remediations if (r := self.remediation(rid)) is not None]
+            return [r for rid in group.remediations if (r := await self.remediation(rid)) is not None]
         except StoreUnavailable:
             return [r for rid in group.remediations if (r := self._last_read.get(rid)) is not None]
 
-    def open_remediations(self) -> list[Remediation]:
-        return [r for data in self.store.open_remediations() if (r := self._read(data)) is not None]
+    async def open_remediations(self) -> list[Remediation]:
+        return [r for data in await self.store.open_remediations() if (r := self._read(data)) is not None]
 
-    def put_remediation(self, remediation: Remediation) -> None:
+    async def put_remediation(self, remediation: Remediation) -> None:
         """A new proposal (no one else knows its id yet): stored as is."""
         delivery = remediation.delivery
-        self.store.put_remediation(
+        await self.store.put_remediation(
             remediation.id,
             remediation.incident_key,
             remediation.closed,
@@ -151,14 +151,14 @@ class State:
         )
         self._remember_read(remediation)
 
-    def change(
+    async def change(
         self, remediation_id: str, change: Callable[[Remediation], Remediation | None]
     ) -> Changed | None:
         """Read, `change` (pure: it may run again), store over the revision read; when another
         replica or task wrote in between, read again and redo. None: unknown id. `change`
         returning None (or what it was given) writes nothing."""
         for _ in range(CHANGE_ATTEMPTS):
-            before = self.remediation(remediation_id)
+            before = await self.remediation(remediation_id)
             if before is None:
                 return None
             after = change(before)
@@ -166,7 +166,7 @@ class State:
                 return Changed(before, before)
             after = replace(after, revision=before.revision + 1)
             delivery = after.delivery
-            if self.store.replace_remediation(
+            if await self.store.replace_remediation(
                 after.id,
                 after.incident_key,
                 after.closed,
@@ -179,8 +179,8 @@ class State:
             log.info("remediation_changed_meanwhile", remediation=remediation_id, revision=before.revision)
         raise StoreConflict(f"remediation {remediation_id} kept changing; try again")
 
-    def pending_deliveries(self) -> list[Remediation]:
-        return [r for data in self.store.pending_deliveries() if (r := self._read(data)) is not None]
+    async def pending_deliveries(self) -> list[Remediation]:
+        return [r for data in await self.store.pending_deliveries() if (r := self._read(data)) is not None]
 
     def _remember_read(self, remediation: Remediation) -> None:
         self._last_read[remediation.id] = remediation

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from fnmatch import fnmatchcase
@@ -48,33 +48,40 @@ class MuteList:
     def __init__(self, mutes: list[Mute] | None = None) -> None:
         self._lock = threading.Lock()
         self._mutes = {mute.id: mute for mute in mutes or []}
-        self._read: Callable[[], list[Mute]] | None = None
+        self._read: Callable[[], Awaitable[list[Mute]]] | None = None
         self._read_at = float("-inf")
         self._every = SHARED_REFRESH_SECONDS
         self._clock: Callable[[], float] = time.monotonic
 
     def share(
         self,
-        read: Callable[[], list[Mute]],
+        read: Callable[[], Awaitable[list[Mute]]],
         *,
         every: float = SHARED_REFRESH_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Replicas share the store, where each adds and removes mutes: `read` it again at most
-        every `every` seconds (and always before a removal), so every replica sees them."""
+        """Replicas share the store, where each adds and removes mutes: `refresh` reads it
+        again at most every `every` seconds (or at once: before a removal, when taking a
+        cluster over), so every replica sees them."""
         self._read, self._every, self._clock = read, every, clock
 
-    def refresh(self, *, now: bool = False) -> None:
+    async def refresh(self, *, now: bool = False) -> None:
+        """With `share`: the store's mutes replace this copy (due, or `now`). Awaited by the
+        pipeline at each tick and before it acts on an incident, so `muted` and `active` stay
+        plain reads."""
         if self._read is None or (not now and self._clock() - self._read_at < self._every):
             return
         self._read_at = self._clock()
         try:
-            fresh = self._read()
+            fresh = await self._read()
         except Exception as exc:  # the store is away: keep the last copy (and retry later)
             log.warning("mutes_not_refreshed", error=str(exc)[:200])
             return
+        self.replace(fresh)
+
+    def replace(self, mutes: list[Mute]) -> None:
         with self._lock:
-            self._mutes = {mute.id: mute for mute in fresh}
+            self._mutes = {mute.id: mute for mute in mutes}
 
     def add(self, pattern: str, until: datetime, by: str, label: str) -> Mute:
         mute = Mute(secrets.token_hex(4), pattern, until, by, label)
@@ -83,12 +90,10 @@ class MuteList:
         return mute
 
     def remove(self, mute_id: str) -> Mute | None:
-        self.refresh(now=True)
         with self._lock:
             return self._mutes.pop(mute_id, None)
 
     def active(self, now: datetime) -> list[Mute]:
-        self.refresh()
         with self._lock:
             expired = [key for key, mute in self._mutes.items() if mute.until <= now]
             for key in expired:

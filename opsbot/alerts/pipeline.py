@@ -111,10 +111,10 @@ class AlertPipeline:
 
     # startup -------------------------------------------------------------------
 
-    def restore(self) -> int:
+    async def restore(self) -> int:
         """Load open and recently resolved incidents, so a restart posts nothing twice."""
         incidents = []
-        for data in self._store.incidents():
+        for data in await self._store.incidents():
             try:
                 incidents.append(Incident.from_dict(data))
             except (KeyError, ValueError, TypeError):
@@ -268,6 +268,7 @@ class AlertPipeline:
         """Look again at what waits for its threshold, resolve what has recovered, flush
         coalesced root updates."""
         now = self._clock.now()
+        await self._publishing.refresh_mutes()  # replicas: a mute made elsewhere counts here within seconds
         await self.recheck_waiting(now)
         await self._perform(self.book.tick(now))
         await self.flush()
@@ -291,12 +292,14 @@ class AlertPipeline:
     # effects ---------------------------------------------------------------------
 
     async def _perform(self, effects: list[IncidentEffect]) -> None:
+        if effects:
+            await self._publishing.refresh_mutes()  # what is said depends on them
         for effect in effects:
             # One `opsbot.alert` span per incident change; the root post, chained
             # from inside it, becomes its child.
             effect_name = type(effect).__name__.lower()
             with self._tracer.span("opsbot.alert", **incident_attributes(effect.incident, effect_name)):
-                self._publishing.save(effect.incident)
+                await self._publishing.save(effect.incident)
                 if isinstance(effect, Opened):
                     kind = effect.incident.kind.value
                     self.incidents_opened[kind] = self.incidents_opened.get(kind, 0) + 1

@@ -110,10 +110,14 @@ class Publishing:
         # Roots decided but not yet handed to the publisher count as backlog too (by channel).
         self._roots_on_the_way: dict[str, set[str]] = {}
 
-    def save(self, incident: Incident) -> None:
-        self._store.put_incident(
+    async def save(self, incident: Incident) -> None:
+        await self._store.put_incident(
             incident.id, incident.key, incident.state.value, incident.channel, incident.to_dict()
         )
+
+    async def refresh_mutes(self) -> None:
+        """Replicas: the shared mutes, if due (see `MuteList.refresh`)."""
+        await self._mutes.refresh()
 
     def muted(self, incident: Incident) -> Mute | None:
         return self._mutes.muted(incident.key, self._clock.now())
@@ -244,7 +248,7 @@ class Publishing:
         if posted.enrichment == "pending" and not self._wants_context(posted):
             posted = replace(posted, enrichment="none")  # recorded with the root: one write
         self._book.replace(posted)
-        self.save(posted)
+        await self.save(posted)
         if current is not None and current != incident:
             self._dirty[incident.key] = posted  # it changed while the root was on its way
         await self._enrich(incident.key, resumed=resumed)
@@ -255,16 +259,16 @@ class Publishing:
         if incident is None or not incident.root or incident.enrichment != "pending":
             return
         if not self._wants_context(incident):
-            self._record(replace(incident, enrichment="none"))
+            await self._record(replace(incident, enrichment="none"))
             return
         if resumed:
             found = await self._guard(self._publisher.find_enrichment(incident), "find_enrichment", incident)
             if found:
-                self._record(replace(incident, enrichment="posted"))
+                await self._record(replace(incident, enrichment="posted"))
                 return
         enrichment = await self._enricher.gather(incident)
         if enrichment is None:
-            self._record(replace(incident, enrichment="none"))
+            await self._record(replace(incident, enrichment="none"))
             return
         posted = await self._guard(self._publisher.post_enrichment(incident, enrichment), "enrich", incident)
         current = self._book.get(key) or incident
@@ -274,16 +278,16 @@ class Publishing:
             **({CAUSE: enrichment.cause} if enrichment.cause else {}),
         }
         updated = replace(current, facts=facts, enrichment="posted" if posted else current.enrichment)
-        self._record(updated)
+        await self._record(updated)
         if facts != current.facts:
             self._dirty[key] = updated  # the card shows what the context told
 
     def _wants_context(self, incident: Incident) -> bool:
         return self._enricher.enabled and wants_enrichment(incident)
 
-    def _record(self, incident: Incident) -> None:
+    async def _record(self, incident: Incident) -> None:
         self._book.replace(incident)
-        self.save(incident)
+        await self.save(incident)
 
     async def _announce(self, key: str, text: Text | None) -> None:
         """Update the root (or digest) and say `text` (if any) in the incident's thread."""
@@ -317,7 +321,7 @@ class Publishing:
             self._dirty[incident.key] = incident
         folded_in = replace(self._book.get(incident.key) or incident, digest=ts or "pending")
         self._book.replace(folded_in)
-        self.save(folded_in)
+        await self.save(folded_in)
 
     def _digest_incidents(self, digest: Digest) -> tuple[list[Incident], list[Incident]]:
         folded = [i for key in digest.keys if (i := self._book.get(key)) is not None]

@@ -13,7 +13,6 @@ and adds what people do to incidents: look them up, mute and unmute them.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -96,8 +95,10 @@ class AlertService:
 
     # lifecycle (the app) -----------------------------------------------------------
 
-    def restore(self) -> int:
-        return self.pipeline.restore()
+    async def restore(self) -> int:
+        """One replica: the stored mutes and incidents, so a restart posts nothing twice."""
+        self.mutes.replace([Mute.from_dict(data) for data in await self._store.mutes(now=self._clock.now().timestamp())])
+        return await self.pipeline.restore()
 
     def resume_unposted(self) -> int:
         return self.pipeline.resume_unposted()
@@ -121,24 +122,28 @@ class AlertService:
         incidents led elsewhere are read from the store they share."""
         if self.pipeline.led is None:
             self.pipeline.led = set()
-            self.mutes.share(lambda: [Mute.from_dict(data) for data in self._store.mutes(now=time.time())])
+            self.mutes.share(self._stored_mutes)
+
+    async def _stored_mutes(self) -> list[Mute]:
+        return [Mute.from_dict(data) for data in await self._store.mutes(now=self._clock.now().timestamp())]
 
     def leads(self, cluster: str) -> bool:
         led = self.pipeline.led
         return led is None or cluster in led
 
-    def lead(self, cluster: str) -> int:
+    async def lead(self, cluster: str) -> int:
         """This replica now leads `cluster`: its incidents are loaded from the store (the last
         leader kept them there), roots it may not have posted are resumed (looked up first, so
         nothing is posted twice), and its events count from now on. The caller relists the
-        cluster's watches so the detectors see it whole. Blocking store reads (like `restore`).
-        Alertmanager's incidents are not the cluster's: see `load_alertmanager_incidents`."""
+        cluster's watches so the detectors see it whole. Alertmanager's incidents are not the
+        cluster's: see `load_alertmanager_incidents`."""
         assert self.pipeline.led is not None, "gate() first"
 
         def mine(incident: Incident) -> bool:
             return incident.cluster == cluster and not from_alertmanager(incident)
 
-        loaded = self._load(mine)
+        await self.mutes.refresh(now=True)
+        loaded = await self._load(mine)
         self.pipeline.led.add(cluster)
         self.pipeline.resume_unposted(mine)
         return loaded
@@ -154,11 +159,12 @@ class AlertService:
             await self._forget(lambda i: i.cluster == cluster and not from_alertmanager(i))
             self.pipeline.forget_cluster(cluster)
 
-    def load_alertmanager_incidents(self) -> int:
+    async def load_alertmanager_incidents(self) -> int:
         """This replica now runs the Alertmanager loops (ha:): every Alertmanager incident,
         whatever its cluster, is loaded from the store and its unposted root resumed, so a
-        group's next notification joins its thread. Blocking store reads (like `lead`)."""
-        loaded = self._load(from_alertmanager)
+        group's next notification joins its thread."""
+        await self.mutes.refresh(now=True)
+        loaded = await self._load(from_alertmanager)
         self.pipeline.resume_unposted(from_alertmanager)
         return loaded
 
@@ -168,8 +174,8 @@ class AlertService:
         async with self.pipeline.busy:
             await self._forget(from_alertmanager)
 
-    def _load(self, which: Callable[[Incident], bool]) -> int:
-        found = [incident for incident in _readable(self._store.incidents()) if which(incident)]
+    async def _load(self, which: Callable[[Incident], bool]) -> int:
+        found = [incident for incident in _readable(await self._store.incidents()) if which(incident)]
         self.book.load(found)
         return len(found)
 
@@ -194,15 +200,15 @@ class AlertService:
 
     # incidents and mutes (buttons and commands) ----------------------------------------
 
-    def mute(self, incident_id: str, hours: float, user: str) -> Mute | None:
-        incident = self.incident(incident_id)
+    async def mute(self, incident_id: str, hours: float, user: str) -> Mute | None:
+        incident = await self.incident(incident_id)
         if incident is None:
             return None
         until = self._clock.now() + timedelta(hours=hours)
         place = f" in {incident.namespace}" if incident.namespace else ""
         label = f"{incident.kind.value} {incident.workload}{place} on {incident.cluster} (incident {incident.ref})"
         mute = self.mutes.add(incident.key, until, user, label)
-        self._store.put_mute(mute.id, mute.pattern, until.timestamp(), mute.to_dict())
+        await self._store.put_mute(mute.id, mute.pattern, until.timestamp(), mute.to_dict())
         log.info("incident_muted", incident=incident.id, until=until.isoformat(), user=user)
         return mute
 
@@ -210,42 +216,44 @@ class AlertService:
         """Held by this replica: with replicas, those of what it leads (for its metrics)."""
         return self.book.open_incidents()
 
-    def open_incidents(self) -> list[Incident]:
+    async def open_incidents(self) -> list[Incident]:
         if self.pipeline.led is None:
             return self.book.open_incidents()
         # Replicas: each holds the incidents of what it leads; the store holds them all.
-        stored = _readable(self._store.incidents(state=IncidentState.OPEN.value))
+        stored = _readable(await self._store.incidents(state=IncidentState.OPEN.value))
         return sorted({i.key: i for i in stored}.values(), key=lambda i: i.opened_at)
 
     def on_click(self, action_id: str, incident: Incident) -> ClickOutcome:
         """What a click on one of the incident card's buttons should do."""
         return on_click(action_id, incident)
 
-    def incident(self, incident_id: str) -> Incident | None:
+    async def incident(self, incident_id: str) -> Incident | None:
         """From memory, or with replicas from the store (a card posted by another replica)."""
         found = self.book.by_id(incident_id)
         if found is None and self.pipeline.led is not None:
-            data = self._store.incident(incident_id)
+            data = await self._store.incident(incident_id)
             found = next(iter(_readable([data])), None) if data is not None else None
         return found
 
-    def active_mutes(self) -> list[Mute]:
+    async def active_mutes(self) -> list[Mute]:
+        await self.mutes.refresh()
         return self.mutes.active(self._clock.now())
 
-    def unmute(self, mute_id: str) -> Mute | None:
+    async def unmute(self, mute_id: str) -> Mute | None:
         """Remove a mute, by its own id or by the id of the incident it silences."""
+        await self.mutes.refresh(now=True)
         mute = self.mutes.remove(mute_id)
         if mute is not None:
-            self._store.delete_mute(mute_id)
+            await self._store.delete_mute(mute_id)
             return mute
-        incident = self.incident(mute_id)
+        incident = await self.incident(mute_id)
         if incident is None:
             return None
         removed = None
         for active in self.mutes.active(self._clock.now()):
             if active.pattern == incident.key:
                 removed = self.mutes.remove(active.id)
-                self._store.delete_mute(active.id)
+                await self._store.delete_mute(active.id)
         return removed
 
 

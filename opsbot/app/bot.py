@@ -19,9 +19,10 @@ import structlog
 
 from opsbot import __version__
 from opsbot.alertmanager.service import AlertmanagerCollector
+from opsbot.alerts.blocking import BlockingAlerts
 from opsbot.app.forwarding import Forwarding, ForwardingCollector
 from opsbot.app.leading import LeaderCollector, Leadership
-from opsbot.app.parts import BotParts
+from opsbot.app.parts import BotParts, pending_release_requests
 from opsbot.app.status import BotStatusView
 from opsbot.app.watching import Watching
 from opsbot.approvals.machine import LONGEST_EXECUTION
@@ -122,7 +123,7 @@ class Bot:
         if self.health is not None:
             await self.health.start()
             if self.forwarding is not None:
-                self.forwarding.start(self.health.port)
+                await self.forwarding.start(self.health.port)
         # Building an API client costs ~1 s of CPU (the generated API classes); do it
         # now, beside the Slack handshake, so the first command does not pay for it.
         warm_up = asyncio.get_running_loop().run_in_executor(self.parts.pool, self.watching.warm_up)
@@ -157,13 +158,17 @@ class Bot:
         if self.leadership is not None:
             self.leadership.gate()  # nothing is restored or followed before it is led
         else:
-            tracker.restore()
+            await tracker.restore()
         self._background.append(asyncio.create_task(self._warm_repositories(), name="git-warm-up"))
         self._background.append(asyncio.create_task(self._sweep_approvals(), name="approval-sweeper"))
         self._background.append(asyncio.create_task(self._tidy_store(), name="store-housekeeping"))
         self._background.extend(await self.watching.start(self.alerts))
+        loop = asyncio.get_running_loop()
+        self.parts.releases.pending = pending_release_requests(self.parts.approvals, loop)
+        if self.alerts is not None:
+            self.router.alerts = BlockingAlerts(self.alerts, loop)
         if self.alertmanager is not None:
-            self.router.silences = self.alertmanager.silence_commands(asyncio.get_running_loop())
+            self.router.silences = self.alertmanager.silence_commands(loop)
         if self.leadership is not None:
             self.leadership.start()  # a leader loads its incidents, then starts Alertmanager
         elif self.alertmanager is not None:
@@ -262,7 +267,7 @@ class Bot:
             await self.health.stop()
         self.stop_step = "closing the store and clients"
         self.auditor.close()  # the records queued behind answers, before the store closes
-        self.store.close()
+        await self.store.aclose()
         self.parts.pool.shutdown(wait=False, cancel_futures=True)
         self.parts.fleet.close()
         self.parts.releases.close()

@@ -56,7 +56,7 @@ class Forwarding:
     def url(self) -> str | None:
         return self.advertiser.url if self.advertiser is not None else None
 
-    def start(self, port: int | None) -> None:
+    async def start(self, port: int | None) -> None:
         """Once the internal port listens (`port`: the one bound): advertise it, and forward."""
         url = advertised_url(self._settings.advertise_url, self._environ, port)
         if url is None:
@@ -70,7 +70,7 @@ class Forwarding:
         self.advertiser = Advertiser(
             self._peers, self.identity, url, ttl=ttl, every=self._settings.retry_period_seconds
         )
-        self.advertiser.start()
+        await self.advertiser.start()
         self.forwarder.enabled = True
 
     async def stop(self) -> None:

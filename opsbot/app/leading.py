@@ -151,7 +151,7 @@ class Leadership:
         async def started() -> None:
             alerts = self._parts.alerts
             if alerts is not None:
-                incidents = alerts.lead(cluster)
+                incidents = await alerts.lead(cluster)
                 watches = self._watching.resync(cluster, alerts)
                 log.info("alerts_led", cluster=cluster, incidents=incidents, relisted_watches=watches)
             if cluster == self.lease_cluster:
@@ -172,12 +172,12 @@ class Leadership:
 
     async def _lead_shared(self) -> None:
         """The lease cluster's leader: releases in flight and the Alertmanager loops."""
-        self._parts.tracker.restore()  # (on the loop: it starts timers; short store reads)
+        await self._parts.tracker.restore()
         self._watching.follow_releases = True
         self._adopting = asyncio.create_task(self._adopt(), name="release-adoption")
         if self._parts.alertmanager is not None:
             if self._parts.alerts is not None:  # its groups' threads, whatever their cluster
-                incidents = self._parts.alerts.load_alertmanager_incidents()
+                incidents = await self._parts.alerts.load_alertmanager_incidents()
                 log.info("alertmanager_incidents_loaded", incidents=incidents)
             await self._parts.alertmanager.start()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from opsbot.alertmanager.handoff import replica_key
 from opsbot.alertmanager.secrets import AlertmanagerSecrets
 from opsbot.alertmanager.service import CLICKS, AlertmanagerService, ready_secrets
 from opsbot.alerts.incidents import IncidentBook, IncidentPolicy
-from opsbot.alerts.mutes import Mute, MuteList
+from opsbot.alerts.mutes import MuteList
 from opsbot.alerts.routing import AlertRouter, detector_options, enabled_kinds
 from opsbot.alerts.service import AlertService
 from opsbot.approvals.service import ApprovalService
@@ -33,7 +32,8 @@ from opsbot.commands.router import CommandRouter
 from opsbot.config import Secrets, Settings
 from opsbot.core.audit import Auditor, AuditRecord, mirror_line
 from opsbot.core.clock import SystemClock
-from opsbot.errors import ConfigError
+from opsbot.core.onloop import wait_on
+from opsbot.errors import ConfigError, StoreUnavailable
 from opsbot.kube.directory import ClusterDirectory
 from opsbot.kube.fleet import Fleet
 from opsbot.kube.rows import WatchedRows
@@ -59,6 +59,8 @@ from opsbot.telemetry import Telemetry
 from opsbot.wiring import build_router
 
 ALERT_FLUSH_SECONDS = 2.0
+PENDING_TIMEOUT_SECONDS = 10.0
+"""A release command waiting for the pending approvals: only a stuck loop takes this long."""
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -185,7 +187,6 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
         if settings.alerts.enabled
         else None
     )
-    router.alerts = alerts
     tracker = ReleaseTracker(
         StoreReleases(store),
         clusters,
@@ -266,23 +267,14 @@ def build_parts(settings: Settings, secrets: Secrets, options: Options) -> BotPa
 def _releases(
     settings: Settings, store: StateStore, options: Options, clusters: KubeDirectory
 ) -> ReleasesService:
-    """The release service; git credentials are read now, so a missing one stops the start."""
-    approvals = StoreApprovals(store)
-
-    def pending() -> list[PendingRequest]:
-        return [
-            PendingRequest(a.requester, a.plan, a.expires_at.timestamp())
-            for a in approvals.pending()
-            if a.plan.verb in ("promote", "rollback")
-        ]
-
+    """The release service; git credentials are read now, so a missing one stops the start.
+    Its `pending` is set once the loop runs (`pending_release_requests`)."""
     try:
         return ReleasesService(
             settings.releases,
             StoreReleases(store),
             workdir=settings.releases_workdir,
             environ=os.environ if options.environ is None else options.environ,
-            pending=pending,
             clusters=clusters,
         )
     except ReleaseError as exc:
@@ -300,7 +292,7 @@ def _alerts(
     run_blocking: RunBlocking,
 ) -> AlertService:
     alerts = settings.alerts
-    mutes = MuteList([Mute.from_dict(data) for data in store.mutes(now=time.time())])
+    mutes = MuteList()  # the stored ones: AlertService.restore (one replica) or .lead (ha)
     policy = IncidentPolicy(
         resolve_after=timedelta(minutes=alerts.resolve_after_minutes),
         cooldown=timedelta(minutes=alerts.cooldown_minutes),
@@ -365,3 +357,21 @@ def _alertmanager(
         shared=settings.ha.enabled,
         replica_key=replica_key(bot_token) if settings.ha.enabled else None,
     )
+
+
+def pending_release_requests(
+    approvals: ApprovalService, loop: asyncio.AbstractEventLoop
+) -> Callable[[], list[PendingRequest]]:
+    """`ReleasesService.pending`: release commands run in the pool, the approvals on the loop."""
+
+    async def pending() -> list[PendingRequest]:
+        return [
+            PendingRequest(a.requester, a.plan, a.expires_at.timestamp())
+            for a in await approvals.pending()
+            if a.plan.verb in ("promote", "rollback")
+        ]
+
+    def late() -> StoreUnavailable:
+        return StoreUnavailable("the pending approvals could not be read in time; try again")
+
+    return lambda: wait_on(loop, pending(), timeout=PENDING_TIMEOUT_SECONDS, late=late)

@@ -43,8 +43,8 @@ class BotStatusView:
     def unusable_clusters(self) -> Mapping[str, str]:
         return dict(self._bot.watching.unusable)
 
-    def store_problem(self) -> str | None:
-        return self._bot.store.problem()
+    async def store_problem(self) -> str | None:
+        return await self._bot.store.aproblem()
 
     async def connected(self) -> bool:
         return await self._bot.connected()

@@ -127,7 +127,7 @@ class Watching:
         restored = 0
         if alerts is not None:
             if owned:
-                restored = alerts.restore()
+                restored = await alerts.restore()
                 alerts.resume_unposted()
             resources |= set(alerts.resources)
             # Bounded: the alert pipeline may fall behind an initial list of 10,000 pods.

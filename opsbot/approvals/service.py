@@ -51,20 +51,20 @@ def _next(before: Approval, after: Approval) -> Approval:
 
 
 class ApprovalRepository(Protocol):
-    def get(self, approval_id: str) -> Approval | None: ...
+    async def get(self, approval_id: str) -> Approval | None: ...
 
-    def put(self, approval: Approval) -> None:
+    async def put(self, approval: Approval) -> None:
         """Store a new approval (no check: its id is fresh)."""
         ...
 
-    def replace(self, before: Approval, after: Approval) -> bool:
+    async def replace(self, before: Approval, after: Approval) -> bool:
         """Store `after` only if the stored record is still at `before.revision`
         (compare-and-set); False, changing nothing, when another writer got there first."""
         ...
 
-    def pending(self) -> list[Approval]: ...
+    async def pending(self) -> list[Approval]: ...
 
-    def executing(self) -> list[Approval]: ...
+    async def executing(self) -> list[Approval]: ...
 
 
 class InMemoryApprovals:
@@ -73,26 +73,26 @@ class InMemoryApprovals:
     def __init__(self) -> None:
         self._items: dict[str, Approval] = {}
 
-    def get(self, approval_id: str) -> Approval | None:
+    async def get(self, approval_id: str) -> Approval | None:
         return self._items.get(approval_id)
 
-    def put(self, approval: Approval) -> None:
+    async def put(self, approval: Approval) -> None:
         self._items[approval.id] = approval
         if len(self._items) > 10_000:
             for key in [k for k, v in self._items.items() if v.status.final][:1000]:
                 del self._items[key]
 
-    def replace(self, before: Approval, after: Approval) -> bool:
+    async def replace(self, before: Approval, after: Approval) -> bool:
         stored = self._items.get(before.id)
         if stored is None or stored.revision != before.revision:
             return False
-        self.put(after)
+        await self.put(after)
         return True
 
-    def pending(self) -> list[Approval]:
+    async def pending(self) -> list[Approval]:
         return [a for a in self._items.values() if a.status is Status.PENDING]
 
-    def executing(self) -> list[Approval]:
+    async def executing(self) -> list[Approval]:
         return [a for a in self._items.values() if a.status is Status.EXECUTING]
 
 
@@ -132,7 +132,7 @@ class ApprovalService:
         # follows it (a release's progress) is said after it.
         self.on_reported: Callable[[str], None] | None = None
 
-    def open(self, plan: ActionPlan, request: ChatRequest, policy: ApprovalPolicy | None = None) -> Approval:
+    async def open(self, plan: ActionPlan, request: ChatRequest, policy: ApprovalPolicy | None = None) -> Approval:
         now = self._clock.now()
         approval = Approval(
             policy=policy or ApprovalPolicy(),
@@ -144,7 +144,7 @@ class ApprovalService:
             created_at=now,
             expires_at=now + self._expire_after,
         )
-        self._repository.put(approval)
+        await self._repository.put(approval)
         self._remember_name(request.user_id, request.user_name)
         if self.auditor is not None:
             self.auditor.record(
@@ -166,20 +166,23 @@ class ApprovalService:
         log.info("approval_requested", approval_id=approval.id, action=plan.summary, user=request.user_id)
         return approval
 
-    def attach(
+    async def attach(
         self, approval_id: str, *, card: str | None = None, response_url: str | None = None
     ) -> None:
         for _attempt in range(MAX_ATTEMPTS):
-            approval = self._repository.get(approval_id)
+            approval = await self._repository.get(approval_id)
             if approval is None:
                 return
             attached = replace(approval, card=card or approval.card, response_url=response_url or approval.response_url)
-            if self._repository.replace(approval, _next(approval, attached)):
+            if await self._repository.replace(approval, _next(approval, attached)):
                 return
         log.warning("approval_attach_lost", approval_id=approval_id[:64])
 
-    def get(self, approval_id: str) -> Approval | None:
-        return self._repository.get(approval_id)
+    async def get(self, approval_id: str) -> Approval | None:
+        return await self._repository.get(approval_id)
+
+    async def pending(self) -> list[Approval]:
+        return await self._repository.pending()
 
     async def confirm(self, approval_id: str, user: str, surface: ApprovalSurface) -> None:
         await self._apply_click(approval_id, user, surface, Confirm(user, self._clock.now()))
@@ -207,7 +210,7 @@ class ApprovalService:
         their replica died) and that this process is not running are failed."""
         interrupted = [
             approval
-            for approval in self._repository.executing()
+            for approval in await self._repository.executing()
             if approval.id not in self._running
             and (started_before is None or approval.changed_at < started_before)
         ]
@@ -219,7 +222,7 @@ class ApprovalService:
     async def expire_overdue(self, surface: ApprovalSurface) -> int:
         now = self._clock.now()
         expired = 0
-        for approval in self._repository.pending():
+        for approval in await self._repository.pending():
             if approval.expires_at <= now:
                 await self._apply(approval, Expire(now), surface)
                 expired += 1
@@ -229,7 +232,7 @@ class ApprovalService:
         if self.names is not None:
             self._remember_name(user, await self.names(user))
         # Read the approval only now: after the await above, another click may have moved it on.
-        approval = self._repository.get(approval_id)
+        approval = await self._repository.get(approval_id)
         if approval is None:
             log.warning("approval_unknown", approval_id=approval_id[:64], user=user)
             await surface.notify(
@@ -256,13 +259,13 @@ class ApprovalService:
                 await self._perform(updated, effects, surface)
                 return
             updated = _next(approval, updated)
-            if self._repository.replace(approval, updated):
+            if await self._repository.replace(approval, updated):
                 log.info("approval_" + updated.status.value, approval_id=updated.id, action=updated.plan.summary)
                 self._audit(updated, event)
                 await self._perform(updated, effects, surface)
                 return
             log.info("approval_changed_meanwhile", approval_id=approval.id, step=type(event).__name__)
-            current = self._repository.get(approval.id)
+            current = await self._repository.get(approval.id)
             if current is None:
                 return
             approval = current
@@ -394,7 +397,7 @@ class ApprovalService:
                     f"could not {plan.summary}: unexpected error (see opsbot's logs)",
                     self._clock.now(),
                 )
-        current = self._repository.get(approval.id) or approval
+        current = await self._repository.get(approval.id) or approval
         await self._apply(current, finish, surface)
         if self.on_reported is not None:
             self.on_reported(approval.id)

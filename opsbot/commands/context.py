@@ -26,7 +26,8 @@ class AuditView(Protocol):
 
 
 class AlertsView(Protocol):
-    """What commands may see and change of the alert pipeline."""
+    """What commands may see and change of the alert pipeline. Blocking: each call runs on
+    the event loop while the handler waits in the pool (`opsbot.alerts.blocking`)."""
 
     def open_incidents(self) -> list[Incident]: ...
 

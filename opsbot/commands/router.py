@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -144,7 +145,13 @@ class CommandRouter:
             if invocation.flag("help"):
                 return usage_reply(invocation.spec)
             views = ScopeViews(self.releases)
-            scope = resolve(invocation, request, self._scopes, self.contexts, self._now().timestamp(), views)
+            # In the pool: saved contexts and release records are blocking store reads.
+            scope = await asyncio.get_running_loop().run_in_executor(
+                self._pool,
+                functools.partial(
+                    resolve, invocation, request, self._scopes, self.contexts, self._now().timestamp(), views
+                ),
+            )
             decision = self.policy.decide(
                 subject_of(request),
                 Target(

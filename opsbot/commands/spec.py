@@ -170,7 +170,8 @@ class CommandSpec:
     """False for commands about cluster-scoped objects (nodes): no namespace is resolved, and the
     policy checks them like an all-namespace read."""
     on_loop: bool = False
-    """Quick handlers over in-process state (no API calls) run on the event loop."""
+    """Quick handlers over in-process state (no API call, no store read) run on the event
+    loop; every other one runs in the pool, where it may block."""
     scope: Callable[[Invocation, ScopeViews], NamedScope | None] | None = None
     """For commands whose arguments name where they act (`promote … to CLUSTER`): the
     router checks the policy, picks the approval rule and names the cluster in the reply

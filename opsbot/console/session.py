@@ -186,7 +186,7 @@ class ConsoleSession:
         )
         result = await self.router.handle(request)
         if isinstance(result, ActionPlan):
-            approval = self.approvals.open(result, request, approval_policy_for(self.router.policy, result))
+            approval = await self.approvals.open(result, request, approval_policy_for(self.router.policy, result))
             self._known.append(approval.id)
             await self._surface.update_card(approval)
         else:
@@ -209,7 +209,7 @@ class ConsoleSession:
         elif verb == "channel":
             self._switch_channel(args)
         elif verb == "pending":
-            self._list_pending()
+            await self._list_pending()
         elif verb in {"confirm", "cancel", "approve", "reject"}:
             await self._decide(verb, args)
         else:
@@ -234,32 +234,32 @@ class ConsoleSession:
         self.who.channel = args[0]
         self._write(f"now typing in {self.who.channel}")
 
-    def _pending(self) -> list[Approval]:
-        found = (self.approvals.get(approval_id) for approval_id in self._known)
+    async def _pending(self) -> list[Approval]:
+        found = [await self.approvals.get(approval_id) for approval_id in self._known]
         return [a for a in found if a is not None and a.status is Status.PENDING]
 
-    def _list_pending(self) -> None:
-        pending = self._pending()
+    async def _list_pending(self) -> None:
+        pending = await self._pending()
         if not pending:
             self._write("nothing is waiting for a decision")
         for approval in pending:
             self._write(f"[{approval.id[:SHORT_ID]}] {approval.plan.summary}, asked by {approval.requester}")
 
-    def _resolve(self, args: list[str]) -> Approval | str:
+    async def _resolve(self, args: list[str]) -> Approval | str:
         """The approval an id prefix names, or the newest pending one; a message otherwise."""
         if len(args) > 1:
             return "give at most one request id"
         if not args:
-            pending = self._pending()
+            pending = await self._pending()
             return pending[-1] if pending else "nothing is waiting for a decision"
         matches = [approval_id for approval_id in self._known if approval_id.startswith(args[0])]
         if len(matches) != 1:
             return f"no single request starts with `{args[0]}`; `:pending` lists them"
-        approval = self.approvals.get(matches[0])
+        approval = await self.approvals.get(matches[0])
         return approval if approval is not None else "that request is gone"
 
     async def _decide(self, verb: str, args: list[str]) -> None:
-        approval = self._resolve(args)
+        approval = await self._resolve(args)
         if isinstance(approval, str):
             self._write(f"✗ {approval}")
             return

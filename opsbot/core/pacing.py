@@ -14,7 +14,7 @@ from opsbot.core.tokenbucket import TokenBucket
 
 
 class ChannelBudget(Protocol):
-    def take(self, channel: str, now: float) -> float:
+    async def take(self, channel: str, now: float) -> float:
         """Spend one post of `channel`'s budget: 0 when spent, else the seconds to wait
         before asking again (nothing spent). `now` is `time.monotonic()`."""
         ...
@@ -28,7 +28,11 @@ class LocalBudget:
         self.burst = burst
         self._buckets: dict[str, TokenBucket] = {}
 
-    def take(self, channel: str, now: float) -> float:
+    async def take(self, channel: str, now: float) -> float:
+        return self.spend(channel, now)
+
+    def spend(self, channel: str, now: float) -> float:
+        """`take`, for a caller that cannot wait (the shared budget's fallback)."""
         bucket = self._buckets.get(channel)
         if bucket is None:
             bucket = self._buckets[channel] = TokenBucket(self.rate, self.burst, now)

@@ -73,7 +73,7 @@ class Forwarder:
         if not holder or holder == self.identity:
             return self._not("no_leader", "no replica leads yet; retry")
         try:
-            base = self._peers.lookup(holder)
+            base = await self._peers.lookup(holder)
         except Exception as exc:  # the store is unavailable: the caller retries
             return self._not("failed", f"cannot look up the leader's address: {str(exc)[:200]}")
         if base is None:

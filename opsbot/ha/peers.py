@@ -20,15 +20,15 @@ log = structlog.get_logger("opsbot.ha")
 
 
 class PeerDirectory(Protocol):
-    def publish(self, identity: str, url: str, ttl: float) -> None:
+    async def publish(self, identity: str, url: str, ttl: float) -> None:
         """`identity` is reachable at `url` for the next `ttl` seconds."""
         ...
 
-    def lookup(self, identity: str) -> str | None:
+    async def lookup(self, identity: str) -> str | None:
         """`identity`'s URL, or None when it has published none (or it expired)."""
         ...
 
-    def withdraw(self, identity: str, url: str) -> None:
+    async def withdraw(self, identity: str, url: str) -> None:
         """Forget `identity`'s entry if it still says `url`."""
         ...
 
@@ -61,8 +61,8 @@ class Advertiser:
         self._task: asyncio.Task[None] | None = None
         self._failing = False
 
-    def start(self) -> None:
-        self._publish()
+    async def start(self) -> None:
+        await self._publish()
         self._task = asyncio.create_task(self._loop(), name="peer-advertiser")
         log.info("peer_url_advertised", identity=self.identity, url=self.url)
 
@@ -72,18 +72,18 @@ class Advertiser:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         try:
-            self._peers.withdraw(self.identity, self.url)
+            await self._peers.withdraw(self.identity, self.url)
         except Exception as exc:  # best effort: the entry expires on its own
             log.warning("peer_url_withdraw_failed", error=str(exc)[:200])
 
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(self._every)
-            self._publish()
+            await self._publish()
 
-    def _publish(self) -> None:
+    async def _publish(self) -> None:
         try:
-            self._peers.publish(self.identity, self.url, self._ttl)
+            await self._peers.publish(self.identity, self.url, self._ttl)
         except Exception as exc:
             if not self._failing:
                 log.warning("peer_url_publish_failed", error=str(exc)[:200])

@@ -72,7 +72,8 @@ class ReleasesService:
         self._clusters = clusters
         self._store = store
         self._workdir = workdir
-        self._pending = pending
+        self.pending = pending
+        """Promote / rollback cards still waiting (the app sets it once its loop runs)."""
         self._clock = clock
         # Read once, now: a missing token is reported at start, not at the first promote.
         self._credentials: dict[str, GitCredentials] = {
@@ -168,7 +169,7 @@ class ReleasesService:
                     "ask again once it is live, failed or timed out.",
                 )
         now = self._clock()
-        for pending in self._pending():
+        for pending in self.pending():
             plan = pending.plan
             if (
                 plan.verb in VERBS

@@ -71,17 +71,20 @@ class ReleaseTracker:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def restore(self) -> int:
+    async def restore(self) -> int:
         """Load what the last run left: active releases (followed again) and the newest
-        version record of every Deployment. Blocking store reads: call before the watches."""
-        for record in self._store.latest_versions():
+        version record of every Deployment (read in the pool). Call before the watches."""
+        latest, active = await self._run(self._stored)
+        for record in latest:
             self._latest[(record.cluster, record.target)] = record
-        active = self._store.active_releases()
         for release in active:
             self.follow(release, new=False)
         if active:
             log.info("releases_restored", active=len(active))
         return len(active)
+
+    def _stored(self) -> tuple[list[VersionRecord], list[Release]]:
+        return self._store.latest_versions(), self._store.active_releases()
 
     def follow(self, release: Release, *, new: bool = True) -> None:
         """Follow `release` from now on (call on the loop). A new one's notices wait until

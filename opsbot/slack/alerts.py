@@ -54,11 +54,15 @@ def _operational(call: Callable[_P, Awaitable[_R]]) -> Callable[_P, Coroutine[An
     return wrapped
 
 
+async def _plain_card(incident: Incident) -> Reply:
+    return incident_card(incident)
+
+
 class SlackAlertPublisher:
     def __init__(self, outbox: Outbox, client: AsyncWebClient) -> None:
         self._outbox = outbox
         self._client = client
-        self.card: Callable[[Incident], Reply] = incident_card
+        self.card: Callable[[Incident], Awaitable[Reply]] = _plain_card
         """How a root looks; a feature with incidents of its own (Alertmanager) puts its renderer here."""
 
     def backlog(self, channel: str) -> int:
@@ -66,7 +70,7 @@ class SlackAlertPublisher:
 
     @_operational
     async def post_root(self, incident: Incident) -> str | None:
-        rendered = render(self.card(incident))
+        rendered = render(await self.card(incident))
         result = await self._outbox.post(
             incident.channel,
             text=rendered.text,
@@ -101,7 +105,7 @@ class SlackAlertPublisher:
     async def update_root(self, incident: Incident) -> None:
         if not incident.root:
             return
-        rendered = render(self.card(incident))
+        rendered = render(await self.card(incident))
         await self._outbox.update(incident.channel, incident.root, text=rendered.text, blocks=rendered.blocks)
 
     @_operational

@@ -24,7 +24,7 @@ SEEN_TTL_SECONDS = 3600.0
 
 @runtime_checkable
 class FirstSeen(Protocol):
-    def first_seen(self, key: str, ttl: float) -> bool:
+    async def first_seen(self, key: str, ttl: float) -> bool:
         """True the first time `key` is offered within `ttl` seconds; False for a repeat."""
         ...
 
@@ -53,7 +53,7 @@ class SeenKeys:
         self._seen[key] = now
         return True
 
-    def first_seen(self, key: str, ttl: float) -> bool:
+    async def first_seen(self, key: str, ttl: float) -> bool:
         """`FirstSeen`, with this set's own time-to-live (one per set keeps eviction in order)."""
         return self.first_time(key)
 
@@ -65,11 +65,11 @@ class SharedSeenKeys:
         self._shared = shared
         self._local = local or SeenKeys()
 
-    def first_seen(self, key: str, ttl: float) -> bool:
+    async def first_seen(self, key: str, ttl: float) -> bool:
         try:
-            fresh = self._shared.first_seen(key, ttl)
+            fresh = await self._shared.first_seen(key, ttl)
         except StoreUnavailable:
             log.warning("dedupe_store_unavailable", key=key[:64])
-            return self._local.first_seen(key, ttl)
-        self._local.first_seen(key, ttl)  # remembered here too, for when the store is away
+            return self._local.first_time(key)
+        self._local.first_time(key)  # remembered here too, for when the store is away
         return fresh

@@ -48,9 +48,9 @@ Listener = Callable[..., Awaitable[None]]
 class IncidentActions(Protocol):
     """What incident buttons need from the alert pipeline."""
 
-    def incident(self, incident_id: str) -> Incident | None: ...
+    async def incident(self, incident_id: str) -> Incident | None: ...
 
-    def mute(self, incident_id: str, hours: float, user: str) -> Mute | None: ...
+    async def mute(self, incident_id: str, hours: float, user: str) -> Mute | None: ...
 
     def on_click(self, action_id: str, incident: Incident) -> ClickOutcome: ...
 
@@ -126,7 +126,7 @@ class SlackFrontend:
             await ack()
             action, user = (body.get("actions") or [{}])[0], str((body.get("user") or {}).get("id", ""))
             container = body.get("container") or {}
-            if not self._fresh(body.get("trigger_id")):
+            if not await self._fresh(body.get("trigger_id")):
                 return
             channel = str(container.get("channel_id") or (body.get("channel") or {}).get("id", ""))
             click = ButtonClick(user, channel, str(container.get("message_ts") or "") or None,
@@ -183,7 +183,7 @@ class SlackFrontend:
     # listeners --------------------------------------------------------------
 
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        if not self._fresh(body.get("event_id")) or _from_a_bot(event):
+        if not await self._fresh(body.get("event_id")) or _from_a_bot(event):
             return
         channel = str(event.get("channel", ""))
         thread_ts = event.get("thread_ts") or event.get("ts")
@@ -193,7 +193,7 @@ class SlackFrontend:
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if event.get("channel_type") != "im" or event.get("subtype") or _from_a_bot(event):
             return
-        if not self._fresh(body.get("event_id")):
+        if not await self._fresh(body.get("event_id")):
             return
         thread_ts = event.get("thread_ts")
         request = self._request(event, "dm", thread_ts)
@@ -203,7 +203,7 @@ class SlackFrontend:
         self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Respond
     ) -> None:
         await ack()
-        if not self._fresh(body.get("trigger_id")):
+        if not await self._fresh(body.get("trigger_id")):
             return
         request = ChatRequest(
             request_id=uuid.uuid4().hex[:12],
@@ -218,7 +218,7 @@ class SlackFrontend:
         self, ack: Callable[..., Awaitable[None]], body: dict[str, Any], respond: Respond
     ) -> None:
         await ack()
-        if not self._fresh(body.get("trigger_id")):
+        if not await self._fresh(body.get("trigger_id")):
             return
         click = clicked(body)
         user, channel, approval_id, action_id = click.user, click.channel, click.value[:64], click.action_id
@@ -231,10 +231,10 @@ class SlackFrontend:
         )
         bound = log.bind(user=user, channel=channel, approval_id=approval_id, action=action_id)
         try:
-            known = self._approvals.get(approval_id)
+            known = await self._approvals.get(approval_id)
             if known is not None and known.card is None and not click.ephemeral:
                 # A click can come before the card's ts was recorded: Slack says which message it was.
-                self._approvals.attach(approval_id, card=click.message_ts)
+                await self._approvals.attach(approval_id, card=click.message_ts)
             if action_id == CONFIRM_ACTION:
                 await self._approvals.confirm(approval_id, user, surface)
             elif action_id == CANCEL_ACTION:
@@ -242,7 +242,7 @@ class SlackFrontend:
             else:
                 usergroups = await self._usergroups_of(user)
                 allowed, reason = may_approve(
-                    self._router.policy, self._approvals.get(approval_id), Subject(user, usergroups, channel)
+                    self._router.policy, await self._approvals.get(approval_id), Subject(user, usergroups, channel)
                 )
                 if action_id == APPROVE_ACTION:
                     await self._approvals.approve(approval_id, user, surface, allowed=allowed, reason=reason)
@@ -258,7 +258,7 @@ class SlackFrontend:
 
     async def _on_incident_click(self, ack: Callable[..., Awaitable[None]], body: dict[str, Any]) -> None:
         await ack()
-        if not self._fresh(body.get("trigger_id")) or self._incidents is None:
+        if not await self._fresh(body.get("trigger_id")) or self._incidents is None:
             return
         click = clicked(body)
         try:  # with replicas, an incident led elsewhere is read from the store (a mute written there)
@@ -269,7 +269,7 @@ class SlackFrontend:
 
     async def _incident_click(self, incidents: IncidentActions, click: Click) -> None:
         channel, user, root_ts = click.channel, click.user, click.message_ts
-        incident = incidents.incident(click.value[:300])
+        incident = await incidents.incident(click.value[:300])
         if incident is None:
             await self._outbox.ephemeral(
                 channel, user, text=mrkdwn("This incident is no longer known to opsbot.")
@@ -277,7 +277,7 @@ class SlackFrontend:
             return
         outcome = incidents.on_click(click.action_id, incident)
         if isinstance(outcome, MuteFor):
-            mute = incidents.mute(incident.id, outcome.hours, user)
+            mute = await incidents.mute(incident.id, outcome.hours, user)
             if mute is not None:
                 text = mrkdwn(mute_notice(user, outcome.hours, incident.ref))
                 await self._outbox.post(channel, text=text, thread_ts=root_ts)
@@ -293,7 +293,7 @@ class SlackFrontend:
         """A button standing for a command (`opsbot.commands.buttons`): run as the clicker typed
         it, answered in the same thread (privately when the button was on a private answer)."""
         await ack()
-        if not self._fresh(body.get("trigger_id")):
+        if not await self._fresh(body.get("trigger_id")):
             return
         click = clicked(body)
         responder: Responder = (
@@ -314,10 +314,10 @@ class SlackFrontend:
 
     # helpers ----------------------------------------------------------------
 
-    def _fresh(self, key: object) -> bool:
+    async def _fresh(self, key: object) -> bool:
         if not isinstance(key, str) or not key:
             return True
-        fresh = self._seen.first_seen(key, SEEN_TTL_SECONDS)
+        fresh = await self._seen.first_seen(key, SEEN_TTL_SECONDS)
         if not fresh:
             log.info("duplicate_delivery_ignored", key=key)
         return fresh
@@ -361,12 +361,12 @@ class SlackFrontend:
                 request = replace(request, usergroups=await self._usergroups_of(request.user_id))
                 result = await self._router.handle(request, on_wait=self._waiting_notice(request, responder))
                 if isinstance(result, ActionPlan):
-                    approval = self._approvals.open(
+                    approval = await self._approvals.open(
                         result, request, approval_policy_for(self._router.policy, result)
                     )
                     ts = await responder.send(approval_card(approval))
                     # A private (slash) card has no ts; its response_url lets expiry update it.
-                    self._approvals.attach(
+                    await self._approvals.attach(
                         approval.id, card=ts, response_url=getattr(responder, "response_url", None)
                     )
                 else:

@@ -58,9 +58,9 @@ class OutboxClosedError(RuntimeError):
 class OutboxJournal(Protocol):
     """Where unsent messages wait across a restart (the store)."""
 
-    def save_unsent(self, records: list[dict[str, Any]]) -> None: ...
+    async def save_unsent(self, records: list[dict[str, Any]]) -> None: ...
 
-    def take_unsent(self) -> list[dict[str, Any]]: ...
+    async def take_unsent(self) -> list[dict[str, Any]]: ...
 
 
 @dataclass(order=True)
@@ -243,9 +243,9 @@ class Outbox:
         for task in self._workers.values():
             task.cancel()
         await asyncio.gather(*self._workers.values(), return_exceptions=True)
-        self._journal_unsent(sorted(left))
+        await self._journal_unsent(sorted(left))
 
-    def _journal_unsent(self, jobs: list[_Job]) -> None:
+    async def _journal_unsent(self, jobs: list[_Job]) -> None:
         records = [
             {**job.record, "saved_at": time.time()}
             for job in jobs
@@ -261,7 +261,7 @@ class Outbox:
             log.warning("outbox_unsent_dropped", messages=len(records))
             return
         try:
-            self._journal.save_unsent(records)
+            await self._journal.save_unsent(records)
             log.info("outbox_unsent_saved", messages=len(records))
         except Exception:
             log.exception("outbox_unsent_save_failed", messages=len(records))
@@ -271,7 +271,7 @@ class Outbox:
         if self._journal is None:
             return 0
         try:
-            records = self._journal.take_unsent()
+            records = await self._journal.take_unsent()
         except Exception:
             log.exception("outbox_replay_load_failed")
             return 0
@@ -414,5 +414,5 @@ class Outbox:
     async def _paced(self, channel: str) -> None:
         """Wait until the channel's budget lets one more post out (and spend it). Waiting for
         time to pass, not for an event: the budget (maybe shared) says how long."""
-        while (delay := self._budget.take(channel, time.monotonic())) > 0:  # noqa: ASYNC110
+        while (delay := await self._budget.take(channel, time.monotonic())) > 0:  # noqa: ASYNC110
             await asyncio.sleep(delay)

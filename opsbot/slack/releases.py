@@ -62,7 +62,7 @@ class SlackReleaseNotices:
         """The approval card ends with the release's live status; False when there is no card."""
         if self._approvals is None or not release.card or not release.approval_id:
             return False
-        approval = self._approvals.get(release.approval_id)
+        approval = await self._approvals.get(release.approval_id)
         if approval is None:
             return False
         card = approval_card(approval)

@@ -18,21 +18,21 @@ log = structlog.get_logger("opsbot.store")
 class ApprovalRecords(Protocol):
     """The approval calls of `opsbot.store.protocol.StateStore`."""
 
-    def put_approval(self, approval_id: str, status: str, data: Document) -> None: ...
+    async def put_approval(self, approval_id: str, status: str, data: Document) -> None: ...
 
-    def replace_approval(self, approval_id: str, status: str, data: Document, *, revision: int) -> bool: ...
+    async def replace_approval(self, approval_id: str, status: str, data: Document, *, revision: int) -> bool: ...
 
-    def approval(self, approval_id: str) -> Document | None: ...
+    async def approval(self, approval_id: str) -> Document | None: ...
 
-    def approvals(self, *, status: str) -> list[Document]: ...
+    async def approvals(self, *, status: str) -> list[Document]: ...
 
 
 class StoreApprovals:
     def __init__(self, store: ApprovalRecords) -> None:
         self._store = store
 
-    def get(self, approval_id: str) -> Approval | None:
-        data = self._store.approval(approval_id)
+    async def get(self, approval_id: str) -> Approval | None:
+        data = await self._store.approval(approval_id)
         if data is None:
             return None
         try:
@@ -41,23 +41,23 @@ class StoreApprovals:
             log.warning("approval_record_unreadable", approval_id=approval_id[:64])
             return None
 
-    def put(self, approval: Approval) -> None:
-        self._store.put_approval(approval.id, approval.status.value, approval_to_dict(approval))
+    async def put(self, approval: Approval) -> None:
+        await self._store.put_approval(approval.id, approval.status.value, approval_to_dict(approval))
 
-    def replace(self, before: Approval, after: Approval) -> bool:
-        return self._store.replace_approval(
+    async def replace(self, before: Approval, after: Approval) -> bool:
+        return await self._store.replace_approval(
             after.id, after.status.value, approval_to_dict(after), revision=before.revision
         )
 
-    def pending(self) -> list[Approval]:
-        return self._in(Status.PENDING)
+    async def pending(self) -> list[Approval]:
+        return await self._in(Status.PENDING)
 
-    def executing(self) -> list[Approval]:
-        return self._in(Status.EXECUTING)
+    async def executing(self) -> list[Approval]:
+        return await self._in(Status.EXECUTING)
 
-    def _in(self, status: Status) -> list[Approval]:
+    async def _in(self, status: Status) -> list[Approval]:
         found = []
-        for data in self._store.approvals(status=status.value):
+        for data in await self._store.approvals(status=status.value):
             try:
                 found.append(approval_from_dict(data))
             except (KeyError, ValueError, TypeError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ def redis_store(server: RedisServer, *, retry_after: float = 2.0, timeout: float
 
 
 @pytest.fixture(params=["sqlite", "redis"])
-def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenStore]:
+async def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OpenStore]:
     opened: list[StateStore] = []
     if request.param == "sqlite":
         def make() -> StateStore:
@@ -42,7 +42,7 @@ def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[OpenS
 
         yield make
     for store in opened:
-        store.close()
+        await store.aclose()
     if request.param == "redis":
         servers.close()
 

@@ -3,6 +3,7 @@ others, withdrawn only by the replica whose URL is still there."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from opsbot.store.redis import Connection
@@ -17,22 +18,22 @@ def peers(server: RedisServer) -> RedisPeers:
     return RedisPeers(connection, key_prefix="test:")
 
 
-def test_a_published_url_is_seen_by_another_replica_and_expires(redis_server: RedisServer) -> None:
+async def test_a_published_url_is_seen_by_another_replica_and_expires(redis_server: RedisServer) -> None:
     a, b = peers(redis_server), peers(redis_server)
-    a.publish("a", "http://10.0.0.1:8080", ttl=0.2)
-    assert b.lookup("a") == "http://10.0.0.1:8080"
-    assert b.lookup("c") is None
+    await a.publish("a", "http://10.0.0.1:8080", ttl=0.2)
+    assert await b.lookup("a") == "http://10.0.0.1:8080"
+    assert await b.lookup("c") is None
     deadline = time.monotonic() + 5
-    while b.lookup("a") is not None:  # Redis expires it (PX), nothing else does
+    while await b.lookup("a") is not None:  # Redis expires it (PX), nothing else does
         assert time.monotonic() < deadline
-        time.sleep(0.02)
+        await asyncio.sleep(0.02)
 
 
-def test_withdraw_removes_only_the_url_it_published(redis_server: RedisServer) -> None:
+async def test_withdraw_removes_only_the_url_it_published(redis_server: RedisServer) -> None:
     old, new = peers(redis_server), peers(redis_server)
-    old.publish("a", "http://10.0.0.1:8080", ttl=30)
-    new.publish("a", "http://10.0.0.2:8080", ttl=30)  # the same identity, restarted elsewhere
-    old.withdraw("a", "http://10.0.0.1:8080")
-    assert new.lookup("a") == "http://10.0.0.2:8080"
-    new.withdraw("a", "http://10.0.0.2:8080")
-    assert old.lookup("a") is None
+    await old.publish("a", "http://10.0.0.1:8080", ttl=30)
+    await new.publish("a", "http://10.0.0.2:8080", ttl=30)  # the same identity, restarted elsewhere
+    await old.withdraw("a", "http://10.0.0.1:8080")
+    assert await new.lookup("a") == "http://10.0.0.2:8080"
+    await new.withdraw("a", "http://10.0.0.2:8080")
+    assert await old.lookup("a") is None

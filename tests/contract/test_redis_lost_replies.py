@@ -39,6 +39,12 @@ def store_at(url: str, *, timeout: float = 0.5) -> RedisStore:
     return store
 
 
+async def connected_on_the_loop(store: RedisStore) -> RedisStore:
+    """The asyncio client's connection made too, so its handshake is not the reply held back."""
+    assert await store.connection.aproblem() is None
+    return store
+
+
 @pytest.fixture
 def replica(proxy: ReplyProxy) -> RedisStore:
     """A replica whose replies pass the proxy."""
@@ -50,57 +56,58 @@ def other(redis_server: RedisServer) -> RedisStore:
     return store_at(redis_server.url)
 
 
-def test_a_slack_event_whose_reply_was_lost_is_still_answered_once(
+async def test_a_slack_event_whose_reply_was_lost_is_still_answered_once(
     replica: RedisStore, other: RedisStore, proxy: ReplyProxy
 ) -> None:
+    await connected_on_the_loop(replica)
     proxy.drop_next_reply()
-    assert replica.first_seen("Ev0000000113", 60) is True
+    assert await replica.first_seen("Ev0000000113", 60) is True
     assert proxy.done.is_set()
-    assert other.first_seen("Ev0000000113", 60) is False  # the retry Slack sends elsewhere
+    assert await other.first_seen("Ev0000000113", 60) is False  # the retry Slack sends elsewhere
 
 
-def test_a_notification_whose_reply_was_lost_counts_as_the_first(
+async def test_a_notification_whose_reply_was_lost_counts_as_the_first(
     replica: RedisStore, other: RedisStore, proxy: ReplyProxy
 ) -> None:
     proxy.drop_next_reply()
-    assert replica.first_notification("group/fingerprint", 100.0) is True
+    assert await replica.first_notification("group/fingerprint", 100.0) is True
     assert proxy.done.is_set()
-    assert other.first_notification("group/fingerprint", 101.0) is False
+    assert await other.first_notification("group/fingerprint", 101.0) is False
 
 
-def test_an_approval_decided_while_its_reply_was_lost_is_decided_by_that_call(
+async def test_an_approval_decided_while_its_reply_was_lost_is_decided_by_that_call(
     replica: RedisStore, other: RedisStore, proxy: ReplyProxy
 ) -> None:
-    replica.put_approval("a1", "pending", {"id": "a1", "revision": 0})
+    await replica.put_approval("a1", "pending", {"id": "a1", "revision": 0})
     proxy.drop_next_reply()
-    assert replica.replace_approval("a1", "executing", {"id": "a1", "revision": 1, "by": "B"}, revision=0) is True
+    assert await replica.replace_approval("a1", "executing", {"id": "a1", "revision": 1, "by": "B"}, revision=0) is True
     assert proxy.done.is_set()
     # Another replica's click, read at the same revision, loses: the approval runs once.
-    assert other.replace_approval("a1", "rejected", {"id": "a1", "revision": 1, "by": "C"}, revision=0) is False
-    assert other.approval("a1") == {"id": "a1", "revision": 1, "by": "B"}
+    assert await other.replace_approval("a1", "rejected", {"id": "a1", "revision": 1, "by": "C"}, revision=0) is False
+    assert await other.approval("a1") == {"id": "a1", "revision": 1, "by": "B"}
 
 
-def test_a_remediation_decided_while_its_reply_was_lost_is_decided_by_that_call(
+async def test_a_remediation_decided_while_its_reply_was_lost_is_decided_by_that_call(
     replica: RedisStore, other: RedisStore, proxy: ReplyProxy
 ) -> None:
-    replica.put_remediation("r1", "k", "", {"id": "r1", "revision": 0}, delivery=None)
+    await replica.put_remediation("r1", "k", "", {"id": "r1", "revision": 0}, delivery=None)
     proxy.drop_next_reply()
     decided = {"id": "r1", "revision": 1, "by": "B"}
-    assert replica.replace_remediation("r1", "k", "", decided, delivery=None, revision=0) is True
+    assert await replica.replace_remediation("r1", "k", "", decided, delivery=None, revision=0) is True
     assert proxy.done.is_set()
     rejected = {"id": "r1", "revision": 1, "by": "C"}
-    assert other.replace_remediation("r1", "k", "", rejected, delivery=None, revision=0) is False
-    assert other.remediation("r1") == decided
+    assert await other.replace_remediation("r1", "k", "", rejected, delivery=None, revision=0) is False
+    assert await other.remediation("r1") == decided
 
 
-def test_an_identical_decision_from_another_replica_still_loses_the_compare_and_set(
+async def test_an_identical_decision_from_another_replica_still_loses_the_compare_and_set(
     replica: RedisStore, other: RedisStore
 ) -> None:
     """The same document written by two calls: only the first wins (not recognised by content)."""
-    replica.put_approval("a1", "pending", {"id": "a1", "revision": 0})
+    await replica.put_approval("a1", "pending", {"id": "a1", "revision": 0})
     decided = {"id": "a1", "revision": 1, "status": "approved"}
-    assert replica.replace_approval("a1", "executing", decided, revision=0) is True
-    assert other.replace_approval("a1", "executing", decided, revision=0) is False
+    assert await replica.replace_approval("a1", "executing", decided, revision=0) is True
+    assert await other.replace_approval("a1", "executing", decided, revision=0) is False
 
 
 def test_a_release_claimed_while_its_reply_was_lost_is_claimed(
@@ -123,23 +130,23 @@ def test_a_late_reply_is_unavailable_to_the_caller_and_the_command_is_not_sent_a
     assert other.audit_records(user_id="U1") == [{"n": 1}]  # ran once, never twice
 
 
-def test_a_slack_event_whose_reply_came_late_is_answered_by_the_replica_that_has_it(
+async def test_a_slack_event_whose_reply_came_late_is_answered_by_the_replica_that_has_it(
     other: RedisStore, proxy: ReplyProxy
 ) -> None:
-    replica = store_at(proxy.url, timeout=0.2)
+    replica = await connected_on_the_loop(store_at(proxy.url, timeout=0.2))
     seen = SharedSeenKeys(replica)
     proxy.delay_next_reply(0.6)
-    assert seen.first_seen("Ev0000000140", 60) is True  # answered here, not dropped as a repeat
+    assert await seen.first_seen("Ev0000000140", 60) is True  # answered here, not dropped as a repeat
     assert proxy.done.wait(timeout=5)
-    assert other.first_seen("Ev0000000140", 60) is False
+    assert await other.first_seen("Ev0000000140", 60) is False
 
 
-def test_a_read_whose_reply_came_late_is_asked_once_more(other: RedisStore, proxy: ReplyProxy) -> None:
+async def test_a_read_whose_reply_came_late_is_asked_once_more(other: RedisStore, proxy: ReplyProxy) -> None:
     """Reads change nothing: a busy moment (of Redis or of this process) costs a second try,
     not an "unavailable" (at a replica's start that would fail the start)."""
-    other.put_approval("a1", "executing", {"id": "a1", "revision": 1})
+    await other.put_approval("a1", "executing", {"id": "a1", "revision": 1})
     replica = store_at(proxy.url, timeout=0.2)
     proxy.delay_next_reply(0.6)
-    assert replica.approvals(status="executing") == [{"id": "a1", "revision": 1}]
+    assert await replica.approvals(status="executing") == [{"id": "a1", "revision": 1}]
     assert proxy.done.wait(timeout=5)  # the late reply did come, after the second try's
     assert replica.problem() is None

@@ -5,7 +5,6 @@ again on what won, so the command runs once and the outcome is consistent."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -18,7 +17,6 @@ from opsbot.approvals.machine import Status
 from opsbot.store.protocol import StateStore
 from opsbot.store.sqlite import SqliteStore
 from tests.contract.conftest import redis_store
-from tests.contract.test_replicas import together
 from tests.support.redis_server import RedisServer
 from tests.support.remediation_world import ALICE, BOB, NOW, World, remediation, subject, world
 
@@ -27,16 +25,16 @@ class WriteTogether:
     """The real store, except that each replica's first compare-and-set waits for the other's:
     both have read the proposal pending and decided on it before either writes."""
 
-    def __init__(self, inner: StateStore, barrier: threading.Barrier) -> None:
+    def __init__(self, inner: StateStore, barrier: asyncio.Barrier) -> None:
         self._inner = inner
         self._barrier = barrier
         self._waited = False
 
-    def replace_remediation(self, *args: Any, **kwargs: Any) -> bool:
+    async def replace_remediation(self, *args: Any, **kwargs: Any) -> bool:
         if not self._waited:
             self._waited = True
-            self._barrier.wait(timeout=10)
-        return self._inner.replace_remediation(*args, **kwargs)
+            await asyncio.wait_for(self._barrier.wait(), timeout=10)
+        return await self._inner.replace_remediation(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -51,50 +49,43 @@ def two_stores(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[StateSto
     return redis_store(server), redis_store(server)
 
 
-def replicas(stores: tuple[StateStore, StateStore]) -> tuple[World, World]:
+async def replicas(stores: tuple[StateStore, StateStore]) -> tuple[World, World]:
     """A pending proposal, and a replica on each handle whose first write waits for the other's."""
-    world(stores[0]).state.put_remediation(remediation())
-    barrier = threading.Barrier(2)
-    one, two = (world(cast(AlertmanagerStore, WriteTogether(s, barrier)), run_delay=0.01) for s in stores)
+    await (await world(stores[0])).state.put_remediation(remediation())
+    barrier = asyncio.Barrier(2)
+    one, two = [await world(cast(AlertmanagerStore, WriteTogether(s, barrier)), run_delay=0.01) for s in stores]
     return one, two
 
 
-def on_its_own_loop(w: World, step: Callable[[World], Any]) -> Callable[[], None]:
-    async def run() -> None:
-        await step(w)
-        await w.service.idle()
-
-    return lambda: asyncio.run(run())
+async def replica(w: World, step: Callable[[World], Any]) -> None:
+    await step(w)
+    await w.service.idle()
 
 
-def test_two_people_approving_on_two_replicas_run_the_command_once(
+async def test_two_people_approving_on_two_replicas_run_the_command_once(
     two_stores: tuple[StateStore, StateStore],
 ) -> None:
-    one, two = replicas(two_stores)
-    together(
-        [
-            on_its_own_loop(one, lambda w: w.service.decide("r1", True, subject(BOB), "C0ALERTS01")),
-            on_its_own_loop(two, lambda w: w.service.decide("r1", True, subject(ALICE), "C0ALERTS01")),
-        ]
+    one, two = await replicas(two_stores)
+    await asyncio.gather(
+        replica(one, lambda w: w.service.decide("r1", True, subject(BOB), "C0ALERTS01")),
+        replica(two, lambda w: w.service.decide("r1", True, subject(ALICE), "C0ALERTS01")),
     )
     assert len(one.runs) + len(two.runs) == 1
-    final = one.state.remediation("r1")
+    final = await one.state.remediation("r1")
     assert final is not None and final.status is Status.SUCCEEDED and final.run == "done"
     assert any("already" in text for _user, text in one.notices + two.notices)
 
 
-def test_an_approval_racing_the_expiry_on_another_replica_either_runs_or_expires(
+async def test_an_approval_racing_the_expiry_on_another_replica_either_runs_or_expires(
     two_stores: tuple[StateStore, StateStore],
 ) -> None:
-    one, two = replicas(two_stores)
+    one, two = await replicas(two_stores)
     two.clock.at = NOW + timedelta(hours=2)  # the replica running the sweep sees it overdue
-    together(
-        [
-            on_its_own_loop(one, lambda w: w.service.decide("r1", True, subject(BOB), "C0ALERTS01")),
-            on_its_own_loop(two, lambda w: w.service.sweep()),
-        ]
+    await asyncio.gather(
+        replica(one, lambda w: w.service.decide("r1", True, subject(BOB), "C0ALERTS01")),
+        replica(two, lambda w: w.service.sweep()),
     )
-    final = one.state.remediation("r1")
+    final = await one.state.remediation("r1")
     assert final is not None
     if one.runs:
         assert final.status is Status.SUCCEEDED and not final.closed.startswith("exp")

@@ -7,7 +7,7 @@ import asyncio
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -56,13 +56,11 @@ def together(calls: list[Callable[[], _T]]) -> list[_T]:
     return results
 
 
-def test_a_notification_seen_by_two_replicas_at_once_counts_once(redis_server: RedisServer) -> None:
+async def test_a_notification_seen_by_two_replicas_at_once_counts_once(redis_server: RedisServer) -> None:
     one, two = redis_store(redis_server), redis_store(redis_server)
     for n in range(50):
         key = f"notification-{n}"
-        outcomes = together(
-            [partial(one.first_notification, key, 1.0), partial(two.first_notification, key, 1.0)]
-        )
+        outcomes = await asyncio.gather(one.first_notification(key, 1.0), two.first_notification(key, 1.0))
         assert sorted(outcomes) == [False, True]
 
 
@@ -82,11 +80,11 @@ def test_two_replicas_claiming_one_app_get_one_holder(redis_server: RedisServer)
         assert [d["id"] for d in one.active_releases() if d["id"].endswith(str(n))] == [holders[0]["id"]]
 
 
-def test_a_retried_slack_event_reaching_two_replicas_is_answered_once(redis_server: RedisServer) -> None:
+async def test_a_retried_slack_event_reaching_two_replicas_is_answered_once(redis_server: RedisServer) -> None:
     one, two = SharedSeenKeys(redis_store(redis_server)), SharedSeenKeys(redis_store(redis_server))
-    outcomes = together([lambda: one.first_seen("Ev123", 60), lambda: two.first_seen("Ev123", 60)])
+    outcomes = await asyncio.gather(one.first_seen("Ev123", 60), two.first_seen("Ev123", 60))
     assert sorted(outcomes) == [False, True]
-    assert one.first_seen("Ev124", 60) is True
+    assert await one.first_seen("Ev124", 60) is True
 
 
 class Clock:
@@ -112,74 +110,74 @@ class ReadTogether:
     """The real repository, except that each replica's first read waits for the other's: both
     see the request pending before either writes, the race the compare-and-set must settle."""
 
-    def __init__(self, inner: StoreApprovals, barrier: threading.Barrier) -> None:
+    def __init__(self, inner: StoreApprovals, barrier: asyncio.Barrier) -> None:
         self._inner = inner
         self._barrier = barrier
         self._waited = False
 
-    def get(self, approval_id: str) -> Approval | None:
-        found = self._inner.get(approval_id)
+    async def get(self, approval_id: str) -> Approval | None:
+        found = await self._inner.get(approval_id)
         if not self._waited:
             self._waited = True
-            self._barrier.wait(timeout=10)
+            await asyncio.wait_for(self._barrier.wait(), timeout=10)
         return found
 
-    def put(self, approval: Approval) -> None:
-        self._inner.put(approval)
+    async def put(self, approval: Approval) -> None:
+        await self._inner.put(approval)
 
-    def replace(self, before: Approval, after: Approval) -> bool:
-        return self._inner.replace(before, after)
+    async def replace(self, before: Approval, after: Approval) -> bool:
+        return await self._inner.replace(before, after)
 
-    def pending(self) -> list[Approval]:
-        return self._inner.pending()
+    async def pending(self) -> list[Approval]:
+        return await self._inner.pending()
 
-    def executing(self) -> list[Approval]:
-        return self._inner.executing()
+    async def executing(self) -> list[Approval]:
+        return await self._inner.executing()
 
 
-def race_two_approvers(stores: tuple[StateStore, StateStore]) -> tuple[int, list[tuple[str, str]]]:
+async def race_two_approvers(stores: tuple[StateStore, StateStore]) -> tuple[int, list[tuple[str, str]]]:
     """Two replicas' services approve one pending request at the same moment; how many times
     did the action run, and what were the clickers told?"""
     runs = 0
-    lock = threading.Lock()
 
     async def execute(plan: ActionPlan, origin: ActionOrigin) -> str:
         nonlocal runs
-        with lock:
-            runs += 1
+        runs += 1
         return "scaled"
 
     opener = ApprovalService(StoreApprovals(stores[0]), execute, Clock(), timedelta(minutes=15))
     request = ChatRequest("r1", "UREQ", "C1", "scale deploy/api 1", "mention")
-    approval = opener.open(PLAN, request, ApprovalPolicy(requester_may_confirm=False, approvals_required=1))
-    barrier = threading.Barrier(2)
+    approval = await opener.open(
+        PLAN, request, ApprovalPolicy(requester_may_confirm=False, approvals_required=1)
+    )
+    barrier = asyncio.Barrier(2)
     surface = Surface()
 
-    def replica(store: StateStore, user: str) -> Callable[[], None]:
+    def replica(store: StateStore, user: str) -> Awaitable[None]:
         service = ApprovalService(
             ReadTogether(StoreApprovals(store), barrier), execute, Clock(), timedelta(minutes=15)
         )
-        return lambda: asyncio.run(service.approve(approval.id, user, surface, allowed=True))
+        return service.approve(approval.id, user, surface, allowed=True)
 
-    together([replica(stores[0], "UBOB"), replica(stores[1], "UCAROL")])
-    final = StoreApprovals(stores[0]).get(approval.id)
+    await asyncio.gather(replica(stores[0], "UBOB"), replica(stores[1], "UCAROL"))
+    final = await StoreApprovals(stores[0]).get(approval.id)
     assert final is not None and final.status.value == "succeeded"
     return runs, surface.notices
 
 
-def test_two_replicas_approving_at_once_on_redis_execute_once(redis_server: RedisServer) -> None:
-    runs, notices = race_two_approvers((redis_store(redis_server), redis_store(redis_server)))
+async def test_two_replicas_approving_at_once_on_redis_execute_once(redis_server: RedisServer) -> None:
+    runs, notices = await race_two_approvers((redis_store(redis_server), redis_store(redis_server)))
     assert runs == 1
     assert any("already executing" in text or "already succeeded" in text for _user, text in notices)
 
 
-def test_two_replicas_approving_at_once_on_one_sqlite_file_execute_once(tmp_path: Path) -> None:
-    runs, notices = race_two_approvers((SqliteStore(tmp_path / "o.db"), SqliteStore(tmp_path / "o.db")))
+async def test_two_replicas_approving_at_once_on_one_sqlite_file_execute_once(tmp_path: Path) -> None:
+    runs, notices = await race_two_approvers((SqliteStore(tmp_path / "o.db"), SqliteStore(tmp_path / "o.db")))
     assert runs == 1
     assert any("already" in text for _user, text in notices)
 
 
-def test_with_two_approvals_required_racing_approvers_both_count_and_it_runs_once(
+async def test_with_two_approvals_required_racing_approvers_both_count_and_it_runs_once(
     redis_server: RedisServer,
 ) -> None:
     """The loser of the compare-and-set re-applies its approval to the winner's state."""
@@ -193,20 +191,20 @@ def test_with_two_approvals_required_racing_approvers_both_count_and_it_runs_onc
     stores = (redis_store(redis_server), redis_store(redis_server))
     opener = ApprovalService(StoreApprovals(stores[0]), execute, Clock(), timedelta(minutes=15))
     request = ChatRequest("r1", "UREQ", "C1", "scale deploy/api 1", "mention")
-    approval = opener.open(PLAN, request, ApprovalPolicy(requester_may_confirm=False, approvals_required=2))
-    barrier = threading.Barrier(2)
+    approval = await opener.open(
+        PLAN, request, ApprovalPolicy(requester_may_confirm=False, approvals_required=2)
+    )
+    barrier = asyncio.Barrier(2)
     surface = Surface()
     services = [
         ApprovalService(ReadTogether(StoreApprovals(s), barrier), execute, Clock(), timedelta(minutes=15))
         for s in stores
     ]
-    together(
-        [
-            lambda: asyncio.run(services[0].approve(approval.id, "UBOB", surface, allowed=True)),
-            lambda: asyncio.run(services[1].approve(approval.id, "UCAROL", surface, allowed=True)),
-        ]
+    await asyncio.gather(
+        services[0].approve(approval.id, "UBOB", surface, allowed=True),
+        services[1].approve(approval.id, "UCAROL", surface, allowed=True),
     )
-    final = StoreApprovals(stores[0]).get(approval.id)
+    final = await StoreApprovals(stores[0]).get(approval.id)
     assert final is not None and set(final.approvers) == {"UBOB", "UCAROL"}
     assert runs == 1 and final.status.value == "succeeded"
 
@@ -219,44 +217,44 @@ class FakeMonotonic:
         return self.now
 
 
-def test_an_outage_fails_fast_turns_unready_and_heals(redis_server: RedisServer) -> None:
+async def test_an_outage_fails_fast_turns_unready_and_heals(redis_server: RedisServer) -> None:
     clock = FakeMonotonic()
     store = RedisStore(
         Connection.from_url(redis_server.url, password=None, timeout=0.5, retry_after=5.0, clock=clock)
     )
-    store.put_incident("i1", "k1", "open", "C1", {"id": "i1"})
+    await store.put_incident("i1", "k1", "open", "C1", {"id": "i1"})
     redis_server.stop()
     with pytest.raises(StoreUnavailable, match="unavailable"):
-        store.incident("i1")
+        await store.incident("i1")
     assert store.healthy is False and store.reason == "Redis cannot be reached"
     started = time.monotonic()
     with pytest.raises(StoreUnavailable, match="trying again in 5 s"):
-        store.incident("i1")
+        await store.incident("i1")
     assert time.monotonic() - started < 0.1  # the breaker answered; Redis was not tried
     assert store.problem() == "the shared store (Redis) is unavailable: Redis cannot be reached"
     redis_server.start()
     assert store.problem() is not None  # still backing off: not tried yet
     clock.now += 5.0
-    store.put_incident("i2", "k2", "open", "C1", {"id": "i2"})  # this server keeps no files: i1 is gone
-    assert store.incident("i2") == {"id": "i2"}
+    await store.put_incident("i2", "k2", "open", "C1", {"id": "i2"})  # this server keeps no files: i1 is gone
+    assert await store.incident("i2") == {"id": "i2"}
     assert store.healthy is True and store.problem() is None
 
 
-def test_a_hung_redis_costs_one_timeout_then_fails_fast(redis_server: RedisServer) -> None:
+async def test_a_hung_redis_costs_one_timeout_then_fails_fast(redis_server: RedisServer) -> None:
     """A server that accepts but never answers (SIGSTOP): the first call waits its timeout
     (and one retry), every call after it fails at once while the breaker is open."""
     store = redis_store(redis_server, timeout=0.2, retry_after=30.0)
-    assert store.incident("nope") is None
+    assert await store.incident("nope") is None
     assert redis_server.process is not None
     redis_server.process.send_signal(signal.SIGSTOP)
     try:
         started = time.monotonic()
         with pytest.raises(StoreUnavailable, match=r"did not answer within 0\.2 s"):
-            store.incident("nope")
+            await store.incident("nope")
         first = time.monotonic() - started
         started = time.monotonic()
         with pytest.raises(StoreUnavailable):
-            store.first_notification("k", 1.0)
+            await store.first_notification("k", 1.0)
         second = time.monotonic() - started
     finally:
         redis_server.process.send_signal(signal.SIGCONT)
@@ -264,25 +262,25 @@ def test_a_hung_redis_costs_one_timeout_then_fails_fast(redis_server: RedisServe
     assert second < 0.1
 
 
-def test_acknowledged_writes_survive_a_restart_of_redis(tmp_path: Path) -> None:
+async def test_acknowledged_writes_survive_a_restart_of_redis(tmp_path: Path) -> None:
     servers = running_redis(tmp_path / "redis", appendonly=True)
     server = next(servers)
     try:
         store = redis_store(server)
-        store.put_incident("i1", "k1", "open", "C1", {"id": "i1"})
-        store.put_approval("a1", "pending", {"id": "a1"})
+        await store.put_incident("i1", "k1", "open", "C1", {"id": "i1"})
+        await store.put_approval("a1", "pending", {"id": "a1"})
         assert store.claim_release("r1", "prod", "web/api", {"id": "r1"}) is None
         store.append_audit(1.0, "U1", "command", {"n": 1})
-        assert store.first_notification("n1", 1.0) is True
+        assert await store.first_notification("n1", 1.0) is True
         store.close()
         server.stop()
         server.start()
         again = redis_store(server)
-        assert again.incidents(state="open") == [{"id": "i1"}]
-        assert again.approvals(status="pending") == [{"id": "a1"}]
+        assert await again.incidents(state="open") == [{"id": "i1"}]
+        assert await again.approvals(status="pending") == [{"id": "a1"}]
         assert again.claim_release("r2", "prod", "web/api", {"id": "r2"}) == {"id": "r1"}
         assert again.audit_records(user_id="U1") == [{"n": 1}]
-        assert again.first_notification("n1", 2.0) is False
+        assert await again.first_notification("n1", 2.0) is False
         again.close()
     finally:
         servers.close()
@@ -338,8 +336,8 @@ class ReadyBot:
     def unusable_clusters(self) -> dict[str, str]:
         return {}
 
-    def store_problem(self) -> str | None:
-        return self._store.problem()
+    async def store_problem(self) -> str | None:
+        return await self._store.aproblem()
 
 
 async def test_readiness_names_an_unreachable_redis_and_recovers(redis_server: RedisServer) -> None:
@@ -355,27 +353,27 @@ async def test_readiness_names_an_unreachable_redis_and_recovers(redis_server: R
     assert await readiness_problems(bot) == []  # type: ignore[arg-type]
 
 
-def test_with_redis_away_each_replica_still_answers_an_event_once_from_its_memory(
+async def test_with_redis_away_each_replica_still_answers_an_event_once_from_its_memory(
     redis_server: RedisServer,
 ) -> None:
     seen = SharedSeenKeys(redis_store(redis_server))
     redis_server.stop()
-    assert seen.first_seen("Ev1", 60) is True
-    assert seen.first_seen("Ev1", 60) is False
+    assert await seen.first_seen("Ev1", 60) is True
+    assert await seen.first_seen("Ev1", 60) is False
 
 
-def test_pruned_incidents_and_approvals_leave_nothing_behind_in_redis(redis_server: RedisServer) -> None:
+async def test_pruned_incidents_and_approvals_leave_nothing_behind_in_redis(redis_server: RedisServer) -> None:
     """Memory stays bounded: no index entry or state field outlives a deleted incident."""
     store = redis_store(redis_server)
     for n in range(20):
-        store.put_incident(f"i{n}", f"k{n}", "resolved" if n % 2 else "open", "C1", {"id": f"i{n}"})
+        await store.put_incident(f"i{n}", f"k{n}", "resolved" if n % 2 else "open", "C1", {"id": f"i{n}"})
     assert store.prune_incidents(resolved_before=time.time() + 1) == 10
     client = store.connection.client
     assert client.zcard("test:incidents") == 10
     assert client.hlen("test:incident:data") == client.hlen("test:incident:state") == 10
     assert client.zcard("test:incidents:state:resolved") == 0
-    store.put_approval("a1", "pending", {"id": "a1", "revision": 0})
-    assert store.replace_approval("a1", "succeeded", {"id": "a1", "revision": 1}, revision=0)
+    await store.put_approval("a1", "pending", {"id": "a1", "revision": 0})
+    assert await store.replace_approval("a1", "succeeded", {"id": "a1", "revision": 1}, revision=0)
     assert store.prune_approvals(over_before=time.time() + 1) == 1
     assert [client.hlen(f"test:approval:{f}") for f in ("data", "status", "revision", "writer")] == [0, 0, 0, 0]
     assert client.zcard("test:approvals:succeeded") == 0

@@ -37,11 +37,11 @@ def errors(registry: CollectorRegistry, kind: str) -> float | None:
     return registry.get_sample_value("opsbot_store_errors_total", {"kind": kind})
 
 
-def test_a_call_is_timed_under_the_method_that_made_it(redis_server: RedisServer) -> None:
+async def test_a_call_is_timed_under_the_method_that_made_it(redis_server: RedisServer) -> None:
     store = open_redis(redis_server)
     registry = scraped(store)
-    assert store.first_seen("event-1", 60)
-    assert store.first_seen("event-2", 60)
+    assert await store.first_seen("event-1", 60)
+    assert await store.first_seen("event-2", 60)
     labels = {"operation": "first_seen"}
     assert registry.get_sample_value("opsbot_store_call_seconds_count", labels) == 2
     assert registry.get_sample_value("opsbot_store_call_seconds_bucket", {**labels, "le": "+Inf"}) == 2
@@ -50,20 +50,20 @@ def test_a_call_is_timed_under_the_method_that_made_it(redis_server: RedisServer
     assert [errors(registry, kind) for kind in ("unavailable", "timeout", "other")] == [0, 0, 0]
 
 
-def test_an_outage_shows_as_down_with_each_refused_call_counted(redis_server: RedisServer) -> None:
+async def test_an_outage_shows_as_down_with_each_refused_call_counted(redis_server: RedisServer) -> None:
     store = open_redis(redis_server)
     registry = scraped(store)
-    assert store.first_seen("event-1", 60)
+    assert await store.first_seen("event-1", 60)
     redis_server.stop()
     for _ in range(2):  # the first reaches for Redis, the second is refused by the breaker
         with pytest.raises(StoreUnavailable):
-            store.first_seen("event-2", 60)
+            await store.first_seen("event-2", 60)
     assert registry.get_sample_value("opsbot_store_up") == 0.0
     assert errors(registry, "unavailable") == 2
     assert registry.get_sample_value("opsbot_store_call_seconds_count", {"operation": "first_seen"}) == 2
 
 
-def test_a_redis_that_does_not_answer_counts_as_a_timeout(redis_server: RedisServer) -> None:
+async def test_a_redis_that_does_not_answer_counts_as_a_timeout(redis_server: RedisServer) -> None:
     store = open_redis(redis_server, timeout=0.2)
     registry = scraped(store)
     assert store.problem() is None  # connected before it stops answering
@@ -71,7 +71,7 @@ def test_a_redis_that_does_not_answer_counts_as_a_timeout(redis_server: RedisSer
     redis_server.process.send_signal(signal.SIGSTOP)
     try:
         with pytest.raises(StoreUnavailable):
-            store.first_seen("event-1", 60)
+            await store.first_seen("event-1", 60)
     finally:
         redis_server.process.send_signal(signal.SIGCONT)
     assert errors(registry, "timeout") == 1

@@ -18,11 +18,11 @@ from tests.support.polling import until
 from tests.support.slack_emulator import SlackEmulator
 
 
-def edit_record(settings: Any, **changes: Any) -> None:
+async def edit_record(settings: Any, **changes: Any) -> None:
     store = SqliteStore(settings.store.path)
-    (record,) = store.incidents()
+    (record,) = await store.incidents()
     record.update(changes)
-    store.put_incident(record["id"], record["key"], record["state"], record["channel"], record)
+    await store.put_incident(record["id"], record["key"], record["state"], record["channel"], record)
     store.close()
 
 
@@ -44,7 +44,7 @@ async def test_a_root_found_again_after_a_crash_gets_its_thread(
     assert thread(slack, root.ts) == []
     # What a crash right after posting the root leaves: the root in Slack, no ts on record,
     # the thread's context still to come.
-    edit_record(without_context, root=None, enrichment="pending")
+    await edit_record(without_context, root=None, enrichment="pending")
     settings = alert_settings(kubeconfig)
     async with running_bot(slack, kube, settings, alert_flush_interval=0.2) as bot:
         context = await slack.wait_for_post(thread_ts=root.ts)
@@ -64,7 +64,7 @@ async def test_a_thread_that_has_its_context_does_not_get_it_twice_after_a_resta
         crash(kube, "web", pod)
         root = await slack.wait_for_post(channel=ALERTS, method="chat.postMessage")
         await slack.wait_for_post(thread_ts=root.ts)
-    edit_record(settings, enrichment="pending")  # died before recording that the context went out
+    await edit_record(settings, enrichment="pending")  # died before recording that the context went out
     kube.add_deployment("web", "zz", replicas=1)  # sentinel: its root follows anything shop's restart causes
     crash(kube, "web", next(n for n in pod_names(kube, "web") if n.startswith("zz-")))
     async with running_bot(slack, kube, settings, alert_flush_interval=0.2) as bot:
@@ -95,14 +95,14 @@ async def test_a_storms_digest_names_every_incident_posted_while_it_was_open(
         assert alerts is not None
 
         def accounted() -> bool:
-            return len(alerts.open_incidents()) >= len(names) and all(
+            return len(alerts.open_incidents_here()) >= len(names) and all(
                 (i.root or (i.digest and i.digest != "pending")) and len(i.affected) >= 2
-                for i in alerts.open_incidents()
+                for i in alerts.open_incidents_here()
             )
 
         await until(accounted, timeout=30, interval=0.1)
         await BotHarness(slack, kube, bot).settle(timeout=30)
-        incidents = {i.workload.name: i for i in alerts.open_incidents()}
+        incidents = {i.workload.name: i for i in alerts.open_incidents_here()}
     top = [m for m in slack.messages(ALERTS) if m["thread_ts"] in (None, m["ts"])]
     digests = [m for m in top if " new incident" in m["text"]]
     assert len(digests) == 1, "\n".join(m["ts"] + " " + block_text_of(m) for m in top)

@@ -306,12 +306,12 @@ class OnePeer:
     def __init__(self, url: str) -> None:
         self.url = url
 
-    def publish(self, identity: str, url: str, ttl: float) -> None: ...
+    async def publish(self, identity: str, url: str, ttl: float) -> None: ...
 
-    def lookup(self, identity: str) -> str | None:
+    async def lookup(self, identity: str) -> str | None:
         return self.url if identity == "a" else None
 
-    def withdraw(self, identity: str, url: str) -> None: ...
+    async def withdraw(self, identity: str, url: str) -> None: ...
 
 
 def forwarder_to(url: str, timeout: float = 5.0) -> Forwarder:

@@ -155,7 +155,7 @@ async def test_incidents_command_lists_open_incidents(alerting: BotHarness) -> N
     text = block_text(await alerting.ask("incidents"))
     assert "CrashLoopBackOff" in text and "deployment/shop" in text and "*1* open" in text
     assert alerting.bot.alerts is not None
-    (incident,) = alerting.bot.alerts.open_incidents()
+    (incident,) = alerting.bot.alerts.open_incidents_here()
     assert incident.ref in text
 
 
@@ -166,7 +166,7 @@ async def test_the_id_on_the_card_is_what_unmute_takes(alerting: BotHarness) -> 
     crash(kube, "web", pod)
     root = await slack.wait_for_post(channel=ALERTS, method="chat.postMessage")
     assert alerting.bot.alerts is not None
-    (incident,) = alerting.bot.alerts.open_incidents()
+    (incident,) = alerting.bot.alerts.open_incidents_here()
     assert f"incident `{incident.ref}`" in block_text(root)
     await alerting.click_button(root, MUTE_1H_ACTION)
     muted = await slack.wait_for_post(lambda p: "muted this incident" in p.text, thread_ts=root.ts)
@@ -309,8 +309,8 @@ async def test_storm_of_crashing_pods_is_paced_folded_and_fully_accounted_for(
         alerts = bot.alerts
 
         def all_accounted() -> bool:
-            return len(alerts.open_incidents()) >= 20 and all(
-                len(i.affected) >= 25 and (i.root or i.digest) for i in alerts.open_incidents()
+            return len(alerts.open_incidents_here()) >= 20 and all(
+                len(i.affected) >= 25 and (i.root or i.digest) for i in alerts.open_incidents_here()
             )
 
         await until(all_accounted, timeout=30, interval=0.1)
@@ -338,9 +338,9 @@ async def test_root_posted_but_not_recorded_before_a_crash_is_found_not_reposted
         root = await slack.wait_for_post(channel=ALERTS, method="chat.postMessage")
         await slack.wait_for_post(thread_ts=root.ts)
     store = SqliteStore(settings.store.path)
-    (record,) = store.incidents()
+    (record,) = await store.incidents()
     record["root"] = None  # as if the process died right after posting
-    store.put_incident(record["id"], record["key"], record["state"], record["channel"], record)
+    await store.put_incident(record["id"], record["key"], record["state"], record["channel"], record)
     store.close()
     async with running_bot(slack, kube, settings, alert_flush_interval=0.2) as bot:
         recover(kube, "web", pod)

@@ -178,7 +178,8 @@ async def test_a_leader_that_cannot_renew_stops_its_alert_loops_before_another_s
             a, b = first["a"], second["b"]
             assert a.leadership is not None and b.leadership is not None
             kube.deny("update", "leases", user="replica-a")  # a's renewals now get 403
-            await until(lambda: leading(b), timeout=10)
+            # Leading, then its loops started (loading the cluster's incidents from the store).
+            await until(lambda: any(what == "started" for _at, _c, what in b.leadership.history), timeout=10)  # type: ignore[union-attr]
             (stopped,) = [at for at, _cluster, what in a.leadership.history if what == "stopped"]
             (started,) = [at for at, _cluster, what in b.leadership.history if what == "started"]
             # a's alert loops were stopped (step-down finished) before b started its own.

@@ -61,7 +61,7 @@ async def test_a_backlog_left_at_shutdown_is_sent_in_order_after_the_next_start(
     assert posted_texts(slack) == ["reply 0", "reply 1", "reply 2", "reply 3"]
     assert {p.thread_ts for p in slack.posts} == {"1700000000.000100"}
     await second.close()
-    assert store.take_unsent() == [], "replayed messages leave the journal"
+    assert await store.take_unsent() == [], "replayed messages leave the journal"
 
 
 async def test_a_message_retrying_while_slack_is_down_survives_the_restart(
@@ -92,9 +92,9 @@ async def test_messages_others_recreate_and_stale_ones_are_not_replayed(
     await slack.wait_for_post(lambda p: p.text == "first")
     await first.close(timeout=0.1)
     await asyncio.gather(*sends, return_exceptions=True)
-    assert store.take_unsent() == []
+    assert await store.take_unsent() == []
 
-    store.save_unsent(
+    await store.save_unsent(
         [
             {
                 "method": "chat.postMessage",

@@ -86,7 +86,7 @@ class World:
     followed: list[str]
 
 
-def world(
+async def world(
     store: AlertmanagerStore | None = None,
     *,
     run_delay: float = 0.0,
@@ -94,10 +94,10 @@ def world(
     shared: bool = False,
 ) -> World:
     state = State(store or SqliteStore(":memory:"))
-    if state.stored_group("am/k") is None:  # the first replica on this store
-        state.put_group(AlertGroup("am/k", "opsbot", "gk", {"alertname": "X"}))
+    if await state.stored_group("am/k") is None:  # the first replica on this store
+        await state.put_group(AlertGroup("am/k", "opsbot", "gk", {"alertname": "X"}))
     else:
-        state.load()
+        await state.load()
     publishing, sender, clock = Publishing(), Sender(), Clock()
     runs: list[ActionPlan] = []
     notices: list[tuple[str, str]] = []

@@ -5,7 +5,7 @@ SQLite store stand for two replicas; no network, no Slack."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -83,11 +83,11 @@ GROUP_Y = incident("opsbot/{alertname=DiskFull}", AlertKind.ALERTMANAGER, "y", r
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
+async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     """What the last leaders saved: each cluster's own incident and an Alertmanager group's."""
     made = SqliteStore(tmp_path / "shared.db")
     for saved in (CRASH_X, CRASH_Y, GROUP_X, GROUP_Y):
-        made.put_incident(saved.id, saved.key, saved.state.value, saved.channel, saved.to_dict())
+        await made.put_incident(saved.id, saved.key, saved.state.value, saved.channel, saved.to_dict())
     yield made
     made.close()
 
@@ -115,9 +115,9 @@ def held(service: AlertService) -> set[str]:
 
 async def test_leading_a_cluster_loads_its_own_incidents_not_its_alertmanager_groups(store: SqliteStore) -> None:
     service, publisher = replica(store)
-    assert service.lead("x") == 1
+    assert await service.lead("x") == 1
     assert held(service) == {CRASH_X.key}
-    assert service.lead("y") == 1
+    assert await service.lead("y") == 1
     # GROUP_Y has no root on record: leading its cluster does not resume it either.
     await service.drain()
     assert held(service) == {CRASH_X.key, CRASH_Y.key}
@@ -129,9 +129,9 @@ async def test_the_alertmanager_loops_load_every_group_whatever_its_cluster_and_
 ) -> None:
     """(And only they: leading the group's cluster resumes nothing of it.)"""
     service, publisher = replica(store)
-    assert service.load_alertmanager_incidents() == 2
+    assert await service.load_alertmanager_incidents() == 2
     assert held(service) == {GROUP_X.key, GROUP_Y.key}
-    service.lead("y")  # leading the group's cluster resumes nothing more of it
+    await service.lead("y")  # leading the group's cluster resumes nothing more of it
     await service.drain()
     # GROUP_Y's root may have been posted before a crash: looked up first, then posted once.
     assert (publisher.looked_up, publisher.posted) == ([GROUP_Y.key], [GROUP_Y.key])
@@ -139,12 +139,12 @@ async def test_the_alertmanager_loops_load_every_group_whatever_its_cluster_and_
 
 async def test_stepping_down_from_a_cluster_keeps_its_alertmanager_groups(store: SqliteStore) -> None:
     service, _ = replica(store)
-    service.load_alertmanager_incidents()
-    service.lead("x")
-    service.lead("y")
+    await service.load_alertmanager_incidents()
+    await service.lead("x")
+    await service.lead("y")
     await service.step_down("x")
     assert held(service) == {CRASH_Y.key, GROUP_X.key, GROUP_Y.key}
-    assert service.incident(GROUP_X.ref or GROUP_X.id) is not None
+    assert await service.incident(GROUP_X.ref or GROUP_X.id) is not None
     # The group's bookkeeping is whole: Alertmanager's "resolved" still reaches it.
     assert service.book.clear(GROUP_X.key, ["fp1"], NOW) != []
     assert service.book.resolve_now(GROUP_X.key, NOW)[0].incident.state is IncidentState.RESOLVED
@@ -156,12 +156,12 @@ async def test_losing_the_alertmanager_loops_forgets_their_groups_and_keeps_the_
     store: SqliteStore,
 ) -> None:
     service, _ = replica(store)
-    service.load_alertmanager_incidents()
-    service.lead("x")
+    await service.load_alertmanager_incidents()
+    await service.lead("x")
     await service.forget_alertmanager_incidents()
     assert held(service) == {CRASH_X.key}
     # The store keeps them for the next replica to run the loops.
-    assert {d["key"] for d in store.incidents()} >= {GROUP_X.key, GROUP_Y.key}
+    assert {d["key"] for d in await store.incidents()} >= {GROUP_X.key, GROUP_Y.key}
     # A pod of cluster x still ends its own incident (its subject index survived the forget).
     healthy = Observation("x", "Pod", "shop", "web-1", Workload("Deployment", "web"), healthy=True)
     service.book.observe(healthy, NOW)
@@ -173,13 +173,26 @@ async def test_two_replicas_never_both_hold_an_alertmanager_group(store: SqliteS
     """a leads cluster x, b runs the Alertmanager loops; then the loops move to a."""
     a, _ = replica(store)
     b, _ = replica(store)
-    a.lead("x")
-    b.lead("y")
-    b.load_alertmanager_incidents()
+    await a.lead("x")
+    await b.lead("y")
+    await b.load_alertmanager_incidents()
     assert held(a) == {CRASH_X.key}
     assert held(b) == {CRASH_Y.key, GROUP_X.key, GROUP_Y.key}
     await b.forget_alertmanager_incidents()
-    a.load_alertmanager_incidents()
+    await a.load_alertmanager_incidents()
     assert held(a) == {CRASH_X.key, GROUP_X.key, GROUP_Y.key}
     assert held(b) == {CRASH_Y.key}
     await a.drain()
+
+
+async def test_a_mute_made_on_one_replica_is_removed_on_another_at_once(store: SqliteStore) -> None:
+    """The removing replica reads the store first: no waiting for its copy to refresh."""
+    a, _ = replica(store)
+    b, _ = replica(store)
+    await a.lead("x")
+    await b.lead("y")  # b's copy of the mutes is read now, before the mute exists
+    mute = await a.mute(CRASH_X.id, 1.0, "U0ALICE01")
+    assert mute is not None
+    removed = await b.unmute(mute.id)
+    assert removed is not None and removed.id == mute.id
+    assert await store.mutes(now=NOW.timestamp()) == []

@@ -1,5 +1,6 @@
-"""Mutes shared by replicas: each replica's copy follows the store within the refresh interval,
-a removal reads it first, and a store that cannot answer leaves the last copy in place."""
+"""Mutes shared by replicas: each replica's copy follows the store within the refresh interval
+(or at once when asked), and a store that cannot answer leaves the last copy in place. That a
+removal reads the store first is the alert service's part (test_alert_leadership)."""
 
 from __future__ import annotations
 
@@ -24,47 +25,56 @@ class Shared:
         self.now = 100.0
         self.down = False
 
-    def read(self) -> list[Mute]:
+    async def read(self) -> list[Mute]:
         self.reads += 1
         if self.down:
             raise StoreUnavailable("the shared store (Redis) is unavailable")
         return list(self.mutes)
 
 
-def test_a_mute_another_replica_stored_counts_here_after_the_refresh_interval() -> None:
+async def test_a_mute_another_replica_stored_counts_here_after_the_refresh_interval() -> None:
     shared, here = Shared(), MuteList()
     here.share(shared.read, every=2.0, clock=lambda: shared.now)
+    await here.refresh()
     assert here.muted("test/web/api", NOW) is None
     shared.mutes.append(mute("m1"))
     shared.now += 1.0
+    await here.refresh()
     assert here.muted("test/web/api", NOW) is None  # read a second ago: not yet
     shared.now += 1.5
+    await here.refresh()
     found = here.muted("test/web/api", NOW)
     assert found is not None and found.id == "m1"
     assert shared.reads == 2
 
 
-def test_a_removal_reads_the_store_first_so_another_replicas_mute_can_be_removed() -> None:
+async def test_a_refresh_asked_for_now_reads_within_the_interval() -> None:
     shared, here = Shared(), MuteList()
     here.share(shared.read, every=60.0, clock=lambda: shared.now)
+    await here.refresh()
     assert here.active(NOW) == []
     shared.mutes.append(mute("m2"))
-    removed = here.remove("m2")
-    assert removed is not None and removed.id == "m2"
+    await here.refresh()
+    assert here.active(NOW) == [] and shared.reads == 1
+    await here.refresh(now=True)
+    assert [m.id for m in here.active(NOW)] == ["m2"] and shared.reads == 2
 
 
-def test_a_store_that_cannot_answer_leaves_the_last_copy() -> None:
+async def test_a_store_that_cannot_answer_leaves_the_last_copy() -> None:
     shared, here = Shared(), MuteList()
     here.share(shared.read, every=2.0, clock=lambda: shared.now)
     shared.mutes.append(mute("m3"))
+    await here.refresh()
     assert [m.id for m in here.active(NOW)] == ["m3"]
     shared.down = True
     shared.now += 5.0
+    await here.refresh()
     assert [m.id for m in here.active(NOW)] == ["m3"]
     assert shared.reads == 2
 
 
-def test_one_replica_never_reads_anything() -> None:
+async def test_one_replica_never_reads_anything() -> None:
     here = MuteList([mute("m4")])
+    await here.refresh(now=True)
     assert [m.id for m in here.active(NOW)] == ["m4"]
     assert here.remove("m4") is not None and here.active(NOW) == []

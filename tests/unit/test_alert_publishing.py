@@ -40,7 +40,7 @@ class Reporter:
 
 
 class Store:
-    def put_incident(self, *args: Any) -> None:
+    async def put_incident(self, *args: Any) -> None:
         pass
 
 

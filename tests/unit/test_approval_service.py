@@ -54,7 +54,7 @@ async def test_two_approvals_racing_through_a_slow_name_lookup_execute_once() ->
     service = ApprovalService(InMemoryApprovals(), execute, Clock(), timedelta(minutes=15))
     service.names = slow_name
     request = ChatRequest("r1", "UREQ", "C1", "scale deploy/api 1", "mention")
-    approval = service.open(PLAN, request, ApprovalPolicy(requester_may_confirm=False, approvals_required=1))
+    approval = await service.open(PLAN, request, ApprovalPolicy(requester_may_confirm=False, approvals_required=1))
     surface = Surface()
     await asyncio.gather(
         service.approve(approval.id, "UBOB", surface, allowed=True),
@@ -84,13 +84,13 @@ async def test_refused_clicks_are_audited_as_denials() -> None:
     service = ApprovalService(InMemoryApprovals(), execute, Clock(), timedelta(minutes=15))
     service.auditor = Auditor(trail)
     request = ChatRequest("r1", "UREQ", "C1", "scale deploy/api 1", "mention")
-    approval = service.open(PLAN, request, ApprovalPolicy(requester_may_confirm=False, approvals_required=1))
+    approval = await service.open(PLAN, request, ApprovalPolicy(requester_may_confirm=False, approvals_required=1))
     await service.approve(approval.id, "UREQ", Surface(), allowed=True)
     await service.cancel(approval.id, "UOTHER", Surface())
     denied = [record for record in trail.records if record["kind"] == "denied"]
     assert [(r["user_id"], str(r["command"]).split()[0]) for r in denied] == [("UREQ", "approve"), ("UOTHER", "cancel")]
     assert "cannot approve your own request" in str(denied[0]["outcome"])
-    assert service.get(approval.id) is not None and service.get(approval.id).status.value == "pending"  # type: ignore[union-attr]
+    assert await service.get(approval.id) is not None and (await service.get(approval.id)).status.value == "pending"  # type: ignore[union-attr]
 
 
 class MovingClock:
@@ -122,8 +122,8 @@ async def test_replicas_fail_only_executions_orphaned_longer_than_any_action_tak
     there = ApprovalService(shared, executor(running_there), clock, timedelta(minutes=15))
     policy = ApprovalPolicy(requester_may_confirm=True, approvals_required=1)
     surface = Surface()
-    mine = here.open(PLAN, ChatRequest("r1", "UREQ", "C1", "scale deploy/api 1", "mention"), policy)
-    theirs = there.open(PLAN, ChatRequest("r2", "UREQ", "C1", "scale deploy/api 1", "mention"), policy)
+    mine = await here.open(PLAN, ChatRequest("r1", "UREQ", "C1", "scale deploy/api 1", "mention"), policy)
+    theirs = await there.open(PLAN, ChatRequest("r2", "UREQ", "C1", "scale deploy/api 1", "mention"), policy)
     mine_task = asyncio.create_task(here.confirm(mine.id, "UREQ", surface))
     theirs_task = asyncio.create_task(there.confirm(theirs.id, "UREQ", surface))
     await running_here.wait()
@@ -135,10 +135,10 @@ async def test_replicas_fail_only_executions_orphaned_longer_than_any_action_tak
     assert await here.fail_interrupted(surface, started_before=clock.at - LONGEST_EXECUTION) == 0
     clock.at = NOW + LONGEST_EXECUTION + timedelta(minutes=1)
     assert await here.fail_interrupted(surface, started_before=clock.at - LONGEST_EXECUTION) == 1
-    orphan = shared.get(theirs.id)
+    orphan = await shared.get(theirs.id)
     assert orphan is not None and orphan.status is Status.FAILED and "interrupted" in (orphan.result or "")
     # Its own action is still running here: not touched, however long it has been.
-    assert (still := shared.get(mine.id)) is not None and still.status is Status.EXECUTING
+    assert (still := await shared.get(mine.id)) is not None and still.status is Status.EXECUTING
     release.set()
     await mine_task
-    assert (done := shared.get(mine.id)) is not None and done.status is Status.SUCCEEDED
+    assert (done := await shared.get(mine.id)) is not None and done.status is Status.SUCCEEDED

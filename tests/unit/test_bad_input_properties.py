@@ -292,13 +292,13 @@ def test_forged_replayed_or_late_clicks_never_run_an_action_twice_or_unapproved(
             "scale", "test", "web", "deployment", "api", ("replicas 1 → 2",), {"replicas": 2, "from": 1}
         )
         request = ChatRequest("r", "UREQ", "C1", "scale deploy/api 2", "mention")
-        approval = service.open(plan, request, ApprovalPolicy(requester_may_confirm=not second_person))
+        approval = await service.open(plan, request, ApprovalPolicy(requester_may_confirm=not second_person))
         surface = Surface()
         legit = False
         for action, user, target, allowed, minutes in clicks:
             clock.moment = NOW + timedelta(minutes=minutes)
             approval_id = approval.id if target == "REAL" else target
-            current = service.get(approval.id)
+            current = await service.get(approval.id)
             assert current is not None
             before = current.status.value
             if action == "confirm":

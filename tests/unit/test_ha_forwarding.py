@@ -57,15 +57,15 @@ class Peers:
         self.urls = urls or {}
         self.broken = broken
 
-    def publish(self, identity: str, url: str, ttl: float) -> None:
+    async def publish(self, identity: str, url: str, ttl: float) -> None:
         self.urls[identity] = url
 
-    def lookup(self, identity: str) -> str | None:
+    async def lookup(self, identity: str) -> str | None:
         if self.broken:
             raise RuntimeError("the shared store is unavailable (Redis cannot be reached)")
         return self.urls.get(identity)
 
-    def withdraw(self, identity: str, url: str) -> None:
+    async def withdraw(self, identity: str, url: str) -> None:
         if self.urls.get(identity) == url:
             del self.urls[identity]
 

@@ -5,17 +5,17 @@ from __future__ import annotations
 from opsbot.core.pacing import LocalBudget
 
 
-def test_local_budget_lets_a_burst_through_then_says_how_long_to_wait() -> None:
+async def test_local_budget_lets_a_burst_through_then_says_how_long_to_wait() -> None:
     budget = LocalBudget(rate=2.0, burst=2)
-    assert budget.take("C1", 0.0) == 0
-    assert budget.take("C1", 0.0) == 0
-    assert budget.take("C1", 0.0) == 0.5
-    assert budget.take("C1", 0.25) == 0.25
-    assert budget.take("C1", 0.5) == 0
+    assert await budget.take("C1", 0.0) == 0
+    assert await budget.take("C1", 0.0) == 0
+    assert await budget.take("C1", 0.0) == 0.5
+    assert await budget.take("C1", 0.25) == 0.25
+    assert await budget.take("C1", 0.5) == 0
 
 
-def test_local_budget_paces_each_channel_apart() -> None:
+async def test_local_budget_paces_each_channel_apart() -> None:
     budget = LocalBudget(rate=1.0, burst=1)
-    assert budget.take("C1", 0.0) == 0
-    assert budget.take("C1", 0.0) == 1.0
-    assert budget.take("C2", 0.0) == 0
+    assert await budget.take("C1", 0.0) == 0
+    assert await budget.take("C1", 0.0) == 1.0
+    assert await budget.take("C2", 0.0) == 0

@@ -38,12 +38,12 @@ class Store:
     def __init__(self) -> None:
         self.saved: dict[str, dict[str, Any]] = {}
 
-    def put_incident(
+    async def put_incident(
         self, incident_id: str, key: str, state: str, channel: str, data: dict[str, Any]
     ) -> None:
         self.saved[incident_id] = data
 
-    def incidents(self, *, state: str | None = None) -> list[dict[str, Any]]:
+    async def incidents(self, *, state: str | None = None) -> list[dict[str, Any]]:
         return list(self.saved.values())
 
 
@@ -149,7 +149,7 @@ def crash(workload: str) -> Observation:
 async def open_one(book: IncidentBook, publishing: Publishing, clock: Clock, workload: str) -> Incident:
     (effect,) = book.observe(crash(workload), clock.now())
     assert isinstance(effect, Opened)
-    publishing.save(effect.incident)
+    await publishing.save(effect.incident)
     await publishing.open(effect.incident)
     return effect.incident
 
@@ -244,9 +244,9 @@ async def test_a_root_found_again_after_a_crash_gets_its_thread() -> None:
     its thread gets the context it never got."""
     book, publishing, recorder, clock, store = world()
     (effect,) = book.observe(crash("a"), clock.now())
-    publishing.save(effect.incident)  # saved, then the process died
+    await publishing.save(effect.incident)  # saved, then the process died
     recorder.found_roots[effect.incident.id] = "1699999999.000001"
-    restarted = restart(store, recorder, clock)
+    restarted = await restart(store, recorder, clock)
     await restarted.drain()
     assert recorder.roots == [] and recorder.contexts == [effect.incident.key]
     assert restarted.book.get(effect.incident.key).enrichment == "posted"  # type: ignore[union-attr]
@@ -255,8 +255,8 @@ async def test_a_root_found_again_after_a_crash_gets_its_thread() -> None:
 async def test_a_recorded_root_whose_context_never_went_out_gets_it_after_a_restart() -> None:
     book, publishing, recorder, clock, store = world()
     (effect,) = book.observe(crash("a"), clock.now())
-    publishing.save(replace(effect.incident, root="1699999999.000001"))  # crash before the context
-    restarted = restart(store, recorder, clock)
+    await publishing.save(replace(effect.incident, root="1699999999.000001"))  # crash before the context
+    restarted = await restart(store, recorder, clock)
     await restarted.drain()
     assert recorder.contexts == [effect.incident.key]
 
@@ -265,15 +265,15 @@ async def test_a_context_already_in_the_thread_is_not_posted_twice() -> None:
     """Crash between posting the context and recording it: the thread says it is there."""
     book, publishing, recorder, clock, store = world()
     (effect,) = book.observe(crash("a"), clock.now())
-    publishing.save(replace(effect.incident, root="1699999999.000001"))
+    await publishing.save(replace(effect.incident, root="1699999999.000001"))
     recorder.found_contexts[effect.incident.id] = "1699999999.000002"
-    restarted = restart(store, recorder, clock)
+    restarted = await restart(store, recorder, clock)
     await restarted.drain()
     assert recorder.contexts == []
     assert restarted.book.get(effect.incident.key).enrichment == "posted"  # type: ignore[union-attr]
 
 
-def restart(store: Store, recorder: Recorder, clock: Clock) -> AlertPipeline:
+async def restart(store: Store, recorder: Recorder, clock: Clock) -> AlertPipeline:
     """A new process: its book restored from the store, unposted roots and threads resumed."""
     book = IncidentBook(IncidentPolicy(), lambda finding: CHANNEL)
     publishing = Publishing(
@@ -298,6 +298,6 @@ def restart(store: Store, recorder: Recorder, clock: Clock) -> AlertPipeline:
         tracer=NOOP_TRACER,
         errors=NOOP_ERRORS,
     )
-    pipeline.restore()
+    await pipeline.restore()
     pipeline.resume_unposted()
     return pipeline

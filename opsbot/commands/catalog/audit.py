@@ -70,6 +70,5 @@ COMMANDS = (
             Option("last", ("--last",), metavar="N", help="how many records (default 20)"),
         ),
         uses_cluster=False,
-        on_loop=True,
     ),
 )

@@ -109,10 +109,9 @@ COMMANDS = (
         examples=("incidents", "incidents -n web"),
         options=(NAMESPACE, CLUSTER),
         uses_cluster=False,
-        on_loop=True,
         aliases=("alerts",),
     ),
-    CommandSpec("mutes", "Active alert mutes", "mutes", mutes, uses_cluster=False, on_loop=True),
+    CommandSpec("mutes", "Active alert mutes", "mutes", mutes, uses_cluster=False),
     CommandSpec(
         "unmute",
         "Remove an alert mute",
@@ -123,6 +122,5 @@ COMMANDS = (
         min_args=1,
         max_args=1,
         uses_cluster=False,
-        on_loop=True,
     ),
 )

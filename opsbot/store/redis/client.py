@@ -1,23 +1,28 @@
 """The connection to Redis and the circuit breaker in front of it.
 
-Synchronous on purpose: the store protocols are synchronous and called on the event
-loop, and a call to Redis on the same network answers in well under a millisecond. What
-must never happen is the loop stalling on every call while Redis is away: every socket
-operation has a short timeout, and after a connection error the `Breaker` makes calls
-fail at once (`StoreUnavailable`) for a short back-off before one call probes again.
-Every call is timed and every failure counted for /metrics (`metrics.CallStats`).
+Two clients of redis-py over one breaker: the asyncio client (`arun`) for what runs on the
+event loop (the loop never waits on a socket), and the synchronous one (`run`) for what runs
+in worker threads (commands, release work, audit, housekeeping), which may block. Every
+socket operation has a short timeout, and after a connection error the `Breaker` makes
+calls of either kind fail at once (`StoreUnavailable`) for a short back-off before one call
+probes again. Every call is timed and every failure counted for /metrics
+(`metrics.CallStats`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import redis
+import redis.asyncio
 import structlog
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import AuthenticationError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -67,14 +72,25 @@ def _describe(exc: Exception, timeout: float) -> str:
     return "Redis cannot be reached"
 
 
+AsyncClientFactory = Callable[[], redis.asyncio.Redis]
+
+
 class Connection:
-    """A `redis.Redis` client whose every call goes through the breaker."""
+    """A `redis.Redis` client and a `redis.asyncio.Redis` one, every call through the breaker."""
 
     def __init__(
-        self, client: redis.Redis, *, timeout: float, retry_after: float, clock: Callable[[], float] = time.monotonic
+        self,
+        client: redis.Redis,
+        *,
+        timeout: float,
+        retry_after: float,
+        async_client: AsyncClientFactory,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self._timeout = timeout
+        self._new_async_client = async_client
+        self._async: tuple[asyncio.AbstractEventLoop, redis.asyncio.Redis] | None = None
         self.breaker = Breaker(retry_after, clock)
         self.stats = CallStats()
         """Seconds per call and errors, for /metrics (`metrics.StoreCollector`)."""
@@ -89,32 +105,47 @@ class Connection:
         retry_after: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> Connection:
+        options: dict[str, Any] = {
+            "password": password or None,
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "decode_responses": True,
+        }
+        # One immediate retry on a fresh connection when the connection failed (a pooled one
+        # may predate a restart of Redis); never a back-off loop. Never after a timeout: the
+        # command may have run, and run again it would find its own write (a SET NX "already
+        # seen", a compare-and-set "changed meanwhile"), so an event would be dropped as a
+        # repeat. The exclusive changes also recognise their own earlier write (scripts.py),
+        # for a connection lost after sending.
         client = redis.Redis.from_url(
-            url,
-            password=password or None,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            decode_responses=True,
-            # One immediate retry on a fresh connection when the connection failed (a pooled
-            # one may predate a restart of Redis); never a back-off loop on the event loop.
-            # Never after a timeout: the command may have run, and run again it would find
-            # its own write (a SET NX "already seen", a compare-and-set "changed meanwhile"),
-            # so an event would be dropped as a repeat. The exclusive changes also recognise
-            # their own earlier write (scripts.py), for a connection lost after sending.
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+            url, retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)), **options
         )
-        return cls(client, timeout=timeout, retry_after=retry_after, clock=clock)
+
+        def async_client() -> redis.asyncio.Redis:
+            retry = AsyncRetry(NoBackoff(), 1, supported_errors=(RedisConnectionError,))
+            return redis.asyncio.Redis.from_url(url, retry=retry, **options)
+
+        return cls(client, timeout=timeout, retry_after=retry_after, async_client=async_client, clock=clock)
+
+    @property
+    def async_client(self) -> redis.asyncio.Redis:
+        """The asyncio client of the running loop. Its connections belong to one loop, so a
+        new loop (tests run one per test; the bot has one) gets a client of its own."""
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._async[0] is not loop:
+            self._async = (loop, self._new_async_client())
+        return self._async[1]
+
+    def async_script(self, source: str) -> AsyncScript:
+        """A Lua script for `arun` calls (each passes its client: `script(keys=…, client=r)`)."""
+        return AsyncScript(self._new_async_client(), source)  # the client only encodes the source
 
     def run(self, call: Callable[[redis.Redis], _T], operation: str | None = None, *, read: bool = False) -> _T:
-        """`operation`: the name /metrics gives the call; by default the method it was made in.
-        `read`: the call changes nothing, so a timeout may be tried once more (a busy moment
-        of Redis or of this process); a change never is (it may have run)."""
-        wait = self.breaker.wait()
-        if wait > 0:
-            self.stats.failed("unavailable")
-            raise StoreUnavailable(
-                f"the shared store is unavailable ({self.breaker.reason}); trying again in {wait:.0f} s"
-            )
+        """From a worker thread. `operation`: the name /metrics gives the call; by default the
+        method it was made in. `read`: the call changes nothing, so a timeout may be tried
+        once more (a busy moment of Redis or of this process); a change never is (it may
+        have run)."""
+        self._refuse_while_open()
         started = time.perf_counter()
         try:
             try:
@@ -128,24 +159,67 @@ class Connection:
                 result = call(self.client)
         except (RedisConnectionError, RedisTimeoutError) as exc:
             self._observe(call, operation, started)
-            self.stats.failed("timeout" if isinstance(exc, RedisTimeoutError) else "unavailable")
-            reason = _describe(exc, self._timeout)
-            first = self.breaker.reason is None
-            self.breaker.failed(reason)
-            if first:
-                log.warning("store_unavailable", backend="redis", reason=reason, error=type(exc).__name__)
-            raise StoreUnavailable(f"the shared store is unavailable ({reason})") from None
+            raise self._unreachable(exc) from None
         except RedisError:
             self._observe(call, operation, started)
             self.stats.failed("other")
             raise
         self._observe(call, operation, started)
+        self._succeeded()
+        return result
+
+    async def arun(
+        self, call: Callable[[redis.asyncio.Redis], Awaitable[_T]], operation: str | None = None, *, read: bool = False
+    ) -> _T:
+        """`run` on the event loop, with the asyncio client."""
+        self._refuse_while_open()
+        client = self.async_client
+        started = time.perf_counter()
+        try:
+            try:
+                result = await call(client)
+            except RedisTimeoutError:
+                if not read:
+                    raise
+                self._observe(call, operation, started)
+                self.stats.failed("timeout")
+                started = time.perf_counter()
+                result = await call(client)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            self._observe(call, operation, started)
+            raise self._unreachable(exc) from None
+        except RedisError:
+            self._observe(call, operation, started)
+            self.stats.failed("other")
+            raise
+        self._observe(call, operation, started)
+        self._succeeded()
+        return result
+
+    def _refuse_while_open(self) -> None:
+        wait = self.breaker.wait()
+        if wait > 0:
+            self.stats.failed("unavailable")
+            raise StoreUnavailable(
+                f"the shared store is unavailable ({self.breaker.reason}); trying again in {wait:.0f} s"
+            )
+
+    def _unreachable(self, exc: RedisConnectionError | RedisTimeoutError) -> StoreUnavailable:
+        """Counted, the breaker opened (said once per outage), and what to raise instead."""
+        self.stats.failed("timeout" if isinstance(exc, RedisTimeoutError) else "unavailable")
+        reason = _describe(exc, self._timeout)
+        first = self.breaker.reason is None
+        self.breaker.failed(reason)
+        if first:
+            log.warning("store_unavailable", backend="redis", reason=reason, error=type(exc).__name__)
+        return StoreUnavailable(f"the shared store is unavailable ({reason})")
+
+    def _succeeded(self) -> None:
         if self.breaker.reason is not None:
             log.info("store_available_again", backend="redis")
             self.breaker.succeeded()
-        return result
 
-    def _observe(self, call: Callable[[redis.Redis], object], operation: str | None, started: float) -> None:
+    def _observe(self, call: Callable[..., object], operation: str | None, started: float) -> None:
         self.stats.observe(operation or operation_of(call), time.perf_counter() - started)
 
     def problem(self) -> str | None:
@@ -156,5 +230,21 @@ class Connection:
             return f"the shared store (Redis) is unavailable: {self.breaker.reason}"
         return None
 
+    async def aproblem(self) -> str | None:
+        """`problem`, on the event loop."""
+        try:
+            await self.arun(lambda client: client.ping(), "ping", read=True)
+        except StoreUnavailable:
+            return f"the shared store (Redis) is unavailable: {self.breaker.reason}"
+        return None
+
     def close(self) -> None:
+        """The synchronous client; the asyncio one is closed by `aclose`, on its loop."""
         self.client.close()
+
+    async def aclose(self) -> None:
+        """Both clients (the asyncio one only if made on this loop)."""
+        if self._async is not None and self._async[0] is asyncio.get_running_loop():
+            await self._async[1].aclose()
+        self._async = None
+        self.close()

@@ -5,8 +5,8 @@ replica, over Slack's limit. The bucket lives in one Lua script (`scripts.TAKE_T
 timed by Redis's clock, so replicas agree on it. When Redis is unavailable (the breaker
 is open, a call failed, or Redis answered with an error) the post is paced by a bucket in this process instead: a
 channel may then get more than its share for the length of the outage, which beats not
-posting. A call blocks the loop at most the store's timeout, and not at all while the
-breaker is open.
+posting. A call waits at most the store's timeout, and not at all while the breaker is
+open.
 """
 
 from __future__ import annotations
@@ -42,21 +42,22 @@ class RedisBudget:
         self._burst = str(int(burst))
         self._prefix = key_prefix + "pace:"
         self._clock = clock
-        self._script = connection.client.register_script(scripts.TAKE_TOKEN)
+        self._script = connection.async_script(scripts.TAKE_TOKEN)
         self.local = LocalBudget(rate, burst)
         self.falling_back = False
 
-    def take(self, channel: str, now: float) -> float:
+    async def take(self, channel: str, now: float) -> float:
         args = [self._rate, self._burst]
         if self._clock is not None:
             args.append(repr(self._clock()))
         try:
-            wait = float(self._c.run(lambda r: self._script(keys=[self._prefix + channel], args=args, client=r), "pace"))
+            key = self._prefix + channel
+            wait = float(await self._c.arun(lambda r: self._script(keys=[key], args=args, client=r), "pace"))
         except (StoreUnavailable, RedisError) as exc:
             if not self.falling_back:
                 self.falling_back = True
                 log.warning("pacing_local", reason=str(exc), note="pacing channels in this replica only")
-            return self.local.take(channel, now)
+            return self.local.spend(channel, now)
         if self.falling_back:
             self.falling_back = False
             log.info("pacing_shared_again")

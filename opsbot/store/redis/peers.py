@@ -17,17 +17,17 @@ class RedisPeers:
     def __init__(self, connection: Connection, *, key_prefix: str = "opsbot:") -> None:
         self._c = connection
         self._prefix = key_prefix + "peer:"
-        self._withdraw = connection.client.register_script(WITHDRAW)
+        self._withdraw = connection.async_script(WITHDRAW)
 
-    def publish(self, identity: str, url: str, ttl: float) -> None:
+    async def publish(self, identity: str, url: str, ttl: float) -> None:
         key = self._prefix + identity
-        self._c.run(lambda r: r.set(key, url, px=max(1, int(ttl * 1000))), "peer_publish")
+        await self._c.arun(lambda r: r.set(key, url, px=max(1, int(ttl * 1000))), "peer_publish")
 
-    def lookup(self, identity: str) -> str | None:
+    async def lookup(self, identity: str) -> str | None:
         key = self._prefix + identity
-        found = self._c.run(lambda r: r.get(key), "peer_lookup")
+        found = await self._c.arun(lambda r: r.get(key), "peer_lookup")
         return str(found) if found is not None else None
 
-    def withdraw(self, identity: str, url: str) -> None:
+    async def withdraw(self, identity: str, url: str) -> None:
         key = self._prefix + identity
-        self._c.run(lambda r: self._withdraw(keys=[key], args=[url], client=r), "peer_withdraw")
+        await self._c.arun(lambda r: self._withdraw(keys=[key], args=[url], client=r), "peer_withdraw")

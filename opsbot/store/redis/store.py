@@ -1,9 +1,9 @@
 """The Redis backend: every `StateStore` call, shared by all replicas of the bot.
 
-Why synchronous: the store protocols are synchronous and called on the event loop; a
-call to a Redis on the same network takes well under a millisecond, and the breaker in
-`client.Connection` bounds how long the loop can stall when Redis is away (one short
-timeout, then calls fail fast with `StoreUnavailable` until a probe succeeds).
+The calls the event loop makes are awaited on redis-py's asyncio client; the ones worker
+threads make (releases, versions, audit, contexts, housekeeping) block on its synchronous
+client (see `opsbot.store.protocol`). Both go through the breaker in `client.Connection`:
+one short timeout, then calls fail fast with `StoreUnavailable` until a probe succeeds.
 
 Layout, under `key_prefix` (default `opsbot:`): documents are JSON strings in one hash
 per kind (`incident:data`, `approval:data`, …) with sorted-set indexes for the queries
@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import redis
+import redis.asyncio
 
 from opsbot.ports import Document
 from opsbot.store.protocol import FINAL_APPROVAL_STATUSES
@@ -56,16 +57,17 @@ class RedisStore:
         self._p = key_prefix
         self._audit_max = audit_max_entries
         client = connection.client
-        self._put_indexed = client.register_script(scripts.PUT_INDEXED)
-        self._put_approval = client.register_script(scripts.PUT_APPROVAL)
+        self._put_indexed = connection.async_script(scripts.PUT_INDEXED)
+        self._put_approval = connection.async_script(scripts.PUT_APPROVAL)
         self._read_indexed = client.register_script(scripts.READ_INDEXED)
+        self._a_read_indexed = connection.async_script(scripts.READ_INDEXED)
         self._prune = client.register_script(scripts.PRUNE_INDEXED)
-        self._mutes = client.register_script(scripts.MUTES)
-        self._first_offer = client.register_script(scripts.FIRST_OFFER)
-        self._first_notification = client.register_script(scripts.FIRST_NOTIFICATION)
-        self._forget_notifications = client.register_script(scripts.FORGET_NOTIFICATIONS)
-        self._put_remediation = client.register_script(scripts.PUT_REMEDIATION)
-        self._pending = client.register_script(scripts.PENDING_DELIVERIES)
+        self._mutes = connection.async_script(scripts.MUTES)
+        self._first_offer = connection.async_script(scripts.FIRST_OFFER)
+        self._first_notification = connection.async_script(scripts.FIRST_NOTIFICATION)
+        self._forget_notifications = connection.async_script(scripts.FORGET_NOTIFICATIONS)
+        self._put_remediation = connection.async_script(scripts.PUT_REMEDIATION)
+        self._pending = connection.async_script(scripts.PENDING_DELIVERIES)
         self._claim = client.register_script(scripts.CLAIM_RELEASE)
         self._put_release = client.register_script(scripts.PUT_RELEASE)
         self._add_version = client.register_script(scripts.ADD_VERSION)
@@ -79,23 +81,27 @@ class RedisStore:
     def _indexed(self, index: str, data: str) -> list[Document]:
         return _load_all(self._c.run(lambda r: self._read_indexed(keys=[index, data], client=r), read=True))
 
-    def _get(self, hash_key: str, field: str) -> Document | None:
-        found = self._c.run(lambda r: r.hget(hash_key, field), read=True)
+    async def _aindexed(self, index: str, data: str) -> list[Document]:
+        found = await self._c.arun(lambda r: self._a_read_indexed(keys=[index, data], client=r), read=True)
+        return _load_all(found)
+
+    async def _aget(self, hash_key: str, field: str) -> Document | None:
+        found = await self._c.arun(lambda r: r.hget(hash_key, field), read=True)
         return json.loads(found) if found is not None else None
 
     # incidents and mutes ----------------------------------------------------------------
 
-    def put_incident(self, incident_id: str, key: str, state: str, channel: str, data: Document) -> None:
+    async def put_incident(self, incident_id: str, key: str, state: str, channel: str, data: Document) -> None:
         keys = [self._k("incident", "data"), self._k("incident", "state"), self._k("incidents")]
         args = [incident_id, state, _score(time.time()), _dump(data), self._k("incidents", "state", "")]
-        self._c.run(lambda r: self._put_indexed(keys=keys, args=args, client=r))
+        await self._c.arun(lambda r: self._put_indexed(keys=keys, args=args, client=r))
 
-    def incidents(self, *, state: str | None = None) -> list[Document]:
+    async def incidents(self, *, state: str | None = None) -> list[Document]:
         index = self._k("incidents") if state is None else self._k("incidents", "state", state)
-        return self._indexed(index, self._k("incident", "data"))
+        return await self._aindexed(index, self._k("incident", "data"))
 
-    def incident(self, incident_id: str) -> Document | None:
-        return self._get(self._k("incident", "data"), incident_id)
+    async def incident(self, incident_id: str) -> Document | None:
+        return await self._aget(self._k("incident", "data"), incident_id)
 
     def prune_incidents(self, *, resolved_before: float) -> int:
         keys = [
@@ -110,61 +116,61 @@ class RedisStore:
         args = [_score(before), str(hashes)]
         return int(self._c.run(lambda r: self._prune(keys=keys, args=args, client=r)))
 
-    def put_mute(self, mute_id: str, pattern: str, until: float, data: Document) -> None:
-        def put(r: redis.Redis) -> None:
+    async def put_mute(self, mute_id: str, pattern: str, until: float, data: Document) -> None:
+        async def put(r: redis.asyncio.Redis) -> None:
             pipe = r.pipeline()
             pipe.hset(self._k("mute", "data"), mute_id, _dump(data))
             pipe.zadd(self._k("mutes"), {mute_id: until})
-            pipe.execute()
+            await pipe.execute()
 
-        self._c.run(put)
+        await self._c.arun(put)
 
-    def delete_mute(self, mute_id: str) -> bool:
-        def delete(r: redis.Redis) -> bool:
+    async def delete_mute(self, mute_id: str) -> bool:
+        async def delete(r: redis.asyncio.Redis) -> bool:
             pipe = r.pipeline()
             pipe.hdel(self._k("mute", "data"), mute_id)
             pipe.zrem(self._k("mutes"), mute_id)
-            return bool(pipe.execute()[0])
+            return bool((await pipe.execute())[0])
 
-        return self._c.run(delete)
+        return await self._c.arun(delete)
 
-    def mutes(self, *, now: float) -> list[Document]:
+    async def mutes(self, *, now: float) -> list[Document]:
         keys = [self._k("mutes"), self._k("mute", "data")]
-        return _load_all(self._c.run(lambda r: self._mutes(keys=keys, args=[_score(now)], client=r)))
+        return _load_all(await self._c.arun(lambda r: self._mutes(keys=keys, args=[_score(now)], client=r)))
 
     # outbox journal ---------------------------------------------------------------------
 
-    def save_unsent(self, records: list[Document]) -> None:
+    async def save_unsent(self, records: list[Document]) -> None:
         if records:
-            self._c.run(lambda r: r.rpush(self._k("outbox", "unsent"), *[_dump(record) for record in records]))
+            await self._c.arun(lambda r: r.rpush(self._k("outbox", "unsent"), *[_dump(record) for record in records]))
 
-    def take_unsent(self) -> list[Document]:
+    async def take_unsent(self) -> list[Document]:
         """Every saved message, oldest first, removed in the same transaction."""
 
-        def take(r: redis.Redis) -> list[str]:
+        async def take(r: redis.asyncio.Redis) -> list[str]:
             pipe = r.pipeline()
             pipe.lrange(self._k("outbox", "unsent"), 0, -1)
             pipe.delete(self._k("outbox", "unsent"))
-            return list(pipe.execute()[0])
+            return list((await pipe.execute())[0])
 
-        return _load_all(self._c.run(take))
+        return _load_all(await self._c.arun(take))
 
     # approvals --------------------------------------------------------------------------
 
-    def _approval_write(self, approval_id: str, status: str, data: Document, expected: int | None) -> bool:
+    async def _approval_write(self, approval_id: str, status: str, data: Document, expected: int | None) -> bool:
         keys = [self._k("approval", field) for field in ("data", "status", "revision", "writer")]
         args = [approval_id, status, _score(time.time()), _dump(data), self._k("approvals", "")]
         args += [str(int(data.get("revision", 0))), _token()]
         if expected is not None:
             args.append(str(expected))
-        return bool(self._c.run(lambda r: self._put_approval(keys=keys, args=args, client=r)))
+        return bool(await self._c.arun(lambda r: self._put_approval(keys=keys, args=args, client=r)))
 
-    def put_approval(self, approval_id: str, status: str, data: Document) -> None:
-        self._approval_write(approval_id, status, data, None)
+    async def put_approval(self, approval_id: str, status: str, data: Document) -> None:
+        await self._approval_write(approval_id, status, data, None)
 
-    def replace_approval(self, approval_id: str, status: str, data: Document, *, revision: int) -> bool:
+    async def replace_approval(self, approval_id: str, status: str, data: Document, *, revision: int) -> bool:
         """Compare-and-set in one script: written only if the stored revision is still `revision`."""
-        return self._approval_write(approval_id, status, data, revision)
+        return await self._approval_write(approval_id, status, data, revision)
 
     def prune_approvals(self, *, over_before: float) -> int:
         hashes = [self._k("approval", field) for field in ("data", "status", "revision", "writer")]
@@ -173,55 +179,55 @@ class RedisStore:
             for status in FINAL_APPROVAL_STATUSES
         )
 
-    def approval(self, approval_id: str) -> Document | None:
-        return self._get(self._k("approval", "data"), approval_id)
+    async def approval(self, approval_id: str) -> Document | None:
+        return await self._aget(self._k("approval", "data"), approval_id)
 
-    def approvals(self, *, status: str) -> list[Document]:
-        return self._indexed(self._k("approvals", status), self._k("approval", "data"))
+    async def approvals(self, *, status: str) -> list[Document]:
+        return await self._aindexed(self._k("approvals", status), self._k("approval", "data"))
 
     # alertmanager -----------------------------------------------------------------------
 
-    def first_notification(self, key: str, at: float) -> bool:
+    async def first_notification(self, key: str, at: float) -> bool:
         """Record a notification's key (SET NX EX); False if it was recorded before."""
         keys = [self._k("am", "seen", key), self._k("am", "seen")]
         args = [_score(at), str(NOTIFICATION_TTL_SECONDS), key, _token()]
-        return bool(self._c.run(lambda r: self._first_notification(keys=keys, args=args, client=r)))
+        return bool(await self._c.arun(lambda r: self._first_notification(keys=keys, args=args, client=r)))
 
-    def forget_notification(self, key: str) -> None:
-        def forget(r: redis.Redis) -> None:
+    async def forget_notification(self, key: str) -> None:
+        async def forget(r: redis.asyncio.Redis) -> None:
             pipe = r.pipeline()
             pipe.delete(self._k("am", "seen", key))
             pipe.zrem(self._k("am", "seen"), key)
-            pipe.execute()
+            await pipe.execute()
 
-        self._c.run(forget)
+        await self._c.arun(forget)
 
-    def forget_notifications(self, before: float) -> None:
+    async def forget_notifications(self, before: float) -> None:
         keys, args = [self._k("am", "seen")], [_score(before), self._k("am", "seen", "")]
-        self._c.run(lambda r: self._forget_notifications(keys=keys, args=args, client=r))
+        await self._c.arun(lambda r: self._forget_notifications(keys=keys, args=args, client=r))
 
-    def put_am_group(self, key: str, data: Document) -> None:
-        def put(r: redis.Redis) -> None:
+    async def put_am_group(self, key: str, data: Document) -> None:
+        async def put(r: redis.asyncio.Redis) -> None:
             pipe = r.pipeline()
             pipe.hset(self._k("am", "group", "data"), key, _dump(data))
             pipe.zadd(self._k("am", "groups"), {key: time.time()})
-            pipe.execute()
+            await pipe.execute()
 
-        self._c.run(put)
+        await self._c.arun(put)
 
-    def am_groups(self) -> list[Document]:
-        return self._indexed(self._k("am", "groups"), self._k("am", "group", "data"))
+    async def am_groups(self) -> list[Document]:
+        return await self._aindexed(self._k("am", "groups"), self._k("am", "group", "data"))
 
-    def am_group(self, key: str) -> Document | None:
-        return self._get(self._k("am", "group", "data"), key)
+    async def am_group(self, key: str) -> Document | None:
+        return await self._aget(self._k("am", "group", "data"), key)
 
-    def put_remediation(
+    async def put_remediation(
         self, remediation_id: str, incident_key: str, closed: str, data: Document, *, delivery: tuple[str, str] | None
     ) -> None:
         """The remediation and, with `delivery` (webhook id, state), its signal's state, atomically."""
-        self._remediation_write(remediation_id, closed, data, delivery, None)
+        await self._remediation_write(remediation_id, closed, data, delivery, None)
 
-    def replace_remediation(
+    async def replace_remediation(
         self,
         remediation_id: str,
         incident_key: str,
@@ -232,9 +238,9 @@ class RedisStore:
         revision: int,
     ) -> bool:
         """Compare-and-set in one script: written only if the stored revision is still `revision`."""
-        return self._remediation_write(remediation_id, closed, data, delivery, revision)
+        return await self._remediation_write(remediation_id, closed, data, delivery, revision)
 
-    def _remediation_write(
+    async def _remediation_write(
         self, remediation_id: str, closed: str, data: Document, delivery: tuple[str, str] | None, expected: int | None
     ) -> bool:
         keys = [
@@ -250,17 +256,17 @@ class RedisStore:
         args += [str(int(data.get("revision", 0))), _token()]
         if expected is not None:
             args.append(str(expected))
-        return bool(self._c.run(lambda r: self._put_remediation(keys=keys, args=args, client=r)))
+        return bool(await self._c.arun(lambda r: self._put_remediation(keys=keys, args=args, client=r)))
 
-    def remediation(self, remediation_id: str) -> Document | None:
-        return self._get(self._k("remediation", "data"), remediation_id)
+    async def remediation(self, remediation_id: str) -> Document | None:
+        return await self._aget(self._k("remediation", "data"), remediation_id)
 
-    def open_remediations(self) -> list[Document]:
-        return self._indexed(self._k("remediations", "open"), self._k("remediation", "data"))
+    async def open_remediations(self) -> list[Document]:
+        return await self._aindexed(self._k("remediations", "open"), self._k("remediation", "data"))
 
-    def pending_deliveries(self) -> list[Document]:
+    async def pending_deliveries(self) -> list[Document]:
         keys = [self._k("deliveries", "pending"), self._k("delivery", "remediation"), self._k("remediation", "data")]
-        return _load_all(self._c.run(lambda r: self._pending(keys=keys, client=r), read=True))
+        return _load_all(await self._c.arun(lambda r: self._pending(keys=keys, client=r), read=True))
 
     # releases ---------------------------------------------------------------------------
 
@@ -378,11 +384,12 @@ class RedisStore:
 
     # Slack de-duplication (opsbot.slack.dedupe.FirstSeen) -------------------------------
 
-    def first_seen(self, key: str, ttl: float) -> bool:
+    async def first_seen(self, key: str, ttl: float) -> bool:
         """True for the first replica to offer `key` within `ttl` seconds (SET NX EX, as a
         script that knows its own call again: scripts.FIRST_OFFER)."""
         keys, args = [self._k("seen", key)], [_token(), str(max(1, int(ttl)))]
-        return bool(self._c.run(lambda r: self._first_offer(keys=keys, args=args, client=r), "first_seen"))
+        offered = await self._c.arun(lambda r: self._first_offer(keys=keys, args=args, client=r), "first_seen")
+        return bool(offered)
 
     # health and lifecycle ---------------------------------------------------------------
 
@@ -408,5 +415,12 @@ class RedisStore:
     def problem(self) -> str | None:
         return self._c.problem()
 
+    async def aproblem(self) -> str | None:
+        """`problem`, on the event loop (readiness)."""
+        return await self._c.aproblem()
+
     def close(self) -> None:
         self._c.close()
+
+    async def aclose(self) -> None:
+        await self._c.aclose()
