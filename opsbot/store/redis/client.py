@@ -12,9 +12,10 @@ probes again. Every call is timed and every failure counted for /metrics
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import redis
@@ -91,6 +92,7 @@ class Connection:
         self._timeout = timeout
         self._new_async_client = async_client
         self._async: tuple[asyncio.AbstractEventLoop, redis.asyncio.Redis] | None = None
+        self._encoder: redis.asyncio.Redis | None = None
         self.breaker = Breaker(retry_after, clock)
         self.stats = CallStats()
         """Seconds per call and errors, for /metrics (`metrics.StoreCollector`)."""
@@ -138,7 +140,9 @@ class Connection:
 
     def async_script(self, source: str) -> AsyncScript:
         """A Lua script for `arun` calls (each passes its client: `script(keys=…, client=r)`)."""
-        return AsyncScript(self._new_async_client(), source)  # the client only encodes the source
+        if self._encoder is None:  # a client that never connects: it only encodes the sources
+            self._encoder = self._new_async_client()
+        return AsyncScript(self._encoder, source)
 
     def run(self, call: Callable[[redis.Redis], _T], operation: str | None = None, *, read: bool = False) -> _T:
         """From a worker thread. `operation`: the name /metrics gives the call; by default the
@@ -146,27 +150,14 @@ class Connection:
         once more (a busy moment of Redis or of this process); a change never is (it may
         have run)."""
         self._refuse_while_open()
-        started = time.perf_counter()
-        try:
+        with self._timed(call, operation) as timing:
             try:
-                result = call(self.client)
+                return call(self.client)
             except RedisTimeoutError:
                 if not read:
                     raise
-                self._observe(call, operation, started)
-                self.stats.failed("timeout")
-                started = time.perf_counter()
-                result = call(self.client)
-        except (RedisConnectionError, RedisTimeoutError) as exc:
-            self._observe(call, operation, started)
-            raise self._unreachable(exc) from None
-        except RedisError:
-            self._observe(call, operation, started)
-            self.stats.failed("other")
-            raise
-        self._observe(call, operation, started)
-        self._succeeded()
-        return result
+                timing.again()
+                return call(self.client)
 
     async def arun(
         self, call: Callable[[redis.asyncio.Redis], Awaitable[_T]], operation: str | None = None, *, read: bool = False
@@ -174,27 +165,32 @@ class Connection:
         """`run` on the event loop, with the asyncio client."""
         self._refuse_while_open()
         client = self.async_client
-        started = time.perf_counter()
-        try:
+        with self._timed(call, operation) as timing:
             try:
-                result = await call(client)
+                return await call(client)
             except RedisTimeoutError:
                 if not read:
                     raise
-                self._observe(call, operation, started)
-                self.stats.failed("timeout")
-                started = time.perf_counter()
-                result = await call(client)
+                timing.again()
+                return await call(client)
+
+    @contextlib.contextmanager
+    def _timed(self, call: Callable[..., object], operation: str | None) -> Iterator[_Timing]:
+        """Times the call (each try), counts how it failed, opens or closes the breaker."""
+        timing = _Timing(self.stats, operation or operation_of(call))
+        try:
+            yield timing
         except (RedisConnectionError, RedisTimeoutError) as exc:
-            self._observe(call, operation, started)
+            timing.observe()
             raise self._unreachable(exc) from None
         except RedisError:
-            self._observe(call, operation, started)
+            timing.observe()
             self.stats.failed("other")
             raise
-        self._observe(call, operation, started)
-        self._succeeded()
-        return result
+        timing.observe()
+        if self.breaker.reason is not None:
+            log.info("store_available_again", backend="redis")
+            self.breaker.succeeded()
 
     def _refuse_while_open(self) -> None:
         wait = self.breaker.wait()
@@ -213,14 +209,6 @@ class Connection:
         if first:
             log.warning("store_unavailable", backend="redis", reason=reason, error=type(exc).__name__)
         return StoreUnavailable(f"the shared store is unavailable ({reason})")
-
-    def _succeeded(self) -> None:
-        if self.breaker.reason is not None:
-            log.info("store_available_again", backend="redis")
-            self.breaker.succeeded()
-
-    def _observe(self, call: Callable[..., object], operation: str | None, started: float) -> None:
-        self.stats.observe(operation or operation_of(call), time.perf_counter() - started)
 
     def problem(self) -> str | None:
         """None when Redis answers a PING (tried only while the breaker lets calls through)."""
@@ -248,3 +236,21 @@ class Connection:
             await self._async[1].aclose()
         self._async = None
         self.close()
+
+
+class _Timing:
+    """One call's seconds (per try) for /metrics."""
+
+    def __init__(self, stats: CallStats, operation: str) -> None:
+        self._stats = stats
+        self._operation = operation
+        self._started = time.perf_counter()
+
+    def observe(self) -> None:
+        self._stats.observe(self._operation, time.perf_counter() - self._started)
+
+    def again(self) -> None:
+        """A read that timed out is tried once more: this try counted, the next one timed."""
+        self.observe()
+        self._stats.failed("timeout")
+        self._started = time.perf_counter()
