@@ -133,8 +133,9 @@ class Intake:
                     or (known is not None and alert.fingerprint in known.alerts)
                 ]
                 await self._apply(receiver, labels, fresh, now, counting=True)
-            for group in list(self._state.groups.values()):
-                if not group.firing():
+            for key in list(self._state.groups):
+                group = self._state.group(key)  # as it is now: a silence may have changed it meanwhile
+                if group is None or not group.firing():
                     continue
                 updated, gone = group.resolve_missing(present, asked_at, now)
                 if not gone:

@@ -152,6 +152,7 @@ class Proposer:
                 )
                 return
             await self._state.put_remediation(remediation)
+            group = self._state.group(key) or group  # as it is after that write's await
             await self._state.put_group(replace(group, remediations=(*group.remediations, remediation.id)))
             log.info(
                 "remediation_proposed",

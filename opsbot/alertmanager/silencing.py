@@ -228,7 +228,11 @@ class Silencer:
 
     async def _ended(self, ids: set[str], how: str, by: str) -> None:
         now = self._clock.now()
-        for group in list(self._state.groups.values()):
+        for key in list(self._state.groups):
+            # Read after the last write's await: a notification may have changed the group since.
+            group = self._state.group(key)
+            if group is None:
+                continue
             notes, changed = [], []
             for note in group.silences:
                 left = tuple(i for i in note.ids if i not in ids) if note.state == "active" else note.ids

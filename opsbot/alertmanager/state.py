@@ -109,6 +109,8 @@ class State:
         return self.groups.get(key) if key else None
 
     async def put_group(self, group: AlertGroup) -> None:
+        """Memory at once, then the store. Compute `group` from `group(key)` read after your
+        last await: another task may have changed it while you waited."""
         if self.groups.get(group.key) is group:
             return
         self._remember(group)

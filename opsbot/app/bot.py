@@ -120,6 +120,13 @@ class Bot:
             slack_api=self._secrets.slack_api_url,
             **self.telemetry.describe,
         )
+        # What command handlers (in the pool) reach on this loop, before any command arrives.
+        loop = asyncio.get_running_loop()
+        self.parts.releases.pending = pending_release_requests(self.parts.approvals, loop)
+        if self.alerts is not None:
+            self.router.alerts = BlockingAlerts(self.alerts, loop)
+        if self.alertmanager is not None:
+            self.router.silences = self.alertmanager.silence_commands(loop)
         if self.health is not None:
             await self.health.start()
             if self.forwarding is not None:
@@ -163,12 +170,6 @@ class Bot:
         self._background.append(asyncio.create_task(self._sweep_approvals(), name="approval-sweeper"))
         self._background.append(asyncio.create_task(self._tidy_store(), name="store-housekeeping"))
         self._background.extend(await self.watching.start(self.alerts))
-        loop = asyncio.get_running_loop()
-        self.parts.releases.pending = pending_release_requests(self.parts.approvals, loop)
-        if self.alerts is not None:
-            self.router.alerts = BlockingAlerts(self.alerts, loop)
-        if self.alertmanager is not None:
-            self.router.silences = self.alertmanager.silence_commands(loop)
         if self.leadership is not None:
             self.leadership.start()  # a leader loads its incidents, then starts Alertmanager
         elif self.alertmanager is not None:
