@@ -12,6 +12,7 @@ import structlog
 
 from opsbot.alertmanager.groups import AlertGroup
 from opsbot.alertmanager.remediation import Remediation
+from opsbot.core.writes import LatestWrites
 from opsbot.errors import StoreConflict, StoreUnavailable
 from opsbot.ports import Document
 
@@ -81,6 +82,7 @@ class State:
         self.groups: dict[str, AlertGroup] = {}
         self._by_fingerprint: dict[str, str] = {}
         self._last_read: dict[str, Remediation] = {}
+        self._writes: LatestWrites[str, AlertGroup] = LatestWrites(self._put)
 
     async def load(self) -> int:
         for data in await self.store.am_groups():
@@ -114,7 +116,10 @@ class State:
         if self.groups.get(group.key) is group:
             return
         self._remember(group)
-        await self.store.put_am_group(group.key, group.to_dict())
+        await self._writes(group.key, group)  # two tasks' writes of one group reach the store in order
+
+    async def _put(self, key: str, group: AlertGroup) -> None:
+        await self.store.put_am_group(key, group.to_dict())
 
     def _remember(self, group: AlertGroup) -> None:
         self.groups[group.key] = group

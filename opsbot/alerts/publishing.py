@@ -30,6 +30,7 @@ from opsbot.alerts.incidents import Incident, IncidentBook
 from opsbot.alerts.mutes import Mute, MuteList
 from opsbot.alerts.thread import relapse_text, resolved_text
 from opsbot.core.reply import Text
+from opsbot.core.writes import LatestWrites
 from opsbot.errors import OpsbotError
 from opsbot.ports import Clock, Store
 from opsbot.telemetry import Attribute, ErrorReporter, Tracer
@@ -103,6 +104,7 @@ class Publishing:
         self._digest_threshold = digest_threshold
         self._tracer = tracer
         self._errors = errors
+        self._saves: LatestWrites[str, Incident] = LatestWrites(self._put)
         self._dirty: dict[str, Incident] = {}  # roots to update at the next flush, by key
         self._digests: dict[str, Digest] = {}  # by channel
         self._tasks: set[asyncio.Task[None]] = set()
@@ -111,8 +113,12 @@ class Publishing:
         self._roots_on_the_way: dict[str, set[str]] = {}
 
     async def save(self, incident: Incident) -> None:
+        """Written through; two tasks saving one incident reach the store in order."""
+        await self._saves(incident.id, incident)
+
+    async def _put(self, incident_id: str, incident: Incident) -> None:
         await self._store.put_incident(
-            incident.id, incident.key, incident.state.value, incident.channel, incident.to_dict()
+            incident_id, incident.key, incident.state.value, incident.channel, incident.to_dict()
         )
 
     async def refresh_mutes(self) -> None:
