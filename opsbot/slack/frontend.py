@@ -8,6 +8,7 @@ go (the request's thread, an ephemeral reply, a card update).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import re
 import uuid
@@ -54,6 +55,9 @@ class IncidentActions(Protocol):
 
     def on_click(self, action_id: str, incident: Incident) -> ClickOutcome: ...
 
+
+_ADMITTED: contextvars.ContextVar[bool] = contextvars.ContextVar("opsbot_listener_admitted", default=False)
+"""Set in a listener call that began while the bot was accepting work: what it acked is served."""
 
 _INCIDENT_ACTIONS = re.compile("^(" + "|".join(re.escape(a) for a in sorted(ACTIONS)) + ")$")
 
@@ -145,6 +149,7 @@ class SlackFrontend:
 
         @functools.wraps(listener)  # Bolt reads the wrapped listener's argument names
         async def counted(*args: Any, **kwargs: Any) -> None:
+            admitted = _ADMITTED.set(self.accepting)
             self._listening += 1
             self._quiet.clear()
             try:
@@ -152,6 +157,7 @@ class SlackFrontend:
             finally:
                 self._listening -= 1
                 self._check_quiet()
+                _ADMITTED.reset(admitted)
 
         return counted
 
@@ -173,12 +179,16 @@ class SlackFrontend:
         return len(self._tasks)
 
     async def drain(self, timeout: float) -> bool:
-        """Stop accepting work and wait for commands in progress; True if all finished."""
+        """Stop accepting work and wait for the work in progress: listener calls (one acked an
+        event and may still be checking it is new) and the commands they started; True if all
+        finished."""
         self.accepting = False
-        if not self._tasks:
-            return True
-        _done, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        return not pending
+        try:
+            async with asyncio.timeout(timeout):
+                await self._quiet.wait()
+        except TimeoutError:
+            return False
+        return True
 
     # listeners --------------------------------------------------------------
 
@@ -333,7 +343,9 @@ class SlackFrontend:
         )
 
     def _spawn(self, request: ChatRequest, responder: Responder) -> None:
-        if not self.accepting:
+        # A listener that began before the stop acked its request (and may have awaited the
+        # store since): it is served; one that began after is refused.
+        if not self.accepting and not _ADMITTED.get():
             log.info("request_refused_shutting_down", request_id=request.request_id)
             return
         task = asyncio.create_task(self._serve(request, responder), name=f"request:{request.request_id}")

@@ -83,3 +83,35 @@ async def test_an_event_that_comes_while_stopping_is_left_unacked_and_answered_w
     reply = await slack.wait_for_post(thread_ts=sent.ts, method="chat.postMessage", timeout=10)
     assert "namespace `web`" in block_text(reply) and "No pods." in block_text(reply)
     await slack.wait_for_ack(retry.envelope_id)
+
+
+class SlowSeen:
+    """The shared de-duplication store, answering only when the test says (Redis under load)."""
+
+    def __init__(self) -> None:
+        self.asked = asyncio.Event()
+        self.answer = asyncio.Event()
+
+    async def first_seen(self, key: str, ttl: float) -> bool:
+        self.asked.set()
+        await self.answer.wait()
+        return True
+
+
+async def test_an_event_acked_before_the_stop_is_answered_even_if_its_check_ends_after(
+    harness: BotHarness,
+) -> None:
+    """The listener began while accepting (the event was acked) and was still asking the store
+    whether the event is new when the stop came: the stop waits for it, and it is answered."""
+    slack, bot = harness.slack, harness.bot
+    seen = SlowSeen()
+    bot.frontend._seen = seen  # in production: SharedSeenKeys on Redis
+    sent = await harness.mention("pods -n web")
+    await seen.asked.wait()
+    draining = asyncio.create_task(bot.frontend.drain(timeout=10))  # what stop() does
+    await asyncio.sleep(0)
+    assert not draining.done(), "the stop waits for the listener still checking its event"
+    seen.answer.set()
+    reply = await slack.wait_for_post(thread_ts=sent.ts, method="chat.postMessage", timeout=10)
+    assert "namespace `web`" in block_text(reply)
+    assert await draining is True
