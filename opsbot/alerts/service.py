@@ -97,7 +97,7 @@ class AlertService:
 
     async def restore(self) -> int:
         """One replica: the stored mutes and incidents, so a restart posts nothing twice."""
-        self.mutes.replace([Mute.from_dict(data) for data in await self._store.mutes(now=self._clock.now().timestamp())])
+        self.mutes.replace(await self._stored_mutes())
         return await self.pipeline.restore()
 
     def resume_unposted(self) -> int:
